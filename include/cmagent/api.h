@@ -1,0 +1,48 @@
+/* api.h: the JSON face of the agent. Takes one request (operation name, payload, whether MQTT
+ * gave a Response Topic), runs it through the operation table and returns the reply body. Knows
+ * cJSON, the envelope and the error model (protocol §2, §3); knows nothing of MQTT or SQLite. */
+#ifndef CMAGENT_API_H
+#define CMAGENT_API_H
+
+#include "cmagent/context.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct api_settings {
+    size_t max_payload;       /* bytes; larger payloads get 413 */
+    int64_t started_mono_ms;  /* for agent.ping's uptimeMs */
+};
+
+struct api_request {
+    const char *op;           /* the last topic level: "customer.create" */
+    const char *payload;      /* not NUL-terminated */
+    size_t payload_len;
+};
+
+struct api_reply {
+    char *body;               /* JSON reply text (heap) */
+    char *reply_to;           /* the envelope's replyTo, or NULL (heap) */
+    bool failed;              /* the reply is an error: the caller rolls the request's writes back */
+    int status;
+};
+
+void api_init(const struct api_settings *settings);
+
+/* Runs one request in ctx (whose store, settings and now are set; who is filled by
+ * authentication here). Always fills out with a reply body, whatever the input. */
+void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply *out);
+
+void api_reply_release(struct api_reply *r);
+
+/* The event renderer the core uses (protocol §6 body). */
+char *api_render_event(const struct event *ev, const struct principal *who);
+
+/* The envelope's replyTo of a payload, or NULL (heap). */
+char *api_reply_to(const char *payload, size_t payload_len);
+
+/* An error reply body for failures outside a request's handling (e.g. the commit failed). */
+char *api_error_body(enum error_kind kind, const char *message, const char *payload, size_t payload_len);
+
+#endif

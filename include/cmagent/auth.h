@@ -1,0 +1,46 @@
+/* auth.h: authentication (protocol §4): opaque random tokens stored only as SHA-256 digests,
+ * login, refresh, logout, password change, activation. */
+#ifndef CMAGENT_AUTH_H
+#define CMAGENT_AUTH_H
+
+#include "cmagent/context.h"
+#include "cmagent/secret.h"
+
+#include <stdbool.h>
+
+struct token_pair {
+    char token[SECRET_TOKEN_MAX];          /* access token, "cma_..." */
+    char refresh_token[SECRET_TOKEN_MAX];  /* "cmr_..." */
+    int64_t expires_in_ms;                 /* lifetime of the access token */
+};
+
+/* Resolves an access token or API key into ctx->who. 401 errorCode 10 when missing, unknown,
+ * revoked or the user is disabled; 401 errorCode 11 "Token has expired" when expired. */
+int auth_authenticate(struct ctx *ctx, const char *token);
+
+/* 401 "Invalid username or password" for an unknown e-mail or a wrong password (same time spent);
+ * 401 "User account is not active" for a disabled or never activated account. */
+int auth_login(struct ctx *ctx, const char *email, const char *password, struct token_pair *out);
+
+/* Exchanges a refresh token for a new pair; the old pair is revoked. */
+int auth_refresh(struct ctx *ctx, const char *refresh_token, struct token_pair *out);
+
+/* Revokes the calling access token and its refresh token (for an API key: nothing, 400). */
+int auth_logout(struct ctx *ctx);
+
+/* Checks currentPassword, applies the password policy to newPassword, stores it, revokes the
+ * user's other access and refresh tokens and returns a fresh pair. */
+int auth_change_password(struct ctx *ctx, const char *current, const char *next, struct token_pair *out);
+
+/* Sets the first password of a user from its activation token, enables it, returns a pair.
+ * 400 "Unable to find user credentials by activateToken [T]", "User credentials already
+ * activated", "Activation token expired". Emits USER_ACTIVATED. */
+int auth_activate(struct ctx *ctx, const char *activate_token, const char *password, struct token_pair *out);
+
+/* 200 for a valid token, 409 (errorCode 35) for an unknown one, 400 "Activation token expired". */
+int auth_check_activate_token(struct ctx *ctx, const char *activate_token);
+
+/* ThingsBoard's default password policy: 6 to 72 characters. */
+int auth_check_password_policy(struct ctx *ctx, const char *password);
+
+#endif

@@ -1,0 +1,13 @@
+/* clock.h: wall-clock and monotonic time in milliseconds. */
+#ifndef CMAGENT_CLOCK_H
+#define CMAGENT_CLOCK_H
+
+#include <stdint.h>
+
+/* Milliseconds since the Unix epoch (wall clock). */
+int64_t clock_now_ms(void);
+
+/* Monotonic milliseconds, for durations (never jumps with the wall clock). */
+int64_t clock_mono_ms(void);
+
+#endif

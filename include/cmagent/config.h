@@ -1,0 +1,64 @@
+/* config.h: the agent's settings, read from a mosquitto.conf-style file ("key value" lines, '#'
+ * comments). Every key is one row of the table in config.c, with its type, bounds and default. */
+#ifndef CMAGENT_CONFIG_H
+#define CMAGENT_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct config {
+    /* MQTT */
+    char *broker;            /* tcp://host:port or ssl://host:port */
+    char *username;
+    char *password;
+    char *client_id;         /* empty: "cmagent-<agent_id>" */
+    char *agent_id;
+    char *topic_prefix;
+    char *share_group;       /* empty: plain subscription */
+    char *cafile, *certfile, *keyfile;
+    long mqtt_version;       /* 5 or 3 */
+    long keepalive;          /* seconds */
+    long session_expiry;     /* seconds the broker keeps our session while we are away */
+    long max_payload;        /* bytes */
+    /* Storage */
+    char *database;
+    long event_retention_days;
+    long max_group_commit;   /* requests the writer commits in one transaction at most */
+    /* Identity */
+    char *sysadmin_email;
+    char *sysadmin_password; /* empty: a random one is generated and logged once at bootstrap */
+    char *base_url;
+    long access_token_ttl;   /* seconds */
+    long refresh_token_ttl;  /* seconds */
+    long activation_token_ttl; /* hours, 1..24 as ThingsBoard */
+    long password_hash_cost; /* yescrypt cost, 0 = libcrypt's default */
+    /* Mail */
+    char *smtp_url, *smtp_from, *smtp_username, *smtp_password;
+    /* Logging */
+    char *log_level;
+};
+
+/* Fills cfg with every default. Returns 0, or -1 on allocation failure. */
+int config_init(struct config *cfg);
+
+/* Reads path over the defaults. On error returns -1 and writes "path:line: problem" into err. */
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
+
+/* Sets one key from text, as a line of the file would. Returns 0 or -1 with err filled. */
+int config_set(struct config *cfg, const char *key, const char *value, char *err, size_t errlen);
+
+/* Applies CMAGENT_SYSADMIN_EMAIL / CMAGENT_SYSADMIN_PASSWORD from the environment, then checks
+ * rules that span keys. Returns 0 or -1 with err filled. */
+int config_finish(struct config *cfg, char *err, size_t errlen);
+
+/* Frees every string. NULL-safe. */
+void config_release(struct config *cfg);
+
+/* Writes every key with its default, one "# key default" line each, for config examples and tests. */
+void config_print_defaults(void *file);
+
+/* The number of keys, and the name of key i (for tests that compare the table to the example file). */
+size_t config_key_count(void);
+const char *config_key_name(size_t i);
+
+#endif

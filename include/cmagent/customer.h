@@ -1,0 +1,48 @@
+/* customer.h: customer management as ThingsBoard CE does it (thingsboard-customers.md §1-§3):
+ * validation with the exact messages, per-tenant unique titles and name-conflict policies,
+ * optimistic locking, paging, and the delete cascade. */
+#ifndef CMAGENT_CUSTOMER_H
+#define CMAGENT_CUSTOMER_H
+
+#include "cmagent/context.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum name_conflict_policy { NAME_CONFLICT_FAIL, NAME_CONFLICT_UNIQUIFY };
+enum uniquify_strategy { UNIQUIFY_RANDOM, UNIQUIFY_INCREMENTAL };
+
+struct name_conflict {
+    enum name_conflict_policy policy;
+    const char *separator;            /* default "_" */
+    enum uniquify_strategy strategy;
+};
+
+/* Creates c in the caller's tenant. On success c holds the stored customer (id, createdTime,
+ * tenantId, version 1, the possibly uniquified title). Emits ENTITY_CREATED. */
+int customer_create(struct ctx *ctx, struct customer *c, const struct name_conflict *nc);
+
+/* Saves c over the customer with c->id. With check_version, c->version must equal the stored
+ * version (else 409); without, the save is a forced overwrite. The version always rises by one;
+ * createdTime and tenantId are kept from the stored row. Emits ENTITY_UPDATED. */
+int customer_update(struct ctx *ctx, struct customer *c, bool check_version, const struct name_conflict *nc);
+
+/* Loads a customer the caller may read (404 when unknown, 403 when not the caller's). */
+int customer_get(struct ctx *ctx, const char *id, struct customer *out);
+
+/* Loads a customer for a write by the caller (TENANT_ADMIN of its tenant). */
+int customer_get_for_write(struct ctx *ctx, const char *id, struct customer *out);
+
+int customer_find_by_title(struct ctx *ctx, const char *title, struct customer *out);
+
+/* The customers among ids that exist in the caller's tenant, in the order given; others are dropped. */
+int customer_get_by_ids(struct ctx *ctx, char (*ids)[UUID_STR_LEN], size_t nids, struct customer **out, size_t *n);
+
+int customer_list(struct ctx *ctx, const struct page_request *p, struct customer **items, size_t *n,
+                  struct page_info *info);
+
+/* Deletes the customer: its users (with their tokens and keys) are deleted and its entities
+ * unassigned, in the same transaction; emits one ENTITY_DELETED. */
+int customer_delete(struct ctx *ctx, const char *id);
+
+#endif

@@ -1,0 +1,123 @@
+/* model.h: the plain data records that cross layers (store <-> core <-> api): tenants, customers,
+ * users, credentials, tokens, events and paging. Strings are heap copies owned by the record
+ * (NULL means "no value", sent as JSON null); ids are fixed buffers ("" means no id). JSON-valued
+ * fields (additionalInfo) travel as JSON text, so no layer below the api parses JSON. */
+#ifndef CMAGENT_MODEL_H
+#define CMAGENT_MODEL_H
+
+#include "cmagent/uuid.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum authority { AUTHORITY_NONE = 0, AUTHORITY_SYS_ADMIN, AUTHORITY_TENANT_ADMIN, AUTHORITY_CUSTOMER_USER };
+
+const char *authority_name(enum authority a);          /* "TENANT_ADMIN"; "" for NONE */
+enum authority authority_parse(const char *name);      /* AUTHORITY_NONE when unknown */
+
+/* ThingsBoard's ContactBased fields, shared by tenants and customers. */
+struct contact {
+    char *country, *state, *city, *address, *address2, *zip, *phone, *email;
+};
+
+struct tenant_limits {
+    int64_t max_customers, max_users, max_devices, max_assets, max_edges, max_dashboards; /* 0 = none */
+};
+
+struct tenant {
+    char id[UUID_STR_LEN];
+    int64_t created_time;
+    char *title;
+    struct contact contact;
+    char *additional_info;           /* JSON object text or NULL */
+    struct tenant_limits limits;
+    int64_t version;
+};
+
+struct customer {
+    char id[UUID_STR_LEN];
+    int64_t created_time;
+    char tenant_id[UUID_STR_LEN];
+    char *title;
+    struct contact contact;
+    char *additional_info;           /* JSON object text or NULL */
+    char external_id[UUID_STR_LEN];  /* "" when none */
+    bool is_public;                  /* derived from additionalInfo.isPublic */
+    int64_t version;
+};
+
+struct user {
+    char id[UUID_STR_LEN];
+    int64_t created_time;
+    char tenant_id[UUID_STR_LEN];    /* NULL_UUID for the system administrator */
+    char customer_id[UUID_STR_LEN];  /* NULL_UUID unless CUSTOMER_USER */
+    char *email;
+    enum authority authority;
+    char *first_name, *last_name, *phone;
+    char *additional_info;           /* JSON object text or NULL */
+    int64_t version;
+};
+
+struct credentials {
+    char user_id[UUID_STR_LEN];
+    bool enabled;
+    char *password_hash;             /* NULL until activated */
+    char *activate_token;            /* NULL once activated */
+    int64_t activate_token_exp;      /* ms */
+    char *reset_token;
+    int64_t reset_token_exp;
+    int64_t last_login_ts;           /* 0: never */
+    int64_t failed_login_attempts;
+};
+
+enum token_kind { TOKEN_ACCESS, TOKEN_REFRESH, TOKEN_API_KEY };
+
+/* A stored token: only the SHA-256 digest of the secret is kept. */
+struct token {
+    char digest[65];
+    char id[UUID_STR_LEN];
+    char user_id[UUID_STR_LEN];
+    enum token_kind kind;
+    char pair_id[UUID_STR_LEN];      /* access and refresh tokens issued together share it */
+    int64_t created_time;
+    int64_t expires_at;              /* ms; 0 = never */
+    char *description;
+};
+
+/* The paging arguments of every list operation (ThingsBoard PageLink). */
+struct page_request {
+    int64_t page_size;
+    int64_t page;
+    char *text_search;               /* NULL: no filter */
+    char *sort_property;             /* NULL: id */
+    bool descending;
+};
+
+/* A page of results: the items plus ThingsBoard's totals. */
+struct page_info {
+    int64_t total_elements;
+    int64_t total_pages;
+    bool has_next;
+};
+
+void contact_release(struct contact *c);
+void tenant_release(struct tenant *t);
+void customer_release(struct customer *c);
+void user_release(struct user *u);
+void credentials_release(struct credentials *c);
+void token_release(struct token *t);
+void page_request_release(struct page_request *p);
+
+/* Frees every record of an array and the array itself. NULL-safe. */
+void customers_free(struct customer *items, size_t n);
+void users_free(struct user *items, size_t n);
+void tenants_free(struct tenant *items, size_t n);
+void tokens_free(struct token *items, size_t n);
+
+/* Duplicates s (NULL stays NULL). Aborts on out-of-memory, as every allocation in the agent does. */
+char *xstrdup_or_null(const char *s);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t size);
+
+#endif

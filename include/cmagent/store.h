@@ -1,0 +1,42 @@
+/* store.h: the SQLite database behind the agent: opening, schema migrations, transactions.
+ * Only the store layer includes sqlite3.h; callers see struct store and STORE_* codes. One thread
+ * (the writer) owns a store handle. The tables' queries have their own headers (store_*.h). */
+#ifndef CMAGENT_STORE_H
+#define CMAGENT_STORE_H
+
+#include <stdint.h>
+
+enum store_rc {
+    STORE_OK = 0,
+    STORE_NOT_FOUND,   /* no such row */
+    STORE_DUPLICATE,   /* a UNIQUE constraint refused the write */
+    STORE_ERROR,       /* anything else: I/O, disk full, read-only, corrupt; see store_errmsg() */
+};
+
+struct store;
+
+/* Opens (creating if needed) the database at path (":memory:" for tests), sets WAL and
+ * synchronous=FULL, enables foreign keys and runs the pending migrations.
+ * Returns the handle, or NULL with the reason in err. */
+struct store *store_open(const char *path, char *err, unsigned long errlen);
+void store_close(struct store *s); /* NULL-safe */
+
+/* The schema version (PRAGMA user_version) after migrations. */
+int store_schema_version(struct store *s);
+
+/* The message of the last failed call, for logs and 500 replies. Never NULL. */
+const char *store_errmsg(struct store *s);
+
+/* Transactions. begin takes the write lock (BEGIN IMMEDIATE). A savepoint nests inside; each
+ * request of a group commit runs in one, so a failure rolls back that request alone. */
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+int store_rollback(struct store *s);
+int store_savepoint(struct store *s);
+int store_savepoint_release(struct store *s);
+int store_savepoint_rollback(struct store *s);
+
+/* Number of rows changed by the last statement. */
+int64_t store_changes(struct store *s);
+
+#endif

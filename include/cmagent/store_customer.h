@@ -1,0 +1,30 @@
+/* store_customer.h: queries of the customer table. */
+#ifndef CMAGENT_STORE_CUSTOMER_H
+#define CMAGENT_STORE_CUSTOMER_H
+
+#include "cmagent/model.h"
+#include "cmagent/store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+int store_customer_insert(struct store *s, const struct customer *c);
+/* Writes every field of c over the row with c->id (version included). */
+int store_customer_update(struct store *s, const struct customer *c);
+int store_customer_get(struct store *s, const char *id, struct customer *out);
+int store_customer_get_by_title(struct store *s, const char *tenant_id, const char *title, struct customer *out);
+int store_customer_exists_external_id(struct store *s, const char *tenant_id, const char *external_id,
+                                      const char *except_id, int *exists);
+/* Every title of the tenant that starts with prefix (for UNIQUIFY). Caller frees each and the array. */
+int store_customer_titles_with_prefix(struct store *s, const char *tenant_id, const char *prefix,
+                                      char ***titles, size_t *n);
+int store_customer_count(struct store *s, const char *tenant_id, int64_t *count);
+
+/* One page of the tenant's customers: title contains text_search (case-insensitive, NULL: all),
+ * ordered by sort_column (a trusted column name) then id. *total counts all matches. */
+int store_customer_page(struct store *s, const char *tenant_id, const char *text_search,
+                        const char *sort_column, int descending, int64_t limit, int64_t offset,
+                        struct customer **items, size_t *n, int64_t *total);
+int store_customer_delete(struct store *s, const char *id);
+
+#endif

@@ -1,0 +1,28 @@
+/* store_outbox.h: queries of the outbox table (events waiting for, or kept after, publication)
+ * and of the gapless event counter. */
+#ifndef CMAGENT_STORE_OUTBOX_H
+#define CMAGENT_STORE_OUTBOX_H
+
+#include "cmagent/events.h"
+#include "cmagent/store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Increments and returns the event counter. Rolled back with the transaction, so seq has no gaps. */
+int store_outbox_next_seq(struct store *s, int64_t *seq);
+int store_outbox_insert(struct store *s, const struct outbox_event *ev, int64_t ts);
+
+/* Unpublished events with seq > after_seq, in seq order, at most limit. */
+int store_outbox_unpublished(struct store *s, int64_t after_seq, int64_t limit, struct outbox_event **out, size_t *n);
+
+/* One tenant's events with seq > after_seq, in seq order, at most limit. */
+int store_outbox_for_tenant(struct store *s, const char *tenant_id, int64_t after_seq, int64_t limit,
+                            struct outbox_event **out, size_t *n);
+
+int store_outbox_mark_published(struct store *s, int64_t seq);
+
+/* Deletes published events older than before_ts. The counter is separate, so seq never restarts. */
+int store_outbox_purge(struct store *s, int64_t before_ts, int64_t *deleted);
+
+#endif

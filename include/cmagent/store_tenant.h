@@ -1,0 +1,28 @@
+/* store_tenant.h: queries of the tenant table, and the SQL cascade that deletes a tenant with its
+ * customers and users (their credentials and tokens follow by ON DELETE CASCADE). */
+#ifndef CMAGENT_STORE_TENANT_H
+#define CMAGENT_STORE_TENANT_H
+
+#include "cmagent/model.h"
+#include "cmagent/store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+int store_tenant_insert(struct store *s, const struct tenant *t);
+/* Writes every field of t over the row with t->id (version included). STORE_NOT_FOUND when absent. */
+int store_tenant_update(struct store *s, const struct tenant *t);
+/* STORE_NOT_FOUND when no tenant has this id. out is filled only on STORE_OK. */
+int store_tenant_get(struct store *s, const char *id, struct tenant *out);
+/* Deletes the tenant's users, its customers, then the tenant. The outbox keeps its events.
+ * STORE_NOT_FOUND when no tenant has this id. */
+int store_tenant_delete(struct store *s, const char *id);
+int store_tenant_count(struct store *s, int64_t *count);
+
+/* One page of tenants: title contains text_search (case-insensitive, NULL: all), ordered by
+ * sort_column (a trusted column name) then id. *total counts all matches. The caller frees *items
+ * with tenants_free(). */
+int store_tenant_page(struct store *s, const char *text_search, const char *sort_column, int descending,
+                      int64_t limit, int64_t offset, struct tenant **items, size_t *n, int64_t *total);
+
+#endif

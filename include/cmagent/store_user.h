@@ -1,0 +1,49 @@
+/* store_user.h: queries of the tb_user and user_credentials tables. Deleting a user deletes its
+ * credentials and tokens through ON DELETE CASCADE. */
+#ifndef CMAGENT_STORE_USER_H
+#define CMAGENT_STORE_USER_H
+
+#include "cmagent/model.h"
+#include "cmagent/store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* STORE_DUPLICATE when the id or the e-mail is taken (e-mails are unique across all tenants). */
+int store_user_insert(struct store *s, const struct user *u);
+/* Writes every field of u over the row with u->id (version included). STORE_NOT_FOUND when absent. */
+int store_user_update(struct store *s, const struct user *u);
+int store_user_get(struct store *s, const char *id, struct user *out);
+int store_user_get_by_email(struct store *s, const char *email, struct user *out);
+/* STORE_NOT_FOUND when no user has this id. */
+int store_user_delete(struct store *s, const char *id);
+/* Deletes every user of the customer (none is not an error). */
+int store_user_delete_by_customer(struct store *s, const char *customer_id);
+
+int store_user_count_all(struct store *s, int64_t *count);
+int store_user_count_by_tenant(struct store *s, const char *tenant_id, int64_t *count);
+int store_user_count_tenant_admins(struct store *s, const char *tenant_id, int64_t *count);
+
+/* Pages of users: email contains text_search (case-insensitive, NULL: all), ordered by sort_column
+ * (a trusted column name) then id. *total counts all matches. The caller frees *items with
+ * users_free(). by_tenant: every authority; tenant_admins: TENANT_ADMIN only; by_customer:
+ * CUSTOMER_USER users of that customer. */
+int store_user_page_by_tenant(struct store *s, const char *tenant_id, const char *text_search,
+                              const char *sort_column, int descending, int64_t limit, int64_t offset,
+                              struct user **items, size_t *n, int64_t *total);
+int store_user_page_tenant_admins(struct store *s, const char *tenant_id, const char *text_search,
+                                  const char *sort_column, int descending, int64_t limit, int64_t offset,
+                                  struct user **items, size_t *n, int64_t *total);
+int store_user_page_by_customer(struct store *s, const char *customer_id, const char *text_search,
+                                const char *sort_column, int descending, int64_t limit, int64_t offset,
+                                struct user **items, size_t *n, int64_t *total);
+
+/* Credentials, one row per user. */
+int store_credentials_insert(struct store *s, const struct credentials *c);
+/* Writes every field of c over the row of c->user_id. STORE_NOT_FOUND when absent. */
+int store_credentials_update(struct store *s, const struct credentials *c);
+int store_credentials_get(struct store *s, const char *user_id, struct credentials *out);
+int store_credentials_get_by_activate_token(struct store *s, const char *token, struct credentials *out);
+int store_credentials_get_by_reset_token(struct store *s, const char *token, struct credentials *out);
+
+#endif

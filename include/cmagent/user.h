@@ -1,0 +1,54 @@
+/* user.h: users of every authority (thingsboard-customers.md §4): validation, global e-mail
+ * uniqueness, immutable tenant/customer/authority, activation tokens, enable/disable, delete rules,
+ * listings, and the bootstrap of the system administrator. */
+#ifndef CMAGENT_USER_H
+#define CMAGENT_USER_H
+
+#include "cmagent/context.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Creates u. SYS_ADMIN creates TENANT_ADMIN users (u->tenant_id given); TENANT_ADMIN creates
+ * TENANT_ADMIN or CUSTOMER_USER (u->customer_id given) in its own tenant. The credentials start
+ * disabled with a 40-character activation token (TTL from settings). send_activation_mail without a
+ * working mailer fails with 500 "Couldn't send user activation email" and nothing is kept.
+ * Emits ENTITY_CREATED (customerId: the caller's). */
+int user_create(struct ctx *ctx, struct user *u, bool send_activation_mail);
+
+/* Saves u over the user with u->id; tenantId, customerId and authority may not change (400 with
+ * ThingsBoard's messages). Version rules as customers. Emits ENTITY_UPDATED. */
+int user_update(struct ctx *ctx, struct user *u, bool check_version);
+
+/* Loads a user the caller may read; cred (optional) receives its credentials. */
+int user_get(struct ctx *ctx, const char *id, struct user *out, struct credentials *cred);
+
+/* Deletes a user (not oneself as system administrator; not the tenant's last admin). Its
+ * credentials, tokens and API keys go with it. Emits ENTITY_DELETED. */
+int user_delete(struct ctx *ctx, const char *id);
+
+/* user.list: SYS_ADMIN lists the tenant admins of tenant_id (required); TENANT_ADMIN all users of
+ * its tenant; CUSTOMER_USER the users of its own customer. textSearch on email. */
+int user_list(struct ctx *ctx, const char *tenant_id, const struct page_request *p, struct user **items,
+              size_t *n, struct page_info *info);
+
+/* customer.users: the CUSTOMER_USER users of a customer of the caller's tenant (TENANT_ADMIN). */
+int user_list_by_customer(struct ctx *ctx, const char *customer_id, const struct page_request *p,
+                          struct user **items, size_t *n, struct page_info *info);
+
+/* The activation link of a not yet activated user: "<base_url>/api/noauth/activate?activateToken=T"
+ * and the milliseconds it stays valid. Regenerates the token when under 15 minutes remain.
+ * 400 "User is already activated!" once activated. *link is a heap string. */
+int user_activation_link(struct ctx *ctx, const char *id, char **link, int64_t *ttl_ms);
+
+/* Enables or disables the user's credentials. Disabling revokes its tokens and API keys at once;
+ * enabling resets failed login attempts and needs an activated password. Emits USER_ENABLED or
+ * USER_DISABLED. */
+int user_set_enabled(struct ctx *ctx, const char *id, bool enabled);
+
+/* On an empty user table, creates the system administrator with email and password (a random one
+ * when password is empty, written to generated, which is "" otherwise). Runs in its own
+ * transaction at start-up. Returns ERR_OK or an error kind with ctx->err set. */
+int user_bootstrap_sysadmin(struct ctx *ctx, const char *email, const char *password, char generated[64]);
+
+#endif

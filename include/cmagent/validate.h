@@ -1,0 +1,38 @@
+/* validate.h: ThingsBoard's field rules shared by every entity: @Length (255 characters),
+ * @NoXss, blank and 0x00 checks, and the e-mail pattern. Field-constraint violations are collected,
+ * then reported together as "Validation error: a, b" (sorted), as ConstraintValidator does. */
+#ifndef CMAGENT_VALIDATE_H
+#define CMAGENT_VALIDATE_H
+
+#include "cmagent/context.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define VALIDATE_MAX_VIOLATIONS 32
+#define FIELD_MAX_LENGTH 255
+
+struct violations {
+    char *items[VALIDATE_MAX_VIOLATIONS];
+    size_t n;
+};
+
+/* "<label> length must be equal or less than <max>" when value has more than max characters. */
+void check_length(struct violations *v, const char *label, const char *value, size_t max);
+/* "<label> is malformed" when value holds markup or a {{...}} template (ThingsBoard's NoXss). */
+void check_no_xss(struct violations *v, const char *label, const char *value);
+/* Both of the above for an optional string field with the default 255 limit. */
+void check_field(struct violations *v, const char *label, const char *value);
+
+/* Reports the collected violations as one ERR_BAD_REQUEST and frees them. Returns ERR_OK if none. */
+int violations_report(struct ctx *ctx, struct violations *v);
+
+bool is_blank(const char *s);
+bool email_is_valid(const char *s);
+size_t utf8_length(const char *s);
+
+/* ThingsBoard's validateString: "<what> should be specified!" when value is NULL or blank. (The
+ * 0x00 rule is enforced for every string by the api, which rejects \u0000 before parsing.) */
+int require_string(struct ctx *ctx, const char *what, const char *value);
+
+#endif

@@ -1,0 +1,384 @@
+/* agent.c: the agent's threads and the life of a request. The paho callback thread only copies a
+ * message onto the work queue. The writer thread owns the SQLite connection: it takes every waiting
+ * request (up to max_group_commit) into one transaction, each request in its own savepoint so a
+ * failure rolls back that request alone, commits once (durably), and only then publishes the
+ * replies and the new events of the outbox. Broker acknowledgements of events come back through
+ * the same queue and are marked in the outbox, so events not acknowledged before a crash or a
+ * disconnect are published again, in seq order. The main thread handles signals and reconnects. */
+#include "cmagent/agent.h"
+
+#include "cmagent/api.h"
+#include "cmagent/clock.h"
+#include "cmagent/log.h"
+#include "cmagent/queue.h"
+#include "cmagent/store.h"
+#include "cmagent/store_outbox.h"
+#include "cmagent/transport.h"
+#include "cmagent/user.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum work_kind { WORK_REQUEST, WORK_ACKED, WORK_CONNECTED, WORK_STOP };
+
+struct work {
+    struct queue_node node;       /* first member: a queue_node pointer is a work pointer */
+    enum work_kind kind;
+    struct transport_message *msg; /* WORK_REQUEST */
+    int64_t seq;                   /* WORK_ACKED */
+};
+
+struct pending_reply {
+    char *topic;
+    char *body;
+    const struct transport_message *msg;
+};
+
+struct agent {
+    const struct config *cfg;
+    struct store *store;
+    struct core_settings settings;
+    struct transport *transport;
+    struct queue queue;
+    char req_prefix[512];          /* "<prefix>/req/" */
+    char event_prefix[512];        /* "<prefix>/event/" */
+    int64_t last_sent_seq;         /* events up to here were handed to the transport */
+    int64_t next_purge_ms;
+};
+
+#define PURGE_INTERVAL_MS (3600 * 1000)
+#define EVENTS_PER_PUBLISH_QUERY 1000
+
+static struct work *work_new(enum work_kind kind)
+{
+    struct work *w = xcalloc(1, sizeof *w);
+    w->kind = kind;
+    return w;
+}
+
+/* ---- callbacks from the transport (paho's threads): enqueue only ---- */
+
+static void on_message(void *context, struct transport_message *msg)
+{
+    struct agent *a = context;
+    struct work *w = work_new(WORK_REQUEST);
+    w->msg = msg;
+    queue_push(&a->queue, &w->node);
+}
+
+static void on_connected(void *context)
+{
+    struct agent *a = context;
+    queue_push(&a->queue, &work_new(WORK_CONNECTED)->node);
+}
+
+static void on_acked(void *context, uint64_t tag)
+{
+    struct agent *a = context;
+    struct work *w = work_new(WORK_ACKED);
+    w->seq = (int64_t)tag;
+    queue_push(&a->queue, &w->node);
+}
+
+/* ---- the writer ---- */
+
+static void handle_request(struct agent *a, struct work *w, struct pending_reply *out)
+{
+    struct transport_message *m = w->msg;
+    struct ctx ctx;
+    struct api_request req;
+    struct api_reply reply;
+    size_t plen = strlen(a->req_prefix);
+
+    memset(&ctx, 0, sizeof ctx);
+    ctx.store = a->store;
+    ctx.settings = &a->settings;
+    ctx.render_event = api_render_event;
+    ctx.now = clock_now_ms();
+    req.op = strncmp(m->topic, a->req_prefix, plen) == 0 ? m->topic + plen : m->topic;
+    req.payload = m->payload;
+    req.payload_len = m->payload_len;
+
+    store_savepoint(a->store);
+    api_handle(&ctx, &req, &reply);
+    if (reply.failed)
+        store_savepoint_rollback(a->store);
+    else
+        store_savepoint_release(a->store);
+    log_debug("%s -> %d", req.op, reply.status);
+
+    out->msg = m;
+    out->body = reply.body;
+    reply.body = NULL;
+    out->topic = m->response_topic != NULL ? xstrdup_or_null(m->response_topic) : reply.reply_to;
+    if (m->response_topic != NULL)
+        free(reply.reply_to);
+    reply.reply_to = NULL;
+}
+
+/* Where a request's reply goes when it was never handled: its Response Topic, else its replyTo. */
+static char *reply_topic_of(const struct transport_message *m)
+{
+    if (m->response_topic != NULL)
+        return xstrdup_or_null(m->response_topic);
+    return api_reply_to(m->payload, m->payload_len);
+}
+
+static void publish_replies(struct agent *a, struct pending_reply *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (r[i].topic != NULL && r[i].body != NULL)
+            transport_publish(a->transport, r[i].topic, r[i].body, strlen(r[i].body), 1, false,
+                              r[i].msg->correlation, r[i].msg->correlation_len, 0);
+        free(r[i].topic);
+        free(r[i].body);
+    }
+}
+
+/* Every reply of a batch whose commit failed becomes a database error: nothing was applied. */
+static void fail_replies(struct agent *a, struct pending_reply *r, size_t n)
+{
+    char msg[600];
+    snprintf(msg, sizeof msg, "Database error: the transaction could not be committed: %s", store_errmsg(a->store));
+    log_error("%s", msg);
+    for (size_t i = 0; i < n; i++) {
+        free(r[i].body);
+        r[i].body = api_error_body(ERR_DATABASE, msg, r[i].msg->payload, r[i].msg->payload_len);
+    }
+}
+
+static void publish_events(struct agent *a)
+{
+    for (;;) {
+        struct outbox_event *evs = NULL;
+        size_t n = 0;
+        if (store_outbox_unpublished(a->store, a->last_sent_seq, EVENTS_PER_PUBLISH_QUERY, &evs, &n) != STORE_OK) {
+            log_error("Reading the outbox failed: %s", store_errmsg(a->store));
+            return;
+        }
+        for (size_t i = 0; i < n; i++) {
+            char topic[1024];
+            snprintf(topic, sizeof topic, "%s%s/%s/%s", a->event_prefix, evs[i].tenant_id, evs[i].entity_type,
+                     evs[i].event_type);
+            if (transport_publish(a->transport, topic, evs[i].payload, strlen(evs[i].payload), 1, false, NULL, 0,
+                                  (uint64_t)evs[i].seq) != 0)
+                break;
+            a->last_sent_seq = evs[i].seq;
+        }
+        outbox_events_free(evs, n);
+        if (n < EVENTS_PER_PUBLISH_QUERY)
+            return;
+    }
+}
+
+static void purge_events(struct agent *a)
+{
+    int64_t deleted = 0;
+    int64_t before = clock_now_ms() - a->settings.event_retention_ms;
+    if (store_begin(a->store) != STORE_OK)
+        return;
+    if (store_outbox_purge(a->store, before, &deleted) == STORE_OK && store_commit(a->store) == STORE_OK) {
+        if (deleted > 0)
+            log_info("Purged %lld published events older than the retention period.", (long long)deleted);
+    } else {
+        store_rollback(a->store);
+    }
+}
+
+/* Processes one batch of work. Returns true when a WORK_STOP was in it. */
+static bool process_batch(struct agent *a, struct queue_node *first, size_t n)
+{
+    struct pending_reply *replies = xcalloc(n, sizeof *replies);
+    struct work **done = xcalloc(n, sizeof *done);
+    size_t nreplies = 0, ndone = 0;
+    bool stop = false, resend = false, began = false, begin_failed = false;
+
+    for (struct queue_node *node = first; node != NULL;) {
+        struct work *w = (struct work *)node;
+        node = node->next;
+        done[ndone++] = w;
+        if (w->kind == WORK_STOP) {
+            stop = true;
+            continue;
+        }
+        if (w->kind == WORK_CONNECTED) {
+            resend = true;
+            continue;
+        }
+        if (!began) {
+            began = true;
+            begin_failed = store_begin(a->store) != STORE_OK;
+        }
+        if (w->kind == WORK_ACKED) {
+            if (!begin_failed)
+                store_outbox_mark_published(a->store, w->seq);
+        } else if (begin_failed) {
+            replies[nreplies].msg = w->msg;
+            replies[nreplies].topic = reply_topic_of(w->msg);
+            nreplies++;
+        } else {
+            handle_request(a, w, &replies[nreplies++]);
+        }
+    }
+    if (begin_failed || (began && store_commit(a->store) != STORE_OK)) {
+        store_rollback(a->store);
+        fail_replies(a, replies, nreplies);
+    }
+    publish_replies(a, replies, nreplies);
+    if (resend)
+        a->last_sent_seq = 0;
+    publish_events(a);
+    for (size_t i = 0; i < ndone; i++) {
+        transport_message_free(done[i]->msg);
+        free(done[i]);
+    }
+    free(done);
+    free(replies);
+    return stop;
+}
+
+static void *writer_main(void *arg)
+{
+    struct agent *a = arg;
+    for (;;) {
+        size_t n = 0;
+        struct queue_node *first = queue_pop_many(&a->queue, (size_t)a->cfg->max_group_commit, 1000, &n);
+        if (clock_mono_ms() >= a->next_purge_ms) {
+            purge_events(a);
+            a->next_purge_ms = clock_mono_ms() + PURGE_INTERVAL_MS;
+        }
+        if (first != NULL && process_batch(a, first, n))
+            return NULL;
+    }
+}
+
+/* ---- start and stop ---- */
+
+static void settings_from_config(struct core_settings *s, const struct config *cfg)
+{
+    s->base_url = cfg->base_url;
+    s->access_token_ttl_ms = cfg->access_token_ttl * 1000;
+    s->refresh_token_ttl_ms = cfg->refresh_token_ttl * 1000;
+    s->activation_token_ttl_ms = cfg->activation_token_ttl * 3600 * 1000;
+    s->password_hash_cost = (unsigned long)cfg->password_hash_cost;
+    s->event_retention_ms = cfg->event_retention_days * 24 * 3600 * 1000;
+    s->mail_configured = cfg->smtp_url[0] != '\0';
+}
+
+static int bootstrap(struct agent *a)
+{
+    struct ctx ctx;
+    char generated[64] = "";
+
+    memset(&ctx, 0, sizeof ctx);
+    ctx.store = a->store;
+    ctx.settings = &a->settings;
+    ctx.render_event = api_render_event;
+    ctx.now = clock_now_ms();
+    if (user_bootstrap_sysadmin(&ctx, a->cfg->sysadmin_email, a->cfg->sysadmin_password, generated) != ERR_OK) {
+        log_error("Creating the system administrator failed: %s", ctx.err.message);
+        return -1;
+    }
+    if (generated[0] != '\0')
+        log_warn("System administrator created: %s password %s (change it with auth.changePassword)",
+                 a->cfg->sysadmin_email, generated);
+    return 0;
+}
+
+static void drain_after_stop(struct agent *a)
+{
+    size_t n = 0;
+    struct queue_node *rest;
+    while ((rest = queue_pop_many(&a->queue, (size_t)a->cfg->max_group_commit, 0, &n)) != NULL)
+        process_batch(a, rest, n);
+}
+
+static int wait_for_signal(struct agent *a, const sigset_t *signals)
+{
+    struct timespec tick = { 0, 100 * 1000000L };
+    for (;;) {
+        int sig = sigtimedwait(signals, NULL, &tick);
+        if (sig == SIGINT || sig == SIGTERM)
+            return sig;
+        transport_tick(a->transport);
+    }
+}
+
+int agent_run(const struct config *cfg)
+{
+    struct agent a;
+    char err[600], status_topic[512], filter[640], online[512], offline[256];
+    sigset_t signals;
+    pthread_t writer;
+    struct api_settings api;
+
+    memset(&a, 0, sizeof a);
+    a.cfg = cfg;
+    settings_from_config(&a.settings, cfg);
+    a.store = store_open(cfg->database, err, sizeof err);
+    if (a.store == NULL) {
+        log_error("%s", err);
+        return 1;
+    }
+    if (bootstrap(&a) != 0) {
+        store_close(a.store);
+        return 1;
+    }
+    api.max_payload = (size_t)cfg->max_payload;
+    api.started_mono_ms = clock_mono_ms();
+    api_init(&api);
+    queue_init(&a.queue);
+    snprintf(a.req_prefix, sizeof a.req_prefix, "%s/req/", cfg->topic_prefix);
+    snprintf(a.event_prefix, sizeof a.event_prefix, "%s/event/", cfg->topic_prefix);
+    snprintf(status_topic, sizeof status_topic, "%s/status/%s", cfg->topic_prefix, cfg->agent_id);
+    if (cfg->share_group[0] != '\0')
+        snprintf(filter, sizeof filter, "$share/%s/%s/req/+", cfg->share_group, cfg->topic_prefix);
+    else
+        snprintf(filter, sizeof filter, "%s/req/+", cfg->topic_prefix);
+    snprintf(online, sizeof online, "{\"state\":\"online\",\"agentId\":\"%s\",\"version\":\"%s\",\"startedAt\":%lld}",
+             cfg->agent_id, CMAGENT_VERSION, (long long)clock_now_ms());
+    snprintf(offline, sizeof offline, "{\"state\":\"offline\",\"agentId\":\"%s\"}", cfg->agent_id);
+
+    struct transport_options to = {
+        .broker = cfg->broker, .client_id = cfg->client_id, .username = cfg->username, .password = cfg->password,
+        .cafile = cfg->cafile, .certfile = cfg->certfile, .keyfile = cfg->keyfile,
+        .mqtt_version = (int)cfg->mqtt_version, .keepalive = (int)cfg->keepalive,
+        .session_expiry = cfg->session_expiry, .request_filter = filter, .status_topic = status_topic,
+        .online_payload = online, .offline_payload = offline,
+    };
+    struct transport_callbacks cb = { .context = &a, .on_message = on_message, .on_connected = on_connected,
+                                      .on_acked = on_acked };
+
+    /* Signals are taken synchronously by the main thread; every other thread blocks them. */
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+
+    a.transport = transport_new(&to, &cb, err, sizeof err);
+    if (a.transport == NULL) {
+        log_error("%s", err);
+        queue_release(&a.queue);
+        store_close(a.store);
+        return 1;
+    }
+    pthread_create(&writer, NULL, writer_main, &a);
+    log_info("cmagent %s serving %s on %s with database %s.", CMAGENT_VERSION, filter, cfg->broker, cfg->database);
+    transport_start(a.transport);
+
+    int sig = wait_for_signal(&a, &signals);
+    log_info("Received %s: finishing in-flight requests.", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    queue_push(&a.queue, &work_new(WORK_STOP)->node);
+    pthread_join(writer, NULL);
+    transport_stop(a.transport, 3000);
+    drain_after_stop(&a);
+    transport_free(a.transport);
+    queue_release(&a.queue);
+    store_close(a.store);
+    log_info("Stopped.");
+    return 0;
+}

@@ -1,0 +1,209 @@
+/* args.c: typed readers of a request's data members. Every wrong input gets a 400 naming the key. */
+#include "call.h"
+
+#include "cmagent/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int bad(struct call *call, const char *fmt, const char *key)
+{
+    return error_set(&call->ctx->err, ERR_BAD_REQUEST, fmt, key);
+}
+
+int args_allow(struct call *call, const char *const *keys)
+{
+    const cJSON *item;
+    cJSON_ArrayForEach(item, call->data) {
+        bool known = false;
+        for (const char *const *k = keys; *k != NULL && !known; k++)
+            known = strcmp(*k, item->string) == 0;
+        if (!known)
+            return bad(call, "Unknown key '%s' in data", item->string);
+    }
+    return ERR_OK;
+}
+
+static const cJSON *member(struct call *call, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(call->data, key);
+    return (v == NULL || cJSON_IsNull(v)) ? NULL : v;
+}
+
+static int missing(struct call *call, const char *key, bool required)
+{
+    return required ? bad(call, "'%s' is required", key) : ERR_OK;
+}
+
+int arg_string(struct call *call, const char *key, bool required, char **out)
+{
+    const cJSON *v = member(call, key);
+    if (v == NULL)
+        return missing(call, key, required);
+    if (!cJSON_IsString(v))
+        return bad(call, "'%s' must be a string", key);
+    free(*out);
+    *out = xstrdup_or_null(v->valuestring);
+    return ERR_OK;
+}
+
+int arg_int(struct call *call, const char *key, bool required, int64_t *out, bool *present)
+{
+    const cJSON *v = member(call, key);
+    if (present != NULL)
+        *present = false;
+    if (v == NULL)
+        return missing(call, key, required);
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
+        v->valuedouble < -9007199254740992.0 || v->valuedouble > 9007199254740992.0)
+        return bad(call, "'%s' must be an integer", key);
+    *out = (int64_t)v->valuedouble;
+    if (present != NULL)
+        *present = true;
+    return ERR_OK;
+}
+
+int arg_bool(struct call *call, const char *key, bool required, bool *out, bool *present)
+{
+    const cJSON *v = member(call, key);
+    if (present != NULL)
+        *present = false;
+    if (v == NULL)
+        return missing(call, key, required);
+    if (!cJSON_IsBool(v))
+        return bad(call, "'%s' must be a boolean", key);
+    *out = cJSON_IsTrue(v);
+    if (present != NULL)
+        *present = true;
+    return ERR_OK;
+}
+
+static int id_from(struct call *call, const char *key, const cJSON *v, char out[UUID_STR_LEN])
+{
+    if (cJSON_IsObject(v))
+        v = cJSON_GetObjectItemCaseSensitive(v, "id");
+    if (!cJSON_IsString(v))
+        return bad(call, "'%s' must be a UUID string or {\"entityType\":...,\"id\":\"<uuid>\"}", key);
+    if (!uuid_parse(v->valuestring, out))
+        return error_set(&call->ctx->err, ERR_BAD_REQUEST, "Invalid UUID string: %.64s", v->valuestring);
+    return ERR_OK;
+}
+
+int arg_id(struct call *call, const char *key, bool required, char out[UUID_STR_LEN])
+{
+    const cJSON *v = member(call, key);
+    if (v == NULL)
+        return missing(call, key, required);
+    return id_from(call, key, v, out);
+}
+
+int arg_object_text(struct call *call, const char *key, char **out)
+{
+    const cJSON *v = member(call, key);
+    free(*out);
+    *out = NULL;
+    if (v == NULL)
+        return ERR_OK;
+    if (!cJSON_IsObject(v))
+        return bad(call, "'%s' must be a JSON object", key);
+    *out = cJSON_PrintUnformatted(v);
+    return ERR_OK;
+}
+
+int arg_ids(struct call *call, const char *key, size_t max, char (**out)[UUID_STR_LEN], size_t *n)
+{
+    const cJSON *v = member(call, key), *item;
+    size_t count = 0;
+
+    *out = NULL;
+    *n = 0;
+    if (v == NULL)
+        return missing(call, key, true);
+    if (!cJSON_IsArray(v))
+        return bad(call, "'%s' must be an array of ids", key);
+    size_t total = (size_t)cJSON_GetArraySize(v);
+    if (total > max)
+        return error_set(&call->ctx->err, ERR_BAD_REQUEST, "'%s' has %zu ids, more than the limit of %zu",
+                         key, total, max);
+    char(*ids)[UUID_STR_LEN] = xcalloc(total ? total : 1, UUID_STR_LEN);
+    cJSON_ArrayForEach(item, v) {
+        if (id_from(call, key, item, ids[count]) != ERR_OK) {
+            free(ids);
+            return call_failed(call);
+        }
+        count++;
+    }
+    *out = ids;
+    *n = count;
+    return ERR_OK;
+}
+
+int arg_paging(struct call *call, struct page_request *p)
+{
+    char *order = NULL;
+    bool present;
+
+    memset(p, 0, sizeof *p);
+    p->page_size = 10;
+    if (arg_int(call, "pageSize", true, &p->page_size, &present) != ERR_OK ||
+        arg_int(call, "page", false, &p->page, &present) != ERR_OK ||
+        arg_string(call, "textSearch", false, &p->text_search) != ERR_OK ||
+        arg_string(call, "sortProperty", false, &p->sort_property) != ERR_OK ||
+        arg_string(call, "sortOrder", false, &order) != ERR_OK) {
+        page_request_release(p);
+        return call_failed(call);
+    }
+    if (p->text_search != NULL && p->text_search[0] == '\0') {
+        free(p->text_search);
+        p->text_search = NULL;
+    }
+    if (p->sort_property != NULL && p->sort_property[0] == '\0') {
+        free(p->sort_property);
+        p->sort_property = NULL;
+    }
+    if (order != NULL) {
+        if (strcasecmp(order, "DESC") == 0) {
+            p->descending = true;
+        } else if (strcasecmp(order, "ASC") != 0) {
+            error_set(&call->ctx->err, ERR_BAD_REQUEST,
+                      "Unsupported sort order '%.64s'! Only 'ASC' or 'DESC' types are allowed.", order);
+            free(order);
+            page_request_release(p);
+            return call_failed(call);
+        }
+        free(order);
+    }
+    return ERR_OK;
+}
+
+cJSON *json_entity_id(const char *type, const char *id)
+{
+    if (id == NULL || id[0] == '\0')
+        return cJSON_CreateNull();
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "entityType", type);
+    cJSON_AddStringToObject(o, "id", id);
+    return o;
+}
+
+cJSON *json_string_or_null(const char *s)
+{
+    return s == NULL ? cJSON_CreateNull() : cJSON_CreateString(s);
+}
+
+cJSON *json_parse_text(const char *text)
+{
+    cJSON *v = text == NULL ? NULL : cJSON_Parse(text);
+    return v == NULL ? cJSON_CreateNull() : v;
+}
+
+cJSON *json_page(cJSON *items, const struct page_info *info)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "data", items);
+    cJSON_AddNumberToObject(o, "totalPages", (double)info->total_pages);
+    cJSON_AddNumberToObject(o, "totalElements", (double)info->total_elements);
+    cJSON_AddBoolToObject(o, "hasNext", info->has_next);
+    return o;
+}

@@ -1,0 +1,295 @@
+/* dispatch.c: the operation table and the request pipeline: size check, JSON parse, envelope,
+ * operation lookup, authentication, authority check, the handler, and the reply (protocol §2-§3). */
+#include "cmagent/api.h"
+
+#include "cmagent/auth.h"
+#include "cmagent/clock.h"
+#include "cmagent/perm.h"
+#include "ops.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define T AUTH_TENANT
+#define S AUTH_SYS
+#define C AUTH_CUSTOMER
+#define ANY AUTH_ANY_USER
+
+/* Sorted by name. */
+static const struct op op_table[] = {
+    { "agent.ops", op_agent_ops, ANY, 0, "The operation table: name, authorities, summary" },
+    { "agent.ping", op_agent_ping, 0, OP_ANONYMOUS, "Liveness: version and uptime" },
+    { "apiKey.create", op_apikey_create, ANY, 0, "Create an API key for the caller (shown once)" },
+    { "apiKey.delete", op_apikey_delete, ANY, 0, "Delete one of the caller's API keys" },
+    { "apiKey.list", op_apikey_list, ANY, 0, "List the caller's API keys" },
+    { "auth.activate", op_auth_activate, 0, OP_ANONYMOUS, "Set the first password from an activation token" },
+    { "auth.changePassword", op_auth_change_password, ANY, 0, "Change the caller's password" },
+    { "auth.checkActivateToken", op_auth_check_activate_token, 0, OP_ANONYMOUS, "Check an activation token" },
+    { "auth.login", op_auth_login, 0, OP_ANONYMOUS, "Log in with e-mail and password" },
+    { "auth.logout", op_auth_logout, ANY, 0, "Revoke the calling token" },
+    { "auth.refresh", op_auth_refresh, 0, OP_ANONYMOUS, "Exchange a refresh token for a new pair" },
+    { "customer.create", op_customer_create, T, 0, "Create a customer" },
+    { "customer.delete", op_customer_delete, T, 0, "Delete a customer (or many), its users, unassign its entities" },
+    { "customer.findByTitle", op_customer_find_by_title, T, 0, "Find a customer by exact title" },
+    { "customer.get", op_customer_get, T | C, 0, "Read a customer" },
+    { "customer.getByIds", op_customer_get_by_ids, T, 0, "Read the caller's customers among ids" },
+    { "customer.list", op_customer_list, T, 0, "List the tenant's customers (paged)" },
+    { "customer.patch", op_customer_patch, T, 0, "Change only the given fields of a customer" },
+    { "customer.shortInfo", op_customer_short_info, T | C, 0, "A customer's title and isPublic" },
+    { "customer.title", op_customer_title, T | C, 0, "A customer's title" },
+    { "customer.update", op_customer_update, T, 0, "Save a whole customer" },
+    { "customer.users", op_customer_users, T, 0, "List a customer's users (paged)" },
+    { "event.replay", op_event_replay, T, 0, "The tenant's events after a seq" },
+    { "tenant.create", op_tenant_create, S, 0, "Create a tenant" },
+    { "tenant.delete", op_tenant_delete, S, 0, "Delete a tenant and everything in it" },
+    { "tenant.get", op_tenant_get, S, 0, "Read a tenant" },
+    { "tenant.list", op_tenant_list, S, 0, "List tenants (paged)" },
+    { "tenant.update", op_tenant_update, S, 0, "Save a whole tenant" },
+    { "user.activationLink", op_user_activation_link, S | T, 0, "A user's activation link and its TTL" },
+    { "user.create", op_user_create, S | T, 0, "Create a user with an activation token" },
+    { "user.delete", op_user_delete, S | T, 0, "Delete a user" },
+    { "user.get", op_user_get, ANY, 0, "Read a user" },
+    { "user.list", op_user_list, ANY, 0, "List users (paged)" },
+    { "user.setEnabled", op_user_set_enabled, S | T, 0, "Enable or disable a user's credentials" },
+    { "user.update", op_user_update, ANY, 0, "Save a user" },
+};
+
+const struct op *ops_table(size_t *count)
+{
+    *count = sizeof op_table / sizeof op_table[0];
+    return op_table;
+}
+
+static int compare_op(const void *key, const void *elem)
+{
+    return strcmp((const char *)key, ((const struct op *)elem)->name);
+}
+
+const struct op *ops_lookup(const char *name)
+{
+    return bsearch(name, op_table, sizeof op_table / sizeof op_table[0], sizeof op_table[0], compare_op);
+}
+
+static struct api_settings settings;
+
+void api_init(const struct api_settings *s) { settings = *s; }
+
+int64_t api_started_mono_ms(void);
+int64_t api_started_mono_ms(void) { return settings.started_mono_ms; }
+
+cJSON *error_object(const struct error *e)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "status", error_status(e->kind));
+    cJSON_AddNumberToObject(o, "errorCode", error_code(e->kind));
+    cJSON_AddStringToObject(o, "message", e->message);
+    if (e->kind == ERR_LIMIT_REACHED && e->entity_type != NULL) {
+        cJSON_AddStringToObject(o, "entityType", e->entity_type);
+        cJSON_AddNumberToObject(o, "limit", (double)e->limit);
+    }
+    cJSON_AddNumberToObject(o, "timestamp", (double)clock_now_ms());
+    return o;
+}
+
+/* The envelope members echoed in every reply. */
+struct envelope {
+    const cJSON *correlation_id;
+    const cJSON *id;
+};
+
+static char *finish_reply(cJSON *reply, const struct envelope *env)
+{
+    if (env->correlation_id != NULL)
+        cJSON_AddItemToObject(reply, "correlationId", cJSON_Duplicate(env->correlation_id, 1));
+    if (env->id != NULL)
+        cJSON_AddItemToObject(reply, "id", cJSON_Duplicate(env->id, 1));
+    char *text = cJSON_PrintUnformatted(reply);
+    cJSON_Delete(reply);
+    return text;
+}
+
+static void reply_error(struct ctx *ctx, const struct envelope *env, struct api_reply *out)
+{
+    out->failed = true;
+    out->status = error_status(ctx->err.kind);
+    out->body = finish_reply(error_object(&ctx->err), env);
+}
+
+/* JSON text may not carry \u0000: C strings would silently cut there. */
+static bool has_nul_escape(const char *p, size_t n)
+{
+    for (size_t i = 0; i + 5 < n; i++) {
+        if (p[i] == '\\') {
+            if (p[i + 1] == 'u' && p[i + 2] == '0' && p[i + 3] == '0' && p[i + 4] == '0' && p[i + 5] == '0')
+                return true;
+            i++; /* skip the escaped character */
+        }
+    }
+    return false;
+}
+
+static int check_envelope(struct ctx *ctx, const cJSON *root, struct envelope *env, const cJSON **data,
+                          char **reply_to)
+{
+    const cJSON *v;
+
+    v = cJSON_GetObjectItemCaseSensitive(root, "correlationId");
+    if (v != NULL && !cJSON_IsNull(v))
+        env->correlation_id = v;
+    v = cJSON_GetObjectItemCaseSensitive(root, "id");
+    if (v != NULL && !cJSON_IsNull(v)) {
+        env->id = v;
+        if (!cJSON_IsString(v) || strlen(v->valuestring) == 0 || strlen(v->valuestring) > 128)
+            return error_set(&ctx->err, ERR_BAD_REQUEST, "'id' must be a string of 1 to 128 characters");
+    }
+    v = cJSON_GetObjectItemCaseSensitive(root, "replyTo");
+    if (v != NULL && !cJSON_IsNull(v)) {
+        if (!cJSON_IsString(v) || v->valuestring[0] == '\0' || strpbrk(v->valuestring, "+#") != NULL)
+            return error_set(&ctx->err, ERR_BAD_REQUEST, "'replyTo' must be a topic name without wildcards");
+        *reply_to = strdup(v->valuestring);
+    }
+    v = cJSON_GetObjectItemCaseSensitive(root, "data");
+    if (v != NULL && !cJSON_IsNull(v)) {
+        if (!cJSON_IsObject(v))
+            return error_set(&ctx->err, ERR_BAD_REQUEST, "'data' must be a JSON object");
+        *data = v;
+    }
+    return ERR_OK;
+}
+
+static int authenticate(struct ctx *ctx, const cJSON *root, const struct op *op)
+{
+    const cJSON *token = cJSON_GetObjectItemCaseSensitive(root, "token");
+
+    if (op->flags & OP_ANONYMOUS)
+        return ERR_OK;
+    if (token == NULL || cJSON_IsNull(token))
+        return error_set(&ctx->err, ERR_UNAUTHORIZED, "Authentication token is missing");
+    if (!cJSON_IsString(token))
+        return error_set(&ctx->err, ERR_UNAUTHORIZED, "'token' must be a string");
+    if (auth_authenticate(ctx, token->valuestring) != ERR_OK)
+        return ctx->err.kind;
+    if (!(op->authorities & AUTH_BIT(ctx->who.authority)))
+        return error_forbidden(&ctx->err);
+    return ERR_OK;
+}
+
+void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply *out)
+{
+    struct envelope env = { 0 };
+    cJSON *root = NULL, *empty = cJSON_CreateObject();
+    const cJSON *data = empty;
+    const struct op *op;
+    struct call call;
+
+    memset(out, 0, sizeof *out);
+    error_clear(&ctx->err);
+    if (req->payload_len > settings.max_payload) {
+        error_set(&ctx->err, ERR_TOO_LARGE, "Payload of %zu bytes exceeds max_payload of %zu bytes",
+                  req->payload_len, settings.max_payload);
+        goto fail;
+    }
+    if (has_nul_escape(req->payload, req->payload_len)) {
+        error_set(&ctx->err, ERR_BAD_REQUEST, "Request strings should not contain 0x00 symbol!");
+        goto fail;
+    }
+    root = cJSON_ParseWithLength(req->payload, req->payload_len);
+    if (root == NULL) {
+        error_set(&ctx->err, ERR_BAD_REQUEST, "Malformed JSON: the payload is not a valid JSON document");
+        goto fail;
+    }
+    if (!cJSON_IsObject(root)) {
+        error_set(&ctx->err, ERR_BAD_REQUEST, "The request payload must be a JSON object");
+        goto fail;
+    }
+    if (check_envelope(ctx, root, &env, &data, &out->reply_to) != ERR_OK)
+        goto fail;
+    op = ops_lookup(req->op);
+    if (op == NULL) {
+        error_set(&ctx->err, ERR_BAD_REQUEST, "Unknown operation '%.128s'", req->op);
+        goto fail;
+    }
+    if (authenticate(ctx, root, op) != ERR_OK)
+        goto fail;
+    call.ctx = ctx;
+    call.data = data;
+    call.result = NULL;
+    if (op->handler(&call) != ERR_OK) {
+        cJSON_Delete(call.result);
+        goto fail;
+    }
+    cJSON *reply = cJSON_CreateObject();
+    cJSON_AddNumberToObject(reply, "status", 200);
+    cJSON_AddItemToObject(reply, "data", call.result != NULL ? call.result : cJSON_CreateObject());
+    out->status = 200;
+    out->body = finish_reply(reply, &env);
+    goto done;
+fail:
+    if (ctx->err.kind == ERR_OK)
+        error_set(&ctx->err, ERR_INTERNAL, "Internal error: the operation failed without a reason");
+    reply_error(ctx, &env, out);
+done:
+    cJSON_Delete(root);
+    cJSON_Delete(empty);
+}
+
+void api_reply_release(struct api_reply *r)
+{
+    cJSON_free(r->body);
+    free(r->reply_to);
+    r->body = NULL;
+    r->reply_to = NULL;
+}
+
+char *api_error_body(enum error_kind kind, const char *message, const char *payload, size_t payload_len)
+{
+    struct error e = { 0 };
+    struct envelope env = { 0 };
+    cJSON *root = payload ? cJSON_ParseWithLength(payload, payload_len) : NULL;
+
+    error_set(&e, kind, "%s", message);
+    if (cJSON_IsObject(root)) {
+        env.correlation_id = cJSON_GetObjectItemCaseSensitive(root, "correlationId");
+        env.id = cJSON_GetObjectItemCaseSensitive(root, "id");
+    }
+    char *text = finish_reply(error_object(&e), &env);
+    cJSON_Delete(root);
+    return text;
+}
+
+char *api_reply_to(const char *payload, size_t payload_len)
+{
+    cJSON *root = cJSON_ParseWithLength(payload, payload_len);
+    const cJSON *v = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "replyTo") : NULL;
+    char *topic = cJSON_IsString(v) && v->valuestring[0] != '\0' ? strdup(v->valuestring) : NULL;
+    cJSON_Delete(root);
+    return topic;
+}
+
+int run_per_item(struct call *c, char (*ids)[UUID_STR_LEN], size_t n, item_fn *fn)
+{
+    cJSON *results = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++) {
+        cJSON *data = NULL, *item = cJSON_CreateObject();
+        error_clear(&c->ctx->err);
+        ctx_item_begin(c->ctx);
+        bool ok = fn(c, ids[i], &data) == ERR_OK;
+        ctx_item_end(c->ctx, ok);
+        cJSON_AddStringToObject(item, "id", ids[i]);
+        if (ok) {
+            cJSON_AddNumberToObject(item, "status", 200);
+            cJSON_AddItemToObject(item, "data", data != NULL ? data : cJSON_CreateObject());
+        } else {
+            cJSON_Delete(data);
+            cJSON_AddNumberToObject(item, "status", error_status(c->ctx->err.kind));
+            cJSON_AddNumberToObject(item, "errorCode", error_code(c->ctx->err.kind));
+            cJSON_AddStringToObject(item, "message", c->ctx->err.message);
+        }
+        cJSON_AddItemToArray(results, item);
+    }
+    error_clear(&c->ctx->err);
+    c->result = cJSON_CreateObject();
+    cJSON_AddItemToObject(c->result, "results", results);
+    return ERR_OK;
+}

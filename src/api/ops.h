@@ -1,0 +1,77 @@
+/* ops.h: every operation handler, one family per file (op_<family>.c), and the operation table
+ * that maps wire names to handlers and authorities (dispatch.c). */
+#ifndef CMAGENT_API_OPS_H
+#define CMAGENT_API_OPS_H
+
+#include "call.h"
+
+#include <stddef.h>
+
+enum op_flags {
+    OP_ANONYMOUS = 1u << 0,  /* no token needed */
+};
+
+struct op {
+    const char *name;        /* wire name, e.g. "customer.create" */
+    op_handler *handler;
+    unsigned authorities;    /* AUTH_* bits of perm.h allowed to call it (0 with OP_ANONYMOUS: anyone) */
+    unsigned flags;
+    const char *summary;     /* one line, served by agent.ops */
+};
+
+/* The table, sorted by name (a unit test checks it), and its lookup. */
+const struct op *ops_table(size_t *count);
+const struct op *ops_lookup(const char *name);
+
+/* agent.* */
+int op_agent_ping(struct call *c);
+int op_agent_ops(struct call *c);
+/* auth.* */
+int op_auth_login(struct call *c);
+int op_auth_refresh(struct call *c);
+int op_auth_logout(struct call *c);
+int op_auth_change_password(struct call *c);
+int op_auth_activate(struct call *c);
+int op_auth_check_activate_token(struct call *c);
+/* apiKey.* */
+int op_apikey_create(struct call *c);
+int op_apikey_list(struct call *c);
+int op_apikey_delete(struct call *c);
+/* tenant.* */
+int op_tenant_create(struct call *c);
+int op_tenant_get(struct call *c);
+int op_tenant_update(struct call *c);
+int op_tenant_delete(struct call *c);
+int op_tenant_list(struct call *c);
+/* customer.* */
+int op_customer_create(struct call *c);
+int op_customer_update(struct call *c);
+int op_customer_patch(struct call *c);
+int op_customer_get(struct call *c);
+int op_customer_short_info(struct call *c);
+int op_customer_title(struct call *c);
+int op_customer_list(struct call *c);
+int op_customer_find_by_title(struct call *c);
+int op_customer_get_by_ids(struct call *c);
+int op_customer_delete(struct call *c);
+int op_customer_users(struct call *c);
+/* user.* */
+int op_user_create(struct call *c);
+int op_user_update(struct call *c);
+int op_user_get(struct call *c);
+int op_user_delete(struct call *c);
+int op_user_list(struct call *c);
+int op_user_activation_link(struct call *c);
+int op_user_set_enabled(struct call *c);
+/* event.* */
+int op_event_replay(struct call *c);
+
+/* Runs fn once per id in its own savepoint and collects {"results":[{id,status,...}]} (protocol
+ * §5.1). fn reports one item's outcome through the ctx error slot and may set *data. */
+typedef int item_fn(struct call *c, const char *id, cJSON **data);
+int run_per_item(struct call *c, char (*ids)[UUID_STR_LEN], size_t n, item_fn *fn);
+
+/* The error object of one failed item or command: {status, errorCode, message[, entityType, limit]}. */
+cJSON *error_object(const struct error *e);
+
+#endif

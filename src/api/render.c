@@ -1,0 +1,151 @@
+/* render.c: entities to JSON, and the body of change events (protocol §6). */
+#include "render.h"
+
+#include "call.h"
+#include "cmagent/api.h"
+#include "cmagent/events.h"
+
+#include <string.h>
+
+static void add_contact(cJSON *o, const struct contact *k)
+{
+    cJSON_AddItemToObject(o, "country", json_string_or_null(k->country));
+    cJSON_AddItemToObject(o, "state", json_string_or_null(k->state));
+    cJSON_AddItemToObject(o, "city", json_string_or_null(k->city));
+    cJSON_AddItemToObject(o, "address", json_string_or_null(k->address));
+    cJSON_AddItemToObject(o, "address2", json_string_or_null(k->address2));
+    cJSON_AddItemToObject(o, "zip", json_string_or_null(k->zip));
+    cJSON_AddItemToObject(o, "phone", json_string_or_null(k->phone));
+    cJSON_AddItemToObject(o, "email", json_string_or_null(k->email));
+}
+
+cJSON *render_customer(const struct customer *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "id", json_entity_id("CUSTOMER", c->id));
+    cJSON_AddNumberToObject(o, "createdTime", (double)c->created_time);
+    cJSON_AddItemToObject(o, "tenantId", json_entity_id("TENANT", c->tenant_id));
+    cJSON_AddItemToObject(o, "title", json_string_or_null(c->title));
+    cJSON_AddItemToObject(o, "name", json_string_or_null(c->title));
+    add_contact(o, &c->contact);
+    cJSON_AddItemToObject(o, "additionalInfo", json_parse_text(c->additional_info));
+    cJSON_AddItemToObject(o, "externalId", json_entity_id("CUSTOMER", c->external_id));
+    cJSON_AddNumberToObject(o, "version", (double)c->version);
+    return o;
+}
+
+cJSON *render_tenant(const struct tenant *t)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "id", json_entity_id("TENANT", t->id));
+    cJSON_AddNumberToObject(o, "createdTime", (double)t->created_time);
+    cJSON_AddItemToObject(o, "title", json_string_or_null(t->title));
+    cJSON_AddItemToObject(o, "name", json_string_or_null(t->title));
+    add_contact(o, &t->contact);
+    cJSON_AddItemToObject(o, "additionalInfo", json_parse_text(t->additional_info));
+    cJSON *l = cJSON_AddObjectToObject(o, "limits");
+    cJSON_AddNumberToObject(l, "maxCustomers", (double)t->limits.max_customers);
+    cJSON_AddNumberToObject(l, "maxUsers", (double)t->limits.max_users);
+    cJSON_AddNumberToObject(l, "maxDevices", (double)t->limits.max_devices);
+    cJSON_AddNumberToObject(l, "maxAssets", (double)t->limits.max_assets);
+    cJSON_AddNumberToObject(l, "maxEdges", (double)t->limits.max_edges);
+    cJSON_AddNumberToObject(l, "maxDashboards", (double)t->limits.max_dashboards);
+    cJSON_AddNumberToObject(o, "version", (double)t->version);
+    return o;
+}
+
+cJSON *render_user(const struct user *u, const struct credentials *cred)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "id", json_entity_id("USER", u->id));
+    cJSON_AddNumberToObject(o, "createdTime", (double)u->created_time);
+    cJSON_AddItemToObject(o, "tenantId", json_entity_id("TENANT", u->tenant_id));
+    cJSON_AddItemToObject(o, "customerId", json_entity_id("CUSTOMER", u->customer_id));
+    cJSON_AddItemToObject(o, "email", json_string_or_null(u->email));
+    cJSON_AddItemToObject(o, "name", json_string_or_null(u->email));
+    cJSON_AddStringToObject(o, "authority", authority_name(u->authority));
+    cJSON_AddItemToObject(o, "firstName", json_string_or_null(u->first_name));
+    cJSON_AddItemToObject(o, "lastName", json_string_or_null(u->last_name));
+    cJSON_AddItemToObject(o, "phone", json_string_or_null(u->phone));
+    cJSON *info = json_parse_text(u->additional_info);
+    if (cred != NULL) {
+        if (!cJSON_IsObject(info)) {
+            cJSON_Delete(info);
+            info = cJSON_CreateObject();
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(info, "userCredentialsEnabled");
+        cJSON_DeleteItemFromObjectCaseSensitive(info, "userActivated");
+        cJSON_DeleteItemFromObjectCaseSensitive(info, "lastLoginTs");
+        cJSON_AddBoolToObject(info, "userCredentialsEnabled", cred->enabled);
+        cJSON_AddBoolToObject(info, "userActivated", cred->activate_token == NULL);
+        if (cred->last_login_ts > 0)
+            cJSON_AddNumberToObject(info, "lastLoginTs", (double)cred->last_login_ts);
+        else
+            cJSON_AddNullToObject(info, "lastLoginTs");
+    }
+    cJSON_AddItemToObject(o, "additionalInfo", info);
+    cJSON_AddNumberToObject(o, "version", (double)u->version);
+    return o;
+}
+
+cJSON *render_api_key(const struct token *t)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", t->id);
+    cJSON_AddItemToObject(o, "description", json_string_or_null(t->description));
+    cJSON_AddNumberToObject(o, "createdTime", (double)t->created_time);
+    if (t->expires_at > 0)
+        cJSON_AddNumberToObject(o, "expiresAt", (double)t->expires_at);
+    else
+        cJSON_AddNullToObject(o, "expiresAt");
+    return o;
+}
+
+static cJSON *render_event_entity(const struct event *ev)
+{
+    if (ev->entity == NULL)
+        return cJSON_CreateNull();
+    if (strcmp(ev->entity_type, "CUSTOMER") == 0)
+        return render_customer(ev->entity);
+    if (strcmp(ev->entity_type, "USER") == 0)
+        return render_user(ev->entity, NULL);
+    if (strcmp(ev->entity_type, "TENANT") == 0)
+        return render_tenant(ev->entity);
+    return cJSON_CreateNull();
+}
+
+static void add_if(cJSON *o, const char *key, const char *value)
+{
+    if (value != NULL && value[0] != '\0')
+        cJSON_AddStringToObject(o, key, value);
+}
+
+char *api_render_event(const struct event *ev, const struct principal *who)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "seq", (double)ev->seq);
+    cJSON_AddNumberToObject(o, "ts", (double)ev->ts);
+    cJSON_AddStringToObject(o, "type", ev->type);
+    cJSON_AddStringToObject(o, "tenantId", ev->tenant_id);
+    cJSON_AddItemToObject(o, "customerId", json_string_or_null(ev->customer_id[0] ? ev->customer_id : NULL));
+    cJSON_AddItemToObject(o, "originator", json_entity_id(ev->entity_type, ev->entity_id));
+    cJSON *m = cJSON_AddObjectToObject(o, "metadata");
+    if (who->authority != AUTHORITY_NONE) {
+        add_if(m, "userId", who->user_id);
+        add_if(m, "userName", who->email);
+        add_if(m, "userEmail", who->email);
+        add_if(m, "userFirstName", who->first_name);
+        add_if(m, "userLastName", who->last_name);
+    }
+    add_if(m, "customerId", ev->customer_id);
+    add_if(m, "entityName", ev->entity_name);
+    add_if(m, "entityType", ev->entity_type);
+    add_if(m, "assignedCustomerId", ev->assigned_customer_id);
+    add_if(m, "assignedCustomerName", ev->assigned_customer_name);
+    add_if(m, "unassignedCustomerId", ev->unassigned_customer_id);
+    add_if(m, "unassignedCustomerName", ev->unassigned_customer_name);
+    cJSON_AddItemToObject(o, "data", render_event_entity(ev));
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}

@@ -1,0 +1,16 @@
+/* render.h: the JSON shapes of entities on the wire (ThingsBoard's field names and id objects). */
+#ifndef CMAGENT_API_RENDER_H
+#define CMAGENT_API_RENDER_H
+
+#include "cmagent/model.h"
+
+#include <cjson/cJSON.h>
+
+cJSON *render_customer(const struct customer *c);
+cJSON *render_tenant(const struct tenant *t);
+/* cred non-NULL adds additionalInfo.userCredentialsEnabled, userActivated and lastLoginTs, as
+ * ThingsBoard's GET /api/user/{id} does. */
+cJSON *render_user(const struct user *u, const struct credentials *cred);
+cJSON *render_api_key(const struct token *t);
+
+#endif

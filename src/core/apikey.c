@@ -1,0 +1,76 @@
+/* apikey.c: API keys ("cmk_..."), long-lived tokens that act as their owner. Only the key's digest
+ * is stored, so a key is shown once, at creation. Authenticating with a key is auth.c's. */
+#include "cmagent/apikey.h"
+
+#include "cmagent/perm.h"
+#include "cmagent/store_token.h"
+#include "cmagent/validate.h"
+
+#include <string.h>
+
+#define APIKEY_PREFIX "cmk_"
+#define APIKEY_BYTES 32
+
+static int validate_key_request(struct ctx *ctx, const char *description, int64_t expires_in_ms)
+{
+    struct violations v = { 0 };
+
+    check_field(&v, "description", description);
+    if (violations_report(ctx, &v) != ERR_OK)
+        return ctx->err.kind;
+    if (expires_in_ms < 0)
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "expiresIn must be zero (never) or a positive number of milliseconds");
+    return ERR_OK;
+}
+
+int apikey_create(struct ctx *ctx, const char *description, int64_t expires_in_ms,
+                  char key[SECRET_TOKEN_MAX], struct token *out)
+{
+    memset(out, 0, sizeof *out);
+    key[0] = '\0';
+    if (perm_require(ctx, AUTH_ANY_USER) != ERR_OK || validate_key_request(ctx, description, expires_in_ms) != ERR_OK)
+        return ctx->err.kind;
+    secret_token(key, APIKEY_PREFIX, APIKEY_BYTES);
+    secret_digest(key, out->digest);
+    uuid_generate(out->id);
+    strcpy(out->user_id, ctx->who.user_id);
+    out->kind = TOKEN_API_KEY;
+    out->created_time = ctx->now;
+    if (expires_in_ms > 0)
+        out->expires_at = ctx->now > INT64_MAX - expires_in_ms ? INT64_MAX : ctx->now + expires_in_ms;
+    out->description = xstrdup_or_null(description);
+    int rc = store_token_insert(ctx->store, out);
+    if (rc != STORE_OK) {
+        token_release(out);
+        key[0] = '\0';
+        return ctx_store_failed(ctx, rc);
+    }
+    return ERR_OK;
+}
+
+int apikey_list(struct ctx *ctx, struct token **items, size_t *n)
+{
+    *items = NULL;
+    *n = 0;
+    if (perm_require(ctx, AUTH_ANY_USER) != ERR_OK)
+        return ctx->err.kind;
+    int rc = store_token_list_api_keys(ctx->store, ctx->who.user_id, items, n);
+    return rc == STORE_OK ? ERR_OK : ctx_store_failed(ctx, rc);
+}
+
+int apikey_delete(struct ctx *ctx, const char *id)
+{
+    struct token t = { 0 };
+
+    if (perm_require(ctx, AUTH_ANY_USER) != ERR_OK)
+        return ctx->err.kind;
+    int rc = store_token_get(ctx->store, id, &t);
+    if (rc != STORE_OK && rc != STORE_NOT_FOUND)
+        return ctx_store_failed(ctx, rc);
+    bool mine = rc == STORE_OK && t.kind == TOKEN_API_KEY && strcmp(t.user_id, ctx->who.user_id) == 0;
+    token_release(&t);
+    if (!mine)
+        return error_set(&ctx->err, ERR_NOT_FOUND, "API key with id [%s] is not found", id);
+    rc = store_token_delete(ctx->store, id);
+    return rc == STORE_OK ? ERR_OK : ctx_store_failed(ctx, rc);
+}

@@ -1,0 +1,331 @@
+/* customer.c: the rules of customer management: validation (CustomerDataValidator), title
+ * uniqueness and UNIQUIFY, optimistic locking, tenant limits, reads, listings and the delete cascade. */
+#include "cmagent/customer.h"
+
+#include "cmagent/events.h"
+#include "cmagent/paging.h"
+#include "cmagent/perm.h"
+#include "cmagent/secret.h"
+#include "cmagent/store_customer.h"
+#include "cmagent/store_tenant.h"
+#include "cmagent/store_user.h"
+#include "cmagent/validate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct sort_column customer_sort[] = {
+    { "createdTime", "created_time" }, { "title", "title" }, { "email", "email" },
+    { "country", "country" }, { "state", "state" }, { "city", "city" }, { "address", "address" },
+    { "address2", "address2" }, { "zip", "zip" }, { "phone", "phone" }, { "id", "id" },
+    { NULL, NULL },
+};
+
+#define PUBLIC_CUSTOMER_TITLE "Public"
+
+/* Field constraints first (sorted, joined), then CustomerDataValidator's own checks. */
+static int validate_customer(struct ctx *ctx, const struct customer *c)
+{
+    struct violations v = { 0 };
+    const struct contact *k = &c->contact;
+
+    check_field(&v, "title", c->title);
+    check_field(&v, "country", k->country);
+    check_field(&v, "state", k->state);
+    check_field(&v, "city", k->city);
+    check_no_xss(&v, "address", k->address);
+    check_no_xss(&v, "address2", k->address2);
+    check_field(&v, "zip or postal code", k->zip);
+    check_field(&v, "phone", k->phone);
+    check_field(&v, "email", k->email);
+    check_no_xss(&v, "additionalInfo", c->additional_info);
+    if (violations_report(ctx, &v) != ERR_OK)
+        return ctx->err.kind;
+    if (require_string(ctx, "Customer title", c->title) != ERR_OK)
+        return ctx->err.kind;
+    if (strcmp(c->title, PUBLIC_CUSTOMER_TITLE) == 0)
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "'Public' title for customer is system reserved!");
+    if (k->email != NULL && k->email[0] != '\0' && !email_is_valid(k->email))
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "Invalid email address format '%s'!", k->email);
+    return ERR_OK;
+}
+
+static bool title_taken(char **titles, size_t n, const char *candidate)
+{
+    for (size_t i = 0; i < n; i++)
+        if (titles[i] != NULL && strcmp(titles[i], candidate) == 0)
+            return true;
+    return false;
+}
+
+/* AbstractEntityService.uniquifyEntityName: when the title is taken, append separator and either
+ * 6 random alphanumerics or the first free 1, 2, 3, ... */
+static int uniquify_title(struct ctx *ctx, struct customer *c, const struct name_conflict *nc)
+{
+    static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    const char *sep = nc->separator ? nc->separator : "_";
+    char **titles = NULL;
+    size_t n = 0;
+    int rc = store_customer_titles_with_prefix(ctx->store, ctx->who.tenant_id, c->title, &titles, &n);
+
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    if (title_taken(titles, n, c->title)) {
+        size_t len = strlen(c->title) + strlen(sep) + 24;
+        char *candidate = xcalloc(len, 1);
+        for (int64_t i = 1;; i++) {
+            if (nc->strategy == UNIQUIFY_INCREMENTAL) {
+                snprintf(candidate, len, "%s%s%lld", c->title, sep, (long long)i);
+            } else {
+                unsigned char r[6];
+                char suffix[7];
+                secret_random(r, sizeof r);
+                for (int j = 0; j < 6; j++)
+                    suffix[j] = alnum[r[j] % (sizeof alnum - 1)];
+                suffix[6] = '\0';
+                snprintf(candidate, len, "%s%s%s", c->title, sep, suffix);
+            }
+            if (!title_taken(titles, n, candidate))
+                break;
+        }
+        free(c->title);
+        c->title = candidate;
+    }
+    for (size_t i = 0; i < n; i++)
+        free(titles[i]);
+    free(titles);
+    return ERR_OK;
+}
+
+/* The title must be free in the tenant (case-sensitive), and the external id too. */
+static int check_unique(struct ctx *ctx, const struct customer *c)
+{
+    struct customer other = { 0 };
+    int exists = 0;
+    int rc = store_customer_get_by_title(ctx->store, c->tenant_id, c->title, &other);
+
+    if (rc == STORE_OK) {
+        bool same = strcmp(other.id, c->id) == 0;
+        customer_release(&other);
+        if (!same)
+            return error_set(&ctx->err, ERR_BAD_REQUEST, "Customer with such title already exists!");
+    } else if (rc != STORE_NOT_FOUND) {
+        return ctx_store_failed(ctx, rc);
+    }
+    if (c->external_id[0] != '\0') {
+        rc = store_customer_exists_external_id(ctx->store, c->tenant_id, c->external_id, c->id, &exists);
+        if (rc != STORE_OK)
+            return ctx_store_failed(ctx, rc);
+        if (exists)
+            return error_set(&ctx->err, ERR_BAD_REQUEST, "Customer with such external id already exists!");
+    }
+    return ERR_OK;
+}
+
+static int check_customer_limit(struct ctx *ctx)
+{
+    struct tenant t = { 0 };
+    int64_t count = 0;
+    int rc = store_tenant_get(ctx->store, ctx->who.tenant_id, &t);
+
+    if (rc == STORE_NOT_FOUND)
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "Customer is referencing to non-existent tenant!");
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    int64_t limit = t.limits.max_customers;
+    tenant_release(&t);
+    if (limit <= 0)
+        return ERR_OK;
+    rc = store_customer_count(ctx->store, ctx->who.tenant_id, &count);
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    if (count >= limit) {
+        error_set(&ctx->err, ERR_LIMIT_REACHED, "Customers limit reached");
+        ctx->err.entity_type = "CUSTOMER";
+        ctx->err.limit = limit;
+        return ERR_LIMIT_REACHED;
+    }
+    return ERR_OK;
+}
+
+static int emit_customer_event(struct ctx *ctx, const char *type, const struct customer *c, const char *customer_id)
+{
+    struct event ev = { 0 };
+    ev.type = type;
+    ev.entity_type = "CUSTOMER";
+    strcpy(ev.entity_id, c->id);
+    strcpy(ev.tenant_id, c->tenant_id);
+    events_resolve_customer(ctx, customer_id, ev.customer_id);
+    ev.entity_name = c->title;
+    ev.entity = c;
+    return events_emit(ctx, &ev);
+}
+
+int customer_create(struct ctx *ctx, struct customer *c, const struct name_conflict *nc)
+{
+    int rc;
+
+    if (perm_require(ctx, AUTH_TENANT) != ERR_OK)
+        return ctx->err.kind;
+    strcpy(c->tenant_id, ctx->who.tenant_id);
+    c->id[0] = '\0';
+    if (validate_customer(ctx, c) != ERR_OK || check_customer_limit(ctx) != ERR_OK)
+        return ctx->err.kind;
+    if (nc->policy == NAME_CONFLICT_UNIQUIFY && uniquify_title(ctx, c, nc) != ERR_OK)
+        return ctx->err.kind;
+    if (utf8_length(c->title) > FIELD_MAX_LENGTH)
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "Validation error: title length must be equal or less than 255");
+    if (check_unique(ctx, c) != ERR_OK)
+        return ctx->err.kind;
+    uuid_generate(c->id);
+    c->created_time = ctx->now;
+    c->version = 1;
+    rc = store_customer_insert(ctx->store, c);
+    if (rc == STORE_DUPLICATE)
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "Customer with such title already exists!");
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    return emit_customer_event(ctx, "ENTITY_CREATED", c, NULL);
+}
+
+static int load_customer(struct ctx *ctx, const char *id, struct customer *out)
+{
+    int rc = store_customer_get(ctx->store, id, out);
+    if (rc == STORE_NOT_FOUND)
+        return error_set(&ctx->err, ERR_NOT_FOUND, "Customer with id [%s] is not found", id);
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    return ERR_OK;
+}
+
+int customer_get_for_write(struct ctx *ctx, const char *id, struct customer *out)
+{
+    memset(out, 0, sizeof *out);
+    if (perm_require(ctx, AUTH_TENANT) != ERR_OK || load_customer(ctx, id, out) != ERR_OK)
+        return ctx->err.kind;
+    if (perm_customer(ctx, PERM_WRITE, out) != ERR_OK) {
+        customer_release(out);
+        return ctx->err.kind;
+    }
+    return ERR_OK;
+}
+
+int customer_update(struct ctx *ctx, struct customer *c, bool check_version, const struct name_conflict *nc)
+{
+    struct customer old;
+    int rc;
+
+    if (customer_get_for_write(ctx, c->id, &old) != ERR_OK)
+        return ctx->err.kind;
+    if (check_version && c->version != old.version) {
+        customer_release(&old);
+        return error_set(&ctx->err, ERR_CONFLICT, "Customer was already changed by someone else");
+    }
+    strcpy(c->tenant_id, old.tenant_id);
+    c->created_time = old.created_time;
+    c->version = old.version + 1;
+    bool renamed = old.title == NULL || c->title == NULL || strcmp(old.title, c->title) != 0;
+    customer_release(&old);
+    if (validate_customer(ctx, c) != ERR_OK)
+        return ctx->err.kind;
+    if (renamed && nc->policy == NAME_CONFLICT_UNIQUIFY && uniquify_title(ctx, c, nc) != ERR_OK)
+        return ctx->err.kind;
+    if (check_unique(ctx, c) != ERR_OK)
+        return ctx->err.kind;
+    rc = store_customer_update(ctx->store, c);
+    if (rc == STORE_DUPLICATE)
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "Customer with such title already exists!");
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    return emit_customer_event(ctx, "ENTITY_UPDATED", c, NULL);
+}
+
+int customer_get(struct ctx *ctx, const char *id, struct customer *out)
+{
+    memset(out, 0, sizeof *out);
+    if (perm_require(ctx, AUTH_TENANT | AUTH_CUSTOMER) != ERR_OK || load_customer(ctx, id, out) != ERR_OK)
+        return ctx->err.kind;
+    if (perm_customer(ctx, PERM_READ, out) != ERR_OK) {
+        customer_release(out);
+        return ctx->err.kind;
+    }
+    return ERR_OK;
+}
+
+int customer_find_by_title(struct ctx *ctx, const char *title, struct customer *out)
+{
+    memset(out, 0, sizeof *out);
+    if (perm_require(ctx, AUTH_TENANT) != ERR_OK)
+        return ctx->err.kind;
+    int rc = store_customer_get_by_title(ctx->store, ctx->who.tenant_id, title, out);
+    if (rc == STORE_NOT_FOUND)
+        return error_set(&ctx->err, ERR_NOT_FOUND, "Customer with title [%s] is not found", title);
+    return rc == STORE_OK ? ERR_OK : ctx_store_failed(ctx, rc);
+}
+
+int customer_get_by_ids(struct ctx *ctx, char (*ids)[UUID_STR_LEN], size_t nids, struct customer **out, size_t *n)
+{
+    struct customer *found;
+    size_t count = 0;
+
+    *out = NULL;
+    *n = 0;
+    if (perm_require(ctx, AUTH_TENANT) != ERR_OK)
+        return ctx->err.kind;
+    found = xcalloc(nids ? nids : 1, sizeof *found);
+    for (size_t i = 0; i < nids; i++) {
+        int rc = store_customer_get(ctx->store, ids[i], &found[count]);
+        if (rc == STORE_NOT_FOUND)
+            continue;
+        if (rc != STORE_OK) {
+            customers_free(found, count);
+            return ctx_store_failed(ctx, rc);
+        }
+        if (strcmp(found[count].tenant_id, ctx->who.tenant_id) != 0) {
+            customer_release(&found[count]);
+            continue;
+        }
+        count++;
+    }
+    *out = found;
+    *n = count;
+    return ERR_OK;
+}
+
+int customer_list(struct ctx *ctx, const struct page_request *p, struct customer **items, size_t *n,
+                  struct page_info *info)
+{
+    const char *column;
+    int64_t total = 0;
+
+    *items = NULL;
+    *n = 0;
+    if (perm_require(ctx, AUTH_TENANT) != ERR_OK || paging_validate(ctx, p, customer_sort, &column) != ERR_OK)
+        return ctx->err.kind;
+    int rc = store_customer_page(ctx->store, ctx->who.tenant_id, p->text_search, column, p->descending,
+                                 p->page_size, paging_offset(p), items, n, &total);
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    paging_info(p, total, info);
+    return ERR_OK;
+}
+
+int customer_delete(struct ctx *ctx, const char *id)
+{
+    struct customer c;
+    int rc;
+
+    if (customer_get_for_write(ctx, id, &c) != ERR_OK)
+        return ctx->err.kind;
+    rc = store_user_delete_by_customer(ctx->store, c.id);
+    if (rc == STORE_OK)
+        rc = store_customer_delete(ctx->store, c.id);
+    if (rc != STORE_OK) {
+        customer_release(&c);
+        return ctx_store_failed(ctx, rc);
+    }
+    rc = emit_customer_event(ctx, "ENTITY_DELETED", &c, c.id);
+    customer_release(&c);
+    return rc;
+}

@@ -1,0 +1,37 @@
+/* error.c: the table behind error_status() and error_code(), and message formatting. */
+#include "cmagent/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static const struct { int status, code; } table[] = {
+#define X(name, status, code) { status, code },
+    ERROR_KINDS(X)
+#undef X
+};
+
+int error_status(enum error_kind kind) { return table[kind].status; }
+int error_code(enum error_kind kind) { return table[kind].code; }
+
+int error_set(struct error *e, enum error_kind kind, const char *fmt, ...)
+{
+    va_list ap;
+    e->kind = kind;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    va_end(ap);
+    return (int)kind;
+}
+
+int error_forbidden(struct error *e)
+{
+    return error_set(e, ERR_FORBIDDEN, "You don't have permission to perform this operation!");
+}
+
+void error_clear(struct error *e)
+{
+    e->kind = ERR_OK;
+    e->message[0] = '\0';
+    e->entity_type = NULL;
+    e->limit = 0;
+}

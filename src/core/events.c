@@ -1,0 +1,65 @@
+/* events.c: writing change events to the outbox (same transaction as the change) and replaying a
+ * tenant's past events for listeners that saw a gap in seq. */
+#include "cmagent/events.h"
+
+#include "cmagent/store_outbox.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void outbox_events_free(struct outbox_event *items, size_t n)
+{
+    if (items == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(items[i].entity_type);
+        free(items[i].event_type);
+        free(items[i].payload);
+    }
+    free(items);
+}
+
+void events_resolve_customer(const struct ctx *ctx, const char *given, char out[UUID_STR_LEN])
+{
+    const char *pick = given;
+    if (pick == NULL || pick[0] == '\0' || strcmp(pick, NULL_UUID) == 0)
+        pick = ctx->who.customer_id;
+    if (pick[0] == '\0' || strcmp(pick, NULL_UUID) == 0)
+        pick = "";
+    strcpy(out, pick);
+}
+
+int events_emit(struct ctx *ctx, struct event *ev)
+{
+    struct outbox_event row;
+    int rc = store_outbox_next_seq(ctx->store, &ev->seq);
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    ev->ts = ctx->now;
+    memset(&row, 0, sizeof row);
+    row.seq = ev->seq;
+    strcpy(row.tenant_id, ev->tenant_id);
+    row.entity_type = (char *)ev->entity_type;
+    row.event_type = (char *)ev->type;
+    row.payload = ctx->render_event(ev, &ctx->who);
+    rc = store_outbox_insert(ctx->store, &row, ev->ts);
+    free(row.payload);
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    ctx->events_written++;
+    return ERR_OK;
+}
+
+int events_replay(struct ctx *ctx, int64_t after_seq, int64_t limit, struct outbox_event **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (ctx->who.authority != AUTHORITY_TENANT_ADMIN)
+        return error_forbidden(&ctx->err);
+    if (after_seq < 0)
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "afterSeq must be zero or greater");
+    if (limit < 1 || limit > 1000)
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "limit must be between 1 and 1000");
+    int rc = store_outbox_for_tenant(ctx->store, ctx->who.tenant_id, after_seq, limit, out, n);
+    return rc == STORE_OK ? ERR_OK : ctx_store_failed(ctx, rc);
+}

@@ -1,0 +1,227 @@
+/* store.c: opening the database, migrations keyed by PRAGMA user_version, transactions, the
+ * prepared-statement cache and the mapping of SQLite result codes to STORE_* codes. */
+#include "store_int.h"
+
+#include "cmagent/log.h"
+#include "cmagent/model.h"
+#include "store_schema.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int store_rc(struct store *s, int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW:
+        return STORE_OK;
+    case SQLITE_CONSTRAINT:
+        if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+            return STORE_DUPLICATE;
+        break;
+    default:
+        break;
+    }
+    snprintf(s->errmsg, sizeof s->errmsg, "%s (%s)", sqlite3_errmsg(s->db), sqlite3_errstr(rc));
+    return STORE_ERROR;
+}
+
+const char *store_errmsg(struct store *s) { return s->errmsg; }
+
+static int exec_sql(struct store *s, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        snprintf(s->errmsg, sizeof s->errmsg, "%s", msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return STORE_ERROR;
+    }
+    return STORE_OK;
+}
+
+sqlite3_stmt *store_stmt(struct store *s, const char *sql)
+{
+    size_t h = ((uintptr_t)sql >> 3) & (STMT_CACHE_SIZE - 1);
+    for (size_t probe = 0; probe < STMT_CACHE_SIZE; probe++, h = (h + 1) & (STMT_CACHE_SIZE - 1)) {
+        if (s->stmt_sql[h] == sql) {
+            sqlite3_reset(s->stmt[h]);
+            sqlite3_clear_bindings(s->stmt[h]);
+            return s->stmt[h];
+        }
+        if (s->stmt_sql[h] == NULL) {
+            sqlite3_stmt *st = NULL;
+            int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+            if (rc != SQLITE_OK) {
+                store_rc(s, rc);
+                log_error("Preparing SQL failed: %s: %s", s->errmsg, sql);
+                return NULL;
+            }
+            s->stmt_sql[h] = sql;
+            s->stmt[h] = st;
+            return st;
+        }
+    }
+    log_error("The statement cache is full; raise STMT_CACHE_SIZE.");
+    abort();
+}
+
+int store_exec_stmt(struct store *s, sqlite3_stmt *st)
+{
+    if (st == NULL)
+        return STORE_ERROR;
+    int rc = sqlite3_step(st);
+    int out = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? STORE_OK : store_rc(s, rc);
+    sqlite3_reset(st);
+    return out;
+}
+
+int store_query_int(struct store *s, sqlite3_stmt *st, int64_t *out)
+{
+    *out = 0;
+    if (st == NULL)
+        return STORE_ERROR;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        return STORE_OK;
+    }
+    int mapped = rc == SQLITE_DONE ? STORE_NOT_FOUND : store_rc(s, rc);
+    sqlite3_reset(st);
+    return mapped;
+}
+
+void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v == NULL)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+}
+
+void bind_id(sqlite3_stmt *st, int i, const char *id)
+{
+    bind_text(st, i, (id == NULL || id[0] == '\0') ? NULL : id);
+}
+
+char *column_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t == NULL ? NULL : xstrdup_or_null((const char *)t);
+}
+
+void column_id(sqlite3_stmt *st, int i, char out[37])
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    snprintf(out, 37, "%s", t == NULL ? "" : (const char *)t);
+}
+
+char *like_escape(const char *s)
+{
+    size_t n = strlen(s);
+    char *out = xcalloc(2 * n + 1, 1), *o = out;
+    for (; *s != '\0'; s++) {
+        if (*s == '%' || *s == '_' || *s == '\\')
+            *o++ = '\\';
+        *o++ = *s;
+    }
+    *o = '\0';
+    return out;
+}
+
+int store_schema_version(struct store *s)
+{
+    sqlite3_stmt *st = NULL;
+    int v = -1;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int migrate(struct store *s)
+{
+    int current = store_schema_version(s);
+    size_t count = 0;
+    const char *const *steps = store_schema_migrations(&count);
+
+    if (current < 0)
+        return STORE_ERROR;
+    if ((size_t)current > count) {
+        snprintf(s->errmsg, sizeof s->errmsg,
+                 "the database has schema version %d, newer than this agent's %zu", current, count);
+        return STORE_ERROR;
+    }
+    for (size_t v = (size_t)current; v < count; v++) {
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %zu;", v + 1);
+        if (exec_sql(s, "BEGIN IMMEDIATE") != STORE_OK)
+            return STORE_ERROR;
+        if (exec_sql(s, steps[v]) != STORE_OK || exec_sql(s, pragma) != STORE_OK) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", s->errmsg);
+            exec_sql(s, "ROLLBACK");
+            snprintf(s->errmsg, sizeof s->errmsg, "migration to schema version %zu failed: %s", v + 1, why);
+            return STORE_ERROR;
+        }
+        if (exec_sql(s, "COMMIT") != STORE_OK)
+            return STORE_ERROR;
+        log_info("Database migrated to schema version %zu.", v + 1);
+    }
+    return STORE_OK;
+}
+
+struct store *store_open(const char *path, char *err, unsigned long errlen)
+{
+    struct store *s = xcalloc(1, sizeof *s);
+    int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open database %s: %s", path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        store_close(s);
+        return NULL;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    sqlite3_extended_result_codes(s->db, 1);
+    if (exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;") != STORE_OK ||
+        migrate(s) != STORE_OK) {
+        snprintf(err, errlen, "database %s: %s", path, s->errmsg);
+        store_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+void store_close(struct store *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < STMT_CACHE_SIZE; i++)
+        sqlite3_finalize(s->stmt[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+int store_begin(struct store *s) { return exec_sql(s, "BEGIN IMMEDIATE"); }
+int store_commit(struct store *s) { return exec_sql(s, "COMMIT"); }
+int store_rollback(struct store *s)
+{
+    if (sqlite3_get_autocommit(s->db))
+        return STORE_OK; /* SQLite already rolled back (e.g. after SQLITE_FULL) */
+    return exec_sql(s, "ROLLBACK");
+}
+int store_savepoint(struct store *s) { return exec_sql(s, "SAVEPOINT request"); }
+int store_savepoint_release(struct store *s) { return exec_sql(s, "RELEASE request"); }
+int store_savepoint_rollback(struct store *s)
+{
+    if (exec_sql(s, "ROLLBACK TO request") != STORE_OK)
+        return STORE_ERROR;
+    return exec_sql(s, "RELEASE request");
+}
+
+int64_t store_changes(struct store *s) { return sqlite3_changes64(s->db); }

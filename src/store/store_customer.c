@@ -1,0 +1,246 @@
+/* store_customer.c: SQL of the customer table. */
+#include "cmagent/store_customer.h"
+
+#include "store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CUSTOMER_COLUMNS \
+    "id, created_time, tenant_id, title, country, state, city, address, address2, zip, phone, email," \
+    " additional_info, external_id, is_public, version"
+
+static void read_row(sqlite3_stmt *st, struct customer *c)
+{
+    memset(c, 0, sizeof *c);
+    column_id(st, 0, c->id);
+    c->created_time = sqlite3_column_int64(st, 1);
+    column_id(st, 2, c->tenant_id);
+    c->title = column_text(st, 3);
+    c->contact.country = column_text(st, 4);
+    c->contact.state = column_text(st, 5);
+    c->contact.city = column_text(st, 6);
+    c->contact.address = column_text(st, 7);
+    c->contact.address2 = column_text(st, 8);
+    c->contact.zip = column_text(st, 9);
+    c->contact.phone = column_text(st, 10);
+    c->contact.email = column_text(st, 11);
+    c->additional_info = column_text(st, 12);
+    column_id(st, 13, c->external_id);
+    c->is_public = sqlite3_column_int(st, 14) != 0;
+    c->version = sqlite3_column_int64(st, 15);
+}
+
+/* Binds the 16 columns in CUSTOMER_COLUMNS order, starting at parameter 1. */
+static void bind_row(sqlite3_stmt *st, const struct customer *c)
+{
+    bind_text(st, 1, c->id);
+    sqlite3_bind_int64(st, 2, c->created_time);
+    bind_text(st, 3, c->tenant_id);
+    bind_text(st, 4, c->title);
+    bind_text(st, 5, c->contact.country);
+    bind_text(st, 6, c->contact.state);
+    bind_text(st, 7, c->contact.city);
+    bind_text(st, 8, c->contact.address);
+    bind_text(st, 9, c->contact.address2);
+    bind_text(st, 10, c->contact.zip);
+    bind_text(st, 11, c->contact.phone);
+    bind_text(st, 12, c->contact.email);
+    bind_text(st, 13, c->additional_info);
+    bind_id(st, 14, c->external_id);
+    sqlite3_bind_int(st, 15, c->is_public);
+    sqlite3_bind_int64(st, 16, c->version);
+}
+
+int store_customer_insert(struct store *s, const struct customer *c)
+{
+    static const char sql[] = "INSERT INTO customer(" CUSTOMER_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_row(st, c);
+    return store_exec_stmt(s, st);
+}
+
+int store_customer_update(struct store *s, const struct customer *c)
+{
+    static const char sql[] =
+        "UPDATE customer SET created_time = ?2, tenant_id = ?3, title = ?4, country = ?5, state = ?6,"
+        " city = ?7, address = ?8, address2 = ?9, zip = ?10, phone = ?11, email = ?12,"
+        " additional_info = ?13, external_id = ?14, is_public = ?15, version = ?16 WHERE id = ?1";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_row(st, c);
+    int rc = store_exec_stmt(s, st);
+    if (rc == STORE_OK && store_changes(s) == 0)
+        return STORE_NOT_FOUND;
+    return rc;
+}
+
+static int get_one(struct store *s, sqlite3_stmt *st, struct customer *out)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        read_row(st, out);
+        sqlite3_reset(st);
+        return STORE_OK;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_rc(s, rc);
+}
+
+int store_customer_get(struct store *s, const char *id, struct customer *out)
+{
+    static const char sql[] = "SELECT " CUSTOMER_COLUMNS " FROM customer WHERE id = ?";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, id);
+    return get_one(s, st, out);
+}
+
+int store_customer_get_by_title(struct store *s, const char *tenant_id, const char *title, struct customer *out)
+{
+    static const char sql[] = "SELECT " CUSTOMER_COLUMNS " FROM customer WHERE tenant_id = ? AND title = ?";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, title);
+    return get_one(s, st, out);
+}
+
+int store_customer_exists_external_id(struct store *s, const char *tenant_id, const char *external_id,
+                                      const char *except_id, int *exists)
+{
+    static const char sql[] =
+        "SELECT count(*) FROM customer WHERE tenant_id = ? AND external_id = ? AND id IS NOT ?";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    int64_t n = 0;
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, external_id);
+    bind_id(st, 3, except_id);
+    int rc = store_query_int(s, st, &n);
+    *exists = n > 0;
+    return rc;
+}
+
+int store_customer_titles_with_prefix(struct store *s, const char *tenant_id, const char *prefix,
+                                      char ***titles, size_t *n)
+{
+    static const char sql[] =
+        "SELECT title FROM customer WHERE tenant_id = ? AND substr(title, 1, length(?2)) = ?2";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    size_t cap = 8, count = 0;
+    char **out;
+    int rc;
+
+    *titles = NULL;
+    *n = 0;
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, prefix);
+    out = xcalloc(cap, sizeof *out);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap *= 2;
+            out = xrealloc(out, cap * sizeof *out);
+        }
+        out[count++] = column_text(st, 0);
+    }
+    sqlite3_reset(st);
+    *titles = out;
+    *n = count;
+    return rc == SQLITE_DONE ? STORE_OK : store_rc(s, rc);
+}
+
+int store_customer_count(struct store *s, const char *tenant_id, int64_t *count)
+{
+    static const char sql[] = "SELECT count(*) FROM customer WHERE tenant_id = ?";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, tenant_id);
+    return store_query_int(s, st, count);
+}
+
+int store_customer_page(struct store *s, const char *tenant_id, const char *text_search,
+                        const char *sort_column, int descending, int64_t limit, int64_t offset,
+                        struct customer **items, size_t *n, int64_t *total)
+{
+    static const char count_sql[] =
+        "SELECT count(*) FROM customer WHERE tenant_id = ?1 AND (?2 IS NULL OR title LIKE '%' || ?2 || '%' ESCAPE '\\')";
+    char sql[512];
+    sqlite3_stmt *st = NULL;
+    char *pattern = text_search ? like_escape(text_search) : NULL;
+    size_t cap = 16, count = 0;
+    struct customer *rows = NULL;
+    int rc;
+
+    *items = NULL;
+    *n = 0;
+    *total = 0;
+    sqlite3_stmt *cst = store_stmt(s, count_sql);
+    if (cst == NULL) {
+        free(pattern);
+        return STORE_ERROR;
+    }
+    bind_text(cst, 1, tenant_id);
+    bind_text(cst, 2, pattern);
+    rc = store_query_int(s, cst, total);
+    if (rc != STORE_OK)
+        goto out;
+
+    snprintf(sql, sizeof sql,
+             "SELECT " CUSTOMER_COLUMNS " FROM customer WHERE tenant_id = ?1"
+             " AND (?2 IS NULL OR title LIKE '%%' || ?2 || '%%' ESCAPE '\\')"
+             " ORDER BY %s %s, id ASC LIMIT ?3 OFFSET ?4",
+             sort_column, descending ? "DESC" : "ASC");
+    rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        rc = store_rc(s, rc);
+        goto out;
+    }
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, pattern);
+    sqlite3_bind_int64(st, 3, limit);
+    sqlite3_bind_int64(st, 4, offset);
+    rows = xcalloc(cap, sizeof *rows);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap *= 2;
+            rows = xrealloc(rows, cap * sizeof *rows);
+        }
+        read_row(st, &rows[count++]);
+    }
+    if (rc != SQLITE_DONE) {
+        rc = store_rc(s, rc);
+        customers_free(rows, count);
+        goto out;
+    }
+    rc = STORE_OK;
+    *items = rows;
+    *n = count;
+out:
+    sqlite3_finalize(st);
+    free(pattern);
+    return rc;
+}
+
+int store_customer_delete(struct store *s, const char *id)
+{
+    static const char sql[] = "DELETE FROM customer WHERE id = ?";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, id);
+    int rc = store_exec_stmt(s, st);
+    if (rc == STORE_OK && store_changes(s) == 0)
+        return STORE_NOT_FOUND;
+    return rc;
+}

@@ -1,0 +1,115 @@
+/* store_outbox.c: SQL of the outbox table and the event_seq counter. */
+#include "cmagent/store_outbox.h"
+
+#include "cmagent/model.h"
+#include "store_int.h"
+
+#include <stdlib.h>
+
+int store_outbox_next_seq(struct store *s, int64_t *seq)
+{
+    static const char sql[] = "UPDATE counter SET value = value + 1 WHERE name = 'event_seq' RETURNING value";
+    return store_query_int(s, store_stmt(s, sql), seq);
+}
+
+int store_outbox_insert(struct store *s, const struct outbox_event *ev, int64_t ts)
+{
+    static const char sql[] =
+        "INSERT INTO outbox(seq, ts, tenant_id, entity_type, event_type, payload) VALUES (?, ?, ?, ?, ?, ?)";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(st, 1, ev->seq);
+    sqlite3_bind_int64(st, 2, ts);
+    bind_text(st, 3, ev->tenant_id);
+    bind_text(st, 4, ev->entity_type);
+    bind_text(st, 5, ev->event_type);
+    bind_text(st, 6, ev->payload);
+    return store_exec_stmt(s, st);
+}
+
+static int read_rows(struct store *s, sqlite3_stmt *st, struct outbox_event **out, size_t *n)
+{
+    size_t cap = 16, count = 0;
+    struct outbox_event *rows = xcalloc(cap, sizeof *rows);
+    int rc;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap *= 2;
+            rows = xrealloc(rows, cap * sizeof *rows);
+        }
+        struct outbox_event *r = &rows[count++];
+        r->seq = sqlite3_column_int64(st, 0);
+        column_id(st, 1, r->tenant_id);
+        r->entity_type = column_text(st, 2);
+        r->event_type = column_text(st, 3);
+        r->payload = column_text(st, 4);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        outbox_events_free(rows, count);
+        *out = NULL;
+        *n = 0;
+        return store_rc(s, rc);
+    }
+    *out = rows;
+    *n = count;
+    return STORE_OK;
+}
+
+int store_outbox_unpublished(struct store *s, int64_t after_seq, int64_t limit, struct outbox_event **out, size_t *n)
+{
+    static const char sql[] =
+        "SELECT seq, tenant_id, entity_type, event_type, payload FROM outbox"
+        " WHERE published = 0 AND seq > ? ORDER BY seq LIMIT ?";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    *out = NULL;
+    *n = 0;
+    if (st == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(st, 1, after_seq);
+    sqlite3_bind_int64(st, 2, limit);
+    return read_rows(s, st, out, n);
+}
+
+int store_outbox_for_tenant(struct store *s, const char *tenant_id, int64_t after_seq, int64_t limit,
+                            struct outbox_event **out, size_t *n)
+{
+    static const char sql[] =
+        "SELECT seq, tenant_id, entity_type, event_type, payload FROM outbox"
+        " WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    *out = NULL;
+    *n = 0;
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, tenant_id);
+    sqlite3_bind_int64(st, 2, after_seq);
+    sqlite3_bind_int64(st, 3, limit);
+    return read_rows(s, st, out, n);
+}
+
+int store_outbox_mark_published(struct store *s, int64_t seq)
+{
+    static const char sql[] = "UPDATE outbox SET published = 1 WHERE seq = ? AND published = 0";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(st, 1, seq);
+    return store_exec_stmt(s, st);
+}
+
+int store_outbox_purge(struct store *s, int64_t before_ts, int64_t *deleted)
+{
+    static const char sql[] = "DELETE FROM outbox WHERE published = 1 AND ts < ?";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    *deleted = 0;
+    if (st == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(st, 1, before_ts);
+    int rc = store_exec_stmt(s, st);
+    if (rc == STORE_OK)
+        *deleted = store_changes(s);
+    return rc;
+}

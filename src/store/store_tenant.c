@@ -1,0 +1,204 @@
+/* store_tenant.c: SQL of the tenant table, and the delete cascade over the tenant's customers and
+ * users (credentials and tokens follow the users by ON DELETE CASCADE). */
+#include "cmagent/store_tenant.h"
+
+#include "store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TENANT_COLUMNS \
+    "id, created_time, title, country, state, city, address, address2, zip, phone, email," \
+    " additional_info, max_customers, max_users, max_devices, max_assets, max_edges, max_dashboards, version"
+
+static void read_row(sqlite3_stmt *st, struct tenant *t)
+{
+    memset(t, 0, sizeof *t);
+    column_id(st, 0, t->id);
+    t->created_time = sqlite3_column_int64(st, 1);
+    t->title = column_text(st, 2);
+    t->contact.country = column_text(st, 3);
+    t->contact.state = column_text(st, 4);
+    t->contact.city = column_text(st, 5);
+    t->contact.address = column_text(st, 6);
+    t->contact.address2 = column_text(st, 7);
+    t->contact.zip = column_text(st, 8);
+    t->contact.phone = column_text(st, 9);
+    t->contact.email = column_text(st, 10);
+    t->additional_info = column_text(st, 11);
+    t->limits.max_customers = sqlite3_column_int64(st, 12);
+    t->limits.max_users = sqlite3_column_int64(st, 13);
+    t->limits.max_devices = sqlite3_column_int64(st, 14);
+    t->limits.max_assets = sqlite3_column_int64(st, 15);
+    t->limits.max_edges = sqlite3_column_int64(st, 16);
+    t->limits.max_dashboards = sqlite3_column_int64(st, 17);
+    t->version = sqlite3_column_int64(st, 18);
+}
+
+/* Binds the 19 columns in TENANT_COLUMNS order, starting at parameter 1. */
+static void bind_row(sqlite3_stmt *st, const struct tenant *t)
+{
+    bind_text(st, 1, t->id);
+    sqlite3_bind_int64(st, 2, t->created_time);
+    bind_text(st, 3, t->title);
+    bind_text(st, 4, t->contact.country);
+    bind_text(st, 5, t->contact.state);
+    bind_text(st, 6, t->contact.city);
+    bind_text(st, 7, t->contact.address);
+    bind_text(st, 8, t->contact.address2);
+    bind_text(st, 9, t->contact.zip);
+    bind_text(st, 10, t->contact.phone);
+    bind_text(st, 11, t->contact.email);
+    bind_text(st, 12, t->additional_info);
+    sqlite3_bind_int64(st, 13, t->limits.max_customers);
+    sqlite3_bind_int64(st, 14, t->limits.max_users);
+    sqlite3_bind_int64(st, 15, t->limits.max_devices);
+    sqlite3_bind_int64(st, 16, t->limits.max_assets);
+    sqlite3_bind_int64(st, 17, t->limits.max_edges);
+    sqlite3_bind_int64(st, 18, t->limits.max_dashboards);
+    sqlite3_bind_int64(st, 19, t->version);
+}
+
+int store_tenant_insert(struct store *s, const struct tenant *t)
+{
+    static const char sql[] =
+        "INSERT INTO tenant(" TENANT_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_row(st, t);
+    return store_exec_stmt(s, st);
+}
+
+int store_tenant_update(struct store *s, const struct tenant *t)
+{
+    static const char sql[] =
+        "UPDATE tenant SET created_time = ?2, title = ?3, country = ?4, state = ?5, city = ?6,"
+        " address = ?7, address2 = ?8, zip = ?9, phone = ?10, email = ?11, additional_info = ?12,"
+        " max_customers = ?13, max_users = ?14, max_devices = ?15, max_assets = ?16, max_edges = ?17,"
+        " max_dashboards = ?18, version = ?19 WHERE id = ?1";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_row(st, t);
+    int rc = store_exec_stmt(s, st);
+    if (rc == STORE_OK && store_changes(s) == 0)
+        return STORE_NOT_FOUND;
+    return rc;
+}
+
+int store_tenant_get(struct store *s, const char *id, struct tenant *out)
+{
+    static const char sql[] = "SELECT " TENANT_COLUMNS " FROM tenant WHERE id = ?";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        read_row(st, out);
+        sqlite3_reset(st);
+        return STORE_OK;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_rc(s, rc);
+}
+
+/* Runs one cached "DELETE ... WHERE <column> = ?" statement for id. */
+static int delete_where(struct store *s, const char *sql, const char *id)
+{
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, id);
+    return store_exec_stmt(s, st);
+}
+
+int store_tenant_delete(struct store *s, const char *id)
+{
+    static const char users_sql[] = "DELETE FROM tb_user WHERE tenant_id = ?";
+    static const char customers_sql[] = "DELETE FROM customer WHERE tenant_id = ?";
+    static const char tenant_sql[] = "DELETE FROM tenant WHERE id = ?";
+    int rc = delete_where(s, users_sql, id);
+
+    if (rc == STORE_OK)
+        rc = delete_where(s, customers_sql, id);
+    if (rc == STORE_OK)
+        rc = delete_where(s, tenant_sql, id);
+    if (rc == STORE_OK && store_changes(s) == 0)
+        return STORE_NOT_FOUND;
+    return rc;
+}
+
+int store_tenant_count(struct store *s, int64_t *count)
+{
+    static const char sql[] = "SELECT count(*) FROM tenant";
+    return store_query_int(s, store_stmt(s, sql), count);
+}
+
+/* Steps st to the end, appending each row to a growing array. */
+static int read_rows(struct store *s, sqlite3_stmt *st, struct tenant **items, size_t *n)
+{
+    size_t cap = 16, count = 0;
+    struct tenant *rows = xcalloc(cap, sizeof *rows);
+    int rc;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap *= 2;
+            rows = xrealloc(rows, cap * sizeof *rows);
+        }
+        read_row(st, &rows[count++]);
+    }
+    if (rc != SQLITE_DONE) {
+        tenants_free(rows, count);
+        return store_rc(s, rc);
+    }
+    *items = rows;
+    *n = count;
+    return STORE_OK;
+}
+
+int store_tenant_page(struct store *s, const char *text_search, const char *sort_column, int descending,
+                      int64_t limit, int64_t offset, struct tenant **items, size_t *n, int64_t *total)
+{
+    static const char count_sql[] =
+        "SELECT count(*) FROM tenant WHERE (?1 IS NULL OR title LIKE '%' || ?1 || '%' ESCAPE '\\')";
+    char sql[512];
+    sqlite3_stmt *st = NULL;
+    char *pattern = text_search ? like_escape(text_search) : NULL;
+    int rc;
+
+    *items = NULL;
+    *n = 0;
+    *total = 0;
+    sqlite3_stmt *cst = store_stmt(s, count_sql);
+    if (cst == NULL) {
+        rc = STORE_ERROR;
+        goto out;
+    }
+    bind_text(cst, 1, pattern);
+    rc = store_query_int(s, cst, total);
+    if (rc != STORE_OK)
+        goto out;
+
+    snprintf(sql, sizeof sql,
+             "SELECT " TENANT_COLUMNS " FROM tenant"
+             " WHERE (?1 IS NULL OR title LIKE '%%' || ?1 || '%%' ESCAPE '\\')"
+             " ORDER BY %s %s, id ASC LIMIT ?2 OFFSET ?3",
+             sort_column, descending ? "DESC" : "ASC");
+    rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        rc = store_rc(s, rc);
+        goto out;
+    }
+    bind_text(st, 1, pattern);
+    sqlite3_bind_int64(st, 2, limit);
+    sqlite3_bind_int64(st, 3, offset);
+    rc = read_rows(s, st, items, n);
+out:
+    sqlite3_finalize(st);
+    free(pattern);
+    return rc;
+}

@@ -1,0 +1,237 @@
+/* config.c: the table of every configuration key and the parser of the configuration file.
+ * Adding a key is one row here, one field in struct config and one line in
+ * config/cmagent.conf.example (a unit test checks that the table and the example agree). */
+#include "cmagent/config.h"
+
+#include "cmagent/log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum key_type { KEY_STRING, KEY_INT };
+
+struct key {
+    const char *name;
+    enum key_type type;
+    size_t offset;   /* of the field in struct config */
+    long min, max;   /* KEY_INT bounds */
+    const char *def; /* default, as text */
+};
+
+#define S(name, def) { #name, KEY_STRING, offsetof(struct config, name), 0, 0, def }
+#define I(name, min, max, def) { #name, KEY_INT, offsetof(struct config, name), min, max, #def }
+
+static const struct key keys[] = {
+    S(broker, "tcp://127.0.0.1:1883"),
+    S(username, ""),
+    S(password, ""),
+    S(client_id, ""),
+    S(agent_id, "cmagent"),
+    S(topic_prefix, "cm/v1"),
+    S(share_group, ""),
+    S(cafile, ""),
+    S(certfile, ""),
+    S(keyfile, ""),
+    I(mqtt_version, 3, 5, 5),
+    I(keepalive, 5, 3600, 30),
+    I(session_expiry, 0, 4294967295L, 86400),
+    I(max_payload, 1024, 268435455L, 262144),
+    S(database, "cmagent.db"),
+    I(event_retention_days, 1, 3650, 7),
+    I(max_group_commit, 1, 10000, 256),
+    S(sysadmin_email, "sysadmin@cmagent.local"),
+    S(sysadmin_password, ""),
+    S(base_url, "http://localhost:8080"),
+    I(access_token_ttl, 60, 31536000L, 9000),
+    I(refresh_token_ttl, 60, 31536000L, 604800),
+    I(activation_token_ttl, 1, 24, 24),
+    I(password_hash_cost, 0, 11, 0),
+    S(smtp_url, ""),
+    S(smtp_from, "cmagent@localhost"),
+    S(smtp_username, ""),
+    S(smtp_password, ""),
+    S(log_level, "info"),
+};
+
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+size_t config_key_count(void) { return NKEYS; }
+const char *config_key_name(size_t i) { return i < NKEYS ? keys[i].name : NULL; }
+
+static const struct key *find_key(const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+static int apply(struct config *cfg, const struct key *k, const char *value, char *err, size_t errlen)
+{
+    char *field = (char *)cfg + k->offset;
+
+    if (k->type == KEY_STRING) {
+        char *copy = strdup(value);
+        if (copy == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        free(*(char **)field);
+        *(char **)field = copy;
+        return 0;
+    }
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0' || v < k->min || v > k->max) {
+        snprintf(err, errlen, "invalid value \"%s\" for \"%s\": must be an integer %ld..%ld",
+                 value, k->name, k->min, k->max);
+        return -1;
+    }
+    *(long *)field = v;
+    return 0;
+}
+
+int config_set(struct config *cfg, const char *key, const char *value, char *err, size_t errlen)
+{
+    const struct key *k = find_key(key);
+    if (k == NULL) {
+        snprintf(err, errlen, "unknown key \"%s\"", key);
+        return -1;
+    }
+    return apply(cfg, k, value, err, errlen);
+}
+
+int config_init(struct config *cfg)
+{
+    char err[128];
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < NKEYS; i++)
+        if (apply(cfg, &keys[i], keys[i].def, err, sizeof err) != 0)
+            return -1;
+    return 0;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096], why[512];
+    unsigned char seen[NKEYS] = { 0 };
+    int lineno = 0, rc = 0;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    while (rc == 0 && fgets(line, sizeof line, f) != NULL) {
+        lineno++;
+        if (strchr(line, '\n') == NULL && !feof(f)) {
+            snprintf(err, errlen, "%s:%d: line longer than %zu characters", path, lineno, sizeof line - 2);
+            rc = -1;
+            break;
+        }
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        char *sp = s;
+        while (*sp != '\0' && !isspace((unsigned char)*sp))
+            sp++;
+        char empty[1] = "";
+        char *value = empty;
+        if (*sp != '\0') {
+            *sp = '\0';
+            value = trim(sp + 1);
+        }
+        const struct key *k = find_key(s);
+        if (k == NULL) {
+            snprintf(err, errlen, "%s:%d: unknown key \"%s\"", path, lineno, s);
+            rc = -1;
+        } else if (seen[k - keys]) {
+            snprintf(err, errlen, "%s:%d: key \"%s\" is duplicate", path, lineno, s);
+            rc = -1;
+        } else if (apply(cfg, k, value, why, sizeof why) != 0) {
+            snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
+            rc = -1;
+        } else {
+            seen[k - keys] = 1;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+int config_finish(struct config *cfg, char *err, size_t errlen)
+{
+    const char *env_email = getenv("CMAGENT_SYSADMIN_EMAIL");
+    const char *env_password = getenv("CMAGENT_SYSADMIN_PASSWORD");
+    enum log_level level;
+
+    if (env_email != NULL && *env_email != '\0' && config_set(cfg, "sysadmin_email", env_email, err, errlen) != 0)
+        return -1;
+    if (env_password != NULL && *env_password != '\0' &&
+        config_set(cfg, "sysadmin_password", env_password, err, errlen) != 0)
+        return -1;
+    if (cfg->mqtt_version != 3 && cfg->mqtt_version != 5) {
+        snprintf(err, errlen, "invalid value \"%ld\" for \"mqtt_version\": must be 5 or 3", cfg->mqtt_version);
+        return -1;
+    }
+    if (log_level_parse(cfg->log_level, &level) != 0) {
+        snprintf(err, errlen, "invalid value \"%s\" for \"log_level\": must be error, warning, info or debug",
+                 cfg->log_level);
+        return -1;
+    }
+    if (strncmp(cfg->broker, "tcp://", 6) != 0 && strncmp(cfg->broker, "ssl://", 6) != 0 &&
+        strncmp(cfg->broker, "mqtt://", 7) != 0 && strncmp(cfg->broker, "mqtts://", 8) != 0) {
+        snprintf(err, errlen, "invalid value \"%s\" for \"broker\": must start with tcp:// or ssl://", cfg->broker);
+        return -1;
+    }
+    if (cfg->topic_prefix[0] == '\0' || strpbrk(cfg->topic_prefix, "+#") != NULL) {
+        snprintf(err, errlen, "invalid value \"%s\" for \"topic_prefix\": must be non-empty without + or #",
+                 cfg->topic_prefix);
+        return -1;
+    }
+    if (cfg->database[0] == '\0') {
+        snprintf(err, errlen, "\"database\" must name a file");
+        return -1;
+    }
+    log_threshold = level;
+    if (cfg->client_id[0] == '\0') {
+        char id[256];
+        snprintf(id, sizeof id, "cmagent-%s", cfg->agent_id);
+        if (config_set(cfg, "client_id", id, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+void config_release(struct config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (keys[i].type == KEY_STRING) {
+            char **field = (char **)((char *)cfg + keys[i].offset);
+            free(*field);
+            *field = NULL;
+        }
+    }
+}
+
+void config_print_defaults(void *file)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        fprintf((FILE *)file, "# %s %s\n", keys[i].name, keys[i].def);
+}

@@ -1,0 +1,113 @@
+/* secret.c: the only file that touches OpenSSL and libcrypt. */
+#include "cmagent/secret.h"
+
+#include "cmagent/log.h"
+
+#include <crypt.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void secret_random(void *buf, size_t n)
+{
+    if (RAND_bytes(buf, (int)n) != 1) {
+        log_error("No random bytes from OpenSSL: refusing to go on without a secure random source.");
+        abort();
+    }
+}
+
+static void base64url(const unsigned char *in, size_t n, char *out)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        size_t left = n - i;
+        if (left > 1) v |= (uint32_t)in[i + 1] << 8;
+        if (left > 2) v |= in[i + 2];
+        out[o++] = alphabet[(v >> 18) & 63];
+        out[o++] = alphabet[(v >> 12) & 63];
+        if (left > 1) out[o++] = alphabet[(v >> 6) & 63];
+        if (left > 2) out[o++] = alphabet[v & 63];
+    }
+    out[o] = '\0';
+}
+
+void secret_token(char out[SECRET_TOKEN_MAX], const char *prefix, size_t nbytes)
+{
+    unsigned char raw[48];
+    size_t plen = strlen(prefix);
+
+    if (nbytes > sizeof raw)
+        nbytes = sizeof raw;
+    secret_random(raw, nbytes);
+    memcpy(out, prefix, plen);
+    base64url(raw, nbytes, out + plen);
+}
+
+void secret_digest(const char *s, char out[SECRET_DIGEST_HEX])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)s, strlen(s), md);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+int secret_hash_password(const char *password, unsigned long cost, char out[SECRET_HASH_MAX])
+{
+    char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+    struct crypt_data *cd;
+    int rc = -1;
+
+    if (crypt_gensalt_rn("$y$", cost, NULL, 0, salt, sizeof salt) == NULL)
+        return -1;
+    cd = calloc(1, sizeof *cd);
+    if (cd == NULL)
+        return -1;
+    const char *h = crypt_rn(password, salt, cd, sizeof *cd);
+    if (h != NULL && h[0] != '*' && strlen(h) < SECRET_HASH_MAX) {
+        strcpy(out, h);
+        rc = 0;
+    }
+    free(cd);
+    return rc;
+}
+
+bool secret_check_password(const char *password, const char *hash)
+{
+    struct crypt_data *cd;
+    bool ok = false;
+
+    if (password == NULL || hash == NULL || hash[0] == '\0')
+        return false;
+    cd = calloc(1, sizeof *cd);
+    if (cd == NULL)
+        return false;
+    const char *h = crypt_rn(password, hash, cd, sizeof *cd);
+    if (h != NULL && h[0] != '*' && strlen(h) == strlen(hash))
+        ok = CRYPTO_memcmp(h, hash, strlen(hash)) == 0;
+    free(cd);
+    return ok;
+}
+
+static char dummy_hash[SECRET_HASH_MAX];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void make_dummy_hash(void)
+{
+    char pw[SECRET_TOKEN_MAX];
+    secret_token(pw, "", 16);
+    if (secret_hash_password(pw, 0, dummy_hash) != 0)
+        strcpy(dummy_hash, "*");
+}
+
+const char *secret_dummy_hash(void)
+{
+    pthread_once(&dummy_once, make_dummy_hash);
+    return dummy_hash;
+}

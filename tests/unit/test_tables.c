@@ -1,0 +1,75 @@
+/* test_tables.c: the tables that must stay consistent by hand: the operation table (sorted, no
+ * duplicates, every row documented) and the configuration table (every key in the example file). */
+#include "test.h"
+
+#include "cmagent/config.h"
+#include "ops.h"
+
+#include <stdlib.h>
+
+static void operation_table_is_sorted_and_documented(void)
+{
+    size_t n;
+    const struct op *t = ops_table(&n);
+    CHECK(n > 30);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            CHECK(strcmp(t[i - 1].name, t[i].name) < 0);
+        CHECK(t[i].summary != NULL && t[i].summary[0] != '\0');
+        CHECK(t[i].handler != NULL);
+        CHECK((t[i].flags & OP_ANONYMOUS) || t[i].authorities != 0);
+        CHECK(ops_lookup(t[i].name) == &t[i]);
+    }
+    CHECK(ops_lookup("customer.nope") == NULL);
+}
+
+static void every_config_key_is_in_the_example(void)
+{
+    FILE *f = fopen(CMAGENT_SOURCE_DIR "/config/cmagent.conf.example", "r");
+    static char text[65536];
+    CHECK(f != NULL);
+    if (f == NULL)
+        return;
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    text[len] = '\0';
+    fclose(f);
+    for (size_t i = 0; i < config_key_count(); i++) {
+        char line[128];
+        snprintf(line, sizeof line, "\n#%s ", config_key_name(i));
+        if (strstr(text, line) == NULL) {
+            fprintf(stderr, "config/cmagent.conf.example lacks \"#%s <default>\"\n", config_key_name(i));
+            CHECK(0);
+        }
+    }
+}
+
+static void config_rejects_unknown_keys_and_bad_values(void)
+{
+    struct config cfg;
+    char err[256], path[] = "/tmp/cmagent-test-conf-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    fputs("# comment\nbroker tcp://127.0.0.1:1\nkeepalive 1\n", f);
+    fclose(f);
+    config_init(&cfg);
+    CHECK(config_load(&cfg, path, err, sizeof err) != 0);
+    CHECK(strstr(err, ":3: invalid value \"1\" for \"keepalive\"") != NULL);
+    config_release(&cfg);
+
+    f = fopen(path, "w");
+    fputs("brokr tcp://127.0.0.1:1\n", f);
+    fclose(f);
+    config_init(&cfg);
+    CHECK(config_load(&cfg, path, err, sizeof err) != 0);
+    CHECK(strstr(err, ":1: unknown key \"brokr\"") != NULL);
+    config_release(&cfg);
+    remove(path);
+}
+
+int main(void)
+{
+    RUN(operation_table_is_sorted_and_documented);
+    RUN(every_config_key_is_in_the_example);
+    RUN(config_rejects_unknown_keys_and_bad_values);
+    return test_report("test_tables");
+}
