@@ -330,6 +330,7 @@ int agent_run(const struct config *cfg)
     }
     api.max_payload = (size_t)cfg->max_payload;
     api.started_mono_ms = clock_mono_ms();
+    api.max_batch_commands = (size_t)cfg->max_batch_commands;
     api_init(&api);
     queue_init(&a.queue);
     snprintf(a.req_prefix, sizeof a.req_prefix, "%s/req/", cfg->topic_prefix);

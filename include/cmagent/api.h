@@ -13,6 +13,7 @@
 struct api_settings {
     size_t max_payload;       /* bytes; larger payloads get 413 */
     int64_t started_mono_ms;  /* for agent.ping's uptimeMs */
+    size_t max_batch_commands; /* the most commands one batch may hold */
 };
 
 struct api_request {

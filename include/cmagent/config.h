@@ -20,6 +20,7 @@ struct config {
     long keepalive;          /* seconds */
     long session_expiry;     /* seconds the broker keeps our session while we are away */
     long max_payload;        /* bytes */
+    long max_batch_commands; /* commands one batch request may hold */
     /* Storage */
     char *database;
     long event_retention_days;

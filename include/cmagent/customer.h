@@ -41,6 +41,11 @@ int customer_get_by_ids(struct ctx *ctx, char (*ids)[UUID_STR_LEN], size_t nids,
 int customer_list(struct ctx *ctx, const struct page_request *p, struct customer **items, size_t *n,
                   struct page_info *info);
 
+/* The caller's tenant's "Public" customer (additionalInfo.isPublic), created on first use without
+ * the title validation, as ThingsBoard's findOrCreatePublicCustomer does. Concurrent first uses
+ * are serialized by the writer's transaction; a unique-title clash re-reads. */
+int customer_public(struct ctx *ctx, struct customer *out);
+
 /* Deletes the customer: its users (with their tokens and keys) are deleted and its entities
  * unassigned, in the same transaction; emits one ENTITY_DELETED. */
 int customer_delete(struct ctx *ctx, const char *id);

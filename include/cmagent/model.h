@@ -120,4 +120,51 @@ char *xstrdup_or_null(const char *s);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t size);
 
+/* Devices, assets and edges: the single-owner entities a tenant assigns to one customer at a time
+ * (thingsboard-customers.md §5). They share one record; kind tells which table holds it. */
+enum entity_kind { ENTITY_DEVICE = 0, ENTITY_ASSET, ENTITY_EDGE };
+#define ENTITY_KINDS 3
+
+struct entity {
+    enum entity_kind kind;
+    char id[UUID_STR_LEN];
+    int64_t created_time;
+    char tenant_id[UUID_STR_LEN];
+    char customer_id[UUID_STR_LEN];  /* "" when not assigned (NULL_UUID on the wire) */
+    char *name;
+    char *type;                      /* "default" when not given */
+    char *label;
+    char *additional_info;           /* JSON object text or NULL */
+    char *routing_key, *secret;      /* edges only */
+    int64_t version;
+};
+
+/* One customer a dashboard is assigned to (ThingsBoard's ShortCustomerInfo). The title is read
+ * from the customer when the dashboard is loaded, so a rename shows at once. */
+struct dashboard_customer {
+    char customer_id[UUID_STR_LEN];
+    char *title;
+    bool is_public;
+};
+
+struct dashboard {
+    char id[UUID_STR_LEN];
+    int64_t created_time;
+    char tenant_id[UUID_STR_LEN];
+    char *title;
+    char *configuration;             /* any JSON document, as text, or NULL */
+    struct dashboard_customer *assigned;
+    size_t n_assigned;
+    int64_t version;
+};
+
+/* "DEVICE", "ASSET", "EDGE" and "Device", "Asset", "Edge" (for messages). */
+const char *entity_kind_type(enum entity_kind k);
+const char *entity_kind_label(enum entity_kind k);
+
+void entity_release(struct entity *e);
+void dashboard_release(struct dashboard *d);
+void entities_free(struct entity *items, size_t n);
+void dashboards_free(struct dashboard *items, size_t n);
+
 #endif

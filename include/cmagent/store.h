@@ -4,6 +4,7 @@
 #ifndef CMAGENT_STORE_H
 #define CMAGENT_STORE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum store_rc {
@@ -38,5 +39,9 @@ int store_savepoint_rollback(struct store *s);
 
 /* Number of rows changed by the last statement. */
 int64_t store_changes(struct store *s);
+
+/* The query plan SQLite picks for sql (EXPLAIN QUERY PLAN, the details joined with "; "), for
+ * tests and diagnostics that must prove a statement uses an index. */
+int store_query_plan(struct store *s, const char *sql, char *out, size_t len);
 
 #endif

@@ -26,5 +26,7 @@ int store_customer_page(struct store *s, const char *tenant_id, const char *text
                         const char *sort_column, int descending, int64_t limit, int64_t offset,
                         struct customer **items, size_t *n, int64_t *total);
 int store_customer_delete(struct store *s, const char *id);
+/* The tenant's public customer (is_public), the first by id when there are several. */
+int store_customer_get_public(struct store *s, const char *tenant_id, struct customer *out);
 
 #endif

@@ -2,6 +2,7 @@
 #include "ops.h"
 
 #include "cmagent/customer.h"
+#include "cmagent/dashboard.h"
 #include "cmagent/user.h"
 #include "render.h"
 
@@ -175,13 +176,42 @@ static int read_id(struct call *c, char id[UUID_STR_LEN])
     return ERR_OK;
 }
 
+/* ThingsBoard's checkDashboardInfo: a homeDashboardId naming no dashboard of the customer's tenant
+ * is left out of the reply (the stored document keeps it). */
+static int drop_dangling_home(struct call *c, const struct customer *cu, cJSON *rendered)
+{
+    cJSON *info = cJSON_GetObjectItemCaseSensitive(rendered, "additionalInfo");
+    const cJSON *home = cJSON_IsObject(info) ? cJSON_GetObjectItemCaseSensitive(info, "homeDashboardId") : NULL;
+    char id[UUID_STR_LEN];
+    bool exists = false;
+
+    if (home == NULL || cJSON_IsNull(home))
+        return ERR_OK;
+    if (cJSON_IsObject(home))
+        home = cJSON_GetObjectItemCaseSensitive(home, "id");
+    if (cJSON_IsString(home) && uuid_parse(home->valuestring, id)) {
+        if (dashboard_exists(c->ctx, cu->tenant_id, id, &exists) != ERR_OK)
+            return call_failed(c);
+        if (!exists)
+            cJSON_DeleteItemFromObjectCaseSensitive(info, "homeDashboardId");
+    }
+    return ERR_OK;
+}
+
 int op_customer_get(struct call *c)
 {
     struct customer cu = { 0 };
     char id[UUID_STR_LEN];
+    int rc;
     if (read_id(c, id))
         return call_failed(c);
-    return reply_customer(c, customer_get(c->ctx, id, &cu), &cu);
+    rc = customer_get(c->ctx, id, &cu);
+    if (rc == ERR_OK) {
+        c->result = render_customer(&cu);
+        rc = drop_dangling_home(c, &cu, c->result);
+    }
+    customer_release(&cu);
+    return rc;
 }
 
 int op_customer_short_info(struct call *c)

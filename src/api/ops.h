@@ -65,11 +65,50 @@ int op_user_activation_link(struct call *c);
 int op_user_set_enabled(struct call *c);
 /* event.* */
 int op_event_replay(struct call *c);
+/* device.*, asset.*, edge.* (op_entity.c) and customer.devices / assets / edges */
+#define ENTITY_OP_DECLS(family)                      \
+    int op_##family##_create(struct call *c);        \
+    int op_##family##_update(struct call *c);        \
+    int op_##family##_get(struct call *c);           \
+    int op_##family##_delete(struct call *c);        \
+    int op_##family##_list(struct call *c);          \
+    int op_##family##_assign(struct call *c);        \
+    int op_##family##_unassign(struct call *c);      \
+    int op_##family##_make_public(struct call *c);   \
+    int op_customer_##family##s(struct call *c);
+ENTITY_OP_DECLS(device)
+ENTITY_OP_DECLS(asset)
+ENTITY_OP_DECLS(edge)
+#undef ENTITY_OP_DECLS
+/* dashboard.* and customer.dashboards */
+int op_dashboard_create(struct call *c);
+int op_dashboard_update(struct call *c);
+int op_dashboard_get(struct call *c);
+int op_dashboard_delete(struct call *c);
+int op_dashboard_list(struct call *c);
+int op_dashboard_assign(struct call *c);
+int op_dashboard_unassign(struct call *c);
+int op_dashboard_set_customers(struct call *c);
+int op_dashboard_add_customers(struct call *c);
+int op_dashboard_remove_customers(struct call *c);
+int op_dashboard_make_public(struct call *c);
+int op_dashboard_make_private(struct call *c);
+int op_dashboard_home(struct call *c);
+int op_customer_dashboards(struct call *c);
+/* batch */
+int op_batch(struct call *c);
 
 /* Runs fn once per id in its own savepoint and collects {"results":[{id,status,...}]} (protocol
  * §5.1). fn reports one item's outcome through the ctx error slot and may set *data. */
 typedef int item_fn(struct call *c, const char *id, cJSON **data);
 int run_per_item(struct call *c, char (*ids)[UUID_STR_LEN], size_t n, item_fn *fn);
+
+/* The many-ids convention: data has "id" (fn's result is the reply) or "ids" (run_per_item), never
+ * both; keys are the members data may hold. */
+int run_one_or_many(struct call *c, const char *const *keys, item_fn *fn);
+
+/* The most commands one batch may hold (config max_batch_commands). */
+size_t api_max_batch_commands(void);
 
 /* The error object of one failed item or command: {status, errorCode, message[, entityType, limit]}. */
 cJSON *error_object(const struct error *e);

@@ -101,6 +101,49 @@ cJSON *render_api_key(const struct token *t)
     return o;
 }
 
+cJSON *render_entity(const struct entity *e)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "id", json_entity_id(entity_kind_type(e->kind), e->id));
+    cJSON_AddNumberToObject(o, "createdTime", (double)e->created_time);
+    cJSON_AddItemToObject(o, "tenantId", json_entity_id("TENANT", e->tenant_id));
+    cJSON_AddItemToObject(o, "customerId", json_entity_id("CUSTOMER", e->customer_id[0] ? e->customer_id : NULL_UUID));
+    cJSON_AddItemToObject(o, "name", json_string_or_null(e->name));
+    cJSON_AddItemToObject(o, "type", json_string_or_null(e->type));
+    cJSON_AddItemToObject(o, "label", json_string_or_null(e->label));
+    if (e->kind == ENTITY_EDGE) {
+        cJSON_AddItemToObject(o, "routingKey", json_string_or_null(e->routing_key));
+        cJSON_AddItemToObject(o, "secret", json_string_or_null(e->secret));
+    }
+    cJSON_AddItemToObject(o, "additionalInfo", json_parse_text(e->additional_info));
+    cJSON_AddNumberToObject(o, "version", (double)e->version);
+    return o;
+}
+
+cJSON *render_dashboard(const struct dashboard *d, bool with_configuration, bool blank_configuration)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "id", json_entity_id("DASHBOARD", d->id));
+    cJSON_AddNumberToObject(o, "createdTime", (double)d->created_time);
+    cJSON_AddItemToObject(o, "tenantId", json_entity_id("TENANT", d->tenant_id));
+    cJSON_AddItemToObject(o, "title", json_string_or_null(d->title));
+    cJSON_AddItemToObject(o, "name", json_string_or_null(d->title));
+    cJSON *a = cJSON_AddArrayToObject(o, "assignedCustomers");
+    for (size_t i = 0; i < d->n_assigned; i++) {
+        cJSON *sc = cJSON_CreateObject();
+        cJSON_AddItemToObject(sc, "customerId", json_entity_id("CUSTOMER", d->assigned[i].customer_id));
+        cJSON_AddItemToObject(sc, "title", json_string_or_null(d->assigned[i].title));
+        cJSON_AddBoolToObject(sc, "public", d->assigned[i].is_public);
+        cJSON_AddItemToArray(a, sc);
+    }
+    if (blank_configuration)
+        cJSON_AddStringToObject(o, "configuration", "");
+    else if (with_configuration)
+        cJSON_AddItemToObject(o, "configuration", json_parse_text(d->configuration));
+    cJSON_AddNumberToObject(o, "version", (double)d->version);
+    return o;
+}
+
 static cJSON *render_event_entity(const struct event *ev)
 {
     if (ev->entity == NULL)
@@ -111,6 +154,11 @@ static cJSON *render_event_entity(const struct event *ev)
         return render_user(ev->entity, NULL);
     if (strcmp(ev->entity_type, "TENANT") == 0)
         return render_tenant(ev->entity);
+    if (strcmp(ev->entity_type, "DASHBOARD") == 0)
+        return render_dashboard(ev->entity, false, true);
+    if (strcmp(ev->entity_type, "DEVICE") == 0 || strcmp(ev->entity_type, "ASSET") == 0 ||
+        strcmp(ev->entity_type, "EDGE") == 0)
+        return render_entity(ev->entity);
     return cJSON_CreateNull();
 }
 

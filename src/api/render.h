@@ -5,6 +5,7 @@
 #include "cmagent/model.h"
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 
 cJSON *render_customer(const struct customer *c);
 cJSON *render_tenant(const struct tenant *t);
@@ -12,5 +13,10 @@ cJSON *render_tenant(const struct tenant *t);
  * ThingsBoard's GET /api/user/{id} does. */
 cJSON *render_user(const struct user *u, const struct credentials *cred);
 cJSON *render_api_key(const struct token *t);
+/* A device, asset or edge; customerId is NULL_UUID when not assigned, as ThingsBoard shows it. */
+cJSON *render_entity(const struct entity *e);
+/* A dashboard. with_configuration false gives ThingsBoard's DashboardInfo (listings); blank_configuration
+ * puts "" in its place, as ThingsBoard's rule-engine messages do. */
+cJSON *render_dashboard(const struct dashboard *d, bool with_configuration, bool blank_configuration);
 
 #endif

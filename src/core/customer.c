@@ -7,6 +7,8 @@
 #include "cmagent/perm.h"
 #include "cmagent/secret.h"
 #include "cmagent/store_customer.h"
+#include "cmagent/store_dashboard.h"
+#include "cmagent/store_entity.h"
 #include "cmagent/store_tenant.h"
 #include "cmagent/store_user.h"
 #include "cmagent/validate.h"
@@ -318,7 +320,16 @@ int customer_delete(struct ctx *ctx, const char *id)
 
     if (customer_get_for_write(ctx, id, &c) != ERR_OK)
         return ctx->err.kind;
+    /* Set-based: one statement per table, each through the partial customer index. */
     rc = store_user_delete_by_customer(ctx->store, c.id);
+    for (int k = 0; k < ENTITY_KINDS && rc == STORE_OK; k++) {
+        int64_t changed = 0;
+        rc = store_entity_unassign_customer(ctx->store, (enum entity_kind)k, c.id, &changed);
+    }
+    if (rc == STORE_OK) {
+        int64_t changed = 0;
+        rc = store_dashboard_unassign_customer(ctx->store, c.id, &changed);
+    }
     if (rc == STORE_OK)
         rc = store_customer_delete(ctx->store, c.id);
     if (rc != STORE_OK) {
@@ -328,4 +339,34 @@ int customer_delete(struct ctx *ctx, const char *id)
     rc = emit_customer_event(ctx, "ENTITY_DELETED", &c, c.id);
     customer_release(&c);
     return rc;
+}
+
+int customer_public(struct ctx *ctx, struct customer *out)
+{
+    memset(out, 0, sizeof *out);
+    if (perm_require(ctx, AUTH_TENANT) != ERR_OK)
+        return ctx->err.kind;
+    int rc = store_customer_get_public(ctx->store, ctx->who.tenant_id, out);
+    if (rc == STORE_OK)
+        return ERR_OK;
+    if (rc != STORE_NOT_FOUND)
+        return ctx_store_failed(ctx, rc);
+    uuid_generate(out->id);
+    strcpy(out->tenant_id, ctx->who.tenant_id);
+    out->title = xstrdup_or_null(PUBLIC_CUSTOMER_TITLE);
+    out->additional_info = xstrdup_or_null("{\"isPublic\":true}");
+    out->is_public = true;
+    out->created_time = ctx->now;
+    out->version = 1;
+    rc = store_customer_insert(ctx->store, out);
+    if (rc == STORE_DUPLICATE) {
+        customer_release(out);
+        rc = store_customer_get_by_title(ctx->store, ctx->who.tenant_id, PUBLIC_CUSTOMER_TITLE, out);
+        return rc == STORE_OK ? ERR_OK : ctx_store_failed(ctx, rc);
+    }
+    if (rc != STORE_OK) {
+        customer_release(out);
+        return ctx_store_failed(ctx, rc);
+    }
+    return emit_customer_event(ctx, "ENTITY_CREATED", out, NULL);
 }

@@ -225,3 +225,28 @@ int store_savepoint_rollback(struct store *s)
 }
 
 int64_t store_changes(struct store *s) { return sqlite3_changes64(s->db); }
+
+int store_query_plan(struct store *s, const char *sql, char *out, size_t len)
+{
+    sqlite3_stmt *st = NULL;
+    char *explain = NULL;
+    size_t n = strlen(sql) + sizeof "EXPLAIN QUERY PLAN ";
+    int rc;
+
+    if (len == 0)
+        return STORE_ERROR;
+    out[0] = '\0';
+    explain = xcalloc(n, 1);
+    snprintf(explain, n, "EXPLAIN QUERY PLAN %s", sql);
+    rc = sqlite3_prepare_v2(s->db, explain, -1, &st, NULL);
+    free(explain);
+    if (rc != SQLITE_OK)
+        return store_rc(s, rc);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *detail = sqlite3_column_text(st, 3);
+        size_t used = strlen(out);
+        snprintf(out + used, len - used, "%s%s", used ? "; " : "", detail ? (const char *)detail : "");
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? STORE_OK : store_rc(s, rc);
+}

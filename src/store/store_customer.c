@@ -244,3 +244,14 @@ int store_customer_delete(struct store *s, const char *id)
         return STORE_NOT_FOUND;
     return rc;
 }
+
+int store_customer_get_public(struct store *s, const char *tenant_id, struct customer *out)
+{
+    static const char sql[] =
+        "SELECT " CUSTOMER_COLUMNS " FROM customer WHERE tenant_id = ? AND is_public ORDER BY id LIMIT 1";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, tenant_id);
+    return get_one(s, st, out);
+}

@@ -1,5 +1,6 @@
 /* store_schema.c: the database schema, as numbered migrations. Ids are canonical UUID text;
- * times are milliseconds since the epoch; JSON documents are stored as text. */
+ * times are milliseconds since the epoch; JSON documents are stored as text. Append new steps at
+ * the end; never edit a step a database may already have run. */
 #include "store_schema.h"
 
 static const char *const migrations[] = {
@@ -84,6 +85,47 @@ static const char *const migrations[] = {
     "  published INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX outbox_unpublished ON outbox(seq) WHERE published = 0;"
     "CREATE INDEX outbox_tenant ON outbox(tenant_id, seq);",
+
+    /* 2: devices, assets, edges and dashboards. customer_id is NULL when an entity is not assigned,
+     * and the per-customer indexes are partial (customer_id IS NOT NULL): unassigning all of a
+     * customer's entities is one set-based UPDATE that finds them through the index and only
+     * removes index entries, and unassigned entities cost the index nothing. */
+#define OWNED_ENTITY_TABLE(table, extra)                                                   \
+    "CREATE TABLE " table " ("                                                             \
+    "  id TEXT PRIMARY KEY,"                                                               \
+    "  created_time INTEGER NOT NULL,"                                                     \
+    "  tenant_id TEXT NOT NULL REFERENCES tenant(id),"                                     \
+    "  customer_id TEXT,"                                                                  \
+    "  name TEXT NOT NULL,"                                                                \
+    "  type TEXT NOT NULL,"                                                                \
+    "  label TEXT,"                                                                        \
+    "  additional_info TEXT,"                                                              \
+    extra                                                                                  \
+    "  version INTEGER NOT NULL DEFAULT 1,"                                                \
+    "  CONSTRAINT " table "_name_unq_key UNIQUE (tenant_id, name));"                       \
+    "CREATE INDEX " table "_tenant ON " table "(tenant_id, id);"                           \
+    "CREATE INDEX " table "_tenant_type ON " table "(tenant_id, type, id);"                \
+    "CREATE INDEX " table "_customer ON " table "(customer_id, id) WHERE customer_id IS NOT NULL;"
+    OWNED_ENTITY_TABLE("device", "")
+    OWNED_ENTITY_TABLE("asset", "")
+    OWNED_ENTITY_TABLE("edge", "  routing_key TEXT NOT NULL UNIQUE,  secret TEXT NOT NULL,")
+#undef OWNED_ENTITY_TABLE
+
+    "CREATE TABLE dashboard ("
+    "  id TEXT PRIMARY KEY,"
+    "  created_time INTEGER NOT NULL,"
+    "  tenant_id TEXT NOT NULL REFERENCES tenant(id),"
+    "  title TEXT NOT NULL,"
+    "  configuration TEXT,"
+    "  version INTEGER NOT NULL DEFAULT 1);"
+    "CREATE INDEX dashboard_tenant ON dashboard(tenant_id, id);"
+
+    /* A dashboard's customers (ThingsBoard's assignedCustomers and its Contains relations). */
+    "CREATE TABLE dashboard_customer ("
+    "  dashboard_id TEXT NOT NULL REFERENCES dashboard(id) ON DELETE CASCADE,"
+    "  customer_id TEXT NOT NULL REFERENCES customer(id) ON DELETE CASCADE,"
+    "  PRIMARY KEY (dashboard_id, customer_id)) WITHOUT ROWID;"
+    "CREATE INDEX dashboard_customer_customer ON dashboard_customer(customer_id, dashboard_id);",
 };
 
 const char *const *store_schema_migrations(size_t *count)

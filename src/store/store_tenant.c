@@ -118,9 +118,23 @@ static int delete_where(struct store *s, const char *sql, const char *id)
 int store_tenant_delete(struct store *s, const char *id)
 {
     static const char users_sql[] = "DELETE FROM tb_user WHERE tenant_id = ?";
+    static const char devices_sql[] = "DELETE FROM device WHERE tenant_id = ?";
+    static const char assets_sql[] = "DELETE FROM asset WHERE tenant_id = ?";
+    static const char edges_sql[] = "DELETE FROM edge WHERE tenant_id = ?";
+    static const char dashboards_sql[] = "DELETE FROM dashboard WHERE tenant_id = ?";
     static const char customers_sql[] = "DELETE FROM customer WHERE tenant_id = ?";
     static const char tenant_sql[] = "DELETE FROM tenant WHERE id = ?";
     int rc = delete_where(s, users_sql, id);
+
+    /* Dashboards take their assignments with them (ON DELETE CASCADE). */
+    if (rc == STORE_OK)
+        rc = delete_where(s, devices_sql, id);
+    if (rc == STORE_OK)
+        rc = delete_where(s, assets_sql, id);
+    if (rc == STORE_OK)
+        rc = delete_where(s, edges_sql, id);
+    if (rc == STORE_OK)
+        rc = delete_where(s, dashboards_sql, id);
 
     if (rc == STORE_OK)
         rc = delete_where(s, customers_sql, id);

@@ -39,6 +39,7 @@ static const struct key keys[] = {
     I(keepalive, 5, 3600, 30),
     I(session_expiry, 0, 4294967295L, 86400),
     I(max_payload, 1024, 268435455L, 262144),
+    I(max_batch_commands, 1, 10000, 100),
     S(database, "cmagent.db"),
     I(event_retention_days, 1, 3650, 7),
     I(max_group_commit, 1, 10000, 256),

@@ -102,3 +102,54 @@ ARRAY_FREE(customers_free, customer_release, struct customer)
 ARRAY_FREE(users_free, user_release, struct user)
 ARRAY_FREE(tenants_free, tenant_release, struct tenant)
 ARRAY_FREE(tokens_free, token_release, struct token)
+
+static const char *const entity_types[ENTITY_KINDS] = { "DEVICE", "ASSET", "EDGE" };
+static const char *const entity_labels[ENTITY_KINDS] = { "Device", "Asset", "Edge" };
+
+const char *entity_kind_type(enum entity_kind k) { return (unsigned)k < ENTITY_KINDS ? entity_types[k] : ""; }
+const char *entity_kind_label(enum entity_kind k) { return (unsigned)k < ENTITY_KINDS ? entity_labels[k] : ""; }
+
+void entity_release(struct entity *e)
+{
+    if (e == NULL)
+        return;
+    free(e->name);
+    free(e->type);
+    free(e->label);
+    free(e->additional_info);
+    free(e->routing_key);
+    free(e->secret);
+    e->name = e->type = e->label = e->additional_info = e->routing_key = e->secret = NULL;
+}
+
+void dashboard_release(struct dashboard *d)
+{
+    if (d == NULL)
+        return;
+    free(d->title);
+    free(d->configuration);
+    for (size_t i = 0; i < d->n_assigned; i++)
+        free(d->assigned[i].title);
+    free(d->assigned);
+    d->title = d->configuration = NULL;
+    d->assigned = NULL;
+    d->n_assigned = 0;
+}
+
+void entities_free(struct entity *items, size_t n)
+{
+    if (items == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        entity_release(&items[i]);
+    free(items);
+}
+
+void dashboards_free(struct dashboard *items, size_t n)
+{
+    if (items == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        dashboard_release(&items[i]);
+    free(items);
+}

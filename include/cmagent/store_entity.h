@@ -1,0 +1,37 @@
+/* store_entity.h: queries of the device, asset and edge tables (one table per kind, same shape;
+ * edges add routing_key and secret). */
+#ifndef CMAGENT_STORE_ENTITY_H
+#define CMAGENT_STORE_ENTITY_H
+
+#include "cmagent/model.h"
+#include "cmagent/store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* STORE_DUPLICATE when the name is taken in the tenant (or an edge's routing key anywhere). */
+int store_entity_insert(struct store *s, const struct entity *e);
+/* Writes every field of e over the row with e->id (version included). */
+int store_entity_update(struct store *s, const struct entity *e);
+int store_entity_get(struct store *s, enum entity_kind kind, const char *id, struct entity *out);
+int store_entity_get_by_name(struct store *s, enum entity_kind kind, const char *tenant_id, const char *name,
+                             struct entity *out);
+int store_entity_count(struct store *s, enum entity_kind kind, const char *tenant_id, int64_t *count);
+int store_entity_delete(struct store *s, enum entity_kind kind, const char *id);
+
+/* One page of a tenant's entities of a kind; customer_id non-NULL keeps that customer's only, type
+ * non-NULL that type only; name contains text_search (case-insensitive, NULL: all); ordered by
+ * sort_column (a trusted column name) then id. The caller frees *items with entities_free(). */
+int store_entity_page(struct store *s, enum entity_kind kind, const char *tenant_id, const char *customer_id,
+                      const char *type, const char *text_search, const char *sort_column, int descending,
+                      int64_t limit, int64_t offset, struct entity **items, size_t *n, int64_t *total);
+
+/* Unassigns every entity of the kind that customer_id owns, in one statement (version + 1 each);
+ * *changed is how many. */
+int store_entity_unassign_customer(struct store *s, enum entity_kind kind, const char *customer_id,
+                                   int64_t *changed);
+
+/* Deletes every entity of the kind in the tenant. */
+int store_entity_delete_by_tenant(struct store *s, enum entity_kind kind, const char *tenant_id);
+
+#endif

@@ -1,0 +1,148 @@
+/* op_batch.c: the batch operation (protocol §5.1): many operations in one request, each answered
+ * in order. atomic: one savepoint around all of them, rolled back (events included, since they are
+ * outbox rows) when any fails; otherwise each command stands alone in its own savepoint. */
+#include "ops.h"
+
+#include "cmagent/perm.h"
+#include "cmagent/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static cJSON *error_reply(const struct error *e)
+{
+    return error_object(e);
+}
+
+/* Runs command i ({op, data}) as the batch's caller. Returns its reply object; *ok tells success. */
+static cJSON *run_command(struct call *c, const cJSON *cmd, size_t i, bool *ok)
+{
+    struct ctx *ctx = c->ctx;
+    const cJSON *name, *data, *item;
+    const struct op *op;
+    cJSON *empty = NULL, *reply;
+
+    *ok = false;
+    error_clear(&ctx->err);
+    if (!cJSON_IsObject(cmd)) {
+        error_set(&ctx->err, ERR_BAD_REQUEST, "Command %zu must be an object {\"op\":...,\"data\":{...}}", i);
+        return error_reply(&ctx->err);
+    }
+    cJSON_ArrayForEach(item, cmd) {
+        if (strcmp(item->string, "op") != 0 && strcmp(item->string, "data") != 0) {
+            error_set(&ctx->err, ERR_BAD_REQUEST, "Unknown key '%.64s' in command %zu", item->string, i);
+            return error_reply(&ctx->err);
+        }
+    }
+    name = cJSON_GetObjectItemCaseSensitive(cmd, "op");
+    data = cJSON_GetObjectItemCaseSensitive(cmd, "data");
+    if (!cJSON_IsString(name)) {
+        error_set(&ctx->err, ERR_BAD_REQUEST, "Command %zu: 'op' must be an operation name", i);
+        return error_reply(&ctx->err);
+    }
+    op = ops_lookup(name->valuestring);
+    if (op == NULL) {
+        error_set(&ctx->err, ERR_BAD_REQUEST, "Unknown operation '%.128s'", name->valuestring);
+        return error_reply(&ctx->err);
+    }
+    if (strcmp(op->name, "batch") == 0 || (op->flags & OP_ANONYMOUS)) {
+        error_set(&ctx->err, ERR_BAD_REQUEST, "Operation '%s' cannot run inside a batch", op->name);
+        return error_reply(&ctx->err);
+    }
+    if (!(op->authorities & AUTH_BIT(ctx->who.authority))) {
+        error_forbidden(&ctx->err);
+        return error_reply(&ctx->err);
+    }
+    if (data != NULL && !cJSON_IsNull(data) && !cJSON_IsObject(data)) {
+        error_set(&ctx->err, ERR_BAD_REQUEST, "Command %zu: 'data' must be a JSON object", i);
+        return error_reply(&ctx->err);
+    }
+    if (data == NULL || cJSON_IsNull(data))
+        data = empty = cJSON_CreateObject();
+
+    struct call sub = { .ctx = ctx, .data = data, .result = NULL };
+    if (op->handler(&sub) != ERR_OK) {
+        cJSON_Delete(sub.result);
+        if (ctx->err.kind == ERR_OK)
+            error_set(&ctx->err, ERR_INTERNAL, "Internal error: the operation failed without a reason");
+        reply = error_reply(&ctx->err);
+    } else {
+        *ok = true;
+        reply = cJSON_CreateObject();
+        cJSON_AddNumberToObject(reply, "status", 200);
+        cJSON_AddItemToObject(reply, "data", sub.result != NULL ? sub.result : cJSON_CreateObject());
+    }
+    cJSON_Delete(empty);
+    return reply;
+}
+
+int op_batch(struct call *c)
+{
+    static const char *const keys[] = { "commands", "atomic", NULL };
+    struct ctx *ctx = c->ctx;
+    const cJSON *commands, *cmd;
+    bool atomic = false, present = false;
+    size_t n, i = 0, failed_at = 0;
+    bool any_failed = false;
+
+    if (args_allow(c, keys) || arg_bool(c, "atomic", false, &atomic, &present))
+        return call_failed(c);
+    commands = cJSON_GetObjectItemCaseSensitive(c->data, "commands");
+    if (commands == NULL || cJSON_IsNull(commands))
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "'commands' is required");
+    if (!cJSON_IsArray(commands))
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "'commands' must be an array of {\"op\",\"data\"} objects");
+    n = (size_t)cJSON_GetArraySize(commands);
+    if (n > api_max_batch_commands())
+        return error_set(&ctx->err, ERR_BAD_REQUEST,
+                         "The batch has %zu commands, more than the limit of %zu (max_batch_commands)", n,
+                         api_max_batch_commands());
+
+    cJSON *responses = cJSON_CreateArray(), *failed_reply = NULL;
+    int64_t events_mark = ctx->events_written;
+    if (atomic)
+        store_savepoint(ctx->store);
+    cJSON_ArrayForEach(cmd, commands) {
+        bool ok;
+        if (atomic && any_failed)
+            break; /* the rest is not run: it answers 424 below */
+        if (!atomic)
+            ctx_item_begin(ctx);
+        cJSON *reply = run_command(c, cmd, i, &ok);
+        if (!atomic)
+            ctx_item_end(ctx, ok);
+        if (!ok && atomic) {
+            any_failed = true;
+            failed_at = i;
+            failed_reply = reply;
+        } else {
+            cJSON_AddItemToArray(responses, reply);
+        }
+        i++;
+    }
+    bool committed = true;
+    if (atomic && any_failed) {
+        store_savepoint_rollback(ctx->store);
+        ctx->events_written = events_mark;
+        committed = false;
+        cJSON_Delete(responses);
+        responses = cJSON_CreateArray();
+        for (size_t k = 0; k < n; k++) {
+            if (k == failed_at) {
+                cJSON_AddItemToArray(responses, failed_reply);
+                continue;
+            }
+            struct error e = { 0 };
+            error_set(&e, ERR_NOT_APPLIED, "Not applied: command %zu failed and the batch was rolled back", failed_at);
+            cJSON_AddItemToArray(responses, error_object(&e));
+        }
+    } else if (atomic) {
+        store_savepoint_release(ctx->store);
+    }
+    error_clear(&ctx->err);
+    c->result = cJSON_CreateObject();
+    cJSON_AddBoolToObject(c->result, "committed", committed);
+    cJSON_AddItemToObject(c->result, "responses", responses);
+    return ERR_OK;
+}

@@ -1,0 +1,249 @@
+/* op_entity.c: the device.*, asset.* and edge.* operations and the customer.devices / assets /
+ * edges listings: JSON in, core/entity.c, JSON out. The three families share every handler; the
+ * kind is fixed by thin wrappers generated at the end of the file. */
+#include "ops.h"
+
+#include "cmagent/entity.h"
+#include "render.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_IDS 1000
+#define PAGING_KEYS "pageSize", "page", "textSearch", "sortProperty", "sortOrder"
+#define ENTITY_FIELDS "name", "type", "label", "additionalInfo", "customerId"
+#define EDGE_FIELDS "routingKey", "secret"
+/* Read-only members a client may send back from a read; they are ignored. */
+#define READ_ONLY_FIELDS "createdTime", "tenantId"
+
+static int read_fields(struct call *c, struct entity *e, bool *customer_given)
+{
+    *customer_given = cJSON_GetObjectItemCaseSensitive(c->data, "customerId") != NULL;
+    if (arg_string(c, "name", false, &e->name) || arg_string(c, "type", false, &e->type) ||
+        arg_string(c, "label", false, &e->label) || arg_object_text(c, "additionalInfo", &e->additional_info) ||
+        arg_id(c, "customerId", false, e->customer_id))
+        return call_failed(c);
+    if (e->kind == ENTITY_EDGE &&
+        (arg_string(c, "routingKey", false, &e->routing_key) || arg_string(c, "secret", false, &e->secret)))
+        return call_failed(c);
+    return ERR_OK;
+}
+
+static int reply_entity(struct call *c, int rc, struct entity *e)
+{
+    if (rc == ERR_OK)
+        c->result = render_entity(e);
+    entity_release(e);
+    return rc;
+}
+
+static int entity_op_create(struct call *c, enum entity_kind kind)
+{
+    static const char *const keys[] = { ENTITY_FIELDS, READ_ONLY_FIELDS, "version", NULL };
+    static const char *const edge_keys[] = { ENTITY_FIELDS, EDGE_FIELDS, READ_ONLY_FIELDS, "version", NULL };
+    struct entity e = { 0 };
+    bool given;
+    int rc;
+
+    e.kind = kind;
+    if (cJSON_GetObjectItemCaseSensitive(c->data, "id") != NULL)
+        return error_set(&c->ctx->err, ERR_BAD_REQUEST,
+                         "Unknown key 'id' in data: %s.create makes a new id; use %s.update to save one",
+                         kind == ENTITY_DEVICE ? "device" : kind == ENTITY_ASSET ? "asset" : "edge",
+                         kind == ENTITY_DEVICE ? "device" : kind == ENTITY_ASSET ? "asset" : "edge");
+    if (args_allow(c, kind == ENTITY_EDGE ? edge_keys : keys) || read_fields(c, &e, &given))
+        rc = call_failed(c);
+    else
+        rc = entity_create(c->ctx, &e);
+    return reply_entity(c, rc, &e);
+}
+
+static int entity_op_update(struct call *c, enum entity_kind kind)
+{
+    static const char *const keys[] = { "id", "version", ENTITY_FIELDS, READ_ONLY_FIELDS, NULL };
+    static const char *const edge_keys[] = { "id", "version", ENTITY_FIELDS, EDGE_FIELDS, READ_ONLY_FIELDS, NULL };
+    struct entity e = { 0 };
+    bool has_version = false, given = false;
+    int rc;
+
+    e.kind = kind;
+    if (args_allow(c, kind == ENTITY_EDGE ? edge_keys : keys) || arg_id(c, "id", true, e.id) ||
+        arg_int(c, "version", false, &e.version, &has_version) || read_fields(c, &e, &given))
+        rc = call_failed(c);
+    else
+        rc = entity_update(c->ctx, &e, has_version, !given);
+    return reply_entity(c, rc, &e);
+}
+
+static int read_id(struct call *c, char id[UUID_STR_LEN])
+{
+    static const char *const keys[] = { "id", NULL };
+    if (args_allow(c, keys) || arg_id(c, "id", true, id))
+        return call_failed(c);
+    return ERR_OK;
+}
+
+static int entity_op_get(struct call *c, enum entity_kind kind)
+{
+    struct entity e = { 0 };
+    char id[UUID_STR_LEN];
+    if (read_id(c, id))
+        return call_failed(c);
+    return reply_entity(c, entity_get(c->ctx, kind, id, &e), &e);
+}
+
+static int entity_op_delete(struct call *c, enum entity_kind kind)
+{
+    char id[UUID_STR_LEN];
+    if (read_id(c, id) || entity_delete(c->ctx, kind, id))
+        return call_failed(c);
+    return ERR_OK;
+}
+
+static int reply_page(struct call *c, int rc, struct entity *items, size_t n, const struct page_info *info)
+{
+    if (rc == ERR_OK) {
+        cJSON *a = cJSON_CreateArray();
+        for (size_t i = 0; i < n; i++)
+            cJSON_AddItemToArray(a, render_entity(&items[i]));
+        c->result = json_page(a, info);
+    }
+    entities_free(items, n);
+    return rc;
+}
+
+static int entity_op_list(struct call *c, enum entity_kind kind)
+{
+    static const char *const keys[] = { PAGING_KEYS, "type", NULL };
+    struct page_request p;
+    struct page_info info;
+    struct entity *items = NULL;
+    char *type = NULL;
+    size_t n = 0;
+
+    if (args_allow(c, keys) || arg_string(c, "type", false, &type))
+        return call_failed(c);
+    if (arg_paging(c, &p)) {
+        free(type);
+        return call_failed(c);
+    }
+    int rc = entity_list(c->ctx, kind, type && type[0] ? type : NULL, &p, &items, &n, &info);
+    page_request_release(&p);
+    free(type);
+    return reply_page(c, rc, items, n, &info);
+}
+
+static int customer_op_entities(struct call *c, enum entity_kind kind)
+{
+    static const char *const keys[] = { "customerId", PAGING_KEYS, "type", NULL };
+    char customer_id[UUID_STR_LEN];
+    struct page_request p;
+    struct page_info info;
+    struct entity *items = NULL;
+    char *type = NULL;
+    size_t n = 0;
+
+    if (args_allow(c, keys) || arg_id(c, "customerId", true, customer_id) || arg_string(c, "type", false, &type))
+        return call_failed(c);
+    if (arg_paging(c, &p)) {
+        free(type);
+        return call_failed(c);
+    }
+    int rc = entity_list_by_customer(c->ctx, kind, customer_id, type && type[0] ? type : NULL, &p, &items, &n, &info);
+    page_request_release(&p);
+    free(type);
+    return reply_page(c, rc, items, n, &info);
+}
+
+/* ---- assignment: one id, or ids with one result each ---- */
+
+int run_one_or_many(struct call *c, const char *const *keys, item_fn *fn)
+{
+    char id[UUID_STR_LEN] = "";
+    char(*ids)[UUID_STR_LEN] = NULL;
+    size_t n = 0;
+
+    if (args_allow(c, keys))
+        return call_failed(c);
+    if (cJSON_GetObjectItemCaseSensitive(c->data, "ids") != NULL) {
+        if (cJSON_GetObjectItemCaseSensitive(c->data, "id") != NULL)
+            return error_set(&c->ctx->err, ERR_BAD_REQUEST, "Give either 'id' or 'ids', not both");
+        if (arg_ids(c, "ids", MAX_IDS, &ids, &n))
+            return call_failed(c);
+        int rc = run_per_item(c, ids, n, fn);
+        free(ids);
+        return rc;
+    }
+    if (arg_id(c, "id", true, id))
+        return call_failed(c);
+    cJSON *data = NULL;
+    int rc = fn(c, id, &data);
+    if (rc == ERR_OK)
+        c->result = data;
+    else
+        cJSON_Delete(data);
+    return rc;
+}
+
+static int assign_item(struct call *c, enum entity_kind kind, const char *id, cJSON **data)
+{
+    char customer_id[UUID_STR_LEN];
+    struct entity e = { 0 };
+    if (arg_id(c, "customerId", true, customer_id))
+        return call_failed(c);
+    int rc = entity_assign(c->ctx, kind, id, customer_id, &e);
+    if (rc == ERR_OK)
+        *data = render_entity(&e);
+    entity_release(&e);
+    return rc;
+}
+
+static int unassign_item(struct call *c, enum entity_kind kind, const char *id, cJSON **data)
+{
+    struct entity e = { 0 };
+    int rc = entity_unassign(c->ctx, kind, id, &e);
+    if (rc == ERR_OK)
+        *data = render_entity(&e);
+    entity_release(&e);
+    return rc;
+}
+
+static int public_item(struct call *c, enum entity_kind kind, const char *id, cJSON **data)
+{
+    struct entity e = { 0 };
+    int rc = entity_make_public(c->ctx, kind, id, &e);
+    if (rc == ERR_OK)
+        *data = render_entity(&e);
+    entity_release(&e);
+    return rc;
+}
+
+static const char *const assign_keys[] = { "id", "ids", "customerId", NULL };
+static const char *const id_keys[] = { "id", "ids", NULL };
+
+/* The customer is checked once, before any item, so a bad one fails the request as a whole. */
+static int assign_op(struct call *c, item_fn *fn)
+{
+    char customer_id[UUID_STR_LEN];
+    if (args_allow(c, assign_keys) || arg_id(c, "customerId", true, customer_id))
+        return call_failed(c);
+    return run_one_or_many(c, assign_keys, fn);
+}
+
+#define ENTITY_OPS(family, KIND)                                                                               \
+    int op_##family##_create(struct call *c) { return entity_op_create(c, KIND); }                             \
+    int op_##family##_update(struct call *c) { return entity_op_update(c, KIND); }                             \
+    int op_##family##_get(struct call *c) { return entity_op_get(c, KIND); }                                   \
+    int op_##family##_delete(struct call *c) { return entity_op_delete(c, KIND); }                             \
+    int op_##family##_list(struct call *c) { return entity_op_list(c, KIND); }                                 \
+    int op_customer_##family##s(struct call *c) { return customer_op_entities(c, KIND); }                      \
+    static int family##_assign_item(struct call *c, const char *id, cJSON **d) { return assign_item(c, KIND, id, d); } \
+    static int family##_unassign_item(struct call *c, const char *id, cJSON **d) { return unassign_item(c, KIND, id, d); } \
+    static int family##_public_item(struct call *c, const char *id, cJSON **d) { return public_item(c, KIND, id, d); } \
+    int op_##family##_assign(struct call *c) { return assign_op(c, family##_assign_item); }                    \
+    int op_##family##_unassign(struct call *c) { return run_one_or_many(c, id_keys, family##_unassign_item); } \
+    int op_##family##_make_public(struct call *c) { return run_one_or_many(c, id_keys, family##_public_item); }
+
+ENTITY_OPS(device, ENTITY_DEVICE)
+ENTITY_OPS(asset, ENTITY_ASSET)
+ENTITY_OPS(edge, ENTITY_EDGE)

@@ -1,0 +1,401 @@
+/* entity.c: the rules of devices, assets and edges (DeviceDataValidator and its siblings, the
+ * assign/unassign services): validation with ThingsBoard's messages, unique names, limits,
+ * versions, permissions, single-owner assignment and its events. */
+#include "cmagent/entity.h"
+
+#include "cmagent/customer.h"
+#include "cmagent/events.h"
+#include "cmagent/paging.h"
+#include "cmagent/perm.h"
+#include "cmagent/secret.h"
+#include "cmagent/store_customer.h"
+#include "cmagent/store_entity.h"
+#include "cmagent/store_tenant.h"
+#include "cmagent/validate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct sort_column entity_sort[] = {
+    { "createdTime", "created_time" }, { "name", "name" }, { "type", "type" }, { "label", "label" },
+    { "id", "id" }, { NULL, NULL },
+};
+
+static const char *const plural[ENTITY_KINDS] = { "Devices", "Assets", "Edges" };
+static const char *const lower[ENTITY_KINDS] = { "device", "asset", "edge" };
+
+static bool has_customer(const char *id) { return id[0] != '\0' && strcmp(id, NULL_UUID) != 0; }
+
+static int validate_entity(struct ctx *ctx, struct entity *e)
+{
+    struct violations v = { 0 };
+    const char *label = entity_kind_label(e->kind);
+    char what[64];
+
+    check_field(&v, "name", e->name);
+    check_field(&v, "type", e->type);
+    check_field(&v, "label", e->label);
+    check_no_xss(&v, "additionalInfo", e->additional_info);
+    if (e->kind == ENTITY_EDGE) {
+        check_field(&v, "routingKey", e->routing_key);
+        check_field(&v, "secret", e->secret);
+    }
+    if (violations_report(ctx, &v) != ERR_OK)
+        return ctx->err.kind;
+    snprintf(what, sizeof what, "%s name", label);
+    if (require_string(ctx, what, e->name) != ERR_OK)
+        return ctx->err.kind;
+    snprintf(what, sizeof what, "%s type", label);
+    if (require_string(ctx, what, e->type) != ERR_OK)
+        return ctx->err.kind;
+    if (e->kind == ENTITY_EDGE) {
+        if (require_string(ctx, "Edge routingKey", e->routing_key) != ERR_OK ||
+            require_string(ctx, "Edge secret", e->secret) != ERR_OK)
+            return ctx->err.kind;
+    }
+    return ERR_OK;
+}
+
+/* The owner named in a create or update must be a customer of the same tenant. */
+static int check_owner(struct ctx *ctx, struct entity *e)
+{
+    struct customer c = { 0 };
+
+    if (!has_customer(e->customer_id)) {
+        e->customer_id[0] = '\0';
+        return ERR_OK;
+    }
+    int rc = store_customer_get(ctx->store, e->customer_id, &c);
+    if (rc == STORE_NOT_FOUND)
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "Can't assign %s to non-existent customer!", lower[e->kind]);
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    bool same = strcmp(c.tenant_id, e->tenant_id) == 0;
+    customer_release(&c);
+    if (!same)
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "Can't assign %s to customer from different tenant!",
+                         lower[e->kind]);
+    return ERR_OK;
+}
+
+static int check_unique_name(struct ctx *ctx, const struct entity *e)
+{
+    struct entity other = { 0 };
+    int rc = store_entity_get_by_name(ctx->store, e->kind, e->tenant_id, e->name, &other);
+    if (rc == STORE_OK) {
+        bool same = strcmp(other.id, e->id) == 0;
+        entity_release(&other);
+        if (!same)
+            return error_set(&ctx->err, ERR_BAD_REQUEST, "%s with such name already exists!",
+                             entity_kind_label(e->kind));
+        return ERR_OK;
+    }
+    return rc == STORE_NOT_FOUND ? ERR_OK : ctx_store_failed(ctx, rc);
+}
+
+static int check_limit(struct ctx *ctx, enum entity_kind kind)
+{
+    struct tenant t = { 0 };
+    int64_t count = 0, limit;
+    int rc = store_tenant_get(ctx->store, ctx->who.tenant_id, &t);
+
+    if (rc == STORE_NOT_FOUND)
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "%s is referencing to non-existent tenant!",
+                         entity_kind_label(kind));
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    limit = kind == ENTITY_DEVICE ? t.limits.max_devices
+          : kind == ENTITY_ASSET  ? t.limits.max_assets
+                                  : t.limits.max_edges;
+    tenant_release(&t);
+    if (limit <= 0)
+        return ERR_OK;
+    rc = store_entity_count(ctx->store, kind, ctx->who.tenant_id, &count);
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    if (count >= limit) {
+        error_set(&ctx->err, ERR_LIMIT_REACHED, "%s limit reached", plural[kind]);
+        ctx->err.entity_type = entity_kind_type(kind);
+        ctx->err.limit = limit;
+        return ERR_LIMIT_REACHED;
+    }
+    return ERR_OK;
+}
+
+static int store_write_failed(struct ctx *ctx, const struct entity *e, int rc)
+{
+    if (rc == STORE_DUPLICATE) {
+        if (e->kind == ENTITY_EDGE) {
+            struct entity other = { 0 };
+            int src = store_entity_get_by_name(ctx->store, e->kind, e->tenant_id, e->name, &other);
+            entity_release(&other);
+            if (src == STORE_NOT_FOUND)
+                return error_set(&ctx->err, ERR_BAD_REQUEST, "Edge with such routingKey already exists!");
+        }
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "%s with such name already exists!",
+                         entity_kind_label(e->kind));
+    }
+    return ctx_store_failed(ctx, rc);
+}
+
+struct owner_names {
+    const char *assigned_id, *assigned_name, *unassigned_id, *unassigned_name;
+};
+
+static int emit(struct ctx *ctx, const char *type, const struct entity *e, const char *customer_id,
+                const struct owner_names *names)
+{
+    struct event ev = { 0 };
+    ev.type = type;
+    ev.entity_type = entity_kind_type(e->kind);
+    strcpy(ev.entity_id, e->id);
+    strcpy(ev.tenant_id, e->tenant_id);
+    events_resolve_customer(ctx, customer_id, ev.customer_id);
+    ev.entity_name = e->name;
+    if (names != NULL) {
+        ev.assigned_customer_id = names->assigned_id;
+        ev.assigned_customer_name = names->assigned_name;
+        ev.unassigned_customer_id = names->unassigned_id;
+        ev.unassigned_customer_name = names->unassigned_name;
+    }
+    ev.entity = e;
+    return events_emit(ctx, &ev);
+}
+
+static void random_secret(char *out, size_t len)
+{
+    static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    unsigned char r[64];
+    if (len > sizeof r)
+        len = sizeof r;
+    secret_random(r, len - 1);
+    for (size_t i = 0; i + 1 < len; i++)
+        out[i] = alnum[r[i] % (sizeof alnum - 1)];
+    out[len - 1] = '\0';
+}
+
+int entity_create(struct ctx *ctx, struct entity *e)
+{
+    if (perm_require(ctx, AUTH_TENANT) != ERR_OK)
+        return ctx->err.kind;
+    strcpy(e->tenant_id, ctx->who.tenant_id);
+    e->id[0] = '\0';
+    if (e->type == NULL)
+        e->type = xstrdup_or_null("default");
+    if (e->kind == ENTITY_EDGE) {
+        if (e->routing_key == NULL) {
+            char key[UUID_STR_LEN];
+            uuid_generate(key);
+            e->routing_key = xstrdup_or_null(key);
+        }
+        if (e->secret == NULL) {
+            char secret[21];
+            random_secret(secret, sizeof secret);
+            e->secret = xstrdup_or_null(secret);
+        }
+    }
+    if (validate_entity(ctx, e) != ERR_OK || check_owner(ctx, e) != ERR_OK || check_limit(ctx, e->kind) != ERR_OK ||
+        check_unique_name(ctx, e) != ERR_OK)
+        return ctx->err.kind;
+    uuid_generate(e->id);
+    e->created_time = ctx->now;
+    e->version = 1;
+    int rc = store_entity_insert(ctx->store, e);
+    if (rc != STORE_OK)
+        return store_write_failed(ctx, e, rc);
+    return emit(ctx, "ENTITY_CREATED", e, e->customer_id, NULL);
+}
+
+static int load(struct ctx *ctx, enum entity_kind kind, const char *id, struct entity *out)
+{
+    int rc = store_entity_get(ctx->store, kind, id, out);
+    if (rc == STORE_NOT_FOUND)
+        return error_set(&ctx->err, ERR_NOT_FOUND, "%s with id [%s] is not found", entity_kind_label(kind), id);
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    return ERR_OK;
+}
+
+/* Loads an entity for a write by the tenant's admin (404, then 403 for another tenant's). */
+static int load_for_write(struct ctx *ctx, enum entity_kind kind, const char *id, struct entity *out)
+{
+    memset(out, 0, sizeof *out);
+    if (perm_require(ctx, AUTH_TENANT) != ERR_OK || load(ctx, kind, id, out) != ERR_OK)
+        return ctx->err.kind;
+    if (strcmp(out->tenant_id, ctx->who.tenant_id) != 0) {
+        entity_release(out);
+        return error_forbidden(&ctx->err);
+    }
+    return ERR_OK;
+}
+
+int entity_update(struct ctx *ctx, struct entity *e, bool check_version, bool keep_customer)
+{
+    struct entity old;
+
+    if (load_for_write(ctx, e->kind, e->id, &old) != ERR_OK)
+        return ctx->err.kind;
+    if (check_version && e->version != old.version) {
+        entity_release(&old);
+        return error_set(&ctx->err, ERR_CONFLICT, "%s was already changed by someone else",
+                         entity_kind_label(e->kind));
+    }
+    strcpy(e->tenant_id, old.tenant_id);
+    e->created_time = old.created_time;
+    e->version = old.version + 1;
+    if (keep_customer)
+        strcpy(e->customer_id, old.customer_id);
+    if (e->type == NULL)
+        e->type = xstrdup_or_null("default");
+    if (e->kind == ENTITY_EDGE) {
+        if (e->routing_key == NULL)
+            e->routing_key = xstrdup_or_null(old.routing_key);
+        if (e->secret == NULL)
+            e->secret = xstrdup_or_null(old.secret);
+    }
+    entity_release(&old);
+    if (validate_entity(ctx, e) != ERR_OK || check_owner(ctx, e) != ERR_OK || check_unique_name(ctx, e) != ERR_OK)
+        return ctx->err.kind;
+    int rc = store_entity_update(ctx->store, e);
+    if (rc != STORE_OK)
+        return store_write_failed(ctx, e, rc);
+    return emit(ctx, "ENTITY_UPDATED", e, e->customer_id, NULL);
+}
+
+int entity_get(struct ctx *ctx, enum entity_kind kind, const char *id, struct entity *out)
+{
+    const struct principal *w = &ctx->who;
+
+    memset(out, 0, sizeof *out);
+    if (perm_require(ctx, AUTH_TENANT | AUTH_CUSTOMER) != ERR_OK || load(ctx, kind, id, out) != ERR_OK)
+        return ctx->err.kind;
+    bool same_tenant = strcmp(out->tenant_id, w->tenant_id) == 0;
+    if ((w->authority == AUTHORITY_TENANT_ADMIN && same_tenant) ||
+        (w->authority == AUTHORITY_CUSTOMER_USER && same_tenant && strcmp(out->customer_id, w->customer_id) == 0))
+        return ERR_OK;
+    entity_release(out);
+    return error_forbidden(&ctx->err);
+}
+
+int entity_delete(struct ctx *ctx, enum entity_kind kind, const char *id)
+{
+    struct entity e;
+    if (load_for_write(ctx, kind, id, &e) != ERR_OK)
+        return ctx->err.kind;
+    int rc = store_entity_delete(ctx->store, kind, e.id);
+    if (rc == STORE_OK)
+        rc = emit(ctx, "ENTITY_DELETED", &e, e.customer_id, NULL);
+    else
+        rc = ctx_store_failed(ctx, rc);
+    entity_release(&e);
+    return rc;
+}
+
+static int page(struct ctx *ctx, enum entity_kind kind, const char *customer_id, const char *type,
+                const struct page_request *p, struct entity **items, size_t *n, struct page_info *info)
+{
+    const char *column;
+    int64_t total = 0;
+
+    if (paging_validate(ctx, p, entity_sort, &column) != ERR_OK)
+        return ctx->err.kind;
+    int rc = store_entity_page(ctx->store, kind, ctx->who.tenant_id, customer_id, type, p->text_search, column,
+                               p->descending, p->page_size, paging_offset(p), items, n, &total);
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    paging_info(p, total, info);
+    return ERR_OK;
+}
+
+int entity_list(struct ctx *ctx, enum entity_kind kind, const char *type, const struct page_request *p,
+                struct entity **items, size_t *n, struct page_info *info)
+{
+    *items = NULL;
+    *n = 0;
+    if (perm_require(ctx, AUTH_TENANT) != ERR_OK)
+        return ctx->err.kind;
+    return page(ctx, kind, NULL, type, p, items, n, info);
+}
+
+int entity_list_by_customer(struct ctx *ctx, enum entity_kind kind, const char *customer_id, const char *type,
+                            const struct page_request *p, struct entity **items, size_t *n,
+                            struct page_info *info)
+{
+    struct customer c;
+
+    *items = NULL;
+    *n = 0;
+    if (customer_get(ctx, customer_id, &c) != ERR_OK)
+        return ctx->err.kind;
+    customer_release(&c);
+    return page(ctx, kind, customer_id, type, p, items, n, info);
+}
+
+/* Sets the owner to c (already checked to be the tenant's) and emits ENTITY_ASSIGNED. */
+static int assign_to(struct ctx *ctx, struct entity *e, const struct customer *c)
+{
+    if (strcmp(e->customer_id, c->id) != 0) {
+        strcpy(e->customer_id, c->id);
+        e->version++;
+        int rc = store_entity_update(ctx->store, e);
+        if (rc != STORE_OK)
+            return store_write_failed(ctx, e, rc);
+    }
+    struct owner_names names = { c->id, c->title, NULL, NULL };
+    return emit(ctx, "ENTITY_ASSIGNED", e, c->id, &names);
+}
+
+int entity_assign(struct ctx *ctx, enum entity_kind kind, const char *id, const char *customer_id,
+                  struct entity *out)
+{
+    struct customer c;
+
+    memset(out, 0, sizeof *out);
+    if (perm_require(ctx, AUTH_TENANT) != ERR_OK || customer_get(ctx, customer_id, &c) != ERR_OK)
+        return ctx->err.kind;
+    int rc = load_for_write(ctx, kind, id, out);
+    if (rc == ERR_OK)
+        rc = assign_to(ctx, out, &c);
+    customer_release(&c);
+    return rc;
+}
+
+int entity_unassign(struct ctx *ctx, enum entity_kind kind, const char *id, struct entity *out)
+{
+    struct customer c = { 0 };
+    char previous[UUID_STR_LEN];
+
+    if (load_for_write(ctx, kind, id, out) != ERR_OK)
+        return ctx->err.kind;
+    if (!has_customer(out->customer_id))
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "%s isn't assigned to any customer!", entity_kind_label(kind));
+    strcpy(previous, out->customer_id);
+    int rc = store_customer_get(ctx->store, previous, &c);
+    if (rc != STORE_OK && rc != STORE_NOT_FOUND)
+        return ctx_store_failed(ctx, rc);
+    out->customer_id[0] = '\0';
+    out->version++;
+    rc = store_entity_update(ctx->store, out);
+    if (rc != STORE_OK) {
+        customer_release(&c);
+        return store_write_failed(ctx, out, rc);
+    }
+    struct owner_names names = { NULL, NULL, previous, c.title };
+    rc = emit(ctx, "ENTITY_UNASSIGNED", out, previous, &names);
+    customer_release(&c);
+    return rc;
+}
+
+int entity_make_public(struct ctx *ctx, enum entity_kind kind, const char *id, struct entity *out)
+{
+    struct customer pub;
+
+    if (load_for_write(ctx, kind, id, out) != ERR_OK)
+        return ctx->err.kind;
+    int rc = customer_public(ctx, &pub);
+    if (rc == ERR_OK)
+        rc = assign_to(ctx, out, &pub);
+    customer_release(&pub);
+    return rc;
+}

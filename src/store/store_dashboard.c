@@ -1,0 +1,263 @@
+/* store_dashboard.c: SQL of the dashboard and dashboard_customer tables. */
+#include "cmagent/store_dashboard.h"
+
+#include "store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DASHBOARD_COLUMNS "id, created_time, tenant_id, title, configuration, version"
+
+static void read_row(sqlite3_stmt *st, struct dashboard *d)
+{
+    memset(d, 0, sizeof *d);
+    column_id(st, 0, d->id);
+    d->created_time = sqlite3_column_int64(st, 1);
+    column_id(st, 2, d->tenant_id);
+    d->title = column_text(st, 3);
+    d->configuration = column_text(st, 4);
+    d->version = sqlite3_column_int64(st, 5);
+}
+
+/* Fills d->assigned from dashboard_customer, with each customer's current title. */
+static int load_assigned(struct store *s, struct dashboard *d)
+{
+    static const char sql[] =
+        "SELECT c.id, c.title, c.is_public FROM dashboard_customer dc JOIN customer c ON c.id = dc.customer_id"
+        " WHERE dc.dashboard_id = ? ORDER BY c.title, c.id";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    size_t cap = 4;
+    int rc;
+
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, d->id);
+    d->assigned = xcalloc(cap, sizeof *d->assigned);
+    d->n_assigned = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (d->n_assigned == cap) {
+            cap *= 2;
+            d->assigned = xrealloc(d->assigned, cap * sizeof *d->assigned);
+        }
+        struct dashboard_customer *a = &d->assigned[d->n_assigned++];
+        column_id(st, 0, a->customer_id);
+        a->title = column_text(st, 1);
+        a->is_public = sqlite3_column_int(st, 2) != 0;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? STORE_OK : store_rc(s, rc);
+}
+
+int store_dashboard_insert(struct store *s, const struct dashboard *d)
+{
+    static const char sql[] = "INSERT INTO dashboard(" DASHBOARD_COLUMNS ") VALUES (?,?,?,?,?,?)";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, d->id);
+    sqlite3_bind_int64(st, 2, d->created_time);
+    bind_text(st, 3, d->tenant_id);
+    bind_text(st, 4, d->title);
+    bind_text(st, 5, d->configuration);
+    sqlite3_bind_int64(st, 6, d->version);
+    return store_exec_stmt(s, st);
+}
+
+int store_dashboard_update(struct store *s, const struct dashboard *d)
+{
+    static const char sql[] = "UPDATE dashboard SET title = ?2, configuration = ?3, version = ?4 WHERE id = ?1";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, d->id);
+    bind_text(st, 2, d->title);
+    bind_text(st, 3, d->configuration);
+    sqlite3_bind_int64(st, 4, d->version);
+    int rc = store_exec_stmt(s, st);
+    if (rc == STORE_OK && store_changes(s) == 0)
+        return STORE_NOT_FOUND;
+    return rc;
+}
+
+int store_dashboard_get(struct store *s, const char *id, struct dashboard *out)
+{
+    static const char sql[] = "SELECT " DASHBOARD_COLUMNS " FROM dashboard WHERE id = ?";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_rc(s, rc);
+    }
+    read_row(st, out);
+    sqlite3_reset(st);
+    rc = load_assigned(s, out);
+    if (rc != STORE_OK)
+        dashboard_release(out);
+    return rc;
+}
+
+int store_dashboard_exists(struct store *s, const char *tenant_id, const char *id, bool *exists)
+{
+    static const char sql[] = "SELECT count(*) FROM dashboard WHERE id = ? AND tenant_id = ?";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    int64_t n = 0;
+    *exists = false;
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, id);
+    bind_text(st, 2, tenant_id);
+    int rc = store_query_int(s, st, &n);
+    *exists = n > 0;
+    return rc;
+}
+
+int store_dashboard_count(struct store *s, const char *tenant_id, int64_t *count)
+{
+    static const char sql[] = "SELECT count(*) FROM dashboard WHERE tenant_id = ?";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, tenant_id);
+    return store_query_int(s, st, count);
+}
+
+int store_dashboard_delete(struct store *s, const char *id)
+{
+    static const char sql[] = "DELETE FROM dashboard WHERE id = ?";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, id);
+    int rc = store_exec_stmt(s, st);
+    if (rc == STORE_OK && store_changes(s) == 0)
+        return STORE_NOT_FOUND;
+    return rc;
+}
+
+int store_dashboard_page(struct store *s, const char *tenant_id, const char *customer_id, const char *text_search,
+                         const char *sort_column, int descending, int64_t limit, int64_t offset,
+                         struct dashboard **items, size_t *n, int64_t *total)
+{
+    static const char where_tenant[] =
+        " FROM dashboard WHERE tenant_id = ?1 AND (?2 IS NULL OR title LIKE '%' || ?2 || '%' ESCAPE '\\')";
+    static const char where_customer[] =
+        " FROM dashboard WHERE id IN (SELECT dashboard_id FROM dashboard_customer WHERE customer_id = ?3)"
+        " AND tenant_id = ?1 AND (?2 IS NULL OR title LIKE '%' || ?2 || '%' ESCAPE '\\')";
+    const char *where = customer_id != NULL ? where_customer : where_tenant;
+    char count_sql[512], sql[1024];
+    sqlite3_stmt *cst = NULL, *st = NULL;
+    char *pattern = text_search ? like_escape(text_search) : NULL;
+    size_t cap = 16, count = 0;
+    struct dashboard *rows = NULL;
+    int rc;
+
+    *items = NULL;
+    *n = 0;
+    *total = 0;
+    snprintf(count_sql, sizeof count_sql, "SELECT count(*)%s", where);
+    snprintf(sql, sizeof sql, "SELECT " DASHBOARD_COLUMNS "%s ORDER BY %s %s, id ASC LIMIT ?4 OFFSET ?5", where,
+             sort_column, descending ? "DESC" : "ASC");
+    rc = sqlite3_prepare_v2(s->db, count_sql, -1, &cst, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        rc = store_rc(s, rc);
+        goto out;
+    }
+    bind_text(cst, 1, tenant_id);
+    bind_text(cst, 2, pattern);
+    if (customer_id != NULL)
+        bind_text(cst, 3, customer_id);
+    rc = store_query_int(s, cst, total);
+    if (rc != STORE_OK)
+        goto out;
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, pattern);
+    if (customer_id != NULL)
+        bind_text(st, 3, customer_id);
+    sqlite3_bind_int64(st, 4, limit);
+    sqlite3_bind_int64(st, 5, offset);
+    rows = xcalloc(cap, sizeof *rows);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap *= 2;
+            rows = xrealloc(rows, cap * sizeof *rows);
+        }
+        read_row(st, &rows[count++]);
+    }
+    if (rc != SQLITE_DONE) {
+        rc = store_rc(s, rc);
+        dashboards_free(rows, count);
+        goto out;
+    }
+    rc = STORE_OK;
+    for (size_t i = 0; i < count && rc == STORE_OK; i++)
+        rc = load_assigned(s, &rows[i]);
+    if (rc != STORE_OK) {
+        dashboards_free(rows, count);
+        goto out;
+    }
+    *items = rows;
+    *n = count;
+out:
+    sqlite3_finalize(cst);
+    sqlite3_finalize(st);
+    free(pattern);
+    return rc;
+}
+
+int store_dashboard_assign(struct store *s, const char *dashboard_id, const char *customer_id, bool *changed)
+{
+    static const char sql[] = "INSERT OR IGNORE INTO dashboard_customer(dashboard_id, customer_id) VALUES (?, ?)";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    *changed = false;
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, dashboard_id);
+    bind_text(st, 2, customer_id);
+    int rc = store_exec_stmt(s, st);
+    *changed = rc == STORE_OK && store_changes(s) > 0;
+    return rc;
+}
+
+int store_dashboard_unassign(struct store *s, const char *dashboard_id, const char *customer_id, bool *changed)
+{
+    static const char sql[] = "DELETE FROM dashboard_customer WHERE dashboard_id = ? AND customer_id = ?";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    *changed = false;
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, dashboard_id);
+    bind_text(st, 2, customer_id);
+    int rc = store_exec_stmt(s, st);
+    *changed = rc == STORE_OK && store_changes(s) > 0;
+    return rc;
+}
+
+int store_dashboard_unassign_customer(struct store *s, const char *customer_id, int64_t *changed)
+{
+    static const char bump_sql[] =
+        "UPDATE dashboard SET version = version + 1"
+        " WHERE id IN (SELECT dashboard_id FROM dashboard_customer WHERE customer_id = ?)";
+    static const char delete_sql[] = "DELETE FROM dashboard_customer WHERE customer_id = ?";
+    sqlite3_stmt *st = store_stmt(s, bump_sql);
+    *changed = 0;
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, customer_id);
+    int rc = store_exec_stmt(s, st);
+    if (rc != STORE_OK)
+        return rc;
+    st = store_stmt(s, delete_sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, customer_id);
+    rc = store_exec_stmt(s, st);
+    if (rc == STORE_OK)
+        *changed = store_changes(s);
+    return rc;
+}

@@ -1,0 +1,305 @@
+/* test_entities.c: devices, assets, edges and dashboards in core/entity.c and core/dashboard.c
+ * against an in-memory store: validation, unique names, limits, single-owner assignment and its
+ * events, the Public customer, dashboards' many customers, and the set-based delete cascade with the
+ * partial customer index it relies on. */
+#include "fixture.h"
+
+#include "cmagent/dashboard.h"
+#include "cmagent/entity.h"
+#include "cmagent/store_dashboard.h"
+#include "cmagent/store_entity.h"
+#include "cmagent/store_tenant.h"
+
+static struct entity new_entity(enum entity_kind kind, const char *name)
+{
+    struct entity e = { 0 };
+    e.kind = kind;
+    e.name = name ? strdup(name) : NULL;
+    return e;
+}
+
+static int create_entity(struct world *w, const struct user *as, enum entity_kind kind, const char *name,
+                         struct entity *out)
+{
+    *out = new_entity(kind, name);
+    act_as(&w->ctx, as);
+    return TX(&w->ctx, entity_create(&w->ctx, out));
+}
+
+static void entities_validate_and_keep_names_unique_per_tenant(void)
+{
+    struct world w;
+    struct entity e;
+    world_open(&w);
+
+    CHECK_INT(create_entity(&w, &w.admin_a, ENTITY_DEVICE, NULL, &e), ERR_BAD_REQUEST);
+    CHECK_STR(w.ctx.err.message, "Device name should be specified!");
+    entity_release(&e);
+    CHECK_INT(create_entity(&w, &w.admin_a, ENTITY_ASSET, " ", &e), ERR_BAD_REQUEST);
+    CHECK_STR(w.ctx.err.message, "Asset name should be specified!");
+    entity_release(&e);
+    CHECK_INT(create_entity(&w, &w.admin_a, ENTITY_DEVICE, "Thermostat", &e), ERR_OK);
+    CHECK_STR(e.type, "default");
+    CHECK_INT(e.version, 1);
+    CHECK_STR(e.customer_id, "");
+    entity_release(&e);
+    CHECK_INT(create_entity(&w, &w.admin_a, ENTITY_DEVICE, "Thermostat", &e), ERR_BAD_REQUEST);
+    CHECK_STR(w.ctx.err.message, "Device with such name already exists!");
+    entity_release(&e);
+    CHECK_INT(create_entity(&w, &w.admin_a, ENTITY_ASSET, "Thermostat", &e), ERR_OK); /* another kind */
+    entity_release(&e);
+    CHECK_INT(create_entity(&w, &w.admin_b, ENTITY_DEVICE, "Thermostat", &e), ERR_OK); /* another tenant */
+    entity_release(&e);
+    CHECK_INT(create_entity(&w, &w.admin_a, ENTITY_EDGE, "Gateway", &e), ERR_OK);
+    CHECK(e.routing_key != NULL && uuid_parse(e.routing_key, NULL));
+    CHECK(e.secret != NULL && strlen(e.secret) == 20);
+    entity_release(&e);
+
+    /* a customer user creates nothing */
+    struct user cu;
+    CHECK_INT(make_customer_user(&w, &w.admin_a, &w.customer_a, "cu@a.example.com", &cu), ERR_OK);
+    CHECK_INT(create_entity(&w, &cu, ENTITY_DEVICE, "Mine", &e), ERR_FORBIDDEN);
+    entity_release(&e);
+    user_release(&cu);
+    world_close(&w);
+}
+
+static void entity_limits_answer_403_41(void)
+{
+    struct world w;
+    struct entity e;
+    world_open(&w);
+    w.tenant_a.limits.max_devices = 1;
+    CHECK_INT(store_tenant_update(w.ctx.store, &w.tenant_a), STORE_OK);
+    CHECK_INT(create_entity(&w, &w.admin_a, ENTITY_DEVICE, "one", &e), ERR_OK);
+    entity_release(&e);
+    CHECK_INT(create_entity(&w, &w.admin_a, ENTITY_DEVICE, "two", &e), ERR_LIMIT_REACHED);
+    CHECK_STR(w.ctx.err.message, "Devices limit reached");
+    CHECK_STR(w.ctx.err.entity_type, "DEVICE");
+    CHECK_INT(w.ctx.err.limit, 1);
+    entity_release(&e);
+    CHECK_INT(create_entity(&w, &w.admin_a, ENTITY_ASSET, "asset", &e), ERR_OK); /* other kinds unaffected */
+    entity_release(&e);
+    world_close(&w);
+}
+
+static void assignment_moves_one_owner_and_emits_events(void)
+{
+    struct world w;
+    struct entity d, out;
+    struct customer second;
+    char buf[4096];
+    world_open(&w);
+    world_customer(&w, &second, "Second", &w.admin_a);
+    CHECK_INT(create_entity(&w, &w.admin_a, ENTITY_DEVICE, "Meter", &d), ERR_OK);
+
+    size_t before = event_count(&w.ctx);
+    CHECK_INT(TX(&w.ctx, entity_assign(&w.ctx, ENTITY_DEVICE, d.id, w.customer_a.id, &out)), ERR_OK);
+    CHECK_STR(out.customer_id, w.customer_a.id);
+    CHECK_INT(out.version, 2);
+    entity_release(&out);
+    CHECK_INT(event_count(&w.ctx), before + 1);
+    CHECK(strncmp(last_event(&w.ctx, buf, sizeof buf), "ENTITY_ASSIGNED DEVICE", 22) == 0);
+
+    /* A -> B directly: one ENTITY_ASSIGNED, no ENTITY_UNASSIGNED */
+    CHECK_INT(TX(&w.ctx, entity_assign(&w.ctx, ENTITY_DEVICE, d.id, second.id, &out)), ERR_OK);
+    CHECK_STR(out.customer_id, second.id);
+    CHECK_INT(out.version, 3);
+    entity_release(&out);
+    CHECK_INT(event_count(&w.ctx), before + 2);
+    CHECK(strstr(last_event(&w.ctx, buf, sizeof buf), second.id) != NULL);
+
+    /* the same owner again: no save, still an event */
+    CHECK_INT(TX(&w.ctx, entity_assign(&w.ctx, ENTITY_DEVICE, d.id, second.id, &out)), ERR_OK);
+    CHECK_INT(out.version, 3);
+    entity_release(&out);
+    CHECK_INT(event_count(&w.ctx), before + 3);
+
+    CHECK_INT(TX(&w.ctx, entity_unassign(&w.ctx, ENTITY_DEVICE, d.id, &out)), ERR_OK);
+    CHECK_STR(out.customer_id, "");
+    entity_release(&out);
+    CHECK(strncmp(last_event(&w.ctx, buf, sizeof buf), "ENTITY_UNASSIGNED DEVICE", 24) == 0);
+    CHECK_INT(TX(&w.ctx, entity_unassign(&w.ctx, ENTITY_DEVICE, d.id, &out)), ERR_BAD_REQUEST);
+    CHECK_STR(w.ctx.err.message, "Device isn't assigned to any customer!");
+    entity_release(&out);
+
+    /* another tenant's customer: 403 before anything changes */
+    CHECK_INT(TX(&w.ctx, entity_assign(&w.ctx, ENTITY_DEVICE, d.id, w.customer_b.id, &out)), ERR_FORBIDDEN);
+    entity_release(&out);
+    act_as(&w.ctx, &w.admin_b);
+    CHECK_INT(TX(&w.ctx, entity_assign(&w.ctx, ENTITY_DEVICE, d.id, w.customer_b.id, &out)), ERR_FORBIDDEN);
+    entity_release(&out);
+
+    entity_release(&d);
+    customer_release(&second);
+    world_close(&w);
+}
+
+static void public_customer_is_created_once_per_tenant(void)
+{
+    struct world w;
+    struct entity d1, d2, out1, out2;
+    struct customer pub;
+    world_open(&w);
+    CHECK_INT(create_entity(&w, &w.admin_a, ENTITY_DEVICE, "p1", &d1), ERR_OK);
+    CHECK_INT(create_entity(&w, &w.admin_a, ENTITY_ASSET, "p2", &d2), ERR_OK);
+    CHECK_INT(TX(&w.ctx, entity_make_public(&w.ctx, ENTITY_DEVICE, d1.id, &out1)), ERR_OK);
+    CHECK_INT(TX(&w.ctx, entity_make_public(&w.ctx, ENTITY_ASSET, d2.id, &out2)), ERR_OK);
+    CHECK_STR(out1.customer_id, out2.customer_id);
+    CHECK_INT(TX(&w.ctx, customer_public(&w.ctx, &pub)), ERR_OK);
+    CHECK_STR(pub.id, out1.customer_id);
+    CHECK_STR(pub.title, "Public");
+    CHECK(pub.is_public);
+    CHECK_STR(pub.additional_info, "{\"isPublic\":true}");
+    customer_release(&pub);
+    act_as(&w.ctx, &w.admin_b);
+    CHECK_INT(TX(&w.ctx, customer_public(&w.ctx, &pub)), ERR_OK);
+    CHECK(strcmp(pub.id, out1.customer_id) != 0);
+    customer_release(&pub);
+    entity_release(&d1);
+    entity_release(&d2);
+    entity_release(&out1);
+    entity_release(&out2);
+    world_close(&w);
+}
+
+static void dashboards_diff_their_customers(void)
+{
+    struct world w;
+    struct dashboard d = { 0 }, out;
+    struct customer c2, c3;
+    char ids[3][UUID_STR_LEN];
+    world_open(&w);
+    world_customer(&w, &c2, "C2", &w.admin_a);
+    world_customer(&w, &c3, "C3", &w.admin_a);
+    strcpy(ids[0], w.customer_a.id);
+    strcpy(ids[1], c2.id);
+    strcpy(ids[2], c3.id);
+
+    act_as(&w.ctx, &w.admin_a);
+    CHECK_INT(TX(&w.ctx, dashboard_create(&w.ctx, &d)), ERR_BAD_REQUEST);
+    CHECK_STR(w.ctx.err.message, "Dashboard title should be specified!");
+    d.title = strdup("Overview");
+    CHECK_INT(TX(&w.ctx, dashboard_create(&w.ctx, &d)), ERR_OK);
+
+    size_t before = event_count(&w.ctx);
+    CHECK_INT(TX(&w.ctx, dashboard_update_customers(&w.ctx, d.id, DASHBOARD_SET, ids, 2, &out)), ERR_OK);
+    CHECK_INT(out.n_assigned, 2);
+    dashboard_release(&out);
+    CHECK_INT(event_count(&w.ctx), before + 2);
+    CHECK_INT(TX(&w.ctx, dashboard_update_customers(&w.ctx, d.id, DASHBOARD_SET, ids + 1, 2, &out)), ERR_OK);
+    CHECK_INT(out.n_assigned, 2);
+    dashboard_release(&out);
+    CHECK_INT(event_count(&w.ctx), before + 4); /* C3 added, customer A removed */
+    CHECK_INT(TX(&w.ctx, dashboard_update_customers(&w.ctx, d.id, DASHBOARD_ADD, ids + 1, 2, &out)), ERR_OK);
+    dashboard_release(&out);
+    CHECK_INT(event_count(&w.ctx), before + 4); /* nothing new */
+
+    /* a rename shows in assignedCustomers at once */
+    free(c2.title);
+    c2.title = strdup("C2 renamed");
+    const struct name_conflict fail = { NAME_CONFLICT_FAIL, NULL, UNIQUIFY_RANDOM };
+    CHECK_INT(TX(&w.ctx, customer_update(&w.ctx, &c2, false, &fail)), ERR_OK);
+    CHECK_INT(TX(&w.ctx, dashboard_get(&w.ctx, d.id, &out)), ERR_OK);
+    CHECK_STR(out.assigned[0].title, "C2 renamed");
+    dashboard_release(&out);
+
+    /* a customer user reads it only while its customer is assigned */
+    struct user cu;
+    CHECK_INT(make_customer_user(&w, &w.admin_a, &c3, "c3@a.example.com", &cu), ERR_OK);
+    act_as(&w.ctx, &cu);
+    CHECK_INT(TX(&w.ctx, dashboard_get(&w.ctx, d.id, &out)), ERR_OK);
+    dashboard_release(&out);
+    act_as(&w.ctx, &w.admin_a);
+    CHECK_INT(TX(&w.ctx, dashboard_update_customers(&w.ctx, d.id, DASHBOARD_REMOVE, ids + 2, 1, &out)), ERR_OK);
+    dashboard_release(&out);
+    act_as(&w.ctx, &cu);
+    CHECK_INT(TX(&w.ctx, dashboard_get(&w.ctx, d.id, &out)), ERR_FORBIDDEN);
+    dashboard_release(&out);
+
+    user_release(&cu);
+    dashboard_release(&d);
+    customer_release(&c2);
+    customer_release(&c3);
+    world_close(&w);
+}
+
+static void customer_delete_unassigns_everything_with_one_event(void)
+{
+    struct world w;
+    struct entity e, got;
+    struct dashboard d = { 0 }, gd;
+    char cid[UUID_STR_LEN];
+    world_open(&w);
+    strcpy(cid, w.customer_a.id);
+    act_as(&w.ctx, &w.admin_a);
+    for (int i = 0; i < 50; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "dev-%d", i);
+        e = new_entity(i % 3 == 0 ? ENTITY_ASSET : ENTITY_DEVICE, name);
+        strcpy(e.customer_id, cid);
+        CHECK_INT(TX(&w.ctx, entity_create(&w.ctx, &e)), ERR_OK);
+        entity_release(&e);
+    }
+    e = new_entity(ENTITY_DEVICE, "watched");
+    strcpy(e.customer_id, cid);
+    CHECK_INT(TX(&w.ctx, entity_create(&w.ctx, &e)), ERR_OK);
+    d.title = strdup("Shared");
+    CHECK_INT(TX(&w.ctx, dashboard_create(&w.ctx, &d)), ERR_OK);
+    CHECK_INT(TX(&w.ctx, dashboard_assign(&w.ctx, d.id, cid, &gd)), ERR_OK);
+    dashboard_release(&gd);
+
+    size_t before = event_count(&w.ctx);
+    CHECK_INT(TX(&w.ctx, customer_delete(&w.ctx, cid)), ERR_OK);
+    CHECK_INT(event_count(&w.ctx), before + 1);
+    CHECK_INT(TX(&w.ctx, entity_get(&w.ctx, ENTITY_DEVICE, e.id, &got)), ERR_OK);
+    CHECK_STR(got.customer_id, "");
+    CHECK_INT(got.version, e.version + 1);
+    entity_release(&got);
+    CHECK_INT(TX(&w.ctx, dashboard_get(&w.ctx, d.id, &gd)), ERR_OK);
+    CHECK_INT(gd.n_assigned, 0);
+    CHECK_INT(gd.version, 3);
+    dashboard_release(&gd);
+    int64_t n = 0;
+    CHECK_INT(store_entity_count(w.ctx.store, ENTITY_DEVICE, w.tenant_a.id, &n), STORE_OK);
+    CHECK_INT(n, 34); /* 33 devices of the 50, and "watched": none deleted */
+
+    entity_release(&e);
+    dashboard_release(&d);
+    world_close(&w);
+}
+
+/* The cascade must stay fast for a customer with a million devices: its UPDATE has to find the rows
+ * through the partial customer index, never by scanning the table. */
+static void cascade_statements_use_the_customer_index(void)
+{
+    static const char *const plans[][2] = {
+        { "UPDATE device SET customer_id = NULL, version = version + 1 WHERE customer_id = ?", "device_customer" },
+        { "UPDATE asset SET customer_id = NULL, version = version + 1 WHERE customer_id = ?", "asset_customer" },
+        { "UPDATE edge SET customer_id = NULL, version = version + 1 WHERE customer_id = ?", "edge_customer" },
+        { "DELETE FROM dashboard_customer WHERE customer_id = ?", "dashboard_customer_customer" },
+        { "SELECT id FROM device WHERE customer_id = ?2 AND tenant_id = ?1 ORDER BY id LIMIT 10", "device_customer" },
+    };
+    struct world w;
+    world_open(&w);
+    for (size_t i = 0; i < sizeof plans / sizeof plans[0]; i++) {
+        char detail[2048];
+        CHECK_INT(store_query_plan(w.ctx.store, plans[i][0], detail, sizeof detail), STORE_OK);
+        if (strstr(detail, plans[i][1]) == NULL)
+            fprintf(stderr, "plan of %s: %s\n", plans[i][0], detail);
+        CHECK(strstr(detail, plans[i][1]) != NULL);
+    }
+    world_close(&w);
+}
+
+int main(void)
+{
+    RUN(entities_validate_and_keep_names_unique_per_tenant);
+    RUN(entity_limits_answer_403_41);
+    RUN(assignment_moves_one_owner_and_emits_events);
+    RUN(public_customer_is_created_once_per_tenant);
+    RUN(dashboards_diff_their_customers);
+    RUN(customer_delete_unassigns_everything_with_one_event);
+    RUN(cascade_statements_use_the_customer_index);
+    return test_report("test_entities");
+}
