@@ -28,6 +28,9 @@ int store_dashboard_page(struct store *s, const char *tenant_id, const char *cus
 /* *changed tells whether the assignment was added (was absent) / removed (was present). */
 int store_dashboard_assign(struct store *s, const char *dashboard_id, const char *customer_id, bool *changed);
 int store_dashboard_unassign(struct store *s, const char *dashboard_id, const char *customer_id, bool *changed);
+/* Raises the version of every dashboard assigned to the customer (its rename re-saves them, as
+ * ThingsBoard's updateCustomerDashboards does; the titles themselves are read at load time). */
+int store_dashboard_touch_customer(struct store *s, const char *customer_id);
 /* Removes every assignment of the customer, raising the version of each dashboard it had. */
 int store_dashboard_unassign_customer(struct store *s, const char *customer_id, int64_t *changed);
 

@@ -238,6 +238,9 @@ int customer_update(struct ctx *ctx, struct customer *c, bool check_version, con
     rc = store_customer_update(ctx->store, c);
     if (rc == STORE_DUPLICATE)
         return error_set(&ctx->err, ERR_BAD_REQUEST, "Customer with such title already exists!");
+    /* A rename re-saves the dashboards that show the title (ThingsBoard, non-public customers). */
+    if (rc == STORE_OK && renamed && !c->is_public)
+        rc = store_dashboard_touch_customer(ctx->store, c->id);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
     return emit_customer_event(ctx, "ENTITY_UPDATED", c, NULL);

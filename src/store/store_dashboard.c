@@ -238,6 +238,18 @@ int store_dashboard_unassign(struct store *s, const char *dashboard_id, const ch
     return rc;
 }
 
+int store_dashboard_touch_customer(struct store *s, const char *customer_id)
+{
+    static const char sql[] =
+        "UPDATE dashboard SET version = version + 1"
+        " WHERE id IN (SELECT dashboard_id FROM dashboard_customer WHERE customer_id = ?)";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, customer_id);
+    return store_exec_stmt(s, st);
+}
+
 int store_dashboard_unassign_customer(struct store *s, const char *customer_id, int64_t *changed)
 {
     static const char bump_sql[] =

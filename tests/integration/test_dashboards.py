@@ -157,6 +157,7 @@ def test_customer_rename_updates_assigned_titles(env):
     c.ok("customer.update", dict(cu, title=new_title), token=ta.token)
     got = c.ok("dashboard.get", {"id": eid(d["id"])}, token=ta.token)
     check(assigned(got) == [(eid(cu["id"]), new_title, False)], "renamed title shows at once", got)
+    check(got["version"] == 3, "the rename re-saves the dashboard (version + 1), as ThingsBoard", got)
     page = c.ok("customer.dashboards", {"customerId": eid(cu["id"]), "pageSize": 5}, token=ta.token)
     check(page["data"][0]["assignedCustomers"][0]["title"] == new_title, "in listings too", page)
 

@@ -202,6 +202,11 @@ static void dashboards_diff_their_customers(void)
     CHECK_INT(TX(&w.ctx, customer_update(&w.ctx, &c2, false, &fail)), ERR_OK);
     CHECK_INT(TX(&w.ctx, dashboard_get(&w.ctx, d.id, &out)), ERR_OK);
     CHECK_STR(out.assigned[0].title, "C2 renamed");
+    int64_t version = out.version;
+    dashboard_release(&out);
+    CHECK_INT(TX(&w.ctx, customer_update(&w.ctx, &c2, false, &fail)), ERR_OK); /* same title: no re-save */
+    CHECK_INT(TX(&w.ctx, dashboard_get(&w.ctx, d.id, &out)), ERR_OK);
+    CHECK_INT(out.version, version);
     dashboard_release(&out);
 
     /* a customer user reads it only while its customer is assigned */
