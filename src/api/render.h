@@ -2,6 +2,7 @@
 #ifndef CMAGENT_API_RENDER_H
 #define CMAGENT_API_RENDER_H
 
+#include "cmagent/audit.h"
 #include "cmagent/model.h"
 
 #include <cjson/cJSON.h>
@@ -12,5 +13,7 @@ cJSON *render_tenant(const struct tenant *t);
  * ThingsBoard's GET /api/user/{id} does. */
 cJSON *render_user(const struct user *u, const struct credentials *cred);
 cJSON *render_api_key(const struct token *t);
+/* An audit row as ThingsBoard's AuditLog JSON. */
+cJSON *render_audit_row(const struct audit_row *r);
 
 #endif
