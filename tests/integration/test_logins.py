@@ -116,12 +116,16 @@ def test_unknown_email_costs_the_same_as_a_wrong_password(env):
         return time.monotonic() - t
 
     known, unknown = [], []
-    for _ in range(MAX_ATTEMPTS):  # stay below the lockout
-        known.append(timed(u.email))
-        unknown.append(timed(unique_email("ghost")))
-    k, n = statistics.median(known), statistics.median(unknown)
-    print("    figures: login with a wrong password %.1f ms, with an unknown e-mail %.1f ms (medians of %d)"
-          % (k * 1000, n * 1000, len(known)))
+    for _ in range(3):
+        for _ in range(MAX_ATTEMPTS):  # stay below the lockout, interleaved so that load hits both alike
+            known.append(timed(u.email))
+            unknown.append(timed(unique_email("ghost")))
+        c.ok("user.setEnabled", {"id": u.user_id, "enabled": True}, token=ta.token)  # resets the count
+    # The fastest of each is the cost itself; slower samples are other processes' noise.
+    k, n = min(known), min(unknown)
+    print("    figures: login with a wrong password %.1f ms, with an unknown e-mail %.1f ms (fastest of %d each;"
+          " medians %.1f / %.1f ms)" % (k * 1000, n * 1000, len(known), statistics.median(known) * 1000,
+                                        statistics.median(unknown) * 1000))
     check(0.5 < n / k < 2.0, "unknown e-mails and wrong passwords differ in time", known, unknown)
 
 

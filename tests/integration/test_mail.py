@@ -141,6 +141,8 @@ def test_reset_password_by_email_flow(env):
            "Invalid reset token!")
     expect(c.request("auth.resetPassword", {"resetToken": token, "password": "short"}), 400, 31,
            "Password must be 6 or more characters in length.")
+    expect(c.request("auth.resetPassword", {"resetToken": token, "password": "Long-1" * 20000}), 400, 31,
+           "Password must be no more than 72 characters in length.")
     expect(c.request("auth.resetPassword", {"resetToken": token, "password": u.password}), 400, 31,
            "New password should be different from existing!")
     old_token = u.token
@@ -163,6 +165,8 @@ def test_reset_bad_input(env):
     expect(c.request("auth.resetPassword", {"password": "Passw0rd-123"}), 400, 31)
     expect(c.request("auth.resetPassword", {"resetToken": "t" * 5000, "password": "Passw0rd-123"}), 404, 32)
     expect(c.request("auth.resetPassword", {"resetToken": None, "password": "Passw0rd-123"}), 400, 31)
+    expect(c.request("auth.resetPassword", {"resetToken": "t", "password": "Passw0rd-123", "x": 1}), 400, 31)
+    expect(c.request("user.sendActivationMail", {"email": "y" * 100000}, token=env.sys_token), 404, 32)
     # an account never activated gets no reset mail
     ta, cid = world(env)
     u = make_customer_user(c, ta.token, cid, activate=False)
