@@ -32,6 +32,7 @@
 #include "cmagent/queue.h"
 #include "cmagent/store.h"
 #include "cmagent/store_outbox.h"
+#include "cmagent/store_token.h"
 #include "cmagent/transport.h"
 #include "cmagent/user.h"
 
@@ -292,26 +293,24 @@ static void publish_events(struct agent *a)
     }
 }
 
-static void purge_events(struct agent *a)
+/* The hourly housekeeping, in one transaction: published events past their retention period,
+ * expired tokens and audit rows past theirs. */
+static void purge_expired(struct agent *a)
 {
-    int64_t deleted = 0;
-    int64_t before = clock_now_ms() - a->settings.event_retention_ms;
+    int64_t events = 0, tokens = 0, audits = 0, now = clock_now_ms();
+    int64_t audit_retention = a->settings.audit_retention_ms;
     if (store_begin(a->store) != STORE_OK)
         return;
-    if (store_outbox_purge(a->store, before, &deleted) == STORE_OK && store_commit(a->store) == STORE_OK) {
-        if (deleted > 0)
-            log_info("Purged %lld published events older than the retention period.", (long long)deleted);
-    } else {
-        store_rollback(a->store);
-    }
-    if (a->settings.audit_retention_ms <= 0 || store_begin(a->store) != STORE_OK)
-        return;
-    if (audit_purge(a->store, clock_now_ms() - a->settings.audit_retention_ms, &deleted) == STORE_OK &&
+    if (store_outbox_purge(a->store, now - a->settings.event_retention_ms, &events) == STORE_OK &&
+        store_token_purge_expired(a->store, now, &tokens) == STORE_OK &&
+        (audit_retention <= 0 || audit_purge(a->store, now - audit_retention, &audits) == STORE_OK) &&
         store_commit(a->store) == STORE_OK) {
-        if (deleted > 0)
-            log_info("Purged %lld audit log rows older than the retention period.", (long long)deleted);
+        if (events > 0 || tokens > 0 || audits > 0)
+            log_info("Purged %lld published events past retention, %lld expired tokens and %lld audit rows past "
+                     "retention.", (long long)events, (long long)tokens, (long long)audits);
     } else {
         store_rollback(a->store);
+        log_warn("Purging expired events, tokens and audit rows failed; trying again in an hour.");
     }
 }
 
@@ -381,7 +380,7 @@ static void *writer_main(void *arg)
         size_t n = 0;
         struct queue_node *first = queue_pop_many(&a->queue, (size_t)a->cfg->max_group_commit, 1000, &n);
         if (clock_mono_ms() >= a->next_purge_ms) {
-            purge_events(a);
+            purge_expired(a);
             a->next_purge_ms = clock_mono_ms() + PURGE_INTERVAL_MS;
         }
         if (first != NULL && process_batch(a, first, n))
