@@ -130,7 +130,7 @@ expect '"message":"Unable to find user credentials by activateToken [no-such-tok
 
 section "walkthrough: auth.activate"
 call auth.activate '{"data":{"activateToken":"'"$ACTIVATE_TOKEN"'","password":"short"}}' 400
-expect '"message":"Password must be 6 to 72 characters long"'
+expect '"message":"Password must be 6 or more characters in length."'
 call auth.activate '{"data":{"activateToken":"'"$ACTIVATE_TOKEN"'","password":"acme-secret-1"}}' 200
 expect '"refreshToken":"cmr_'
 call auth.activate '{"data":{"activateToken":"'"$ACTIVATE_TOKEN"'","password":"acme-secret-1"}}' 400
@@ -394,6 +394,19 @@ call customer.get '{"token":"'"$USER_TOKEN"'","data":{"id":"'"$CUSTOMER_ID"'"}}'
 section "user.create with sendActivationMail"
 call user.create '{"token":"'"$TOKEN"'","data":{"email":"mailed'"$RUN"'@company-a.example","authority":"CUSTOMER_USER","customerId":"'"$CUSTOMER_ID"'","sendActivationMail":true}}' 500
 expect '"errorCode":2,"message":"Couldn'"'"'t send user activation email"'
+
+section "mail and reset operations (no SMTP server here)"
+call user.sendActivationMail '{"token":"'"$TOKEN"'","data":{"email":"nobody'"$RUN"'@company-a.example"}}' 404
+expect '"message":"User with email '"'"'nobody'"$RUN"'@company-a.example'"'"' is not found"'
+call auth.resetPasswordByEmail '{"data":{"email":"'"$ADMIN_EMAIL"'"}}' 200
+call auth.resetPasswordByEmail '{"data":{"email":"nobody'"$RUN"'@company-a.example"}}' 200
+call auth.resetPassword '{"data":{"resetToken":"no-such-token","password":"New-secret-1"}}' 404
+expect '"message":"Invalid reset token!"'
+
+section "audit.list"
+call audit.list '{"token":"'"$TOKEN"'","data":{"pageSize":20,"page":0,"entityType":"CUSTOMER"}}' 200
+expect '"actionStatus":"SUCCESS"'
+call audit.list '{"token":"'"$USER_TOKEN"'","data":{"pageSize":20,"page":0}}' 401
 
 # ------------------------------------------------------------------------------------------------
 section "event.replay"

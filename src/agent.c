@@ -4,12 +4,31 @@
  * failure rolls back that request alone, commits once (durably), and only then publishes the
  * replies and the new events of the outbox. Broker acknowledgements of events come back through
  * the same queue and are marked in the outbox, so events not acknowledged before a crash or a
- * disconnect are published again, in seq order. The main thread handles signals and reconnects. */
+ * disconnect are published again, in seq order. The main thread handles signals and reconnects.
+ *
+ * Mail. The writer never waits on SMTP: a mail the core asks for (ctx->mail) is handed to the mailer
+ * thread after the transaction that made it committed. A request whose reply depends on its mail
+ * (user.create with sendActivationMail, user.sendActivationMail) runs twice. The first run checks
+ * everything but writes nothing lasting for the user: user.create only picks the new user's id and
+ * activation token and composes the mail; the reply is parked (its work item is not freed). The
+ * mailer sends, records the outcome in the work item and puts it back on the writer's queue. The
+ * second run repeats every check and then, if the mail went out, creates the user with the id and
+ * token the mail carries and answers 200; if the mail failed it creates nothing and answers 500
+ * "Couldn't send user activation email". So no user exists whose mail failed, nothing has to be
+ * undone, a success reply is never published for a user that is later removed, and a crash between
+ * the runs leaves no trace but a mail whose link leads nowhere. Mails nobody waits for (password
+ * reset) are handed over the same way and only logged.
+ *
+ * Kept writes. A failed request's savepoint is rolled back, then ctx_apply_kept() writes what must
+ * survive the failure in a savepoint of its own: the failed-login count (and lockout) and the
+ * failed write's audit row. */
 #include "cmagent/agent.h"
 
 #include "cmagent/api.h"
 #include "cmagent/clock.h"
+#include "cmagent/audit.h"
 #include "cmagent/log.h"
+#include "cmagent/mailer.h"
 #include "cmagent/queue.h"
 #include "cmagent/store.h"
 #include "cmagent/store_outbox.h"
@@ -31,12 +50,25 @@ struct work {
     enum work_kind kind;
     struct transport_message *msg; /* WORK_REQUEST */
     int64_t seq;                   /* WORK_ACKED */
+    bool parked;                   /* its reply waits for a mail: the mailer owns the item */
+    enum mail_outcome mail_outcome; /* set by the mailer for the request's second run */
+    char preset_id[UUID_STR_LEN];  /* the first run's new id and activation token */
+    char preset_token[128];
+};
+
+/* A mail for the mailer thread. */
+struct mail_job {
+    struct queue_node node;        /* first member */
+    char *to, *subject, *body;
+    struct work *w;                /* the parked request to run again, or NULL */
+    bool stop;                     /* ends the mailer thread */
 };
 
 struct pending_reply {
     char *topic;
     char *body;
     const struct transport_message *msg;
+    struct mail_job *job;          /* handed to the mailer once the batch committed */
 };
 
 struct agent {
@@ -49,6 +81,10 @@ struct agent {
     char event_prefix[512];        /* "<prefix>/event/" */
     int64_t last_sent_seq;         /* events up to here were handed to the transport */
     int64_t next_purge_ms;
+    struct mailer_options mail_opts;
+    struct queue mail_queue;
+    pthread_t mailer;
+    bool mailer_stopped;           /* after shutdown mails are sent by the writer itself */
 };
 
 #define PURGE_INTERVAL_MS (3600 * 1000)
@@ -87,6 +123,16 @@ static void on_acked(void *context, uint64_t tag)
 
 /* ---- the writer ---- */
 
+static void mail_job_free(struct mail_job *j)
+{
+    if (j == NULL)
+        return;
+    free(j->to);
+    free(j->subject);
+    free(j->body);
+    free(j);
+}
+
 static void handle_request(struct agent *a, struct work *w, struct pending_reply *out)
 {
     struct transport_message *m = w->msg;
@@ -99,26 +145,90 @@ static void handle_request(struct agent *a, struct work *w, struct pending_reply
     ctx.store = a->store;
     ctx.settings = &a->settings;
     ctx.render_event = api_render_event;
+    ctx.render_audit = api_render_audit;
     ctx.now = clock_now_ms();
+    ctx.mail_outcome = w->mail_outcome;
+    snprintf(ctx.preset_id, sizeof ctx.preset_id, "%s", w->preset_id);
+    snprintf(ctx.preset_token, sizeof ctx.preset_token, "%s", w->preset_token);
+    w->parked = false;
     req.op = strncmp(m->topic, a->req_prefix, plen) == 0 ? m->topic + plen : m->topic;
     req.payload = m->payload;
     req.payload_len = m->payload_len;
 
     store_savepoint(a->store);
     api_handle(&ctx, &req, &reply);
-    if (reply.failed)
+    if (reply.failed) {
         store_savepoint_rollback(a->store);
-    else
+        ctx_apply_kept(&ctx);
+    } else {
         store_savepoint_release(a->store);
-    log_debug("%s -> %d", req.op, reply.status);
+    }
+    log_debug("%s -> %d%s", req.op, reply.status, reply.deferred ? " (waits for its mail)" : "");
 
     out->msg = m;
+    if (!reply.failed && ctx.mail.to != NULL) {
+        struct mail_job *j = xcalloc(1, sizeof *j);
+        j->to = ctx.mail.to;
+        j->subject = ctx.mail.subject;
+        j->body = ctx.mail.body;
+        ctx.mail.to = ctx.mail.subject = ctx.mail.body = NULL;
+        if (reply.deferred) {
+            j->w = w;
+            w->parked = true;
+            snprintf(w->preset_id, sizeof w->preset_id, "%s", ctx.preset_id);
+            snprintf(w->preset_token, sizeof w->preset_token, "%s", ctx.preset_token);
+        }
+        out->job = j;
+    }
+    ctx_release(&ctx);
     out->body = reply.body;
     reply.body = NULL;
     out->topic = m->response_topic != NULL ? xstrdup_or_null(m->response_topic) : reply.reply_to;
     if (m->response_topic != NULL)
         free(reply.reply_to);
     reply.reply_to = NULL;
+}
+
+/* ---- the mailer thread ---- */
+
+/* Sends one job's mail and, for a parked request, puts it back on the writer's queue with the outcome. */
+static void run_mail_job(struct agent *a, struct mail_job *j)
+{
+    char err[512];
+    int rc = mailer_send(&a->mail_opts, j->to, j->subject, j->body, err, sizeof err);
+    if (rc == 0)
+        log_info("Mail \"%s\" sent to %s.", j->subject, j->to);
+    else
+        log_warn("Mail \"%s\" to %s failed: %s", j->subject, j->to, err);
+    if (j->w != NULL) {
+        j->w->mail_outcome = rc == 0 ? MAIL_SENT : MAIL_FAILED;
+        queue_push(&a->queue, &j->w->node);
+    }
+    mail_job_free(j);
+}
+
+static void *mailer_main(void *arg)
+{
+    struct agent *a = arg;
+    for (;;) {
+        size_t n = 0;
+        struct mail_job *j = (struct mail_job *)queue_pop_many(&a->mail_queue, 1, -1, &n);
+        if (j == NULL)
+            continue;
+        if (j->stop) {
+            mail_job_free(j);
+            return NULL;
+        }
+        run_mail_job(a, j);
+    }
+}
+
+static void submit_mail(struct agent *a, struct mail_job *j)
+{
+    if (a->mailer_stopped)
+        run_mail_job(a, j); /* shutting down: the writer's drain sends what is left */
+    else
+        queue_push(&a->mail_queue, &j->node);
 }
 
 /* Where a request's reply goes when it was never handled: its Response Topic, else its replyTo. */
@@ -149,6 +259,13 @@ static void fail_replies(struct agent *a, struct pending_reply *r, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(r[i].body);
         r[i].body = api_error_body(ERR_DATABASE, msg, r[i].msg->payload, r[i].msg->payload_len);
+        if (r[i].job != NULL && r[i].job->w != NULL) {
+            r[i].job->w->parked = false; /* nothing committed: answer now, send nothing */
+            if (r[i].topic == NULL)
+                r[i].topic = reply_topic_of(r[i].msg);
+        }
+        mail_job_free(r[i].job);
+        r[i].job = NULL;
     }
 }
 
@@ -176,21 +293,24 @@ static void publish_events(struct agent *a)
     }
 }
 
-/* The hourly housekeeping, in one transaction: published events past their retention period and
- * expired tokens. */
+/* The hourly housekeeping, in one transaction: published events past their retention period,
+ * expired tokens and audit rows past theirs. */
 static void purge_expired(struct agent *a)
 {
-    int64_t events = 0, tokens = 0, now = clock_now_ms();
+    int64_t events = 0, tokens = 0, audits = 0, now = clock_now_ms();
+    int64_t audit_retention = a->settings.audit_retention_ms;
     if (store_begin(a->store) != STORE_OK)
         return;
     if (store_outbox_purge(a->store, now - a->settings.event_retention_ms, &events) == STORE_OK &&
-        store_token_purge_expired(a->store, now, &tokens) == STORE_OK && store_commit(a->store) == STORE_OK) {
-        if (events > 0 || tokens > 0)
-            log_info("Purged %lld published events past retention and %lld expired tokens.", (long long)events,
-                     (long long)tokens);
+        store_token_purge_expired(a->store, now, &tokens) == STORE_OK &&
+        (audit_retention <= 0 || audit_purge(a->store, now - audit_retention, &audits) == STORE_OK) &&
+        store_commit(a->store) == STORE_OK) {
+        if (events > 0 || tokens > 0 || audits > 0)
+            log_info("Purged %lld published events past retention, %lld expired tokens and %lld audit rows past "
+                     "retention.", (long long)events, (long long)tokens, (long long)audits);
     } else {
         store_rollback(a->store);
-        log_warn("Purging expired events and tokens failed; trying again in an hour.");
+        log_warn("Purging expired events, tokens and audit rows failed; trying again in an hour.");
     }
 }
 
@@ -233,11 +353,18 @@ static bool process_batch(struct agent *a, struct queue_node *first, size_t n)
         store_rollback(a->store);
         fail_replies(a, replies, nreplies);
     }
+    for (size_t i = 0; i < nreplies; i++) {
+        if (replies[i].job != NULL)
+            submit_mail(a, replies[i].job);
+        replies[i].job = NULL;
+    }
     publish_replies(a, replies, nreplies);
     if (resend)
         a->last_sent_seq = 0;
     publish_events(a);
     for (size_t i = 0; i < ndone; i++) {
+        if (done[i]->parked)
+            continue; /* the mailer gives it back */
         transport_message_free(done[i]->msg);
         free(done[i]);
     }
@@ -272,6 +399,17 @@ static void settings_from_config(struct core_settings *s, const struct config *c
     s->password_hash_cost = (unsigned long)cfg->password_hash_cost;
     s->event_retention_ms = cfg->event_retention_days * 24 * 3600 * 1000;
     s->mail_configured = cfg->smtp_url[0] != '\0';
+    s->reset_token_ttl_ms = cfg->password_reset_token_ttl * 3600 * 1000;
+    s->max_failed_login_attempts = cfg->max_failed_login_attempts;
+    s->audit_retention_ms = cfg->audit_retention_days * 24 * 3600 * 1000;
+    s->password.min_length = cfg->password_min_length;
+    s->password.max_length = cfg->password_max_length;
+    s->password.min_uppercase = cfg->password_min_uppercase;
+    s->password.min_lowercase = cfg->password_min_lowercase;
+    s->password.min_digits = cfg->password_min_digits;
+    s->password.min_special = cfg->password_min_special;
+    s->password.forbid_whitespace = cfg->password_allow_whitespace == 0;
+    s->password.reuse_days = cfg->password_reuse_days;
 }
 
 static int bootstrap(struct agent *a)
@@ -334,10 +472,18 @@ int agent_run(const struct config *cfg)
         return 1;
     }
     api.max_payload = (size_t)cfg->max_payload;
+    api.rate_limit_per_second = cfg->rate_limit_per_second;
     api.started_mono_ms = clock_mono_ms();
     api.max_batch_commands = (size_t)cfg->max_batch_commands;
     api_init(&api);
     queue_init(&a.queue);
+    queue_init(&a.mail_queue);
+    a.mail_opts.url = cfg->smtp_url;
+    a.mail_opts.from = cfg->smtp_from;
+    a.mail_opts.username = cfg->smtp_username;
+    a.mail_opts.password = cfg->smtp_password;
+    a.mail_opts.timeout_s = cfg->smtp_timeout;
+    mailer_global_init();
     snprintf(a.req_prefix, sizeof a.req_prefix, "%s/req/", cfg->topic_prefix);
     snprintf(a.event_prefix, sizeof a.event_prefix, "%s/event/", cfg->topic_prefix);
     snprintf(status_topic, sizeof status_topic, "%s/status/%s", cfg->topic_prefix, cfg->agent_id);
@@ -369,9 +515,12 @@ int agent_run(const struct config *cfg)
     if (a.transport == NULL) {
         log_error("%s", err);
         queue_release(&a.queue);
+        queue_release(&a.mail_queue);
         store_close(a.store);
+        mailer_global_cleanup();
         return 1;
     }
+    pthread_create(&a.mailer, NULL, mailer_main, &a);
     pthread_create(&writer, NULL, writer_main, &a);
     log_info("cmagent %s serving %s on %s with database %s.", CMAGENT_VERSION, filter, cfg->broker, cfg->database);
     transport_start(a.transport);
@@ -380,11 +529,20 @@ int agent_run(const struct config *cfg)
     log_info("Received %s: finishing in-flight requests.", sig == SIGINT ? "SIGINT" : "SIGTERM");
     queue_push(&a.queue, &work_new(WORK_STOP)->node);
     pthread_join(writer, NULL);
+    /* The mailer finishes the mails it has; parked requests come back and are answered. */
+    struct mail_job *stop = xcalloc(1, sizeof *stop);
+    stop->stop = true;
+    queue_push(&a.mail_queue, &stop->node);
+    pthread_join(a.mailer, NULL);
+    a.mailer_stopped = true;
+    drain_after_stop(&a);
     transport_stop(a.transport, 3000);
     drain_after_stop(&a);
     transport_free(a.transport);
     queue_release(&a.queue);
+    queue_release(&a.mail_queue);
     store_close(a.store);
+    mailer_global_cleanup();
     log_info("Stopped.");
     return 0;
 }

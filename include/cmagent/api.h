@@ -12,6 +12,7 @@
 
 struct api_settings {
     size_t max_payload;       /* bytes; larger payloads get 413 */
+    int64_t rate_limit_per_second; /* requests per principal per second; 0: no limit */
     int64_t started_mono_ms;  /* for agent.ping's uptimeMs */
     size_t max_batch_commands; /* the most commands one batch may hold */
 };
@@ -26,6 +27,7 @@ struct api_reply {
     char *body;               /* JSON reply text (heap) */
     char *reply_to;           /* the envelope's replyTo, or NULL (heap) */
     bool failed;              /* the reply is an error: the caller rolls the request's writes back */
+    bool deferred;            /* no reply yet: it waits for ctx->mail's outcome (body is NULL) */
     int status;
 };
 
@@ -39,6 +41,9 @@ void api_reply_release(struct api_reply *r);
 
 /* The event renderer the core uses (protocol §6 body). */
 char *api_render_event(const struct event *ev, const struct principal *who);
+
+/* The audit actionData renderer the core uses (thingsboard-customers.md §7.3). */
+char *api_render_audit(const struct event *ev, const struct principal *who);
 
 /* The envelope's replyTo of a payload, or NULL (heap). */
 char *api_reply_to(const char *payload, size_t payload_len);

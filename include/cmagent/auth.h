@@ -40,7 +40,22 @@ int auth_activate(struct ctx *ctx, const char *activate_token, const char *passw
 /* 200 for a valid token, 409 (errorCode 35) for an unknown one, 400 "Activation token expired". */
 int auth_check_activate_token(struct ctx *ctx, const char *activate_token);
 
-/* ThingsBoard's default password policy: 6 to 72 characters. */
+/* The password policy of ctx->settings (ThingsBoard's defaults: 6 to 72 characters): 400 with
+ * every violated rule named, passay's messages joined by '\n'. */
 int auth_check_password_policy(struct ctx *ctx, const char *password);
+
+/* Counts one failed login of user_id (called for a failed request through ctx->kept, so the count
+ * survives the request's rollback). The miss past max_failed_login_attempts locks the account:
+ * credentials disabled, tokens revoked, a LOCKOUT audit row. */
+int auth_count_failed_login(struct ctx *ctx, const char *user_id);
+
+/* auth.resetPasswordByEmail: ERR_OK whether or not the e-mail exists; for an active user a reset
+ * token (TTL reset_token_ttl_ms) is stored and a mail with the link
+ * <base_url>/api/noauth/resetPassword?resetToken=T is queued (not awaited). */
+int auth_request_password_reset(struct ctx *ctx, const char *email);
+
+/* auth.resetPassword: 404 "Invalid reset token!", 400 "Password reset token expired", the policy,
+ * the reuse rule; then the new password, the token cleared, sessions revoked and a new pair. */
+int auth_reset_password(struct ctx *ctx, const char *reset_token, const char *password, struct token_pair *out);
 
 #endif

@@ -33,8 +33,18 @@ struct config {
     long refresh_token_ttl;  /* seconds */
     long activation_token_ttl; /* hours, 1..24 as ThingsBoard */
     long password_hash_cost; /* yescrypt cost, 0 = libcrypt's default */
+    long password_reset_token_ttl; /* hours */
+    /* Password policy (ThingsBoard's UserPasswordPolicy) and logins */
+    long password_min_length, password_max_length;
+    long password_min_uppercase, password_min_lowercase, password_min_digits, password_min_special;
+    long password_allow_whitespace; /* 1 or 0 */
+    long password_reuse_days;       /* 0 = no reuse rule */
+    long max_failed_login_attempts; /* 0 = no lockout */
+    long rate_limit_per_second;     /* per principal, 0 = none */
+    long audit_retention_days;      /* 0 = keep forever */
     /* Mail */
     char *smtp_url, *smtp_from, *smtp_username, *smtp_password;
+    long smtp_timeout;              /* seconds per mail */
     /* Logging */
     char *log_level;
 };

@@ -24,6 +24,15 @@ struct principal {
     enum token_kind token_kind;
 };
 
+/* The password policy (ThingsBoard's UserPasswordPolicy). Zero lengths mean ThingsBoard's defaults
+ * (6 and 72); zero minimums mean no rule. */
+struct password_policy {
+    int64_t min_length, max_length;
+    int64_t min_uppercase, min_lowercase, min_digits, min_special;
+    bool forbid_whitespace;
+    int64_t reuse_days;            /* 0: a password may be reused at once */
+};
+
 /* The settings the domain rules read (a subset of struct config, in domain units). */
 struct core_settings {
     const char *base_url;          /* activation links: <base_url>/api/noauth/activate?activateToken= */
@@ -32,10 +41,34 @@ struct core_settings {
     int64_t activation_token_ttl_ms;
     unsigned long password_hash_cost;
     int64_t event_retention_ms;
+    int64_t audit_retention_ms;    /* 0: audit rows are kept forever */
     bool mail_configured;          /* smtp_url set */
+    int64_t reset_token_ttl_ms;    /* password reset links */
+    int64_t max_failed_login_attempts; /* 0: no lockout */
+    struct password_policy password;
+};
+
+/* A mail the core wants sent. The core only composes it; the agent's mailer thread sends it after
+ * the request's transaction committed, so the writer never waits on SMTP. */
+struct outgoing_mail {
+    char *to, *subject, *body;     /* heap; NULL when no mail is wanted */
+    bool await;                    /* the reply waits for the outcome: the request runs again with it */
+};
+
+/* The outcome of an awaited mail, given to the second run of the request that asked for it. */
+enum mail_outcome { MAIL_NONE = 0, MAIL_SENT, MAIL_FAILED };
+
+/* What a request asked to keep although it failed: its savepoint is rolled back, then these are
+ * written in a savepoint of their own (ctx_apply_kept). A failed login must count, and a failed
+ * write must leave its audit row. */
+struct kept_writes {
+    char failed_login_user[UUID_STR_LEN]; /* "" or the user whose failed_login_attempts rises */
+    bool audit;                    /* append audit_row */
+    struct audit_row *audit_row;   /* heap, owned by the context */
 };
 
 struct event;
+struct audit_row;
 
 /* Renders an event's JSON body (protocol §6). Supplied by the api layer so that the core stays
  * free of JSON; returns a heap string the caller frees. */
@@ -50,7 +83,31 @@ struct ctx {
     struct error err;
     int64_t events_written;        /* events this request added to the outbox */
     int64_t item_events_mark;      /* events_written when the current item began */
+    event_renderer *render_audit;  /* an event's audit actionData (JSON text), or NULL */
+    int64_t audits_written;        /* audit rows this request added */
+    struct outgoing_mail mail;     /* set by the core when the request wants a mail sent */
+    enum mail_outcome mail_outcome; /* second run of a request that awaited its mail */
+    char preset_id[UUID_STR_LEN];  /* the second run reuses the first run's new id ... */
+    char preset_token[128];        /* ... and activation token */
+    struct kept_writes kept;
+    /* The entity an operation without events acted on (set by the core when it knows it), for the
+     * audit row the api writes from the operation table: a login names the user who tried. */
+    char audit_entity_id[UUID_STR_LEN];
+    char audit_entity_name[256];
+    char audit_tenant_id[UUID_STR_LEN];
 };
+
+/* Asks for a mail (copies the texts); await makes the reply wait for the mail's outcome. */
+void ctx_want_mail(struct ctx *ctx, const char *to, const char *subject, const char *body, bool await);
+
+/* "<base_url><path><token>" without a doubled '/' (heap). */
+char *ctx_link(const struct ctx *ctx, const char *path, const char *token);
+
+/* Frees what the context owns (mail, kept audit row). */
+void ctx_release(struct ctx *ctx);
+
+/* Writes ctx->kept in a savepoint of its own (after the request's savepoint was rolled back). */
+void ctx_apply_kept(struct ctx *ctx);
 
 /* Records a store failure: STORE_ERROR becomes ERR_DATABASE ("Database error: ..."). Returns the
  * error kind. Use only for codes the caller did not expect (not NOT_FOUND it handles itself). */

@@ -27,7 +27,8 @@ int secret_hash_password(const char *password, unsigned long cost, char out[SECR
 /* True when password matches hash (constant-time comparison of the recomputed hash). */
 bool secret_check_password(const char *password, const char *hash);
 
-/* A hash that matches no password, for spending the same time on unknown accounts. */
-const char *secret_dummy_hash(void);
+/* A hash that matches no password, made with the given cost (as real hashes are), for spending the
+ * same time on unknown accounts as on wrong passwords. */
+const char *secret_dummy_hash(unsigned long cost);
 
 #endif

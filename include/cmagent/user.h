@@ -11,9 +11,13 @@
 
 /* Creates u. SYS_ADMIN creates TENANT_ADMIN users (u->tenant_id given); TENANT_ADMIN creates
  * TENANT_ADMIN or CUSTOMER_USER (u->customer_id given) in its own tenant. The credentials start
- * disabled with a 40-character activation token (TTL from settings). send_activation_mail without a
- * working mailer fails with 500 "Couldn't send user activation email" and nothing is kept.
- * Emits ENTITY_CREATED (customerId: the caller's). */
+ * disabled with a 40-character activation token (TTL from settings). Emits ENTITY_CREATED
+ * (customerId: the caller's).
+ * With send_activation_mail the request runs twice. First run (ctx->mail_outcome MAIL_NONE): after
+ * every check, nothing is written; ctx->preset_id/preset_token receive the new id and token and
+ * ctx->mail the awaited activation mail. Second run, with the mailer's outcome: MAIL_SENT creates
+ * the user with the preset id and token; MAIL_FAILED answers 500 "Couldn't send user activation
+ * email" and nothing exists. */
 int user_create(struct ctx *ctx, struct user *u, bool send_activation_mail);
 
 /* Saves u over the user with u->id; tenantId, customerId and authority may not change (400 with
@@ -40,6 +44,12 @@ int user_list_by_customer(struct ctx *ctx, const char *customer_id, const struct
  * and the milliseconds it stays valid. Regenerates the token when under 15 minutes remain.
  * 400 "User is already activated!" once activated. *link is a heap string. */
 int user_activation_link(struct ctx *ctx, const char *id, char **link, int64_t *ttl_ms);
+
+/* user.sendActivationMail: the activation mail of a not yet activated user the caller may read
+ * (404 for an unknown e-mail, 400 "User is already activated!"). Runs twice like user_create: the
+ * first run queues the awaited mail, the second answers its outcome (500 "Couldn't send user
+ * activation email" on failure). */
+int user_send_activation_mail(struct ctx *ctx, const char *email);
 
 /* Enables or disables the user's credentials. Disabling revokes its tokens and API keys at once;
  * enabling resets failed login attempts and needs an activated password. Emits USER_ENABLED or

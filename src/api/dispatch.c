@@ -2,10 +2,12 @@
  * operation lookup, authentication, authority check, the handler, and the reply (protocol §2-§3). */
 #include "cmagent/api.h"
 
+#include "cmagent/audit.h"
 #include "cmagent/auth.h"
 #include "cmagent/clock.h"
 #include "cmagent/perm.h"
 #include "ops.h"
+#include "ratelimit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,85 +22,100 @@
  * reaches an MQTT 3.1.1 client's replyTo with its correlationId. */
 #define OVERSIZED_PARSE_MAX ((size_t)16 << 20)
 
-/* Sorted by name. */
+/* Sorted by name. The last two columns make a write: the entity type and action type of its audit
+ * row (the action of an operation that emits events comes from the event instead). */
 static const struct op op_table[] = {
-    { "agent.ops", op_agent_ops, ANY, 0, "The operation table: name, authorities, summary" },
-    { "agent.ping", op_agent_ping, 0, OP_ANONYMOUS, "Liveness: version and uptime" },
-    { "apiKey.create", op_apikey_create, ANY, 0, "Create an API key for the caller (shown once)" },
-    { "apiKey.delete", op_apikey_delete, ANY, 0, "Delete one of the caller's API keys" },
-    { "apiKey.list", op_apikey_list, ANY, 0, "List the caller's API keys" },
-    { "asset.assign", op_asset_assign, T, 0, "Assign an asset (or many) to a customer" },
-    { "asset.create", op_asset_create, T, 0, "Create an asset" },
-    { "asset.delete", op_asset_delete, T, 0, "Delete an asset" },
-    { "asset.get", op_asset_get, T | C, 0, "Read an asset" },
-    { "asset.list", op_asset_list, T, 0, "List the tenant's assets (paged, type filter)" },
-    { "asset.makePublic", op_asset_make_public, T, 0, "Assign an asset (or many) to the Public customer" },
-    { "asset.unassign", op_asset_unassign, T, 0, "Unassign an asset (or many) from its customer" },
-    { "asset.update", op_asset_update, T, 0, "Save a whole asset" },
-    { "auth.activate", op_auth_activate, 0, OP_ANONYMOUS, "Set the first password from an activation token" },
-    { "auth.changePassword", op_auth_change_password, ANY, 0, "Change the caller's password" },
-    { "auth.checkActivateToken", op_auth_check_activate_token, 0, OP_ANONYMOUS, "Check an activation token" },
-    { "auth.login", op_auth_login, 0, OP_ANONYMOUS, "Log in with e-mail and password" },
-    { "auth.logout", op_auth_logout, ANY, 0, "Revoke the calling token" },
-    { "auth.refresh", op_auth_refresh, 0, OP_ANONYMOUS, "Exchange a refresh token for a new pair" },
-    { "batch", op_batch, ANY, 0, "Run many operations in one request, atomically or not" },
-    { "customer.assets", op_customer_assets, T | C, 0, "List a customer's assets (paged)" },
-    { "customer.create", op_customer_create, T, 0, "Create a customer" },
-    { "customer.dashboards", op_customer_dashboards, T | C, 0, "List a customer's dashboards (paged)" },
-    { "customer.delete", op_customer_delete, T, 0, "Delete a customer (or many), its users, unassign its entities" },
-    { "customer.devices", op_customer_devices, T | C, 0, "List a customer's devices (paged)" },
-    { "customer.edges", op_customer_edges, T | C, 0, "List a customer's edges (paged)" },
-    { "customer.findByTitle", op_customer_find_by_title, T, 0, "Find a customer by exact title" },
-    { "customer.get", op_customer_get, T | C, 0, "Read a customer" },
-    { "customer.getByIds", op_customer_get_by_ids, T, 0, "Read the caller's customers among ids" },
-    { "customer.list", op_customer_list, T, 0, "List the tenant's customers (paged)" },
-    { "customer.patch", op_customer_patch, T, 0, "Change only the given fields of a customer" },
-    { "customer.shortInfo", op_customer_short_info, T | C, 0, "A customer's title and isPublic" },
-    { "customer.title", op_customer_title, T | C, 0, "A customer's title" },
-    { "customer.update", op_customer_update, T, 0, "Save a whole customer" },
-    { "customer.users", op_customer_users, T, 0, "List a customer's users (paged)" },
-    { "dashboard.addCustomers", op_dashboard_add_customers, T, 0, "Assign a dashboard to more customers" },
-    { "dashboard.assign", op_dashboard_assign, T, 0, "Assign a dashboard (or many) to a customer" },
-    { "dashboard.create", op_dashboard_create, T, 0, "Create a dashboard" },
-    { "dashboard.delete", op_dashboard_delete, T, 0, "Delete a dashboard" },
-    { "dashboard.get", op_dashboard_get, T | C, 0, "Read a dashboard" },
-    { "dashboard.home", op_dashboard_home, ANY, 0, "The caller's home dashboard (user, customer, tenant)" },
-    { "dashboard.list", op_dashboard_list, T, 0, "List the tenant's dashboards (paged)" },
-    { "dashboard.makePrivate", op_dashboard_make_private, T, 0, "Unassign a dashboard from the Public customer" },
-    { "dashboard.makePublic", op_dashboard_make_public, T, 0, "Assign a dashboard to the Public customer" },
-    { "dashboard.removeCustomers", op_dashboard_remove_customers, T, 0, "Unassign a dashboard from customers" },
-    { "dashboard.setCustomers", op_dashboard_set_customers, T, 0, "Replace a dashboard's customers" },
-    { "dashboard.unassign", op_dashboard_unassign, T, 0, "Unassign a dashboard (or many) from a customer" },
-    { "dashboard.update", op_dashboard_update, T, 0, "Save a dashboard's title and configuration" },
-    { "device.assign", op_device_assign, T, 0, "Assign a device (or many) to a customer" },
-    { "device.create", op_device_create, T, 0, "Create a device" },
-    { "device.delete", op_device_delete, T, 0, "Delete a device" },
-    { "device.get", op_device_get, T | C, 0, "Read a device" },
-    { "device.list", op_device_list, T, 0, "List the tenant's devices (paged, type filter)" },
-    { "device.makePublic", op_device_make_public, T, 0, "Assign a device (or many) to the Public customer" },
-    { "device.unassign", op_device_unassign, T, 0, "Unassign a device (or many) from its customer" },
-    { "device.update", op_device_update, T, 0, "Save a whole device" },
-    { "edge.assign", op_edge_assign, T, 0, "Assign an edge (or many) to a customer" },
-    { "edge.create", op_edge_create, T, 0, "Create an edge" },
-    { "edge.delete", op_edge_delete, T, 0, "Delete an edge" },
-    { "edge.get", op_edge_get, T | C, 0, "Read an edge" },
-    { "edge.list", op_edge_list, T, 0, "List the tenant's edges (paged, type filter)" },
-    { "edge.makePublic", op_edge_make_public, T, 0, "Assign an edge (or many) to the Public customer" },
-    { "edge.unassign", op_edge_unassign, T, 0, "Unassign an edge (or many) from its customer" },
-    { "edge.update", op_edge_update, T, 0, "Save a whole edge" },
-    { "event.replay", op_event_replay, T, 0, "The tenant's events after a seq" },
-    { "tenant.create", op_tenant_create, S, 0, "Create a tenant" },
-    { "tenant.delete", op_tenant_delete, S, 0, "Delete a tenant and everything in it" },
-    { "tenant.get", op_tenant_get, S, 0, "Read a tenant" },
-    { "tenant.list", op_tenant_list, S, 0, "List tenants (paged)" },
-    { "tenant.update", op_tenant_update, S, 0, "Save a whole tenant" },
-    { "user.activationLink", op_user_activation_link, S | T, 0, "A user's activation link and its TTL" },
-    { "user.create", op_user_create, S | T, 0, "Create a user with an activation token" },
-    { "user.delete", op_user_delete, S | T, 0, "Delete a user" },
-    { "user.get", op_user_get, ANY, 0, "Read a user" },
-    { "user.list", op_user_list, ANY, 0, "List users (paged)" },
-    { "user.setEnabled", op_user_set_enabled, S | T, 0, "Enable or disable a user's credentials" },
-    { "user.update", op_user_update, ANY, 0, "Save a user" },
+    { "agent.ops", op_agent_ops, ANY, 0, "The operation table: name, authorities, summary", NULL, NULL },
+    { "agent.ping", op_agent_ping, 0, OP_ANONYMOUS, "Liveness: version and uptime", NULL, NULL },
+    { "apiKey.create", op_apikey_create, ANY, 0, "Create an API key for the caller (shown once)", "API_KEY", "ADDED" },
+    { "apiKey.delete", op_apikey_delete, ANY, 0, "Delete one of the caller's API keys", "API_KEY", "DELETED" },
+    { "apiKey.list", op_apikey_list, ANY, 0, "List the caller's API keys", NULL, NULL },
+    { "asset.assign", op_asset_assign, T, 0, "Assign an asset (or many) to a customer", "ASSET", "ASSIGNED_TO_CUSTOMER" },
+    { "asset.create", op_asset_create, T, 0, "Create an asset", "ASSET", "ADDED" },
+    { "asset.delete", op_asset_delete, T, 0, "Delete an asset", "ASSET", "DELETED" },
+    { "asset.get", op_asset_get, T | C, 0, "Read an asset", NULL, NULL },
+    { "asset.list", op_asset_list, T, 0, "List the tenant's assets (paged, type filter)", NULL, NULL },
+    { "asset.makePublic", op_asset_make_public, T, 0, "Assign an asset (or many) to the Public customer", "ASSET", "ASSIGNED_TO_CUSTOMER" },
+    { "asset.unassign", op_asset_unassign, T, 0, "Unassign an asset (or many) from its customer", "ASSET", "UNASSIGNED_FROM_CUSTOMER" },
+    { "asset.update", op_asset_update, T, 0, "Save a whole asset", "ASSET", "UPDATED" },
+    { "audit.list", op_audit_list, S | T, 0, "The audit log of the caller's tenant (paged, filtered)", NULL, NULL },
+    { "auth.activate", op_auth_activate, 0, OP_ANONYMOUS, "Set the first password from an activation token", "USER",
+      "ACTIVATED" },
+    { "auth.changePassword", op_auth_change_password, ANY, 0, "Change the caller's password", "USER",
+      "CREDENTIALS_UPDATED" },
+    { "auth.checkActivateToken", op_auth_check_activate_token, 0, OP_ANONYMOUS, "Check an activation token", NULL,
+      NULL },
+    { "auth.login", op_auth_login, 0, OP_ANONYMOUS, "Log in with e-mail and password", "USER", "LOGIN" },
+    { "auth.logout", op_auth_logout, ANY, 0, "Revoke the calling token", "USER", "LOGOUT" },
+    { "auth.refresh", op_auth_refresh, 0, OP_ANONYMOUS, "Exchange a refresh token for a new pair", NULL, NULL },
+    { "auth.resetPassword", op_auth_reset_password, 0, OP_ANONYMOUS, "Set a new password from a reset token",
+      "USER", "CREDENTIALS_UPDATED" },
+    { "auth.resetPasswordByEmail", op_auth_reset_password_by_email, 0, OP_ANONYMOUS,
+      "Mail a password reset link (always 200)", "USER", "CREDENTIALS_UPDATED" },
+    { "batch", op_batch, ANY, 0, "Run many operations in one request, atomically or not", NULL, NULL },
+    { "customer.assets", op_customer_assets, T | C, 0, "List a customer's assets (paged)", NULL, NULL },
+    { "customer.create", op_customer_create, T, 0, "Create a customer", "CUSTOMER", "ADDED" },
+    { "customer.dashboards", op_customer_dashboards, T | C, 0, "List a customer's dashboards (paged)", NULL, NULL },
+    { "customer.delete", op_customer_delete, T, 0, "Delete a customer (or many), its users, unassign its entities",
+      "CUSTOMER", "DELETED" },
+    { "customer.devices", op_customer_devices, T | C, 0, "List a customer's devices (paged)", NULL, NULL },
+    { "customer.edges", op_customer_edges, T | C, 0, "List a customer's edges (paged)", NULL, NULL },
+    { "customer.findByTitle", op_customer_find_by_title, T, 0, "Find a customer by exact title", NULL, NULL },
+    { "customer.get", op_customer_get, T | C, 0, "Read a customer", NULL, NULL },
+    { "customer.getByIds", op_customer_get_by_ids, T, 0, "Read the caller's customers among ids", NULL, NULL },
+    { "customer.list", op_customer_list, T, 0, "List the tenant's customers (paged)", NULL, NULL },
+    { "customer.patch", op_customer_patch, T, 0, "Change only the given fields of a customer", "CUSTOMER",
+      "UPDATED" },
+    { "customer.shortInfo", op_customer_short_info, T | C, 0, "A customer's title and isPublic", NULL, NULL },
+    { "customer.title", op_customer_title, T | C, 0, "A customer's title", NULL, NULL },
+    { "customer.update", op_customer_update, T, 0, "Save a whole customer", "CUSTOMER", "UPDATED" },
+    { "customer.users", op_customer_users, T, 0, "List a customer's users (paged)", NULL, NULL },
+    { "dashboard.addCustomers", op_dashboard_add_customers, T, 0, "Assign a dashboard to more customers", "DASHBOARD", "ASSIGNED_TO_CUSTOMER" },
+    { "dashboard.assign", op_dashboard_assign, T, 0, "Assign a dashboard (or many) to a customer", "DASHBOARD", "ASSIGNED_TO_CUSTOMER" },
+    { "dashboard.create", op_dashboard_create, T, 0, "Create a dashboard", "DASHBOARD", "ADDED" },
+    { "dashboard.delete", op_dashboard_delete, T, 0, "Delete a dashboard", "DASHBOARD", "DELETED" },
+    { "dashboard.get", op_dashboard_get, T | C, 0, "Read a dashboard", NULL, NULL },
+    { "dashboard.home", op_dashboard_home, ANY, 0, "The caller's home dashboard (user, customer, tenant)", NULL, NULL },
+    { "dashboard.list", op_dashboard_list, T, 0, "List the tenant's dashboards (paged)", NULL, NULL },
+    { "dashboard.makePrivate", op_dashboard_make_private, T, 0, "Unassign a dashboard from the Public customer", "DASHBOARD", "UNASSIGNED_FROM_CUSTOMER" },
+    { "dashboard.makePublic", op_dashboard_make_public, T, 0, "Assign a dashboard to the Public customer", "DASHBOARD", "ASSIGNED_TO_CUSTOMER" },
+    { "dashboard.removeCustomers", op_dashboard_remove_customers, T, 0, "Unassign a dashboard from customers", "DASHBOARD", "UNASSIGNED_FROM_CUSTOMER" },
+    { "dashboard.setCustomers", op_dashboard_set_customers, T, 0, "Replace a dashboard's customers", "DASHBOARD", "UPDATED" },
+    { "dashboard.unassign", op_dashboard_unassign, T, 0, "Unassign a dashboard (or many) from a customer", "DASHBOARD", "UNASSIGNED_FROM_CUSTOMER" },
+    { "dashboard.update", op_dashboard_update, T, 0, "Save a dashboard's title and configuration", "DASHBOARD", "UPDATED" },
+    { "device.assign", op_device_assign, T, 0, "Assign a device (or many) to a customer", "DEVICE", "ASSIGNED_TO_CUSTOMER" },
+    { "device.create", op_device_create, T, 0, "Create a device", "DEVICE", "ADDED" },
+    { "device.delete", op_device_delete, T, 0, "Delete a device", "DEVICE", "DELETED" },
+    { "device.get", op_device_get, T | C, 0, "Read a device", NULL, NULL },
+    { "device.list", op_device_list, T, 0, "List the tenant's devices (paged, type filter)", NULL, NULL },
+    { "device.makePublic", op_device_make_public, T, 0, "Assign a device (or many) to the Public customer", "DEVICE", "ASSIGNED_TO_CUSTOMER" },
+    { "device.unassign", op_device_unassign, T, 0, "Unassign a device (or many) from its customer", "DEVICE", "UNASSIGNED_FROM_CUSTOMER" },
+    { "device.update", op_device_update, T, 0, "Save a whole device", "DEVICE", "UPDATED" },
+    { "edge.assign", op_edge_assign, T, 0, "Assign an edge (or many) to a customer", "EDGE", "ASSIGNED_TO_CUSTOMER" },
+    { "edge.create", op_edge_create, T, 0, "Create an edge", "EDGE", "ADDED" },
+    { "edge.delete", op_edge_delete, T, 0, "Delete an edge", "EDGE", "DELETED" },
+    { "edge.get", op_edge_get, T | C, 0, "Read an edge", NULL, NULL },
+    { "edge.list", op_edge_list, T, 0, "List the tenant's edges (paged, type filter)", NULL, NULL },
+    { "edge.makePublic", op_edge_make_public, T, 0, "Assign an edge (or many) to the Public customer", "EDGE", "ASSIGNED_TO_CUSTOMER" },
+    { "edge.unassign", op_edge_unassign, T, 0, "Unassign an edge (or many) from its customer", "EDGE", "UNASSIGNED_FROM_CUSTOMER" },
+    { "edge.update", op_edge_update, T, 0, "Save a whole edge", "EDGE", "UPDATED" },
+    { "event.replay", op_event_replay, T, 0, "The tenant's events after a seq", NULL, NULL },
+    { "tenant.create", op_tenant_create, S, 0, "Create a tenant", "TENANT", "ADDED" },
+    { "tenant.delete", op_tenant_delete, S, 0, "Delete a tenant and everything in it", "TENANT", "DELETED" },
+    { "tenant.get", op_tenant_get, S, 0, "Read a tenant", NULL, NULL },
+    { "tenant.list", op_tenant_list, S, 0, "List tenants (paged)", NULL, NULL },
+    { "tenant.update", op_tenant_update, S, 0, "Save a whole tenant", "TENANT", "UPDATED" },
+    { "user.activationLink", op_user_activation_link, S | T, 0, "A user's activation link and its TTL", NULL, NULL },
+    { "user.create", op_user_create, S | T, 0, "Create a user with an activation token (and mail)", "USER",
+      "ADDED" },
+    { "user.delete", op_user_delete, S | T, 0, "Delete a user", "USER", "DELETED" },
+    { "user.get", op_user_get, ANY, 0, "Read a user", NULL, NULL },
+    { "user.list", op_user_list, ANY, 0, "List users (paged)", NULL, NULL },
+    { "user.sendActivationMail", op_user_send_activation_mail, S | T, 0, "Mail a user's activation link again",
+      "USER", "UPDATED" },
+    { "user.setEnabled", op_user_set_enabled, S | T, 0, "Enable or disable a user's credentials", "USER",
+      "UPDATED" },
+    { "user.update", op_user_update, ANY, 0, "Save a user", "USER", "UPDATED" },
 };
 
 const struct op *ops_table(size_t *count)
@@ -218,9 +235,70 @@ static int authenticate(struct ctx *ctx, const cJSON *root, const struct op *op)
         return error_set(&ctx->err, ERR_UNAUTHORIZED, "'token' must be a string");
     if (auth_authenticate(ctx, token->valuestring) != ERR_OK)
         return ctx->err.kind;
+    /* The second run of a request that awaited its mail is not a new request. */
+    if (ctx->mail_outcome == MAIL_NONE &&
+        !ratelimit_take(ctx->who.user_id, settings.rate_limit_per_second, clock_mono_ms()))
+        return error_set(&ctx->err, ERR_RATE_LIMITED, "Too many requests for current user!");
     if (!(op->authorities & AUTH_BIT(ctx->who.authority)))
         return error_forbidden(&ctx->err);
     return ERR_OK;
+}
+
+/* The id an entity member names: a UUID string or {"entityType":..,"id":".."}; "" otherwise. */
+static void id_member(const cJSON *o, char out[UUID_STR_LEN])
+{
+    const cJSON *v = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, "id") : NULL;
+    if (cJSON_IsObject(v))
+        v = cJSON_GetObjectItemCaseSensitive(v, "id");
+    out[0] = '\0';
+    if (cJSON_IsString(v) && strlen(v->valuestring) == UUID_STR_LEN - 1)
+        snprintf(out, UUID_STR_LEN, "%s", v->valuestring);
+}
+
+/* The audit row of a write that emitted no event (or failed), from the operation table. */
+static struct audit_row *op_audit_row(struct ctx *ctx, const struct op *op, const cJSON *data, const cJSON *result,
+                                      bool failed)
+{
+    struct audit_row *r = xcalloc(1, sizeof *r);
+
+    audit_row_from_caller(ctx, r);
+    snprintf(r->entity_type, sizeof r->entity_type, "%s", op->audit_entity);
+    snprintf(r->action_type, sizeof r->action_type, "%s", op->audit_action);
+    if (ctx->audit_entity_id[0] != '\0')
+        snprintf(r->entity_id, sizeof r->entity_id, "%s", ctx->audit_entity_id);
+    else
+        id_member(result, r->entity_id);
+    if (r->entity_id[0] == '\0')
+        id_member(data, r->entity_id);
+    if (r->entity_id[0] == '\0' && strcmp(op->audit_entity, "USER") == 0 && ctx->who.authority != AUTHORITY_NONE)
+        snprintf(r->entity_id, sizeof r->entity_id, "%s", ctx->who.user_id);
+    if (ctx->audit_entity_name[0] != '\0')
+        r->entity_name = xstrdup_or_null(ctx->audit_entity_name);
+    if (ctx->who.authority == AUTHORITY_NONE) {
+        /* Anonymous operations (login, activation, reset) act as the user they name. */
+        snprintf(r->tenant_id, sizeof r->tenant_id, "%s", ctx->audit_tenant_id[0] ? ctx->audit_tenant_id : NULL_UUID);
+        if (strcmp(op->audit_entity, "USER") == 0 && r->entity_id[0] != '\0') {
+            snprintf(r->user_id, sizeof r->user_id, "%s", r->entity_id);
+            r->user_name = xstrdup_or_null(r->entity_name);
+        }
+    }
+    if (failed) {
+        strcpy(r->action_status, "FAILURE");
+        r->failure_details = xstrdup_or_null(ctx->err.message);
+    }
+    return r;
+}
+
+/* A failed write keeps an audit row (ctx_apply_kept writes it after the rollback). Requests that
+ * never reached an operation, or that no principal made, leave none. */
+static void keep_failure_audit(struct ctx *ctx, const struct op *op, const cJSON *data)
+{
+    if (op == NULL || op->audit_entity == NULL || ctx->err.kind == ERR_RATE_LIMITED)
+        return;
+    if (ctx->who.authority == AUTHORITY_NONE && !(op->flags & OP_ANONYMOUS))
+        return;
+    ctx->kept.audit_row = op_audit_row(ctx, op, data, NULL, true);
+    ctx->kept.audit = true;
 }
 
 void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply *out)
@@ -228,7 +306,7 @@ void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply
     struct envelope env = { 0 };
     cJSON *root = NULL, *empty = cJSON_CreateObject();
     const cJSON *data = empty;
-    const struct op *op;
+    const struct op *op = NULL;
     struct call call;
 
     memset(out, 0, sizeof *out);
@@ -274,6 +352,23 @@ void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply
         cJSON_Delete(call.result);
         goto fail;
     }
+    if (ctx->mail.await) {
+        /* The reply waits for the mail; the request runs again with the outcome. */
+        cJSON_Delete(call.result);
+        out->deferred = true;
+        out->status = 200;
+        goto done;
+    }
+    if (op->audit_entity != NULL && ctx->audits_written == 0) {
+        struct audit_row *r = op_audit_row(ctx, op, data, call.result, false);
+        int rc = audit_append(ctx, r);
+        audit_row_release(r);
+        free(r);
+        if (rc != ERR_OK) {
+            cJSON_Delete(call.result);
+            goto fail;
+        }
+    }
     cJSON *reply = cJSON_CreateObject();
     cJSON_AddNumberToObject(reply, "status", 200);
     cJSON_AddItemToObject(reply, "data", call.result != NULL ? call.result : cJSON_CreateObject());
@@ -283,6 +378,7 @@ void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply
 fail:
     if (ctx->err.kind == ERR_OK)
         error_set(&ctx->err, ERR_INTERNAL, "Internal error: the operation failed without a reason");
+    keep_failure_audit(ctx, op, data);
     reply_error(ctx, &env, out);
 done:
     cJSON_Delete(root);

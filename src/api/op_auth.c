@@ -94,3 +94,27 @@ int op_auth_check_activate_token(struct call *c)
     free(token);
     return rc;
 }
+
+int op_auth_reset_password_by_email(struct call *c)
+{
+    char *email = NULL;
+    int rc = two_strings(c, "email", NULL, &email, NULL);
+    if (rc == ERR_OK)
+        rc = auth_request_password_reset(c->ctx, email);
+    free(email);
+    return rc;
+}
+
+int op_auth_reset_password(struct call *c)
+{
+    char *token = NULL, *password = NULL;
+    struct token_pair p;
+    int rc = two_strings(c, "resetToken", "password", &token, &password);
+    if (rc == ERR_OK)
+        rc = auth_reset_password(c->ctx, token, password, &p);
+    if (rc == ERR_OK)
+        reply_pair(c, &p);
+    free(token);
+    free(password);
+    return rc;
+}

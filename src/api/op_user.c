@@ -135,3 +135,13 @@ int op_user_set_enabled(struct call *c)
         return call_failed(c);
     return user_set_enabled(c->ctx, id, enabled);
 }
+
+int op_user_send_activation_mail(struct call *c)
+{
+    static const char *const keys[] = { "email", NULL };
+    char *email = NULL;
+    int rc = args_allow(c, keys) || arg_string(c, "email", true, &email) ? call_failed(c)
+                                                                          : user_send_activation_mail(c->ctx, email);
+    free(email);
+    return rc;
+}

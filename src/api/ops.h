@@ -17,6 +17,8 @@ struct op {
     unsigned authorities;    /* AUTH_* bits of perm.h allowed to call it (0 with OP_ANONYMOUS: anyone) */
     unsigned flags;
     const char *summary;     /* one line, served by agent.ops */
+    const char *audit_entity; /* writes: the entity type of their audit rows (NULL: a read, no row) */
+    const char *audit_action; /* writes: the action type when no event names it (LOGIN, ...) */
 };
 
 /* The table, sorted by name (a unit test checks it), and its lookup. */
@@ -33,6 +35,10 @@ int op_auth_logout(struct call *c);
 int op_auth_change_password(struct call *c);
 int op_auth_activate(struct call *c);
 int op_auth_check_activate_token(struct call *c);
+int op_auth_reset_password_by_email(struct call *c);
+int op_auth_reset_password(struct call *c);
+/* audit.* */
+int op_audit_list(struct call *c);
 /* apiKey.* */
 int op_apikey_create(struct call *c);
 int op_apikey_list(struct call *c);
@@ -63,6 +69,7 @@ int op_user_delete(struct call *c);
 int op_user_list(struct call *c);
 int op_user_activation_link(struct call *c);
 int op_user_set_enabled(struct call *c);
+int op_user_send_activation_mail(struct call *c);
 /* event.* */
 int op_event_replay(struct call *c);
 /* device.*, asset.*, edge.* (op_entity.c) and customer.devices / assets / edges */

@@ -219,3 +219,42 @@ char *api_render_event(const struct event *ev, const struct principal *who)
     cJSON_Delete(o);
     return text;
 }
+
+char *api_render_audit(const struct event *ev, const struct principal *who)
+{
+    cJSON *o = cJSON_CreateObject();
+    (void)who;
+    if (strcmp(ev->type, "ENTITY_CREATED") == 0 || strcmp(ev->type, "ENTITY_UPDATED") == 0) {
+        cJSON_AddItemToObject(o, "entity", render_event_entity(ev));
+    } else {
+        cJSON_AddStringToObject(o, "entityId", ev->entity_id);
+        add_if(o, "assignedCustomerId", ev->assigned_customer_id);
+        add_if(o, "assignedCustomerName", ev->assigned_customer_name);
+        add_if(o, "unassignedCustomerId", ev->unassigned_customer_id);
+        add_if(o, "unassignedCustomerName", ev->unassigned_customer_name);
+    }
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+cJSON *render_audit_row(const struct audit_row *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "id", json_entity_id("AUDIT_LOG", r->id));
+    cJSON_AddNumberToObject(o, "createdTime", (double)r->created_time);
+    cJSON_AddItemToObject(o, "tenantId", json_entity_id("TENANT", r->tenant_id));
+    cJSON_AddItemToObject(o, "customerId", json_entity_id("CUSTOMER", r->customer_id));
+    cJSON_AddItemToObject(o, "entityId", r->entity_id[0] && r->entity_type[0]
+                                             ? json_entity_id(r->entity_type, r->entity_id)
+                                             : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "entityName", json_string_or_null(r->entity_name));
+    cJSON_AddItemToObject(o, "userId", json_entity_id("USER", r->user_id));
+    cJSON_AddItemToObject(o, "userName", json_string_or_null(r->user_name));
+    cJSON_AddStringToObject(o, "actionType", r->action_type);
+    cJSON *data = json_parse_text(r->action_data);
+    cJSON_AddItemToObject(o, "actionData", cJSON_IsObject(data) ? data : (cJSON_Delete(data), cJSON_CreateObject()));
+    cJSON_AddStringToObject(o, "actionStatus", r->action_status);
+    cJSON_AddItemToObject(o, "actionFailureDetails", json_string_or_null(r->failure_details));
+    return o;
+}

@@ -2,6 +2,7 @@
 #ifndef CMAGENT_API_RENDER_H
 #define CMAGENT_API_RENDER_H
 
+#include "cmagent/audit.h"
 #include "cmagent/model.h"
 
 #include <cjson/cJSON.h>
@@ -21,5 +22,7 @@ cJSON *render_entity(const struct entity *e);
 /* A dashboard. with_configuration false gives ThingsBoard's DashboardInfo (listings); blank_configuration
  * puts "" in its place, as ThingsBoard's rule-engine messages do. */
 cJSON *render_dashboard(const struct dashboard *d, bool with_configuration, bool blank_configuration);
+/* An audit row as ThingsBoard's AuditLog JSON. */
+cJSON *render_audit_row(const struct audit_row *r);
 
 #endif

@@ -4,12 +4,17 @@
  * are apikey.c's; user management is user.c's. */
 #include "cmagent/auth.h"
 
+#include "cmagent/audit.h"
 #include "cmagent/events.h"
+#include "cmagent/log.h"
 #include "cmagent/perm.h"
+#include "cmagent/store_audit.h"
 #include "cmagent/store_token.h"
 #include "cmagent/store_user.h"
 #include "cmagent/validate.h"
 
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +27,9 @@
 #define INVALID_TOKEN "Invalid or revoked token"
 #define INVALID_LOGIN "Invalid username or password"
 #define NOT_ACTIVE "User account is not active"
+#define LOCKED "Authentication Failed. Username was locked due to security policy."
+#define RESET_TOKEN_BYTES 30
+#define DAY_MS (24 * 3600 * 1000LL)
 
 /* now + ttl, saturated; a ttl of 0 or less means the token never expires (0). */
 static int64_t expiry(int64_t now, int64_t ttl_ms)
@@ -142,15 +150,82 @@ static int set_password(struct ctx *ctx, struct credentials *c, const char *pass
         return error_set(&ctx->err, ERR_INTERNAL, "Couldn't hash the password");
     free(c->password_hash);
     c->password_hash = xstrdup_or_null(hash);
-    return ERR_OK;
+    int rc = store_password_history_add(ctx->store, c->user_id, hash, ctx->now);
+    return rc == STORE_OK ? ERR_OK : ctx_store_failed(ctx, rc);
+}
+
+/* Appends one passay-style violation to the message, lines joined by '\n' as ThingsBoard does. */
+static void add_violation(char *msg, size_t size, const char *fmt, int64_t n)
+{
+    size_t len = strlen(msg);
+    if (len > 0 && len + 1 < size)
+        msg[len++] = '\n';
+    snprintf(msg + len, size - len, fmt, (long long)n);
 }
 
 int auth_check_password_policy(struct ctx *ctx, const char *password)
 {
-    size_t n = password ? utf8_length(password) : 0;
-    if (n < PASSWORD_MIN_LENGTH || n > PASSWORD_MAX_LENGTH)
-        return error_set(&ctx->err, ERR_BAD_REQUEST, "Password must be %d to %d characters long",
-                         PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH);
+    static const struct password_policy none = { 0 };
+    const struct password_policy *pp = ctx->settings != NULL ? &ctx->settings->password : &none;
+    int64_t min = pp->min_length > 0 ? pp->min_length : PASSWORD_MIN_LENGTH;
+    int64_t max = pp->max_length > 0 ? pp->max_length : PASSWORD_MAX_LENGTH;
+    int64_t upper = 0, lower = 0, digits = 0, special = 0, spaces = 0;
+    char msg[ERROR_MESSAGE_MAX] = "";
+    const char *pw = password ? password : "";
+    int64_t n = (int64_t)utf8_length(pw);
+
+    for (const unsigned char *p = (const unsigned char *)pw; *p != '\0'; p++) {
+        if (*p >= 0x80)
+            continue;
+        if (isupper(*p))
+            upper++;
+        else if (islower(*p))
+            lower++;
+        else if (isdigit(*p))
+            digits++;
+        else if (isspace(*p))
+            spaces++;
+        else if (ispunct(*p))
+            special++;
+    }
+    if (n < min)
+        add_violation(msg, sizeof msg, "Password must be %lld or more characters in length.", min);
+    if (n > max)
+        add_violation(msg, sizeof msg, "Password must be no more than %lld characters in length.", max);
+    if (upper < pp->min_uppercase)
+        add_violation(msg, sizeof msg, "Password must contain %lld or more uppercase characters.", pp->min_uppercase);
+    if (lower < pp->min_lowercase)
+        add_violation(msg, sizeof msg, "Password must contain %lld or more lowercase characters.", pp->min_lowercase);
+    if (digits < pp->min_digits)
+        add_violation(msg, sizeof msg, "Password must contain %lld or more digit characters.", pp->min_digits);
+    if (special < pp->min_special)
+        add_violation(msg, sizeof msg, "Password must contain %lld or more special characters.", pp->min_special);
+    if (pp->forbid_whitespace && spaces > 0)
+        add_violation(msg, sizeof msg, "Password contains a whitespace character.%.0lld", 0);
+    if (msg[0] != '\0')
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "%s", msg);
+    return ERR_OK;
+}
+
+/* The reuse rule: none of the passwords set in the last reuse_days days may come back. */
+static int check_password_reuse(struct ctx *ctx, const char *user_id, const char *password)
+{
+    int64_t days = ctx->settings->password.reuse_days;
+    char **hashes = NULL;
+    size_t n = 0;
+    bool used = false;
+
+    if (days <= 0)
+        return ERR_OK;
+    int rc = store_password_history_since(ctx->store, user_id, ctx->now - days * DAY_MS, &hashes, &n);
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    for (size_t i = 0; i < n && !used; i++)
+        used = secret_check_password(password, hashes[i]);
+    password_hashes_free(hashes, n);
+    if (used)
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "Password was already used for the last %lld days",
+                         (long long)days);
     return ERR_OK;
 }
 
@@ -186,17 +261,20 @@ int auth_authenticate(struct ctx *ctx, const char *token)
     return rc;
 }
 
-/* Checks password against the account; a miss is counted in failed_login_attempts. */
-static int check_login_password(struct ctx *ctx, struct credentials *c, const char *password)
+/* Checks password against the account. A miss is counted in failed_login_attempts by a write kept
+ * despite the failure (ctx->kept); the miss past max_failed_login_attempts locks the account. */
+static int check_login_password(struct ctx *ctx, const struct credentials *c, const char *password)
 {
+    int64_t max = ctx->settings->max_failed_login_attempts;
+
     if (c->password_hash == NULL) {
-        secret_check_password(password, secret_dummy_hash());
+        secret_check_password(password, secret_dummy_hash(ctx->settings->password_hash_cost));
         return error_set(&ctx->err, ERR_UNAUTHORIZED, NOT_ACTIVE);
     }
     if (!secret_check_password(password, c->password_hash)) {
-        c->failed_login_attempts++;
-        if (save_credentials(ctx, c) != ERR_OK)
-            return ctx->err.kind;
+        strcpy(ctx->kept.failed_login_user, c->user_id);
+        if (max > 0 && c->failed_login_attempts + 1 > max && c->enabled)
+            return error_set(&ctx->err, ERR_UNAUTHORIZED, LOCKED);
         return error_set(&ctx->err, ERR_UNAUTHORIZED, INVALID_LOGIN);
     }
     if (!c->enabled)
@@ -214,11 +292,14 @@ int auth_login(struct ctx *ctx, const char *email, const char *password, struct 
     memset(out, 0, sizeof *out);
     rc = store_user_get_by_email(ctx->store, email ? email : "", &u);
     if (rc == STORE_NOT_FOUND) {
-        secret_check_password(pw, secret_dummy_hash());
+        secret_check_password(pw, secret_dummy_hash(ctx->settings->password_hash_cost));
         return error_set(&ctx->err, ERR_UNAUTHORIZED, INVALID_LOGIN);
     }
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
+    snprintf(ctx->audit_entity_id, sizeof ctx->audit_entity_id, "%s", u.id);
+    snprintf(ctx->audit_entity_name, sizeof ctx->audit_entity_name, "%s", u.email);
+    snprintf(ctx->audit_tenant_id, sizeof ctx->audit_tenant_id, "%s", u.tenant_id);
     rc = store_credentials_get(ctx->store, u.id, &c);
     if (rc != STORE_OK)
         rc = ctx_store_failed(ctx, rc);
@@ -231,6 +312,46 @@ int auth_login(struct ctx *ctx, const char *email, const char *password, struct 
     }
     if (rc == ERR_OK)
         rc = issue_pair(ctx, u.id, out, NULL);
+    user_release(&u);
+    credentials_release(&c);
+    return rc;
+}
+
+int auth_count_failed_login(struct ctx *ctx, const char *user_id)
+{
+    struct credentials c = { 0 };
+    struct user u = { 0 };
+    int64_t max = ctx->settings->max_failed_login_attempts;
+    int rc = store_credentials_get(ctx->store, user_id, &c);
+
+    if (rc == STORE_NOT_FOUND)
+        return ERR_OK; /* deleted meanwhile: nothing to count */
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    c.failed_login_attempts++;
+    bool lock = max > 0 && c.failed_login_attempts > max && c.enabled;
+    if (lock)
+        c.enabled = false;
+    rc = save_credentials(ctx, &c);
+    if (rc == ERR_OK && lock) {
+        int src = store_token_delete_by_user(ctx->store, user_id, false);
+        if (src == STORE_OK)
+            src = store_user_get(ctx->store, user_id, &u);
+        rc = src == STORE_OK ? ERR_OK : ctx_store_failed(ctx, src);
+    }
+    if (rc == ERR_OK && lock) {
+        struct audit_row r = { 0 };
+        snprintf(r.tenant_id, sizeof r.tenant_id, "%s", u.tenant_id);
+        strcpy(r.entity_type, "USER");
+        strcpy(r.entity_id, u.id);
+        r.entity_name = xstrdup_or_null(u.email);
+        strcpy(r.user_id, u.id);
+        r.user_name = xstrdup_or_null(u.email);
+        strcpy(r.action_type, "LOCKOUT");
+        rc = audit_append(ctx, &r);
+        audit_row_release(&r);
+        log_warn("User %s locked after %lld failed login attempts.", u.email, (long long)c.failed_login_attempts);
+    }
     user_release(&u);
     credentials_release(&c);
     return rc;
@@ -298,6 +419,8 @@ static int apply_password_change(struct ctx *ctx, struct credentials *c, const c
         return ctx->err.kind;
     if (secret_check_password(next, c->password_hash))
         return error_set(&ctx->err, ERR_BAD_REQUEST, "New password should be different from existing!");
+    if (check_password_reuse(ctx, c->user_id, next) != ERR_OK)
+        return ctx->err.kind;
     return set_password(ctx, c, next);
 }
 
@@ -397,4 +520,92 @@ int auth_check_activate_token(struct ctx *ctx, const char *activate_token)
         return ctx->err.kind;
     credentials_release(&c);
     return ERR_OK;
+}
+
+/* ---------------------------------------------------------------- password reset */
+
+int auth_request_password_reset(struct ctx *ctx, const char *email)
+{
+    struct user u = { 0 };
+    struct credentials c = { 0 };
+    char token[SECRET_TOKEN_MAX], body[2048];
+    int rc;
+
+    if (email == NULL || email[0] == '\0')
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "Email is required");
+    if (utf8_length(email) > 255)
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "email length must be equal or less than 255");
+    rc = store_user_get_by_email(ctx->store, email, &u);
+    if (rc == STORE_NOT_FOUND)
+        return ERR_OK; /* always 200: the reply must not tell which e-mails exist */
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    snprintf(ctx->audit_entity_id, sizeof ctx->audit_entity_id, "%s", u.id);
+    snprintf(ctx->audit_entity_name, sizeof ctx->audit_entity_name, "%s", u.email);
+    snprintf(ctx->audit_tenant_id, sizeof ctx->audit_tenant_id, "%s", u.tenant_id);
+    rc = store_credentials_get(ctx->store, u.id, &c);
+    if (rc != STORE_OK) {
+        rc = ctx_store_failed(ctx, rc);
+    } else if (c.enabled) {
+        secret_token(token, "", RESET_TOKEN_BYTES);
+        free(c.reset_token);
+        c.reset_token = xstrdup_or_null(token);
+        c.reset_token_exp = expiry(ctx->now, ctx->settings->reset_token_ttl_ms);
+        rc = save_credentials(ctx, &c);
+        if (rc == ERR_OK) {
+            char *link = ctx_link(ctx, "/api/noauth/resetPassword?resetToken=", token);
+            snprintf(body, sizeof body,
+                     "Hello,\r\n\r\nA password reset was requested for your account %s.\r\n"
+                     "Open this link to choose a new password (valid for %lld hours):\r\n\r\n%s\r\n\r\n"
+                     "If you did not ask for it, ignore this message.\r\n",
+                     u.email, (long long)(ctx->settings->reset_token_ttl_ms / 3600000), link);
+            ctx_want_mail(ctx, u.email, "Password reset request", body, false);
+            free(link);
+        }
+    }
+    user_release(&u);
+    credentials_release(&c);
+    return rc;
+}
+
+int auth_reset_password(struct ctx *ctx, const char *reset_token, const char *password, struct token_pair *out)
+{
+    struct credentials c = { 0 };
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if (reset_token == NULL || reset_token[0] == '\0' || strlen(reset_token) > 128)
+        return error_set(&ctx->err, ERR_NOT_FOUND, "Invalid reset token!");
+    rc = store_credentials_get_by_reset_token(ctx->store, reset_token, &c);
+    if (rc == STORE_NOT_FOUND)
+        return error_set(&ctx->err, ERR_NOT_FOUND, "Invalid reset token!");
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    snprintf(ctx->audit_entity_id, sizeof ctx->audit_entity_id, "%s", c.user_id);
+    if (c.reset_token_exp != 0 && c.reset_token_exp <= ctx->now)
+        rc = error_set(&ctx->err, ERR_BAD_REQUEST, "Password reset token expired");
+    else if (auth_check_password_policy(ctx, password) != ERR_OK)
+        rc = ctx->err.kind;
+    else if (c.password_hash != NULL && secret_check_password(password, c.password_hash))
+        rc = error_set(&ctx->err, ERR_BAD_REQUEST, "New password should be different from existing!");
+    else if (check_password_reuse(ctx, c.user_id, password) != ERR_OK)
+        rc = ctx->err.kind;
+    else
+        rc = set_password(ctx, &c, password);
+    if (rc == ERR_OK) {
+        free(c.reset_token);
+        c.reset_token = NULL;
+        c.reset_token_exp = 0;
+        rc = save_credentials(ctx, &c);
+    }
+    if (rc == ERR_OK) {
+        int src = store_token_delete_by_user(ctx->store, c.user_id, true);
+        rc = src == STORE_OK ? ERR_OK : ctx_store_failed(ctx, src);
+    }
+    if (rc == ERR_OK && !c.enabled)
+        rc = error_set(&ctx->err, ERR_UNAUTHORIZED, NOT_ACTIVE);
+    if (rc == ERR_OK)
+        rc = issue_pair(ctx, c.user_id, out, NULL);
+    credentials_release(&c);
+    return rc;
 }

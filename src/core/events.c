@@ -2,8 +2,10 @@
  * tenant's past events for listeners that saw a gap in seq. */
 #include "cmagent/events.h"
 
+#include "cmagent/audit.h"
 #include "cmagent/store_outbox.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +31,24 @@ void events_resolve_customer(const struct ctx *ctx, const char *given, char out[
     strcpy(out, pick);
 }
 
+/* The audit row of a committed change: same transaction, same savepoint as its event. */
+static int audit_event(struct ctx *ctx, const struct event *ev)
+{
+    struct audit_row r = { 0 };
+    audit_row_from_caller(ctx, &r);
+    if (ctx->who.authority == AUTHORITY_NONE)
+        snprintf(r.tenant_id, sizeof r.tenant_id, "%s", ev->tenant_id);
+    snprintf(r.customer_id, sizeof r.customer_id, "%s", ev->customer_id);
+    snprintf(r.entity_type, sizeof r.entity_type, "%s", ev->entity_type);
+    snprintf(r.entity_id, sizeof r.entity_id, "%s", ev->entity_id);
+    r.entity_name = xstrdup_or_null(ev->entity_name);
+    snprintf(r.action_type, sizeof r.action_type, "%s", audit_action_of_event(ev->type));
+    r.action_data = ctx->render_audit != NULL ? ctx->render_audit(ev, &ctx->who) : NULL;
+    int rc = audit_append(ctx, &r);
+    audit_row_release(&r);
+    return rc;
+}
+
 int events_emit(struct ctx *ctx, struct event *ev)
 {
     struct outbox_event row;
@@ -47,7 +67,7 @@ int events_emit(struct ctx *ctx, struct event *ev)
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
     ctx->events_written++;
-    return ERR_OK;
+    return audit_event(ctx, ev);
 }
 
 int events_replay(struct ctx *ctx, int64_t after_seq, int64_t limit, struct outbox_event **out, size_t *n)

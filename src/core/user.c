@@ -241,49 +241,51 @@ static int emit_user_event(struct ctx *ctx, const char *type, const struct user 
 
 /* ---------------------------------------------------------------- activation tokens */
 
-/* Replaces the credentials' activation token with a fresh one valid for the configured TTL. */
-static void new_activation_token(const struct ctx *ctx, struct credentials *c)
+/* Replaces the credentials' activation token with a fresh one (or preset, when the first run of
+ * the request already mailed it) valid for the configured TTL. */
+static void new_activation_token(const struct ctx *ctx, struct credentials *c, const char *preset)
 {
     char token[SECRET_TOKEN_MAX];
-    secret_token(token, "", ACTIVATION_TOKEN_BYTES);
+    if (preset != NULL && preset[0] != '\0')
+        snprintf(token, sizeof token, "%s", preset);
+    else
+        secret_token(token, "", ACTIVATION_TOKEN_BYTES);
     free(c->activate_token);
     c->activate_token = xstrdup_or_null(token);
     c->activate_token_exp = ctx->now + ctx->settings->activation_token_ttl_ms;
 }
 
 /* A new user's credentials: disabled, no password, a pending activation token. */
-static int insert_pending_credentials(struct ctx *ctx, const char *user_id)
+static int insert_pending_credentials(struct ctx *ctx, const char *user_id, const char *preset_token)
 {
     struct credentials c = { 0 };
     strcpy(c.user_id, user_id);
-    new_activation_token(ctx, &c);
+    new_activation_token(ctx, &c, preset_token);
     int rc = store_credentials_insert(ctx->store, &c);
     credentials_release(&c);
     return rc == STORE_OK ? ERR_OK : ctx_store_failed(ctx, rc);
 }
 
-/* "<base_url>/api/noauth/activate?activateToken=<token>", without a doubled '/'. */
-static char *activation_link(const char *base_url, const char *token)
+static char *activation_link(const struct ctx *ctx, const char *token)
 {
-    static const char path[] = "/api/noauth/activate?activateToken=";
-    const char *base = base_url ? base_url : "";
-    size_t base_len = strlen(base);
-
-    while (base_len > 0 && base[base_len - 1] == '/')
-        base_len--;
-    size_t len = base_len + sizeof path + strlen(token);
-    char *link = xcalloc(len, 1);
-    snprintf(link, len, "%.*s%s%s", (int)base_len, base, path, token);
-    return link;
+    return ctx_link(ctx, "/api/noauth/activate?activateToken=", token);
 }
 
-/* There is no mailer yet: a requested activation mail cannot be sent, so the new user is removed
- * again (ThingsBoard deletes it too) and the request fails. */
-static int activation_mail_failed(struct ctx *ctx, const struct user *u)
+/* Queues the activation mail of email with token; the reply waits for the outcome. */
+static void want_activation_mail(struct ctx *ctx, const char *email, const char *token, int64_t ttl_ms)
 {
-    int rc = store_user_delete(ctx->store, u->id);
-    if (rc != STORE_OK)
-        return ctx_store_failed(ctx, rc);
+    char body[2048];
+    char *link = activation_link(ctx, token);
+    snprintf(body, sizeof body,
+             "Hello,\r\n\r\nAn account was created for you (%s).\r\n"
+             "Open this link to set your password and activate it (valid for %lld hours):\r\n\r\n%s\r\n",
+             email, (long long)(ttl_ms / 3600000), link);
+    ctx_want_mail(ctx, email, "Your account activation", body, true);
+    free(link);
+}
+
+static int activation_mail_failed(struct ctx *ctx)
+{
     return error_set(&ctx->err, ERR_INTERNAL, "Couldn't send user activation email");
 }
 
@@ -300,7 +302,22 @@ int user_create(struct ctx *ctx, struct user *u, bool send_activation_mail)
     if (perm_user(ctx, PERM_CREATE, u) != ERR_OK || validate_user(ctx, u) != ERR_OK ||
         check_user_limit(ctx, u->tenant_id) != ERR_OK || check_email_free(ctx, u) != ERR_OK)
         return ctx->err.kind;
-    uuid_generate(u->id);
+    if (send_activation_mail && ctx->mail_outcome == MAIL_NONE) {
+        /* First run: nothing is written. The mail goes out with the id and token the second run
+         * (after the mailer's outcome) will create the user with; see agent.c. */
+        char token[SECRET_TOKEN_MAX];
+        uuid_generate(ctx->preset_id);
+        secret_token(token, "", ACTIVATION_TOKEN_BYTES);
+        snprintf(ctx->preset_token, sizeof ctx->preset_token, "%s", token);
+        want_activation_mail(ctx, u->email, token, ctx->settings->activation_token_ttl_ms);
+        return ERR_OK;
+    }
+    if (send_activation_mail && ctx->mail_outcome != MAIL_SENT)
+        return activation_mail_failed(ctx);
+    if (send_activation_mail && ctx->preset_id[0] != '\0')
+        strcpy(u->id, ctx->preset_id);
+    else
+        uuid_generate(u->id);
     u->created_time = ctx->now;
     u->version = 1;
     int rc = store_user_insert(ctx->store, u);
@@ -308,10 +325,8 @@ int user_create(struct ctx *ctx, struct user *u, bool send_activation_mail)
         return email_taken(ctx, u);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
-    if (insert_pending_credentials(ctx, u->id) != ERR_OK)
+    if (insert_pending_credentials(ctx, u->id, send_activation_mail ? ctx->preset_token : NULL) != ERR_OK)
         return ctx->err.kind;
-    if (send_activation_mail)
-        return activation_mail_failed(ctx, u);
     return emit_user_event(ctx, "ENTITY_CREATED", u);
 }
 
@@ -488,14 +503,44 @@ int user_activation_link(struct ctx *ctx, const char *id, char **link, int64_t *
     if (c.enabled || c.activate_token == NULL) {
         rc = error_set(&ctx->err, ERR_BAD_REQUEST, "User is already activated!");
     } else if (c.activate_token_exp - ctx->now < ACTIVATION_RENEW_BEFORE_MS) {
-        new_activation_token(ctx, &c);
+        new_activation_token(ctx, &c, NULL);
         rc = save_credentials(ctx, &c);
     }
     if (rc == ERR_OK) {
-        *link = activation_link(ctx->settings->base_url, c.activate_token);
+        *link = activation_link(ctx, c.activate_token);
         *ttl_ms = c.activate_token_exp - ctx->now;
     }
     credentials_release(&c);
+    return rc;
+}
+
+int user_send_activation_mail(struct ctx *ctx, const char *email)
+{
+    struct user u = { 0 };
+    char *link = NULL;
+    int64_t ttl = 0;
+    int rc;
+
+    if (perm_require(ctx, AUTH_SYS | AUTH_TENANT) != ERR_OK)
+        return ctx->err.kind;
+    if (email == NULL || email[0] == '\0')
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "User email should be specified!");
+    rc = store_user_get_by_email(ctx->store, email, &u);
+    if (rc == STORE_NOT_FOUND)
+        return error_set(&ctx->err, ERR_NOT_FOUND, "User with email '%.255s' is not found", email);
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    snprintf(ctx->audit_entity_id, sizeof ctx->audit_entity_id, "%s", u.id);
+    snprintf(ctx->audit_entity_name, sizeof ctx->audit_entity_name, "%s", u.email);
+    rc = user_activation_link(ctx, u.id, &link, &ttl);
+    if (rc == ERR_OK && ctx->mail_outcome == MAIL_FAILED) {
+        rc = activation_mail_failed(ctx);
+    } else if (rc == ERR_OK && ctx->mail_outcome == MAIL_NONE) {
+        const char *token = strstr(link, "activateToken=") + strlen("activateToken=");
+        want_activation_mail(ctx, u.email, token, ttl);
+    }
+    free(link);
+    user_release(&u);
     return rc;
 }
 
@@ -540,6 +585,23 @@ int user_set_enabled(struct ctx *ctx, const char *id, bool enabled)
 
 /* ---------------------------------------------------------------- bootstrap */
 
+/* The bootstrap password (configured, or generated) obeys the length rules only: a generated one
+ * cannot promise character classes, and the administrator changes it through the full policy. */
+static int check_bootstrap_password(struct ctx *ctx, const char *password)
+{
+    struct core_settings lengths_only = *ctx->settings;
+    const struct core_settings *saved = ctx->settings;
+    struct password_policy p = { 0 };
+
+    p.min_length = saved->password.min_length;
+    p.max_length = saved->password.max_length;
+    lengths_only.password = p;
+    ctx->settings = &lengths_only;
+    int rc = auth_check_password_policy(ctx, password);
+    ctx->settings = saved;
+    return rc;
+}
+
 static int insert_sysadmin(struct ctx *ctx, const char *email, const char *password)
 {
     struct user u = { 0 };
@@ -551,7 +613,7 @@ static int insert_sysadmin(struct ctx *ctx, const char *email, const char *passw
         return ctx->err.kind;
     if (!email_is_valid(email))
         return error_set(&ctx->err, ERR_BAD_REQUEST, "Invalid email address format '%s'!", email);
-    if (auth_check_password_policy(ctx, password) != ERR_OK)
+    if (check_bootstrap_password(ctx, password) != ERR_OK)
         return ctx->err.kind;
     if (secret_hash_password(password, ctx->settings->password_hash_cost, hash) != 0)
         return error_set(&ctx->err, ERR_INTERNAL, "Couldn't hash the system administrator's password");

@@ -126,6 +126,31 @@ static const char *const migrations[] = {
     "  customer_id TEXT NOT NULL REFERENCES customer(id) ON DELETE CASCADE,"
     "  PRIMARY KEY (dashboard_id, customer_id)) WITHOUT ROWID;"
     "CREATE INDEX dashboard_customer_customer ON dashboard_customer(customer_id, dashboard_id);",
+
+    /* 3: the audit log (one row per write, kept for audit_retention_days) and the password history
+     * of the reuse rule. */
+    "CREATE TABLE audit_log ("
+    "  id TEXT PRIMARY KEY,"
+    "  created_time INTEGER NOT NULL,"
+    "  tenant_id TEXT NOT NULL,"
+    "  customer_id TEXT,"
+    "  entity_type TEXT,"
+    "  entity_id TEXT,"
+    "  entity_name TEXT,"
+    "  user_id TEXT,"
+    "  user_name TEXT,"
+    "  action_type TEXT NOT NULL,"
+    "  action_data TEXT,"
+    "  action_status TEXT NOT NULL CHECK (action_status IN ('SUCCESS', 'FAILURE')),"
+    "  action_failure_details TEXT);"
+    "CREATE INDEX audit_log_tenant_time ON audit_log(tenant_id, created_time);"
+    "CREATE INDEX audit_log_time ON audit_log(created_time);"
+
+    "CREATE TABLE password_history ("
+    "  user_id TEXT NOT NULL REFERENCES tb_user(id) ON DELETE CASCADE,"
+    "  password_hash TEXT NOT NULL,"
+    "  ts INTEGER NOT NULL);"
+    "CREATE INDEX password_history_user ON password_history(user_id, ts);",
 };
 
 const char *const *store_schema_migrations(size_t *count)

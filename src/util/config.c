@@ -50,10 +50,23 @@ static const struct key keys[] = {
     I(refresh_token_ttl, 60, 31536000L, 604800),
     I(activation_token_ttl, 1, 24, 24),
     I(password_hash_cost, 0, 11, 0),
+    I(password_reset_token_ttl, 1, 720, 24),
+    I(password_min_length, 1, 4096, 6),
+    I(password_max_length, 1, 4096, 72),
+    I(password_min_uppercase, 0, 4096, 0),
+    I(password_min_lowercase, 0, 4096, 0),
+    I(password_min_digits, 0, 4096, 0),
+    I(password_min_special, 0, 4096, 0),
+    I(password_allow_whitespace, 0, 1, 1),
+    I(password_reuse_days, 0, 3650, 0),
+    I(max_failed_login_attempts, 0, 1000, 0),
+    I(rate_limit_per_second, 0, 1000000, 0),
+    I(audit_retention_days, 0, 3650, 30),
     S(smtp_url, ""),
     S(smtp_from, "cmagent@localhost"),
     S(smtp_username, ""),
     S(smtp_password, ""),
+    I(smtp_timeout, 1, 600, 30),
     S(log_level, "info"),
 };
 
@@ -202,6 +215,17 @@ int config_finish(struct config *cfg, char *err, size_t errlen)
     if (cfg->topic_prefix[0] == '\0' || strpbrk(cfg->topic_prefix, "+#") != NULL) {
         snprintf(err, errlen, "invalid value \"%s\" for \"topic_prefix\": must be non-empty without + or #",
                  cfg->topic_prefix);
+        return -1;
+    }
+    if (cfg->password_min_length > cfg->password_max_length) {
+        snprintf(err, errlen, "\"password_min_length\" %ld exceeds \"password_max_length\" %ld",
+                 cfg->password_min_length, cfg->password_max_length);
+        return -1;
+    }
+    if (cfg->smtp_url[0] != '\0' && strncmp(cfg->smtp_url, "smtp://", 7) != 0 &&
+        strncmp(cfg->smtp_url, "smtps://", 8) != 0) {
+        snprintf(err, errlen, "invalid value \"%s\" for \"smtp_url\": must start with smtp:// or smtps://",
+                 cfg->smtp_url);
         return -1;
     }
     if (cfg->database[0] == '\0') {

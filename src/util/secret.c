@@ -95,19 +95,20 @@ bool secret_check_password(const char *password, const char *hash)
     return ok;
 }
 
-static char dummy_hash[SECRET_HASH_MAX];
-static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+#define DUMMY_COSTS 12
+static char dummy_hashes[DUMMY_COSTS][SECRET_HASH_MAX];
+static pthread_mutex_t dummy_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void make_dummy_hash(void)
+const char *secret_dummy_hash(unsigned long cost)
 {
-    char pw[SECRET_TOKEN_MAX];
-    secret_token(pw, "", 16);
-    if (secret_hash_password(pw, 0, dummy_hash) != 0)
-        strcpy(dummy_hash, "*");
-}
-
-const char *secret_dummy_hash(void)
-{
-    pthread_once(&dummy_once, make_dummy_hash);
-    return dummy_hash;
+    size_t i = cost < DUMMY_COSTS ? (size_t)cost : 0;
+    pthread_mutex_lock(&dummy_lock);
+    if (dummy_hashes[i][0] == '\0') {
+        char pw[SECRET_TOKEN_MAX];
+        secret_token(pw, "", 16);
+        if (secret_hash_password(pw, i, dummy_hashes[i]) != 0)
+            strcpy(dummy_hashes[i], "*");
+    }
+    pthread_mutex_unlock(&dummy_lock);
+    return dummy_hashes[i];
 }

@@ -755,14 +755,86 @@ def random_alnum(rng, n):
 
 
 # ---------------------------------------------------------------------------------------------
+# SMTP
+
+
+class SmtpServer:
+    """A real SMTP server (Debian's python3-aiosmtpd) on a free loopback port that keeps every mail.
+    Recipients containing "reject" are refused with 550; for recipients containing "slow" the
+    server waits slow_seconds before accepting the data."""
+
+    def __init__(self, slow_seconds=3.0):
+        from aiosmtpd.controller import Controller
+        self.port = free_port()
+        self.slow_seconds = slow_seconds
+        self.mails = []
+        self._cond = threading.Condition()
+        self.controller = Controller(self, hostname=HOST, port=self.port)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if "reject" in address:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+        import email
+        from email import policy
+        if any("slow" in r for r in envelope.rcpt_tos):
+            await asyncio.sleep(self.slow_seconds)
+        msg = email.message_from_bytes(envelope.content, policy=policy.default)
+        with self._cond:
+            self.mails.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos),
+                               "subject": str(msg["subject"]), "body": msg.get_content(), "message": msg,
+                               "raw": envelope.content})
+            self._cond.notify_all()
+        return "250 Message accepted"
+
+    def start(self):
+        self.controller.start()
+        return self
+
+    def stop(self):
+        self.controller.stop()
+
+    def mails_to(self, address):
+        with self._cond:
+            return [m for m in self.mails if address in m["to"]]
+
+    def wait_mail(self, address, count=1, timeout=10):
+        """Waits until address received count mails; returns the last."""
+        with self._cond:
+            ok = self._cond.wait_for(lambda: len([m for m in self.mails if address in m["to"]]) >= count,
+                                     timeout=timeout)
+            if not ok:
+                raise AssertionError("no mail #%d to %s within %ss; got mails to %s"
+                                     % (count, address, timeout, [m["to"] for m in self.mails]))
+            return [m for m in self.mails if address in m["to"]][count - 1]
+
+
+def link_token(body, name):
+    """The value of the query parameter name in the first link of a mail body."""
+    m = re.search(r"https?://\S+", body)
+    assert m, "no link in mail body %r" % body
+    q = parse_qs(urlparse(m.group(0)).query)
+    tok = q.get(name, [None])[0]
+    assert tok, "no %s in link %r" % (name, m.group(0))
+    return m.group(0), tok
+
+
+# ---------------------------------------------------------------------------------------------
 # Environment and runner
 
 
 class Env:
     """One broker, one agent, one client logged in as the system administrator."""
 
-    def __init__(self, agent_extra=None, persistence=False, listen_events=True):
-        self.agent_extra = agent_extra or {}
+    def __init__(self, agent_extra=None, persistence=False, listen_events=True, smtp=False):
+        self.agent_extra = dict(agent_extra or {})
+        self.smtp = SmtpServer() if smtp else None
+        if self.smtp is not None:
+            self.agent_extra.setdefault("smtp_url", "smtp://%s:%d" % (HOST, self.smtp.port))
         self.persistence = persistence
         self.listen_events = listen_events
         self.broker = None
@@ -772,6 +844,8 @@ class Env:
         self.sys_token = None
 
     def __enter__(self):
+        if self.smtp is not None:
+            self.smtp.start()
         self.broker = Broker(persistence=self.persistence).start()
         try:
             self.agent = Agent(self.broker.port, extra=self.agent_extra).start()
@@ -785,6 +859,8 @@ class Env:
                 print("---- cmagent log ----\n%s" % tail(self.agent.log, 200), file=sys.stderr)
                 self.agent.stop(check=False)
             self.broker.stop()
+            if self.smtp is not None:
+                self.smtp.stop()
             raise
         return self
 
@@ -800,6 +876,8 @@ class Env:
                 self.agent.__exit__(exc_type, exc, tb)
         finally:
             self.broker.__exit__(exc_type, exc, tb)
+            if self.smtp is not None:
+                self.smtp.stop()
         return False
 
 

@@ -63,19 +63,26 @@ static inline void act_anonymous(struct ctx *ctx)
     memset(&ctx->who, 0, sizeof ctx->who);
 }
 
-/* Runs one core call in its own transaction: committed on success, rolled back otherwise. */
+/* Runs one core call in its own transaction as the agent's writer does: committed on success;
+ * otherwise rolled back, then the writes kept despite the failure (ctx->kept) are committed. */
 static inline void tx_begin(struct ctx *ctx)
 {
     error_clear(&ctx->err);
+    ctx_release(ctx);
+    ctx->audit_entity_id[0] = ctx->audit_entity_name[0] = ctx->audit_tenant_id[0] = '\0';
     CHECK(store_begin(ctx->store) == STORE_OK);
 }
 
 static inline int tx_end(struct ctx *ctx, int rc)
 {
-    if (rc == ERR_OK)
+    if (rc == ERR_OK) {
         CHECK(store_commit(ctx->store) == STORE_OK);
-    else
+    } else {
         store_rollback(ctx->store);
+        CHECK(store_begin(ctx->store) == STORE_OK);
+        ctx_apply_kept(ctx);
+        CHECK(store_commit(ctx->store) == STORE_OK);
+    }
     return rc;
 }
 
@@ -197,6 +204,7 @@ static inline void world_open(struct world *w)
 
 static inline void world_close(struct world *w)
 {
+    ctx_release(&w->ctx);
     store_close(w->ctx.store);
     user_release(&w->sysadmin);
     user_release(&w->admin_a);

@@ -97,10 +97,7 @@ static void login_should_refuse_bad_credentials_alike(void)
     CHECK(pair.token[0] == '\0');
     CHECK(login(NULL, NULL, &pair) == ERR_UNAUTHORIZED);
 
-    /* a miss is counted when the caller keeps the request's writes */
-    tx_begin(ctx);
-    CHECK(auth_login(ctx, "cu@a.example.com", "wrong-password", &pair) == ERR_UNAUTHORIZED);
-    CHECK(store_commit(ctx->store) == STORE_OK);
+    /* a miss is counted although the request failed and its savepoint was rolled back */
     CHECK(store_credentials_get(ctx->store, cu.id, &cred) == STORE_OK);
     CHECK(cred.failed_login_attempts == 1);
     credentials_release(&cred);
@@ -198,7 +195,7 @@ static void change_password_should_check_and_revoke_sessions(void)
     CHECK(TX(ctx, auth_change_password(ctx, "not-it", "new-password", &fresh)) == ERR_BAD_REQUEST);
     CHECK_STR(ctx->err.message, "Current password doesn't match!");
     CHECK(TX(ctx, auth_change_password(ctx, "secret-password", "short", &fresh)) == ERR_BAD_REQUEST);
-    CHECK_STR(ctx->err.message, "Password must be 6 to 72 characters long");
+    CHECK_STR(ctx->err.message, "Password must be 6 or more characters in length.");
     CHECK(TX(ctx, auth_change_password(ctx, "secret-password", "secret-password", &fresh)) == ERR_BAD_REQUEST);
     CHECK_STR(ctx->err.message, "New password should be different from existing!");
     CHECK(TX(ctx, auth_change_password(ctx, "secret-password", "new-password", &fresh)) == ERR_OK);
@@ -217,7 +214,7 @@ static void password_policy_should_be_6_to_72_characters(void)
     char longest[80];
 
     CHECK(auth_check_password_policy(&c, "12345") == ERR_BAD_REQUEST);
-    CHECK_STR(c.err.message, "Password must be 6 to 72 characters long");
+    CHECK_STR(c.err.message, "Password must be 6 or more characters in length.");
     CHECK(auth_check_password_policy(&c, NULL) == ERR_BAD_REQUEST);
     CHECK(auth_check_password_policy(&c, "123456") == ERR_OK);
     CHECK(auth_check_password_policy(&c, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9") == ERR_OK);
@@ -227,6 +224,114 @@ static void password_policy_should_be_6_to_72_characters(void)
     longest[72] = 'x';
     longest[73] = '\0';
     CHECK(auth_check_password_policy(&c, longest) == ERR_BAD_REQUEST);
+    CHECK_STR(c.err.message, "Password must be no more than 72 characters in length.");
+}
+
+static void password_policy_should_name_every_broken_rule(void)
+{
+    struct core_settings s = fixture_settings;
+    struct ctx c = { 0 };
+
+    s.password.min_length = 8;
+    s.password.min_uppercase = 1;
+    s.password.min_lowercase = 2;
+    s.password.min_digits = 1;
+    s.password.min_special = 1;
+    s.password.forbid_whitespace = true;
+    c.settings = &s;
+    CHECK(auth_check_password_policy(&c, "abc def") == ERR_BAD_REQUEST);
+    CHECK_STR(c.err.message, "Password must be 8 or more characters in length.\n"
+                             "Password must contain 1 or more uppercase characters.\n"
+                             "Password must contain 1 or more digit characters.\n"
+                             "Password must contain 1 or more special characters.\n"
+                             "Password contains a whitespace character.");
+    CHECK(auth_check_password_policy(&c, "Abcdef1!") == ERR_OK);
+    CHECK(auth_check_password_policy(&c, "ABCDEF1!x") == ERR_BAD_REQUEST);
+    CHECK_STR(c.err.message, "Password must contain 2 or more lowercase characters.");
+}
+
+static void lockout_should_disable_after_max_attempts_and_enable_should_reset(void)
+{
+    struct core_settings s = fixture_settings;
+    struct token_pair pair;
+    struct credentials cred = { 0 };
+
+    open_with_customer_user();
+    s.max_failed_login_attempts = 2;
+    ctx->settings = &s;
+    CHECK(login("cu@a.example.com", "secret-password", &pair) == ERR_OK);
+    char access[SECRET_TOKEN_MAX];
+    strcpy(access, pair.token);
+    CHECK(login("cu@a.example.com", "wrong-1", &pair) == ERR_UNAUTHORIZED);
+    CHECK_STR(ctx->err.message, "Invalid username or password");
+    CHECK(login("cu@a.example.com", "wrong-2", &pair) == ERR_UNAUTHORIZED);
+    CHECK_STR(ctx->err.message, "Invalid username or password");
+    CHECK(login("cu@a.example.com", "wrong-3", &pair) == ERR_UNAUTHORIZED);
+    CHECK_STR(ctx->err.message, "Authentication Failed. Username was locked due to security policy.");
+    CHECK(store_credentials_get(ctx->store, cu.id, &cred) == STORE_OK);
+    CHECK(!cred.enabled && cred.failed_login_attempts == 3);
+    credentials_release(&cred);
+    CHECK(authenticate(access) == ERR_UNAUTHORIZED); /* its sessions went with the lock */
+    CHECK(login("cu@a.example.com", "secret-password", &pair) == ERR_UNAUTHORIZED);
+    CHECK_STR(ctx->err.message, "User account is not active");
+
+    act_as(ctx, &w.admin_a);
+    CHECK(TX(ctx, user_set_enabled(ctx, cu.id, true)) == ERR_OK);
+    CHECK(store_credentials_get(ctx->store, cu.id, &cred) == STORE_OK);
+    CHECK(cred.enabled && cred.failed_login_attempts == 0);
+    credentials_release(&cred);
+    CHECK(login("cu@a.example.com", "secret-password", &pair) == ERR_OK);
+    ctx->settings = &fixture_settings;
+    close_world();
+}
+
+static void reset_should_mail_a_link_and_set_a_new_password_once(void)
+{
+    struct core_settings s = fixture_settings;
+    struct token_pair pair;
+    struct credentials cred = { 0 };
+
+    open_with_customer_user();
+    s.reset_token_ttl_ms = HOUR_MS;
+    s.password.reuse_days = 30;
+    ctx->settings = &s;
+    act_anonymous(ctx);
+    CHECK(TX(ctx, auth_request_password_reset(ctx, "nobody@a.example.com")) == ERR_OK);
+    CHECK(ctx->mail.to == NULL);
+    CHECK(TX(ctx, auth_request_password_reset(ctx, "")) == ERR_BAD_REQUEST);
+    CHECK(TX(ctx, auth_request_password_reset(ctx, "cu@a.example.com")) == ERR_OK);
+    CHECK_STR(ctx->mail.to, "cu@a.example.com");
+    CHECK(!ctx->mail.await);
+    CHECK(store_credentials_get(ctx->store, cu.id, &cred) == STORE_OK);
+    char token[128];
+    snprintf(token, sizeof token, "%s", cred.reset_token);
+    credentials_release(&cred);
+    char expect[256];
+    snprintf(expect, sizeof expect, "https://cm.example.com/api/noauth/resetPassword?resetToken=%s", token);
+    CHECK(strstr(ctx->mail.body, expect) != NULL);
+
+    CHECK(TX(ctx, auth_reset_password(ctx, "not-a-token", "another-password", &pair)) == ERR_NOT_FOUND);
+    CHECK_STR(ctx->err.message, "Invalid reset token!");
+    CHECK(TX(ctx, auth_reset_password(ctx, token, "short", &pair)) == ERR_BAD_REQUEST);
+    CHECK(TX(ctx, auth_reset_password(ctx, token, "secret-password", &pair)) == ERR_BAD_REQUEST);
+    CHECK_STR(ctx->err.message, "New password should be different from existing!");
+    CHECK(TX(ctx, auth_reset_password(ctx, token, "another-password", &pair)) == ERR_OK);
+    CHECK(pair.token[0] != '\0');
+    CHECK(TX(ctx, auth_reset_password(ctx, token, "third-password", &pair)) == ERR_NOT_FOUND);
+    CHECK(login("cu@a.example.com", "another-password", &pair) == ERR_OK);
+
+    /* the reuse rule: the first password came back within 30 days */
+    CHECK(TX(ctx, auth_request_password_reset(ctx, "cu@a.example.com")) == ERR_OK);
+    CHECK(store_credentials_get(ctx->store, cu.id, &cred) == STORE_OK);
+    snprintf(token, sizeof token, "%s", cred.reset_token);
+    credentials_release(&cred);
+    CHECK(TX(ctx, auth_reset_password(ctx, token, "secret-password", &pair)) == ERR_BAD_REQUEST);
+    CHECK_STR(ctx->err.message, "Password was already used for the last 30 days");
+    ctx->now += HOUR_MS + 1;
+    CHECK(TX(ctx, auth_reset_password(ctx, token, "fourth-password", &pair)) == ERR_BAD_REQUEST);
+    CHECK_STR(ctx->err.message, "Password reset token expired");
+    ctx->settings = &fixture_settings;
+    close_world();
 }
 
 static void activation_should_check_the_token_and_emit_user_activated(void)
@@ -245,7 +350,7 @@ static void activation_should_check_the_token_and_emit_user_activated(void)
     CHECK(TX(ctx, auth_activate(ctx, "unknown", "good-password", &pair)) == ERR_BAD_REQUEST);
     CHECK_STR(ctx->err.message, "Unable to find user credentials by activateToken [unknown]");
     CHECK(TX(ctx, auth_activate(ctx, token, "bad", &pair)) == ERR_BAD_REQUEST);
-    CHECK_STR(ctx->err.message, "Password must be 6 to 72 characters long");
+    CHECK_STR(ctx->err.message, "Password must be 6 or more characters in length.");
 
     int64_t real_now = ctx->now;
     ctx->now = real_now + fixture_settings.activation_token_ttl_ms;
@@ -363,6 +468,9 @@ int main(void)
     RUN(logout_should_revoke_only_the_calling_pair);
     RUN(change_password_should_check_and_revoke_sessions);
     RUN(password_policy_should_be_6_to_72_characters);
+    RUN(password_policy_should_name_every_broken_rule);
+    RUN(lockout_should_disable_after_max_attempts_and_enable_should_reset);
+    RUN(reset_should_mail_a_link_and_set_a_new_password_once);
     RUN(activation_should_check_the_token_and_emit_user_activated);
     RUN(api_keys_should_act_as_owner_and_stay_private);
     RUN(expired_api_key_should_answer_token_expired);

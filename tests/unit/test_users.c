@@ -70,7 +70,7 @@ static void bootstrap_should_refuse_a_bad_email_and_keep_nothing(void)
     CHECK(generated[0] == '\0');
     CHECK(store_user_count_all(c.store, &users) == STORE_OK && users == 0);
     CHECK(user_bootstrap_sysadmin(&c, "root@example.com", "short", generated) == ERR_BAD_REQUEST);
-    CHECK_STR(c.err.message, "Password must be 6 to 72 characters long");
+    CHECK_STR(c.err.message, "Password must be 6 or more characters in length.");
     store_close(c.store);
 }
 
@@ -188,10 +188,74 @@ static void create_with_activation_mail_should_fail_and_keep_nothing(void)
     world_open(&w);
     size_t events_before = event_count(ctx);
     u = user_new(AUTHORITY_CUSTOMER_USER, "mail@a.example.com", NULL, w.customer_a.id);
+    /* first run: every check, nothing written, the mail awaited */
+    CHECK(create_as(&w.admin_a, &u, true) == ERR_OK);
+    CHECK(ctx->mail.await);
+    CHECK_STR(ctx->mail.to, "mail@a.example.com");
+    CHECK(ctx->preset_id[0] != '\0' && strlen(ctx->preset_token) == 40);
+    CHECK(strstr(ctx->mail.body, ctx->preset_token) != NULL);
+    CHECK(store_user_get_by_email(ctx->store, "mail@a.example.com", &found) == STORE_NOT_FOUND);
+    /* second run after a failed mail */
+    ctx->mail_outcome = MAIL_FAILED;
     CHECK(create_as(&w.admin_a, &u, true) == ERR_INTERNAL);
     CHECK_STR(ctx->err.message, "Couldn't send user activation email");
     CHECK(store_user_get_by_email(ctx->store, "mail@a.example.com", &found) == STORE_NOT_FOUND);
     CHECK(event_count(ctx) == events_before);
+    ctx->mail_outcome = MAIL_NONE;
+    user_release(&u);
+    world_close(&w);
+}
+
+static void create_with_activation_mail_sent_should_use_the_mailed_token(void)
+{
+    struct user u, found = { 0 };
+    char id[UUID_STR_LEN], token[128];
+
+    world_open(&w);
+    u = user_new(AUTHORITY_CUSTOMER_USER, "sent@a.example.com", NULL, w.customer_a.id);
+    CHECK(create_as(&w.admin_a, &u, true) == ERR_OK);
+    strcpy(id, ctx->preset_id);
+    strcpy(token, ctx->preset_token);
+    ctx->mail_outcome = MAIL_SENT;
+    CHECK(create_as(&w.admin_a, &u, true) == ERR_OK);
+    CHECK_STR(u.id, id);
+    CHECK(store_user_get_by_email(ctx->store, "sent@a.example.com", &found) == STORE_OK);
+    char *pending = pending_activation_token(ctx, found.id);
+    CHECK_STR(pending, token);
+    free(pending);
+    ctx->mail_outcome = MAIL_NONE;
+    ctx->preset_id[0] = ctx->preset_token[0] = '\0';
+    user_release(&found);
+    user_release(&u);
+    world_close(&w);
+}
+
+static void send_activation_mail_should_check_and_await(void)
+{
+    struct user u;
+
+    world_open(&w);
+    CHECK(make_customer_user(&w, &w.admin_a, &w.customer_a, "again@a.example.com", &u) == ERR_OK);
+    act_as(ctx, &w.admin_b);
+    CHECK(TX(ctx, user_send_activation_mail(ctx, "again@a.example.com")) == ERR_FORBIDDEN);
+    act_as(ctx, &w.admin_a);
+    CHECK(TX(ctx, user_send_activation_mail(ctx, "nobody@a.example.com")) == ERR_NOT_FOUND);
+    CHECK(TX(ctx, user_send_activation_mail(ctx, "again@a.example.com")) == ERR_OK);
+    CHECK(ctx->mail.await);
+    char *pending = pending_activation_token(ctx, u.id);
+    CHECK(strstr(ctx->mail.body, pending) != NULL);
+    free(pending);
+    ctx->mail_outcome = MAIL_FAILED;
+    CHECK(TX(ctx, user_send_activation_mail(ctx, "again@a.example.com")) == ERR_INTERNAL);
+    CHECK_STR(ctx->err.message, "Couldn't send user activation email");
+    ctx->mail_outcome = MAIL_SENT;
+    CHECK(TX(ctx, user_send_activation_mail(ctx, "again@a.example.com")) == ERR_OK);
+    CHECK(ctx->mail.to == NULL);
+    ctx->mail_outcome = MAIL_NONE;
+    CHECK(activate(ctx, u.id, "good-password") == ERR_OK);
+    act_as(ctx, &w.admin_a);
+    CHECK(TX(ctx, user_send_activation_mail(ctx, "again@a.example.com")) == ERR_BAD_REQUEST);
+    CHECK_STR(ctx->err.message, "User is already activated!");
     user_release(&u);
     world_close(&w);
 }
@@ -527,6 +591,8 @@ int main(void)
     RUN(create_should_follow_who_may_create_whom);
     RUN(create_should_enforce_max_users);
     RUN(create_with_activation_mail_should_fail_and_keep_nothing);
+    RUN(create_with_activation_mail_sent_should_use_the_mailed_token);
+    RUN(send_activation_mail_should_check_and_await);
     RUN(update_should_keep_tenant_authority_and_customer);
     RUN(get_should_answer_404_before_403);
     RUN(delete_should_protect_last_admin_and_self_and_cascade);
