@@ -9,8 +9,10 @@
 
 #include "cmagent/api.h"
 #include "cmagent/clock.h"
+#include "cmagent/idempotency.h"
 #include "cmagent/log.h"
 #include "cmagent/queue.h"
+#include "cmagent/stats.h"
 #include "cmagent/store.h"
 #include "cmagent/store_outbox.h"
 #include "cmagent/transport.h"
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum work_kind { WORK_REQUEST, WORK_ACKED, WORK_CONNECTED, WORK_STOP };
 
@@ -48,6 +51,9 @@ struct agent {
     char event_prefix[512];        /* "<prefix>/event/" */
     int64_t last_sent_seq;         /* events up to here were handed to the transport */
     int64_t next_purge_ms;
+    /* Test hook (env CMAGENT_TEST_EXIT_AFTER_COMMIT=N): the process exits right after the N-th
+     * commit that wrote events, before any reply or event of that batch is published. */
+    long exit_after_commit;
 };
 
 #define PURGE_INTERVAL_MS (3600 * 1000)
@@ -86,7 +92,8 @@ static void on_acked(void *context, uint64_t tag)
 
 /* ---- the writer ---- */
 
-static void handle_request(struct agent *a, struct work *w, struct pending_reply *out)
+/* Runs one request in its own savepoint. Returns the number of events it committed to the outbox. */
+static int64_t handle_request(struct agent *a, struct work *w, struct pending_reply *out)
 {
     struct transport_message *m = w->msg;
     struct ctx ctx;
@@ -105,11 +112,16 @@ static void handle_request(struct agent *a, struct work *w, struct pending_reply
 
     store_savepoint(a->store);
     api_handle(&ctx, &req, &reply);
-    if (reply.failed)
-        store_savepoint_rollback(a->store);
-    else
-        store_savepoint_release(a->store);
-    log_debug("%s -> %d", req.op, reply.status);
+    /* After some errors (disk full, I/O) SQLite has already rolled the whole transaction back. */
+    if (store_in_transaction(a->store)) {
+        if (reply.failed)
+            store_savepoint_rollback(a->store);
+        else
+            store_savepoint_release(a->store);
+    }
+    if (reply.replayed)
+        stats_record_replayed();
+    log_debug("%s -> %d%s", req.op, reply.status, reply.replayed ? " (repeated id: first reply)" : "");
 
     out->msg = m;
     out->body = reply.body;
@@ -118,6 +130,7 @@ static void handle_request(struct agent *a, struct work *w, struct pending_reply
     if (m->response_topic != NULL)
         free(reply.reply_to);
     reply.reply_to = NULL;
+    return reply.failed ? 0 : ctx.events_written;
 }
 
 /* Where a request's reply goes when it was never handled: its Response Topic, else its replyTo. */
@@ -140,10 +153,10 @@ static void publish_replies(struct agent *a, struct pending_reply *r, size_t n)
 }
 
 /* Every reply of a batch whose commit failed becomes a database error: nothing was applied. */
-static void fail_replies(struct agent *a, struct pending_reply *r, size_t n)
+static void fail_replies(struct pending_reply *r, size_t n, const char *why)
 {
-    char msg[600];
-    snprintf(msg, sizeof msg, "Database error: the transaction could not be committed: %s", store_errmsg(a->store));
+    char msg[700];
+    snprintf(msg, sizeof msg, "Database error: the transaction could not be committed, nothing was applied: %s", why);
     log_error("%s", msg);
     for (size_t i = 0; i < n; i++) {
         free(r[i].body);
@@ -175,16 +188,21 @@ static void publish_events(struct agent *a)
     }
 }
 
-static void purge_events(struct agent *a)
+/* Drops published events past their retention and stored replies past the idempotency window. */
+static void purge_expired(struct agent *a)
 {
-    int64_t deleted = 0;
-    int64_t before = clock_now_ms() - a->settings.event_retention_ms;
+    int64_t events = 0, replies = 0, now = clock_now_ms();
     if (store_begin(a->store) != STORE_OK)
         return;
-    if (store_outbox_purge(a->store, before, &deleted) == STORE_OK && store_commit(a->store) == STORE_OK) {
-        if (deleted > 0)
-            log_info("Purged %lld published events older than the retention period.", (long long)deleted);
+    if (store_outbox_purge(a->store, now - a->settings.event_retention_ms, &events) == STORE_OK &&
+        idem_purge(a->store, a->settings.idempotency_window_ms, now, &replies) == ERR_OK &&
+        store_commit(a->store) == STORE_OK) {
+        if (events > 0)
+            log_info("Purged %lld published events older than the retention period.", (long long)events);
+        if (replies > 0)
+            log_info("Purged %lld stored replies older than the idempotency window.", (long long)replies);
     } else {
+        log_warn("Purging expired rows failed: %s", store_errmsg(a->store));
         store_rollback(a->store);
     }
 }
@@ -195,7 +213,9 @@ static bool process_batch(struct agent *a, struct queue_node *first, size_t n)
     struct pending_reply *replies = xcalloc(n, sizeof *replies);
     struct work **done = xcalloc(n, sizeof *done);
     size_t nreplies = 0, ndone = 0;
-    bool stop = false, resend = false, began = false, begin_failed = false;
+    int64_t events = 0;
+    bool stop = false, resend = false, began = false, begin_failed = false, lost = false, committed = true;
+    char why[512] = "";
 
     for (struct queue_node *node = first; node != NULL;) {
         struct work *w = (struct work *)node;
@@ -212,21 +232,41 @@ static bool process_batch(struct agent *a, struct queue_node *first, size_t n)
         if (!began) {
             began = true;
             begin_failed = store_begin(a->store) != STORE_OK;
+            if (begin_failed)
+                snprintf(why, sizeof why, "%s", store_errmsg(a->store));
         }
         if (w->kind == WORK_ACKED) {
-            if (!begin_failed)
+            if (!begin_failed && !lost)
                 store_outbox_mark_published(a->store, w->seq);
-        } else if (begin_failed) {
+        } else if (begin_failed || lost) {
             replies[nreplies].msg = w->msg;
             replies[nreplies].topic = reply_topic_of(w->msg);
             nreplies++;
         } else {
-            handle_request(a, w, &replies[nreplies++]);
+            events += handle_request(a, w, &replies[nreplies++]);
+            if (!store_in_transaction(a->store)) {
+                /* the database rolled the whole batch back: the requests before this one too */
+                lost = true;
+                snprintf(why, sizeof why, "%s", store_errmsg(a->store));
+                log_error("The database rolled the transaction back: %s", why);
+            }
         }
     }
-    if (begin_failed || (began && store_commit(a->store) != STORE_OK)) {
-        store_rollback(a->store);
-        fail_replies(a, replies, nreplies);
+    if (began) {
+        int64_t t0 = clock_mono_us();
+        if (begin_failed || lost || store_commit(a->store) != STORE_OK) {
+            if (why[0] == '\0')
+                snprintf(why, sizeof why, "%s", store_errmsg(a->store));
+            store_rollback(a->store);
+            fail_replies(replies, nreplies, why);
+            committed = false;
+        }
+        if (nreplies > 0)
+            stats_record_batch(nreplies, (uint64_t)(clock_mono_us() - t0), committed);
+    }
+    if (committed && events > 0 && a->exit_after_commit > 0 && --a->exit_after_commit == 0) {
+        log_warn("Test hook CMAGENT_TEST_EXIT_AFTER_COMMIT: exiting after a commit, before publishing.");
+        _exit(70);
     }
     publish_replies(a, replies, nreplies);
     if (resend)
@@ -248,7 +288,7 @@ static void *writer_main(void *arg)
         size_t n = 0;
         struct queue_node *first = queue_pop_many(&a->queue, (size_t)a->cfg->max_group_commit, 1000, &n);
         if (clock_mono_ms() >= a->next_purge_ms) {
-            purge_events(a);
+            purge_expired(a);
             a->next_purge_ms = clock_mono_ms() + PURGE_INTERVAL_MS;
         }
         if (first != NULL && process_batch(a, first, n))
@@ -266,6 +306,7 @@ static void settings_from_config(struct core_settings *s, const struct config *c
     s->activation_token_ttl_ms = cfg->activation_token_ttl * 3600 * 1000;
     s->password_hash_cost = (unsigned long)cfg->password_hash_cost;
     s->event_retention_ms = cfg->event_retention_days * 24 * 3600 * 1000;
+    s->idempotency_window_ms = cfg->idempotency_window * 1000;
     s->mail_configured = cfg->smtp_url[0] != '\0';
 }
 
@@ -332,6 +373,8 @@ int agent_run(const struct config *cfg)
     api.started_mono_ms = clock_mono_ms();
     api_init(&api);
     queue_init(&a.queue);
+    const char *hook = getenv("CMAGENT_TEST_EXIT_AFTER_COMMIT");
+    a.exit_after_commit = hook != NULL ? strtol(hook, NULL, 10) : 0;
     snprintf(a.req_prefix, sizeof a.req_prefix, "%s/req/", cfg->topic_prefix);
     snprintf(a.event_prefix, sizeof a.event_prefix, "%s/event/", cfg->topic_prefix);
     snprintf(status_topic, sizeof status_topic, "%s/status/%s", cfg->topic_prefix, cfg->agent_id);
@@ -377,6 +420,11 @@ int agent_run(const struct config *cfg)
     transport_stop(a.transport, 3000);
     drain_after_stop(&a);
     transport_free(a.transport);
+    struct stats_snapshot st;
+    char line[1024];
+    stats_snapshot(&st);
+    stats_format(&st, line, sizeof line);
+    log_info("Group commit: %s.", line);
     queue_release(&a.queue);
     store_close(a.store);
     log_info("Stopped.");

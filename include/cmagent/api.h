@@ -25,6 +25,7 @@ struct api_reply {
     char *body;               /* JSON reply text (heap) */
     char *reply_to;           /* the envelope's replyTo, or NULL (heap) */
     bool failed;              /* the reply is an error: the caller rolls the request's writes back */
+    bool replayed;            /* a repeated request id: the stored first reply, nothing applied */
     int status;
 };
 

@@ -32,6 +32,7 @@ struct core_settings {
     int64_t activation_token_ttl_ms;
     unsigned long password_hash_cost;
     int64_t event_retention_ms;
+    int64_t idempotency_window_ms; /* a repeated request id is answered from its first reply this long */
     bool mail_configured;          /* smtp_url set */
 };
 

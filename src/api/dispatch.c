@@ -4,6 +4,7 @@
 
 #include "cmagent/auth.h"
 #include "cmagent/clock.h"
+#include "cmagent/idempotency.h"
 #include "cmagent/perm.h"
 #include "ops.h"
 
@@ -20,8 +21,9 @@
 static const struct op op_table[] = {
     { "agent.ops", op_agent_ops, ANY, 0, "The operation table: name, authorities, summary" },
     { "agent.ping", op_agent_ping, 0, OP_ANONYMOUS, "Liveness: version and uptime" },
+    { "agent.stats", op_agent_stats, S, 0, "Group-commit counters: transactions, batch sizes, commit time" },
     { "apiKey.create", op_apikey_create, ANY, 0, "Create an API key for the caller (shown once)" },
-    { "apiKey.delete", op_apikey_delete, ANY, 0, "Delete one of the caller's API keys" },
+    { "apiKey.delete", op_apikey_delete, ANY, OP_IDEMPOTENT, "Delete one of the caller's API keys" },
     { "apiKey.list", op_apikey_list, ANY, 0, "List the caller's API keys" },
     { "auth.activate", op_auth_activate, 0, OP_ANONYMOUS, "Set the first password from an activation token" },
     { "auth.changePassword", op_auth_change_password, ANY, 0, "Change the caller's password" },
@@ -29,30 +31,30 @@ static const struct op op_table[] = {
     { "auth.login", op_auth_login, 0, OP_ANONYMOUS, "Log in with e-mail and password" },
     { "auth.logout", op_auth_logout, ANY, 0, "Revoke the calling token" },
     { "auth.refresh", op_auth_refresh, 0, OP_ANONYMOUS, "Exchange a refresh token for a new pair" },
-    { "customer.create", op_customer_create, T, 0, "Create a customer" },
-    { "customer.delete", op_customer_delete, T, 0, "Delete a customer (or many), its users, unassign its entities" },
+    { "customer.create", op_customer_create, T, OP_IDEMPOTENT, "Create a customer" },
+    { "customer.delete", op_customer_delete, T, OP_IDEMPOTENT, "Delete a customer (or many), its users, unassign its entities" },
     { "customer.findByTitle", op_customer_find_by_title, T, 0, "Find a customer by exact title" },
     { "customer.get", op_customer_get, T | C, 0, "Read a customer" },
     { "customer.getByIds", op_customer_get_by_ids, T, 0, "Read the caller's customers among ids" },
     { "customer.list", op_customer_list, T, 0, "List the tenant's customers (paged)" },
-    { "customer.patch", op_customer_patch, T, 0, "Change only the given fields of a customer" },
+    { "customer.patch", op_customer_patch, T, OP_IDEMPOTENT, "Change only the given fields of a customer" },
     { "customer.shortInfo", op_customer_short_info, T | C, 0, "A customer's title and isPublic" },
     { "customer.title", op_customer_title, T | C, 0, "A customer's title" },
-    { "customer.update", op_customer_update, T, 0, "Save a whole customer" },
+    { "customer.update", op_customer_update, T, OP_IDEMPOTENT, "Save a whole customer" },
     { "customer.users", op_customer_users, T, 0, "List a customer's users (paged)" },
     { "event.replay", op_event_replay, T, 0, "The tenant's events after a seq" },
-    { "tenant.create", op_tenant_create, S, 0, "Create a tenant" },
-    { "tenant.delete", op_tenant_delete, S, 0, "Delete a tenant and everything in it" },
+    { "tenant.create", op_tenant_create, S, OP_IDEMPOTENT, "Create a tenant" },
+    { "tenant.delete", op_tenant_delete, S, OP_IDEMPOTENT, "Delete a tenant and everything in it" },
     { "tenant.get", op_tenant_get, S, 0, "Read a tenant" },
     { "tenant.list", op_tenant_list, S, 0, "List tenants (paged)" },
-    { "tenant.update", op_tenant_update, S, 0, "Save a whole tenant" },
+    { "tenant.update", op_tenant_update, S, OP_IDEMPOTENT, "Save a whole tenant" },
     { "user.activationLink", op_user_activation_link, S | T, 0, "A user's activation link and its TTL" },
-    { "user.create", op_user_create, S | T, 0, "Create a user with an activation token" },
-    { "user.delete", op_user_delete, S | T, 0, "Delete a user" },
+    { "user.create", op_user_create, S | T, OP_IDEMPOTENT, "Create a user with an activation token" },
+    { "user.delete", op_user_delete, S | T, OP_IDEMPOTENT, "Delete a user" },
     { "user.get", op_user_get, ANY, 0, "Read a user" },
     { "user.list", op_user_list, ANY, 0, "List users (paged)" },
-    { "user.setEnabled", op_user_set_enabled, S | T, 0, "Enable or disable a user's credentials" },
-    { "user.update", op_user_update, ANY, 0, "Save a user" },
+    { "user.setEnabled", op_user_set_enabled, S | T, OP_IDEMPOTENT, "Enable or disable a user's credentials" },
+    { "user.update", op_user_update, ANY, OP_IDEMPOTENT, "Save a user" },
 };
 
 const struct op *ops_table(size_t *count)
@@ -98,15 +100,72 @@ struct envelope {
     const cJSON *id;
 };
 
+/* Appends the envelope members to text, a reply object printed without them (a stored first reply
+ * is kept that way, so a repeat echoes its own correlationId). Takes ownership of text. */
+static char *splice_envelope(char *text, const struct envelope *env)
+{
+    char *cid = env->correlation_id != NULL ? cJSON_PrintUnformatted(env->correlation_id) : NULL;
+    char *id = env->id != NULL ? cJSON_PrintUnformatted(env->id) : NULL;
+    size_t n = strlen(text);
+
+    if ((cid == NULL && id == NULL) || n < 2 || text[n - 1] != '}') {
+        cJSON_free(cid);
+        cJSON_free(id);
+        return text;
+    }
+    size_t cap = n + (cid ? strlen(cid) + 20 : 0) + (id ? strlen(id) + 10 : 0) + 1;
+    char *out = malloc(cap);
+    if (out == NULL)
+        abort();
+    bool empty = n == 2;
+    int len = snprintf(out, cap, "%.*s", (int)(n - 1), text);
+    if (cid != NULL) {
+        len += snprintf(out + len, cap - (size_t)len, "%s\"correlationId\":%s", empty ? "" : ",", cid);
+        empty = false;
+    }
+    if (id != NULL)
+        len += snprintf(out + len, cap - (size_t)len, "%s\"id\":%s", empty ? "" : ",", id);
+    snprintf(out + len, cap - (size_t)len, "}");
+    cJSON_free(cid);
+    cJSON_free(id);
+    cJSON_free(text);
+    return out;
+}
+
 static char *finish_reply(cJSON *reply, const struct envelope *env)
 {
-    if (env->correlation_id != NULL)
-        cJSON_AddItemToObject(reply, "correlationId", cJSON_Duplicate(env->correlation_id, 1));
-    if (env->id != NULL)
-        cJSON_AddItemToObject(reply, "id", cJSON_Duplicate(env->id, 1));
     char *text = cJSON_PrintUnformatted(reply);
     cJSON_Delete(reply);
-    return text;
+    return splice_envelope(text, env);
+}
+
+/* A repeat of a write already applied for this principal: answers the stored first reply
+ * (protocol section 7). Returns 1 when out was filled that way, 0 when the request is new, -1 on
+ * an error (ctx->err set). */
+static int replay_first_reply(struct ctx *ctx, const struct op *op, const struct envelope *env,
+                              struct api_reply *out)
+{
+    char *prev_op = NULL, *prev = NULL;
+    int answered = 0;
+
+    if (idem_find(ctx, env->id->valuestring, &prev_op, &prev) != ERR_OK)
+        return -1;
+    if (prev != NULL) {
+        if (strcmp(prev_op, op->name) == 0) {
+            out->status = 200;
+            out->replayed = true;
+            out->body = splice_envelope(prev, env);
+            prev = NULL;
+            answered = 1;
+        } else {
+            error_set(&ctx->err, ERR_BAD_REQUEST, "Request id '%.128s' was already used for %s",
+                      env->id->valuestring, prev_op);
+            answered = -1;
+        }
+    }
+    free(prev_op);
+    free(prev);
+    return answered;
 }
 
 static void reply_error(struct ctx *ctx, const struct envelope *env, struct api_reply *out)
@@ -182,6 +241,7 @@ void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply
     const cJSON *data = empty;
     const struct op *op;
     struct call call;
+    bool idempotent = false;
 
     memset(out, 0, sizeof *out);
     error_clear(&ctx->err);
@@ -212,6 +272,14 @@ void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply
     }
     if (authenticate(ctx, root, op) != ERR_OK)
         goto fail;
+    idempotent = env.id != NULL && (op->flags & OP_IDEMPOTENT);
+    if (idempotent) {
+        int replayed = replay_first_reply(ctx, op, &env, out);
+        if (replayed < 0)
+            goto fail;
+        if (replayed > 0)
+            goto done;
+    }
     call.ctx = ctx;
     call.data = data;
     call.result = NULL;
@@ -222,8 +290,14 @@ void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply
     cJSON *reply = cJSON_CreateObject();
     cJSON_AddNumberToObject(reply, "status", 200);
     cJSON_AddItemToObject(reply, "data", call.result != NULL ? call.result : cJSON_CreateObject());
+    char *text = cJSON_PrintUnformatted(reply);
+    cJSON_Delete(reply);
+    if (idempotent && idem_record(ctx, env.id->valuestring, op->name, text) != ERR_OK) {
+        cJSON_free(text);
+        goto fail;
+    }
     out->status = 200;
-    out->body = finish_reply(reply, &env);
+    out->body = splice_envelope(text, &env);
     goto done;
 fail:
     if (ctx->err.kind == ERR_OK)

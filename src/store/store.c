@@ -224,4 +224,6 @@ int store_savepoint_rollback(struct store *s)
     return exec_sql(s, "RELEASE request");
 }
 
+bool store_in_transaction(struct store *s) { return !sqlite3_get_autocommit(s->db); }
+
 int64_t store_changes(struct store *s) { return sqlite3_changes64(s->db); }

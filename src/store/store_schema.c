@@ -84,6 +84,17 @@ static const char *const migrations[] = {
     "  published INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX outbox_unpublished ON outbox(seq) WHERE published = 0;"
     "CREATE INDEX outbox_tenant ON outbox(tenant_id, seq);",
+
+    /* 2: the first reply of every write request that carried an envelope id, per principal
+     * (protocol section 7), written in the same transaction as the write it reports. */
+    "CREATE TABLE idempotency ("
+    "  principal TEXT NOT NULL,"
+    "  request_id TEXT NOT NULL,"
+    "  op TEXT NOT NULL,"
+    "  created_time INTEGER NOT NULL,"
+    "  reply TEXT NOT NULL,"
+    "  PRIMARY KEY (principal, request_id)) WITHOUT ROWID;"
+    "CREATE INDEX idempotency_created ON idempotency(created_time);",
 };
 
 const char *const *store_schema_migrations(size_t *count)
