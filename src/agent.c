@@ -401,6 +401,9 @@ int agent_run(const struct config *cfg)
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    /* Past a file size limit a write fails with EFBIG (answered 500 like a full disk) instead of
+     * the signal ending the process. */
+    signal(SIGXFSZ, SIG_IGN);
 
     a.transport = transport_new(&to, &cb, err, sizeof err);
     if (a.transport == NULL) {

@@ -25,7 +25,21 @@ int store_rc(struct store *s, int rc)
     default:
         break;
     }
-    snprintf(s->errmsg, sizeof s->errmsg, "%s (%s)", sqlite3_errmsg(s->db), sqlite3_errstr(rc));
+    const char *hint = "";
+    switch (rc & 0xff) {
+    case SQLITE_FULL:
+        hint = "the disk is full or the database reached its size limit: ";
+        break;
+    case SQLITE_IOERR:
+        hint = "the database file cannot be written (disk full, file size limit or I/O failure): ";
+        break;
+    case SQLITE_READONLY:
+        hint = "the database is read-only: ";
+        break;
+    default:
+        break;
+    }
+    snprintf(s->errmsg, sizeof s->errmsg, "%s%s (%s)", hint, sqlite3_errmsg(s->db), sqlite3_errstr(rc));
     return STORE_ERROR;
 }
 
@@ -33,14 +47,8 @@ const char *store_errmsg(struct store *s) { return s->errmsg; }
 
 static int exec_sql(struct store *s, const char *sql)
 {
-    char *msg = NULL;
-    int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
-    if (rc != SQLITE_OK) {
-        snprintf(s->errmsg, sizeof s->errmsg, "%s", msg ? msg : sqlite3_errstr(rc));
-        sqlite3_free(msg);
-        return STORE_ERROR;
-    }
-    return STORE_OK;
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? STORE_OK : store_rc(s, rc);
 }
 
 sqlite3_stmt *store_stmt(struct store *s, const char *sql)
