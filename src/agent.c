@@ -18,6 +18,7 @@
 #include "cmagent/transport.h"
 #include "cmagent/user.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -349,6 +350,16 @@ static int wait_for_signal(struct agent *a, const sigset_t *signals)
     }
 }
 
+/* glibc's default is to hand freed memory back to the kernel as soon as 128 KiB sit free at the
+ * top of a thread's heap. The writer allocates and frees a few hundred KiB per batch, so every
+ * batch paid for madvise, a TLB shootdown on every core and the page faults to get the memory
+ * back (a fifth of the agent's time under load, measured with perf). Keep it instead. */
+static void tune_malloc(void)
+{
+    mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+    mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+}
+
 int agent_run(const struct config *cfg)
 {
     struct agent a;
@@ -357,6 +368,7 @@ int agent_run(const struct config *cfg)
     pthread_t writer;
     struct api_settings api;
 
+    tune_malloc();
     memset(&a, 0, sizeof a);
     a.cfg = cfg;
     settings_from_config(&a.settings, cfg);

@@ -27,4 +27,11 @@ int store_customer_page(struct store *s, const char *tenant_id, const char *text
                         struct customer **items, size_t *n, int64_t *total);
 int store_customer_delete(struct store *s, const char *id);
 
+/* The page after a cursor: rows after (last_value, last_id) in the order sort_column (created_time,
+ * title or id; last_value as text), then id ascending; at most limit rows, no total. Read with an
+ * index range, so its cost does not depend on how deep the cursor is. */
+int store_customer_page_after(struct store *s, const char *tenant_id, const char *text_search,
+                              const char *sort_column, int descending, const char *last_value,
+                              const char *last_id, int64_t limit, struct customer **items, size_t *n);
+
 #endif

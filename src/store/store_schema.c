@@ -95,6 +95,10 @@ static const char *const migrations[] = {
     "  reply TEXT NOT NULL,"
     "  PRIMARY KEY (principal, request_id)) WITHOUT ROWID;"
     "CREATE INDEX idempotency_created ON idempotency(created_time);",
+
+    /* 3: customer listings ordered by createdTime (ThingsBoard's usual order) read a range of an
+     * index instead of sorting the tenant's customers, with a cursor and with offset paging. */
+    "CREATE INDEX customer_tenant_created ON customer(tenant_id, created_time, id);",
 };
 
 const char *const *store_schema_migrations(size_t *count)
