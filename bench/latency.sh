@@ -14,14 +14,11 @@
 #   -h         show this help
 # Exit status: 0 when every run got all its replies right and in time, 1 otherwise, 2 on usage.
 #
-# `measure LABEL OP DATA TOKEN [EXPECT_STATUS [cm-load options...]]` runs cm-load once per window
-# against whatever answers $PREFIX/req/OP on $BROKER_URI and adds one row to the table. The echo
-# answers on its own prefix (bench/echo), so a responder on cm/v1 can share the broker; adding the
-# agent is, after the echo's measure line:
-#   start_bg agent "$BUILD/cmagent" -c "$AGENT_CONF"   # a config naming $BROKER_URI
-#   wait_for_log agent "$TMP/agent.log" 'READY-LINE' 10
-#   PREFIX=cm/v1
-#   measure agent agent.ping '' '' 200
+# It measures, in one run on one broker: cm-echo (the floor: a paho client with TCP_NODELAY that
+# publishes each payload back), then the agent built in BUILD_DIR with a fresh database in a temporary
+# directory: agent.ping (no token, no write) and customer.create (a tenant administrator's token, one
+# durable SQLite commit per request at window 1), and prints each agent row's p50 as a multiple of
+# the echo's p50 at the same window.
 set -euo pipefail
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; }
@@ -55,17 +52,20 @@ done
 BUILD=${1:-./build}
 ECHO_BIN=$BUILD/bench/cm-echo
 LOAD_BIN=$BUILD/bench/cm-load
-for b in "$ECHO_BIN" "$LOAD_BIN"; do
+AGENT_BIN=$BUILD/cmagent
+for b in "$ECHO_BIN" "$LOAD_BIN" "$AGENT_BIN"; do
     [ -x "$b" ] || { echo "latency.sh: $b not found; build first (cmake --build $BUILD)" >&2; exit 2; }
 done
 MOSQUITTO=${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}
 [ -x "$MOSQUITTO" ] || { echo "latency.sh: mosquitto not found (set MOSQUITTO=/path/to/mosquitto)" >&2; exit 2; }
+command -v mosquitto_rr >/dev/null || { echo "latency.sh: mosquitto_rr not found (apt-get install mosquitto-clients)" >&2; exit 2; }
 
 WARMUP=$((COUNT / 10))
 PREFIX=""    # the topic prefix measure() sends to; set before each responder's measure lines
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cm-latency.XXXXXX")
 PIDS=()      # every process this script started, stopped in reverse order on exit
 FAILED=0
+declare -A P50  # "label/window" -> p50 ms, for the ratios printed at the end
 
 # shellcheck disable=SC2317  # reached through the trap
 cleanup() {
@@ -192,6 +192,7 @@ report_row() {
         "$(field errors "$out")" "$(field timeouts "$out")" "$(field throughput_rps "$out")" \
         "$(field p50_ms "$out")" "$(field p90_ms "$out")" "$(field p99_ms "$out")" "$(field max_ms "$out")"
     [ -z "$OUT" ] || echo "$out" >>"$OUT"
+    P50[$label/$(field window "$out")]=$(field p50_ms "$out")
     if [ "$rc" -ne 0 ]; then
         FAILED=1
         sed 's/^/    /' "$TMP/load.err" >&2
@@ -220,5 +221,61 @@ if [ "$NAGLE" = 1 ]; then
     measure "echo, Nagle on" agent.ping '' '' 0 --no-nodelay
     COUNT=$saved_count WARMUP=$saved_warmup
 fi
+
+# ---- the agent: a fresh database, a tenant administrator for customer.create ----
+# rr OP JSON: one request to the agent through mosquitto_rr (MQTT 5), the reply on stdout
+rr() {
+    mosquitto_rr -V 5 -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -W 10 -t "cm/v1/req/$1" -e "bench/setup/$$" -m "$2"
+}
+# json_str KEY: the first string value of KEY in the JSON on stdin
+json_str() { sed -n -E "s/.*\"$1\":\"([^\"]*)\".*/\\1/p" | head -n 1; }
+# json_id: the first entity id ({"entityType":...,"id":"<uuid>"}) in the JSON on stdin
+json_id() { grep -o -E '"id":"[0-9a-f-]{36}"' | head -n 1 | cut -d'"' -f4; }
+setup_fail() { echo "latency.sh: agent setup failed at $1: $2" >&2; exit 1; }
+
+SYS_PW=bench-$RANDOM$RANDOM
+TA_PW=Bench-$RANDOM$RANDOM
+cat >"$TMP/cmagent.conf" <<EOF
+broker $BROKER_URI
+database $TMP/cmagent.db
+agent_id bench-$$
+sysadmin_email sysadmin@bench.local
+sysadmin_password $SYS_PW
+log_level warning
+EOF
+start_bg agent "$AGENT_BIN" -c "$TMP/cmagent.conf"
+r=""
+for _ in $(seq 1 100); do
+    r=$(mosquitto_rr -V 5 -h 127.0.0.1 -p "$BROKER_PORT" -W 1 -t cm/v1/req/agent.ping -e "bench/setup/$$" -m '{}' 2>/dev/null || true)
+    case $r in *'"status":200'*) break ;; esac
+    kill -0 "${PIDS[${#PIDS[@]} - 1]}" 2>/dev/null || { tail -n 20 "$TMP/agent.log" >&2; setup_fail start "the agent exited"; }
+done
+case $r in *'"status":200'*) ;; *) setup_fail start "no agent.ping reply" ;; esac
+
+r=$(rr auth.login "{\"data\":{\"email\":\"sysadmin@bench.local\",\"password\":\"$SYS_PW\"}}")
+SYS_TOKEN=$(json_str token <<<"$r"); [ -n "$SYS_TOKEN" ] || setup_fail auth.login "$r"
+r=$(rr tenant.create "{\"token\":\"$SYS_TOKEN\",\"data\":{\"title\":\"Bench tenant\"}}")
+TENANT_ID=$(json_id <<<"$r"); [ -n "$TENANT_ID" ] || setup_fail tenant.create "$r"
+r=$(rr user.create "{\"token\":\"$SYS_TOKEN\",\"data\":{\"email\":\"admin@bench.local\",\"authority\":\"TENANT_ADMIN\",\"tenantId\":\"$TENANT_ID\"}}")
+USER_ID=$(json_id <<<"$r"); [ -n "$USER_ID" ] || setup_fail user.create "$r"
+r=$(rr user.activationLink "{\"token\":\"$SYS_TOKEN\",\"data\":{\"id\":\"$USER_ID\"}}")
+ACT=$(sed -n -E 's/.*activateToken=([A-Za-z0-9_-]+).*/\1/p' <<<"$r"); [ -n "$ACT" ] || setup_fail user.activationLink "$r"
+r=$(rr auth.activate "{\"data\":{\"activateToken\":\"$ACT\",\"password\":\"$TA_PW\"}}")
+TA_TOKEN=$(json_str token <<<"$r"); [ -n "$TA_TOKEN" ] || setup_fail auth.activate "$r"
+
+PREFIX=cm/v1
+measure agent.ping agent.ping '' '' 200
+measure customer.create customer.create '{"title":"Bench {run} {n}"}' "$TA_TOKEN" 200
+
+echo
+echo "p50 as a multiple of the echo's p50 at the same window:"
+for w in $WINDOWS; do
+    for label in agent.ping customer.create; do
+        e=${P50[echo/$w]:-} a=${P50[$label/$w]:-}
+        [ -n "$e" ] && [ -n "$a" ] || continue
+        awk -v l="$label" -v w="$w" -v a="$a" -v e="$e" \
+            'BEGIN { if (e > 0) printf "  %-16s window %-4s %6.2fx  (%s ms / %s ms)\n", l, w, a / e, a, e }'
+    done
+done
 
 exit "$FAILED"

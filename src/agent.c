@@ -15,6 +15,7 @@
 #include "cmagent/stats.h"
 #include "cmagent/store.h"
 #include "cmagent/store_outbox.h"
+#include "cmagent/store_token.h"
 #include "cmagent/transport.h"
 #include "cmagent/user.h"
 
@@ -189,21 +190,22 @@ static void publish_events(struct agent *a)
     }
 }
 
-/* Drops published events past their retention and stored replies past the idempotency window. */
+/* The hourly housekeeping, in one transaction: published events past their retention period,
+ * expired tokens and stored replies past the idempotency window. */
 static void purge_expired(struct agent *a)
 {
-    int64_t events = 0, replies = 0, now = clock_now_ms();
+    int64_t events = 0, tokens = 0, replies = 0, now = clock_now_ms();
     if (store_begin(a->store) != STORE_OK)
         return;
     if (store_outbox_purge(a->store, now - a->settings.event_retention_ms, &events) == STORE_OK &&
+        store_token_purge_expired(a->store, now, &tokens) == STORE_OK &&
         idem_purge(a->store, a->settings.idempotency_window_ms, now, &replies) == ERR_OK &&
         store_commit(a->store) == STORE_OK) {
-        if (events > 0)
-            log_info("Purged %lld published events older than the retention period.", (long long)events);
-        if (replies > 0)
-            log_info("Purged %lld stored replies older than the idempotency window.", (long long)replies);
+        if (events > 0 || tokens > 0 || replies > 0)
+            log_info("Purged %lld published events past retention, %lld expired tokens and %lld stored replies"
+                     " past the idempotency window.", (long long)events, (long long)tokens, (long long)replies);
     } else {
-        log_warn("Purging expired rows failed: %s", store_errmsg(a->store));
+        log_warn("Purging expired rows failed (%s); trying again in an hour.", store_errmsg(a->store));
         store_rollback(a->store);
     }
 }

@@ -17,6 +17,10 @@
 #define C AUTH_CUSTOMER
 #define ANY AUTH_ANY_USER
 
+/* An oversized request up to this size is still parsed for its envelope, so that its 413 reply
+ * reaches an MQTT 3.1.1 client's replyTo with its correlationId. */
+#define OVERSIZED_PARSE_MAX ((size_t)16 << 20)
+
 /* Sorted by name. */
 static const struct op op_table[] = {
     { "agent.ops", op_agent_ops, ANY, 0, "The operation table: name, authorities, summary" },
@@ -246,6 +250,13 @@ void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply
     memset(out, 0, sizeof *out);
     error_clear(&ctx->err);
     if (req->payload_len > settings.max_payload) {
+        /* Still find where the reply goes (replyTo of an MQTT 3.1.1 client) and what it echoes,
+         * unless the payload is too big to be worth parsing at all. */
+        if (req->payload_len <= OVERSIZED_PARSE_MAX) {
+            root = cJSON_ParseWithLength(req->payload, req->payload_len);
+            if (cJSON_IsObject(root))
+                (void)check_envelope(ctx, root, &env, &data, &out->reply_to);
+        }
         error_set(&ctx->err, ERR_TOO_LARGE, "Payload of %zu bytes exceeds max_payload of %zu bytes",
                   req->payload_len, settings.max_payload);
         goto fail;

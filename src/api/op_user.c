@@ -18,6 +18,7 @@ static int read_user_fields(struct call *c, struct user *u)
         arg_string(c, "phone", false, &u->phone) || arg_object_text(c, "additionalInfo", &u->additional_info) ||
         arg_id(c, "tenantId", false, u->tenant_id) || arg_id(c, "customerId", false, u->customer_id))
         return call_failed(c);
+    render_user_strip_derived(&u->additional_info);
     if (authority != NULL) {
         u->authority = authority_parse(authority);
         if (u->authority == AUTHORITY_NONE) {

@@ -5,6 +5,7 @@
 #include "cmagent/api.h"
 #include "cmagent/events.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static void add_contact(cJSON *o, const struct contact *k)
@@ -54,6 +55,29 @@ cJSON *render_tenant(const struct tenant *t)
     return o;
 }
 
+/* The members of a user's additionalInfo that the agent derives from its credentials on every read
+ * (ThingsBoard's userCredentialsEnabled, userActivated, lastLoginTs); never stored. */
+static const char *const derived_info_keys[] = { "userCredentialsEnabled", "userActivated", "lastLoginTs" };
+
+static void delete_derived_info(cJSON *info)
+{
+    for (size_t i = 0; i < sizeof derived_info_keys / sizeof derived_info_keys[0]; i++)
+        cJSON_DeleteItemFromObjectCaseSensitive(info, derived_info_keys[i]);
+}
+
+void render_user_strip_derived(char **additional_info)
+{
+    cJSON *info = json_parse_text(*additional_info);
+    if (!cJSON_IsObject(info)) {
+        cJSON_Delete(info);
+        return;
+    }
+    delete_derived_info(info);
+    free(*additional_info);
+    *additional_info = cJSON_PrintUnformatted(info);
+    cJSON_Delete(info);
+}
+
 cJSON *render_user(const struct user *u, const struct credentials *cred)
 {
     cJSON *o = cJSON_CreateObject();
@@ -73,9 +97,7 @@ cJSON *render_user(const struct user *u, const struct credentials *cred)
             cJSON_Delete(info);
             info = cJSON_CreateObject();
         }
-        cJSON_DeleteItemFromObjectCaseSensitive(info, "userCredentialsEnabled");
-        cJSON_DeleteItemFromObjectCaseSensitive(info, "userActivated");
-        cJSON_DeleteItemFromObjectCaseSensitive(info, "lastLoginTs");
+        delete_derived_info(info);
         cJSON_AddBoolToObject(info, "userCredentialsEnabled", cred->enabled);
         cJSON_AddBoolToObject(info, "userActivated", cred->activate_token == NULL);
         if (cred->last_login_ts > 0)

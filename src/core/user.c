@@ -326,7 +326,8 @@ int user_update(struct ctx *ctx, struct user *u, bool check_version)
         user_release(&old);
         return error_set(&ctx->err, ERR_CONFLICT, "User was already changed by someone else");
     }
-    if (ctx->who.authority == AUTHORITY_TENANT_ADMIN)
+    /* ThingsBoard's UserController.saveUser forces the caller's tenant for everyone but SYS_ADMIN. */
+    if (ctx->who.authority != AUTHORITY_SYS_ADMIN)
         strcpy(u->tenant_id, ctx->who.tenant_id);
     normalize_ids(u);
     rc = validate_user(ctx, u);

@@ -11,6 +11,7 @@
 #include <MQTTAsync.h>
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 struct transport {
@@ -334,11 +336,11 @@ struct transport *transport_new(const struct transport_options *opt, const struc
     t->broker_port = port_of(opt->broker);
     t->backoff_ms = 1000;
     pthread_mutex_init(&t->wait_lock, NULL);
-    pthread_cond_init(&t->wait_cond, NULL);
-    pthread_mutex_init(&t->flow_lock, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* wait_steps' deadlines ignore clock changes */
+    pthread_cond_init(&t->wait_cond, &attr);
+    pthread_mutex_init(&t->flow_lock, NULL);
     pthread_cond_init(&t->flow_cond, &attr);
     pthread_condattr_destroy(&attr);
     /* MQTT 5 brokers announce their Receive Maximum in CONNACK (read in on_connect_done5); until
@@ -524,14 +526,21 @@ static void on_stop_failed5(void *context, MQTTAsync_failureData5 *resp)
     finish_wait(context);
 }
 
+/* Waits until want asynchronous steps have finished (finish_wait) or timeout_ms have passed. */
 static void wait_steps(struct transport *t, int want, int timeout_ms)
 {
-    int64_t deadline = clock_mono_ms() + timeout_ms;
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
     pthread_mutex_lock(&t->wait_lock);
-    while (t->pending_done < want && clock_mono_ms() < deadline) {
-        pthread_mutex_unlock(&t->wait_lock);
-        usleep(5000);
-        pthread_mutex_lock(&t->wait_lock);
+    while (t->pending_done < want) {
+        if (pthread_cond_timedwait(&t->wait_cond, &t->wait_lock, &deadline) == ETIMEDOUT)
+            break;
     }
     pthread_mutex_unlock(&t->wait_lock);
 }

@@ -133,6 +133,10 @@ def test_oversized_payload(env):
     # garbage over the limit is still 413, not a parse error
     r = env.c.request("customer.create", raw_payload=b"\x00" * (MAX_PAYLOAD * 3))
     expect(r, 413, 31, context="oversized garbage")
+    # an MQTT 3.1.1 client has no Response Topic: its 413 still reaches its replyTo, with its correlationId
+    with env.client(mqtt_version=3) as c3:
+        r = c3.request("customer.create", big, token=ta.token)
+        expect(r, 413, 31, context="oversized payload over MQTT 3.1.1")
 
 
 def test_nul_in_strings(env):

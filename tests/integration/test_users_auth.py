@@ -327,6 +327,19 @@ def test_customer_user_reads_own_customer_users_and_updates_itself(env):
     me = expect(c.request("user.get", {"id": u1.user_id}, token=u1.token), 200)
     r = expect(c.request("user.update", dict(me, lastName="Myself"), token=u1.token), 200, context="update itself")
     check(r["lastName"] == "Myself", "self update", r)
+    # without tenantId, as ThingsBoard's UI sends it: the caller's tenant is filled in
+    slim = {k: me[k] for k in ("id", "email", "authority", "customerId", "firstName")}
+    r = expect(c.request("user.update", dict(slim, lastName="NoTenant"), token=u1.token), 200,
+               context="customer user updates itself without tenantId")
+    check(eid(r["tenantId"]) == ta.tenant_id and r["lastName"] == "NoTenant", "tenant filled in", r)
+    # what user.get adds to additionalInfo from the credentials is not stored by saving it back
+    me = expect(c.request("user.get", {"id": u1.user_id}, token=u1.token), 200)
+    check("userActivated" in (me["additionalInfo"] or {}), "user.get shows the derived members", me)
+    r = expect(c.request("user.update", dict(me, lastName="RoundTrip", additionalInfo=dict(
+        me["additionalInfo"], description="desk 4")), token=u1.token), 200)
+    lst = expect(c.request("user.list", {"pageSize": 100, "page": 0, "textSearch": u1.email}, token=u1.token), 200)
+    info = lst["data"][0]["additionalInfo"]
+    check(info == {"description": "desk 4"}, "derived members were stored in additionalInfo", info)
     peer = expect(c.request("user.get", {"id": u2.user_id}, token=u1.token), 200)
     expect(c.request("user.update", dict(peer, lastName="Hacked"), token=u1.token), 403, 20, FORBIDDEN)
     check(expect(c.request("user.get", {"id": u2.user_id}, token=ta.token), 200)["lastName"] != "Hacked",

@@ -43,6 +43,17 @@ static void uuids_are_v7_and_ordered(void)
     CHECK(uuid_parse(a, NULL));
     CHECK_INT(a[14], '7');
     CHECK(strcmp(a, b) != 0);
+    /* strictly increasing, also for many ids made within the same millisecond */
+    for (int i = 0; i < 20000; i++) {
+        memcpy(a, b, sizeof a);
+        uuid_generate(b);
+        if (strcmp(a, b) >= 0) {
+            CHECK(strcmp(a, b) < 0);
+            break;
+        }
+        CHECK_INT(b[14], '7');
+        CHECK(strchr("89ab", b[19]) != NULL);
+    }
     CHECK(uuid_parse("784F394C-42B6-435A-983C-B7BEFF2784F9", canon));
     CHECK_STR(canon, "784f394c-42b6-435a-983c-b7beff2784f9");
     CHECK(!uuid_parse("784f394c-42b6-435a-983c-b7beff2784f", NULL));
