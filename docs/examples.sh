@@ -336,6 +336,14 @@ COUNT=$(printf '%s' "$OUT" | python3 -c 'import json,sys; print(len(json.load(sy
 section "customer.list with textSearch"
 call customer.list '{"token":"'"$TOKEN"'","data":{"pageSize":2,"page":0,"textSearch":"company a","sortProperty":"title","sortOrder":"DESC"}}' 200
 expect '"totalPages":2,"totalElements":3,"hasNext":true'
+PAGE_TOKEN=$(printf '%s' "$OUT" | field data.nextPageToken)
+
+section "customer.list with a cursor (pageToken)"
+call customer.list '{"token":"'"$TOKEN"'","data":{"pageSize":2,"pageToken":"'"$PAGE_TOKEN"'","textSearch":"company a","sortProperty":"title","sortOrder":"DESC"}}' 200
+expect '"hasNext":false}'
+[ "$(printf '%s' "$OUT" | field data.data.0.title)" = "Company A" ] || fail "the cursor page does not hold Company A"
+call customer.list '{"token":"'"$TOKEN"'","data":{"pageSize":2,"pageToken":"'"$PAGE_TOKEN"'","textSearch":"company a"}}' 400
+expect '"message":"pageToken was issued for sortProperty '"'"'title'"'"' DESC; repeat them with it"'
 call customer.list '{"token":"'"$TOKEN"'","data":{"pageSize":10,"sortProperty":"title","sortOrder":"UP"}}' 400
 expect "\"message\":\"Unsupported sort order 'UP'! Only 'ASC' or 'DESC' types are allowed.\""
 call customer.list '{"token":"'"$TOKEN"'","data":{"pageSize":0}}' 400
@@ -407,6 +415,21 @@ section "audit.list"
 call audit.list '{"token":"'"$TOKEN"'","data":{"pageSize":20,"page":0,"entityType":"CUSTOMER"}}' 200
 expect '"actionStatus":"SUCCESS"'
 call audit.list '{"token":"'"$USER_TOKEN"'","data":{"pageSize":20,"page":0}}' 401
+
+# ------------------------------------------------------------------------------------------------
+section "request ids: a repeat is answered with the first reply"
+call customer.create '{"token":"'"$TOKEN"'","id":"create-company-i'"$RUN"'","data":{"title":"Company I"}}' 200
+FIRST_ID=$(printf '%s' "$OUT" | field data.id.id)
+call customer.create '{"token":"'"$TOKEN"'","id":"create-company-i'"$RUN"'","data":{"title":"Company I"}}' 200
+expect '"id":"create-company-i'"$RUN"'"'
+[ "$(printf '%s' "$OUT" | field data.id.id)" = "$FIRST_ID" ] || fail "the repeat created another customer"
+call customer.delete '{"token":"'"$TOKEN"'","id":"create-company-i'"$RUN"'","data":{"id":"'"$FIRST_ID"'"}}' 400
+expect '"message":"Request id '"'"'create-company-i'"$RUN"''"'"' was already used for customer.create"'
+
+section "agent.stats"
+call agent.stats '{"token":"'"$SYS_TOKEN"'"}' 200
+expect '"batchSizes":[{"upTo":1,"transactions":'
+call agent.stats '{"token":"'"$TOKEN"'"}' 403
 
 # ------------------------------------------------------------------------------------------------
 section "event.replay"

@@ -28,6 +28,7 @@ struct api_reply {
     char *reply_to;           /* the envelope's replyTo, or NULL (heap) */
     bool failed;              /* the reply is an error: the caller rolls the request's writes back */
     bool deferred;            /* no reply yet: it waits for ctx->mail's outcome (body is NULL) */
+    bool replayed;            /* a repeated request id: the stored first reply, nothing applied */
     int status;
 };
 

@@ -42,6 +42,7 @@ struct core_settings {
     unsigned long password_hash_cost;
     int64_t event_retention_ms;
     int64_t audit_retention_ms;    /* 0: audit rows are kept forever */
+    int64_t idempotency_window_ms; /* a repeated request id is answered from its first reply this long */
     bool mail_configured;          /* smtp_url set */
     int64_t reset_token_ttl_ms;    /* password reset links */
     int64_t max_failed_login_attempts; /* 0: no lockout */

@@ -46,6 +46,15 @@ int customer_list(struct ctx *ctx, const struct page_request *p, struct customer
  * are serialized by the writer's transaction; a unique-title clash re-reads. */
 int customer_public(struct ctx *ctx, struct customer *out);
 
+/* The page after page_token (a cursor from customer_page_token), in p's order, without totals:
+ * its cost does not grow with the depth. Sorting by createdTime, title or id (the default). */
+int customer_list_after(struct ctx *ctx, const struct page_request *p, const char *page_token,
+                        struct customer **items, size_t *n, bool *has_next);
+
+/* The cursor of the page that follows last in p's order (heap), or NULL when p sorts by a
+ * property a cursor does not support. */
+char *customer_page_token(const struct page_request *p, const struct customer *last);
+
 /* Deletes the customer: its users (with their tokens and keys) are deleted and its entities
  * unassigned, in the same transaction; emits one ENTITY_DELETED. */
 int customer_delete(struct ctx *ctx, const char *id);

@@ -22,4 +22,21 @@ void paging_info(const struct page_request *p, int64_t total, struct page_info *
 /* The OFFSET of a page, saturated so that huge page numbers cannot overflow. */
 int64_t paging_offset(const struct page_request *p);
 
+/* A cursor (pageToken): where a listing sorted by one property stopped. The next page is read
+ * with an index range starting there, so its cost does not grow with the depth. */
+struct page_cursor {
+    char property[32];            /* the sortProperty it was issued for ("id" when none was given) */
+    bool descending;
+    char last_id[UUID_STR_LEN];   /* the id of the last row returned */
+    char *last_value;             /* that row's sort value as text (heap) */
+};
+
+/* Encodes a cursor as an opaque token (heap). */
+char *paging_cursor_encode(const char *property, bool descending, const char *last_id, const char *last_value);
+
+/* Decodes token into out and checks that it was issued for p's sortProperty and sortOrder.
+ * Returns ERR_OK, or ERR_BAD_REQUEST with ctx->err set. The caller releases out. */
+int paging_cursor_decode(struct ctx *ctx, const char *token, const struct page_request *p, struct page_cursor *out);
+void paging_cursor_release(struct page_cursor *c);
+
 #endif

@@ -5,6 +5,7 @@
 #define CMAGENT_STORE_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 enum store_rc {
@@ -36,6 +37,10 @@ int store_rollback(struct store *s);
 int store_savepoint(struct store *s);
 int store_savepoint_release(struct store *s);
 int store_savepoint_rollback(struct store *s);
+
+/* Whether a transaction is open. SQLite ends one by itself on some errors (disk full, I/O):
+ * the writer then knows that the requests of its batch were rolled back. */
+bool store_in_transaction(struct store *s);
 
 /* Number of rows changed by the last statement. */
 int64_t store_changes(struct store *s);

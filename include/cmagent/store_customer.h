@@ -29,4 +29,11 @@ int store_customer_delete(struct store *s, const char *id);
 /* The tenant's public customer (is_public), the first by id when there are several. */
 int store_customer_get_public(struct store *s, const char *tenant_id, struct customer *out);
 
+/* The page after a cursor: rows after (last_value, last_id) in the order sort_column (created_time,
+ * title or id; last_value as text), then id ascending; at most limit rows, no total. Read with an
+ * index range, so its cost does not depend on how deep the cursor is. */
+int store_customer_page_after(struct store *s, const char *tenant_id, const char *text_search,
+                              const char *sort_column, int descending, const char *last_value,
+                              const char *last_id, int64_t limit, struct customer **items, size_t *n);
+
 #endif

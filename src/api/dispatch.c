@@ -5,6 +5,7 @@
 #include "cmagent/audit.h"
 #include "cmagent/auth.h"
 #include "cmagent/clock.h"
+#include "cmagent/idempotency.h"
 #include "cmagent/perm.h"
 #include "ops.h"
 #include "ratelimit.h"
@@ -27,17 +28,19 @@
 static const struct op op_table[] = {
     { "agent.ops", op_agent_ops, ANY, 0, "The operation table: name, authorities, summary", NULL, NULL },
     { "agent.ping", op_agent_ping, 0, OP_ANONYMOUS, "Liveness: version and uptime", NULL, NULL },
+    { "agent.stats", op_agent_stats, S, 0, "Group-commit counters: transactions, batch sizes, commit time", NULL,
+      NULL },
     { "apiKey.create", op_apikey_create, ANY, 0, "Create an API key for the caller (shown once)", "API_KEY", "ADDED" },
-    { "apiKey.delete", op_apikey_delete, ANY, 0, "Delete one of the caller's API keys", "API_KEY", "DELETED" },
+    { "apiKey.delete", op_apikey_delete, ANY, OP_IDEMPOTENT, "Delete one of the caller's API keys", "API_KEY", "DELETED" },
     { "apiKey.list", op_apikey_list, ANY, 0, "List the caller's API keys", NULL, NULL },
-    { "asset.assign", op_asset_assign, T, 0, "Assign an asset (or many) to a customer", "ASSET", "ASSIGNED_TO_CUSTOMER" },
-    { "asset.create", op_asset_create, T, 0, "Create an asset", "ASSET", "ADDED" },
-    { "asset.delete", op_asset_delete, T, 0, "Delete an asset", "ASSET", "DELETED" },
+    { "asset.assign", op_asset_assign, T, OP_IDEMPOTENT, "Assign an asset (or many) to a customer", "ASSET", "ASSIGNED_TO_CUSTOMER" },
+    { "asset.create", op_asset_create, T, OP_IDEMPOTENT, "Create an asset", "ASSET", "ADDED" },
+    { "asset.delete", op_asset_delete, T, OP_IDEMPOTENT, "Delete an asset", "ASSET", "DELETED" },
     { "asset.get", op_asset_get, T | C, 0, "Read an asset", NULL, NULL },
     { "asset.list", op_asset_list, T, 0, "List the tenant's assets (paged, type filter)", NULL, NULL },
-    { "asset.makePublic", op_asset_make_public, T, 0, "Assign an asset (or many) to the Public customer", "ASSET", "ASSIGNED_TO_CUSTOMER" },
-    { "asset.unassign", op_asset_unassign, T, 0, "Unassign an asset (or many) from its customer", "ASSET", "UNASSIGNED_FROM_CUSTOMER" },
-    { "asset.update", op_asset_update, T, 0, "Save a whole asset", "ASSET", "UPDATED" },
+    { "asset.makePublic", op_asset_make_public, T, OP_IDEMPOTENT, "Assign an asset (or many) to the Public customer", "ASSET", "ASSIGNED_TO_CUSTOMER" },
+    { "asset.unassign", op_asset_unassign, T, OP_IDEMPOTENT, "Unassign an asset (or many) from its customer", "ASSET", "UNASSIGNED_FROM_CUSTOMER" },
+    { "asset.update", op_asset_update, T, OP_IDEMPOTENT, "Save a whole asset", "ASSET", "UPDATED" },
     { "audit.list", op_audit_list, S | T, 0, "The audit log of the caller's tenant (paged, filtered)", NULL, NULL },
     { "auth.activate", op_auth_activate, 0, OP_ANONYMOUS, "Set the first password from an activation token", "USER",
       "ACTIVATED" },
@@ -54,9 +57,9 @@ static const struct op op_table[] = {
       "Mail a password reset link (always 200)", "USER", "CREDENTIALS_UPDATED" },
     { "batch", op_batch, ANY, 0, "Run many operations in one request, atomically or not", NULL, NULL },
     { "customer.assets", op_customer_assets, T | C, 0, "List a customer's assets (paged)", NULL, NULL },
-    { "customer.create", op_customer_create, T, 0, "Create a customer", "CUSTOMER", "ADDED" },
+    { "customer.create", op_customer_create, T, OP_IDEMPOTENT, "Create a customer", "CUSTOMER", "ADDED" },
     { "customer.dashboards", op_customer_dashboards, T | C, 0, "List a customer's dashboards (paged)", NULL, NULL },
-    { "customer.delete", op_customer_delete, T, 0, "Delete a customer (or many), its users, unassign its entities",
+    { "customer.delete", op_customer_delete, T, OP_IDEMPOTENT, "Delete a customer (or many), its users, unassign its entities",
       "CUSTOMER", "DELETED" },
     { "customer.devices", op_customer_devices, T | C, 0, "List a customer's devices (paged)", NULL, NULL },
     { "customer.edges", op_customer_edges, T | C, 0, "List a customer's edges (paged)", NULL, NULL },
@@ -64,58 +67,58 @@ static const struct op op_table[] = {
     { "customer.get", op_customer_get, T | C, 0, "Read a customer", NULL, NULL },
     { "customer.getByIds", op_customer_get_by_ids, T, 0, "Read the caller's customers among ids", NULL, NULL },
     { "customer.list", op_customer_list, T, 0, "List the tenant's customers (paged)", NULL, NULL },
-    { "customer.patch", op_customer_patch, T, 0, "Change only the given fields of a customer", "CUSTOMER",
+    { "customer.patch", op_customer_patch, T, OP_IDEMPOTENT, "Change only the given fields of a customer", "CUSTOMER",
       "UPDATED" },
     { "customer.shortInfo", op_customer_short_info, T | C, 0, "A customer's title and isPublic", NULL, NULL },
     { "customer.title", op_customer_title, T | C, 0, "A customer's title", NULL, NULL },
-    { "customer.update", op_customer_update, T, 0, "Save a whole customer", "CUSTOMER", "UPDATED" },
+    { "customer.update", op_customer_update, T, OP_IDEMPOTENT, "Save a whole customer", "CUSTOMER", "UPDATED" },
     { "customer.users", op_customer_users, T, 0, "List a customer's users (paged)", NULL, NULL },
-    { "dashboard.addCustomers", op_dashboard_add_customers, T, 0, "Assign a dashboard to more customers", "DASHBOARD", "ASSIGNED_TO_CUSTOMER" },
-    { "dashboard.assign", op_dashboard_assign, T, 0, "Assign a dashboard (or many) to a customer", "DASHBOARD", "ASSIGNED_TO_CUSTOMER" },
-    { "dashboard.create", op_dashboard_create, T, 0, "Create a dashboard", "DASHBOARD", "ADDED" },
-    { "dashboard.delete", op_dashboard_delete, T, 0, "Delete a dashboard", "DASHBOARD", "DELETED" },
+    { "dashboard.addCustomers", op_dashboard_add_customers, T, OP_IDEMPOTENT, "Assign a dashboard to more customers", "DASHBOARD", "ASSIGNED_TO_CUSTOMER" },
+    { "dashboard.assign", op_dashboard_assign, T, OP_IDEMPOTENT, "Assign a dashboard (or many) to a customer", "DASHBOARD", "ASSIGNED_TO_CUSTOMER" },
+    { "dashboard.create", op_dashboard_create, T, OP_IDEMPOTENT, "Create a dashboard", "DASHBOARD", "ADDED" },
+    { "dashboard.delete", op_dashboard_delete, T, OP_IDEMPOTENT, "Delete a dashboard", "DASHBOARD", "DELETED" },
     { "dashboard.get", op_dashboard_get, T | C, 0, "Read a dashboard", NULL, NULL },
     { "dashboard.home", op_dashboard_home, ANY, 0, "The caller's home dashboard (user, customer, tenant)", NULL, NULL },
     { "dashboard.list", op_dashboard_list, T, 0, "List the tenant's dashboards (paged)", NULL, NULL },
-    { "dashboard.makePrivate", op_dashboard_make_private, T, 0, "Unassign a dashboard from the Public customer", "DASHBOARD", "UNASSIGNED_FROM_CUSTOMER" },
-    { "dashboard.makePublic", op_dashboard_make_public, T, 0, "Assign a dashboard to the Public customer", "DASHBOARD", "ASSIGNED_TO_CUSTOMER" },
-    { "dashboard.removeCustomers", op_dashboard_remove_customers, T, 0, "Unassign a dashboard from customers", "DASHBOARD", "UNASSIGNED_FROM_CUSTOMER" },
-    { "dashboard.setCustomers", op_dashboard_set_customers, T, 0, "Replace a dashboard's customers", "DASHBOARD", "UPDATED" },
-    { "dashboard.unassign", op_dashboard_unassign, T, 0, "Unassign a dashboard (or many) from a customer", "DASHBOARD", "UNASSIGNED_FROM_CUSTOMER" },
-    { "dashboard.update", op_dashboard_update, T, 0, "Save a dashboard's title and configuration", "DASHBOARD", "UPDATED" },
-    { "device.assign", op_device_assign, T, 0, "Assign a device (or many) to a customer", "DEVICE", "ASSIGNED_TO_CUSTOMER" },
-    { "device.create", op_device_create, T, 0, "Create a device", "DEVICE", "ADDED" },
-    { "device.delete", op_device_delete, T, 0, "Delete a device", "DEVICE", "DELETED" },
+    { "dashboard.makePrivate", op_dashboard_make_private, T, OP_IDEMPOTENT, "Unassign a dashboard from the Public customer", "DASHBOARD", "UNASSIGNED_FROM_CUSTOMER" },
+    { "dashboard.makePublic", op_dashboard_make_public, T, OP_IDEMPOTENT, "Assign a dashboard to the Public customer", "DASHBOARD", "ASSIGNED_TO_CUSTOMER" },
+    { "dashboard.removeCustomers", op_dashboard_remove_customers, T, OP_IDEMPOTENT, "Unassign a dashboard from customers", "DASHBOARD", "UNASSIGNED_FROM_CUSTOMER" },
+    { "dashboard.setCustomers", op_dashboard_set_customers, T, OP_IDEMPOTENT, "Replace a dashboard's customers", "DASHBOARD", "UPDATED" },
+    { "dashboard.unassign", op_dashboard_unassign, T, OP_IDEMPOTENT, "Unassign a dashboard (or many) from a customer", "DASHBOARD", "UNASSIGNED_FROM_CUSTOMER" },
+    { "dashboard.update", op_dashboard_update, T, OP_IDEMPOTENT, "Save a dashboard's title and configuration", "DASHBOARD", "UPDATED" },
+    { "device.assign", op_device_assign, T, OP_IDEMPOTENT, "Assign a device (or many) to a customer", "DEVICE", "ASSIGNED_TO_CUSTOMER" },
+    { "device.create", op_device_create, T, OP_IDEMPOTENT, "Create a device", "DEVICE", "ADDED" },
+    { "device.delete", op_device_delete, T, OP_IDEMPOTENT, "Delete a device", "DEVICE", "DELETED" },
     { "device.get", op_device_get, T | C, 0, "Read a device", NULL, NULL },
     { "device.list", op_device_list, T, 0, "List the tenant's devices (paged, type filter)", NULL, NULL },
-    { "device.makePublic", op_device_make_public, T, 0, "Assign a device (or many) to the Public customer", "DEVICE", "ASSIGNED_TO_CUSTOMER" },
-    { "device.unassign", op_device_unassign, T, 0, "Unassign a device (or many) from its customer", "DEVICE", "UNASSIGNED_FROM_CUSTOMER" },
-    { "device.update", op_device_update, T, 0, "Save a whole device", "DEVICE", "UPDATED" },
-    { "edge.assign", op_edge_assign, T, 0, "Assign an edge (or many) to a customer", "EDGE", "ASSIGNED_TO_CUSTOMER" },
-    { "edge.create", op_edge_create, T, 0, "Create an edge", "EDGE", "ADDED" },
-    { "edge.delete", op_edge_delete, T, 0, "Delete an edge", "EDGE", "DELETED" },
+    { "device.makePublic", op_device_make_public, T, OP_IDEMPOTENT, "Assign a device (or many) to the Public customer", "DEVICE", "ASSIGNED_TO_CUSTOMER" },
+    { "device.unassign", op_device_unassign, T, OP_IDEMPOTENT, "Unassign a device (or many) from its customer", "DEVICE", "UNASSIGNED_FROM_CUSTOMER" },
+    { "device.update", op_device_update, T, OP_IDEMPOTENT, "Save a whole device", "DEVICE", "UPDATED" },
+    { "edge.assign", op_edge_assign, T, OP_IDEMPOTENT, "Assign an edge (or many) to a customer", "EDGE", "ASSIGNED_TO_CUSTOMER" },
+    { "edge.create", op_edge_create, T, OP_IDEMPOTENT, "Create an edge", "EDGE", "ADDED" },
+    { "edge.delete", op_edge_delete, T, OP_IDEMPOTENT, "Delete an edge", "EDGE", "DELETED" },
     { "edge.get", op_edge_get, T | C, 0, "Read an edge", NULL, NULL },
     { "edge.list", op_edge_list, T, 0, "List the tenant's edges (paged, type filter)", NULL, NULL },
-    { "edge.makePublic", op_edge_make_public, T, 0, "Assign an edge (or many) to the Public customer", "EDGE", "ASSIGNED_TO_CUSTOMER" },
-    { "edge.unassign", op_edge_unassign, T, 0, "Unassign an edge (or many) from its customer", "EDGE", "UNASSIGNED_FROM_CUSTOMER" },
-    { "edge.update", op_edge_update, T, 0, "Save a whole edge", "EDGE", "UPDATED" },
+    { "edge.makePublic", op_edge_make_public, T, OP_IDEMPOTENT, "Assign an edge (or many) to the Public customer", "EDGE", "ASSIGNED_TO_CUSTOMER" },
+    { "edge.unassign", op_edge_unassign, T, OP_IDEMPOTENT, "Unassign an edge (or many) from its customer", "EDGE", "UNASSIGNED_FROM_CUSTOMER" },
+    { "edge.update", op_edge_update, T, OP_IDEMPOTENT, "Save a whole edge", "EDGE", "UPDATED" },
     { "event.replay", op_event_replay, T, 0, "The tenant's events after a seq", NULL, NULL },
-    { "tenant.create", op_tenant_create, S, 0, "Create a tenant", "TENANT", "ADDED" },
-    { "tenant.delete", op_tenant_delete, S, 0, "Delete a tenant and everything in it", "TENANT", "DELETED" },
+    { "tenant.create", op_tenant_create, S, OP_IDEMPOTENT, "Create a tenant", "TENANT", "ADDED" },
+    { "tenant.delete", op_tenant_delete, S, OP_IDEMPOTENT, "Delete a tenant and everything in it", "TENANT", "DELETED" },
     { "tenant.get", op_tenant_get, S, 0, "Read a tenant", NULL, NULL },
     { "tenant.list", op_tenant_list, S, 0, "List tenants (paged)", NULL, NULL },
-    { "tenant.update", op_tenant_update, S, 0, "Save a whole tenant", "TENANT", "UPDATED" },
+    { "tenant.update", op_tenant_update, S, OP_IDEMPOTENT, "Save a whole tenant", "TENANT", "UPDATED" },
     { "user.activationLink", op_user_activation_link, S | T, 0, "A user's activation link and its TTL", NULL, NULL },
-    { "user.create", op_user_create, S | T, 0, "Create a user with an activation token (and mail)", "USER",
+    { "user.create", op_user_create, S | T, OP_IDEMPOTENT, "Create a user with an activation token (and mail)", "USER",
       "ADDED" },
-    { "user.delete", op_user_delete, S | T, 0, "Delete a user", "USER", "DELETED" },
+    { "user.delete", op_user_delete, S | T, OP_IDEMPOTENT, "Delete a user", "USER", "DELETED" },
     { "user.get", op_user_get, ANY, 0, "Read a user", NULL, NULL },
     { "user.list", op_user_list, ANY, 0, "List users (paged)", NULL, NULL },
     { "user.sendActivationMail", op_user_send_activation_mail, S | T, 0, "Mail a user's activation link again",
       "USER", "UPDATED" },
-    { "user.setEnabled", op_user_set_enabled, S | T, 0, "Enable or disable a user's credentials", "USER",
+    { "user.setEnabled", op_user_set_enabled, S | T, OP_IDEMPOTENT, "Enable or disable a user's credentials", "USER",
       "UPDATED" },
-    { "user.update", op_user_update, ANY, 0, "Save a user", "USER", "UPDATED" },
+    { "user.update", op_user_update, ANY, OP_IDEMPOTENT, "Save a user", "USER", "UPDATED" },
 };
 
 const struct op *ops_table(size_t *count)
@@ -163,15 +166,72 @@ struct envelope {
     const cJSON *id;
 };
 
+/* Appends the envelope members to text, a reply object printed without them (a stored first reply
+ * is kept that way, so a repeat echoes its own correlationId). Takes ownership of text. */
+static char *splice_envelope(char *text, const struct envelope *env)
+{
+    char *cid = env->correlation_id != NULL ? cJSON_PrintUnformatted(env->correlation_id) : NULL;
+    char *id = env->id != NULL ? cJSON_PrintUnformatted(env->id) : NULL;
+    size_t n = strlen(text);
+
+    if ((cid == NULL && id == NULL) || n < 2 || text[n - 1] != '}') {
+        cJSON_free(cid);
+        cJSON_free(id);
+        return text;
+    }
+    size_t cap = n + (cid ? strlen(cid) + 20 : 0) + (id ? strlen(id) + 10 : 0) + 1;
+    char *out = malloc(cap);
+    if (out == NULL)
+        abort();
+    bool empty = n == 2;
+    int len = snprintf(out, cap, "%.*s", (int)(n - 1), text);
+    if (cid != NULL) {
+        len += snprintf(out + len, cap - (size_t)len, "%s\"correlationId\":%s", empty ? "" : ",", cid);
+        empty = false;
+    }
+    if (id != NULL)
+        len += snprintf(out + len, cap - (size_t)len, "%s\"id\":%s", empty ? "" : ",", id);
+    snprintf(out + len, cap - (size_t)len, "}");
+    cJSON_free(cid);
+    cJSON_free(id);
+    cJSON_free(text);
+    return out;
+}
+
 static char *finish_reply(cJSON *reply, const struct envelope *env)
 {
-    if (env->correlation_id != NULL)
-        cJSON_AddItemToObject(reply, "correlationId", cJSON_Duplicate(env->correlation_id, 1));
-    if (env->id != NULL)
-        cJSON_AddItemToObject(reply, "id", cJSON_Duplicate(env->id, 1));
     char *text = cJSON_PrintUnformatted(reply);
     cJSON_Delete(reply);
-    return text;
+    return splice_envelope(text, env);
+}
+
+/* A repeat of a write already applied for this principal: answers the stored first reply
+ * (protocol section 7). Returns 1 when out was filled that way, 0 when the request is new, -1 on
+ * an error (ctx->err set). */
+static int replay_first_reply(struct ctx *ctx, const struct op *op, const struct envelope *env,
+                              struct api_reply *out)
+{
+    char *prev_op = NULL, *prev = NULL;
+    int answered = 0;
+
+    if (idem_find(ctx, env->id->valuestring, &prev_op, &prev) != ERR_OK)
+        return -1;
+    if (prev != NULL) {
+        if (strcmp(prev_op, op->name) == 0) {
+            out->status = 200;
+            out->replayed = true;
+            out->body = splice_envelope(prev, env);
+            prev = NULL;
+            answered = 1;
+        } else {
+            error_set(&ctx->err, ERR_BAD_REQUEST, "Request id '%.128s' was already used for %s",
+                      env->id->valuestring, prev_op);
+            answered = -1;
+        }
+    }
+    free(prev_op);
+    free(prev);
+    return answered;
 }
 
 static void reply_error(struct ctx *ctx, const struct envelope *env, struct api_reply *out)
@@ -308,6 +368,7 @@ void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply
     const cJSON *data = empty;
     const struct op *op = NULL;
     struct call call;
+    bool idempotent = false;
 
     memset(out, 0, sizeof *out);
     error_clear(&ctx->err);
@@ -345,6 +406,14 @@ void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply
     }
     if (authenticate(ctx, root, op) != ERR_OK)
         goto fail;
+    idempotent = env.id != NULL && (op->flags & OP_IDEMPOTENT);
+    if (idempotent) {
+        int replayed = replay_first_reply(ctx, op, &env, out);
+        if (replayed < 0)
+            goto fail;
+        if (replayed > 0)
+            goto done;
+    }
     call.ctx = ctx;
     call.data = data;
     call.result = NULL;
@@ -372,8 +441,14 @@ void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply
     cJSON *reply = cJSON_CreateObject();
     cJSON_AddNumberToObject(reply, "status", 200);
     cJSON_AddItemToObject(reply, "data", call.result != NULL ? call.result : cJSON_CreateObject());
+    char *text = cJSON_PrintUnformatted(reply);
+    cJSON_Delete(reply);
+    if (idempotent && idem_record(ctx, env.id->valuestring, op->name, text) != ERR_OK) {
+        cJSON_free(text);
+        goto fail;
+    }
     out->status = 200;
-    out->body = finish_reply(reply, &env);
+    out->body = splice_envelope(text, &env);
     goto done;
 fail:
     if (ctx->err.kind == ERR_OK)

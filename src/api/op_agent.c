@@ -1,9 +1,10 @@
-/* op_agent.c: agent.ping and agent.ops, the operations about the agent itself. */
+/* op_agent.c: agent.ping, agent.ops and agent.stats, the operations about the agent itself. */
 #include "ops.h"
 
 #include "cmagent/clock.h"
 #include "cmagent/model.h"
 #include "cmagent/perm.h"
+#include "cmagent/stats.h"
 
 int64_t api_started_mono_ms(void);
 
@@ -42,5 +43,35 @@ int op_agent_ops(struct call *c)
     }
     c->result = cJSON_CreateObject();
     cJSON_AddItemToObject(c->result, "ops", ops);
+    return ERR_OK;
+}
+
+int op_agent_stats(struct call *c)
+{
+    static const char *const keys[] = { NULL };
+    struct stats_snapshot st;
+
+    if (args_allow(c, keys))
+        return call_failed(c);
+    stats_snapshot(&st);
+    cJSON *sizes = cJSON_CreateArray();
+    for (size_t i = 0; i < STATS_BATCH_BUCKETS; i++) {
+        if (st.buckets[i] == 0)
+            continue;
+        cJSON *b = cJSON_CreateObject();
+        cJSON_AddNumberToObject(b, "upTo", (double)stats_bucket_upper(i));
+        cJSON_AddNumberToObject(b, "transactions", (double)st.buckets[i]);
+        cJSON_AddItemToArray(sizes, b);
+    }
+    c->result = cJSON_CreateObject();
+    cJSON_AddNumberToObject(c->result, "transactions", (double)st.batches);
+    cJSON_AddNumberToObject(c->result, "requests", (double)st.requests);
+    cJSON_AddNumberToObject(c->result, "meanBatch", st.batches ? (double)st.requests / (double)st.batches : 0.0);
+    cJSON_AddNumberToObject(c->result, "maxBatch", (double)st.max_batch);
+    cJSON_AddNumberToObject(c->result, "failedCommits", (double)st.failed_commits);
+    cJSON_AddNumberToObject(c->result, "replayed", (double)st.replayed);
+    cJSON_AddNumberToObject(c->result, "commitUsTotal", (double)st.commit_us);
+    cJSON_AddNumberToObject(c->result, "commitUsMax", (double)st.max_commit_us);
+    cJSON_AddItemToObject(c->result, "batchSizes", sizes);
     return ERR_OK;
 }

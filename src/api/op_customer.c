@@ -249,21 +249,51 @@ static cJSON *render_customers(const struct customer *items, size_t n)
 
 #define PAGING_KEYS "pageSize", "page", "textSearch", "sortProperty", "sortOrder"
 
+/* Offset paging answers ThingsBoard's PageData; with pageToken (a cursor) the page after it,
+ * {"data","hasNext","nextPageToken"} without totals. Both give nextPageToken while hasNext. */
 int op_customer_list(struct call *c)
 {
-    static const char *const keys[] = { PAGING_KEYS, NULL };
+    static const char *const keys[] = { PAGING_KEYS, "pageToken", NULL };
     struct page_request p;
     struct page_info info;
     struct customer *items = NULL;
     size_t n = 0;
+    char *token = NULL, *next = NULL;
+    bool has_next = false;
+    int rc;
 
-    if (args_allow(c, keys) || arg_paging(c, &p))
+    if (args_allow(c, keys) || arg_string(c, "pageToken", false, &token) || arg_paging(c, &p)) {
+        free(token);
         return call_failed(c);
-    int rc = customer_list(c->ctx, &p, &items, &n, &info);
-    page_request_release(&p);
-    if (rc == ERR_OK)
+    }
+    if (token != NULL && p.page != 0) {
+        rc = error_set(&c->ctx->err, ERR_BAD_REQUEST, "Use either page or pageToken, not both");
+        goto out;
+    }
+    if (token != NULL) {
+        rc = customer_list_after(c->ctx, &p, token, &items, &n, &has_next);
+    } else {
+        rc = customer_list(c->ctx, &p, &items, &n, &info);
+        has_next = rc == ERR_OK && info.has_next;
+    }
+    if (rc != ERR_OK)
+        goto out;
+    if (has_next && n > 0)
+        next = customer_page_token(&p, &items[n - 1]);
+    if (token != NULL) {
+        c->result = cJSON_CreateObject();
+        cJSON_AddItemToObject(c->result, "data", render_customers(items, n));
+        cJSON_AddBoolToObject(c->result, "hasNext", has_next);
+    } else {
         c->result = json_page(render_customers(items, n), &info);
+    }
+    if (next != NULL)
+        cJSON_AddStringToObject(c->result, "nextPageToken", next);
+out:
+    page_request_release(&p);
     customers_free(items, n);
+    free(token);
+    free(next);
     return rc;
 }
 

@@ -9,6 +9,9 @@
 
 enum op_flags {
     OP_ANONYMOUS = 1u << 0,  /* no token needed */
+    /* A write whose reply carries no secret: with an envelope id it is applied at most once per
+     * principal, and a repeat is answered with the stored first reply (protocol section 7). */
+    OP_IDEMPOTENT = 1u << 1,
 };
 
 struct op {
@@ -28,6 +31,7 @@ const struct op *ops_lookup(const char *name);
 /* agent.* */
 int op_agent_ping(struct call *c);
 int op_agent_ops(struct call *c);
+int op_agent_stats(struct call *c);
 /* auth.* */
 int op_auth_login(struct call *c);
 int op_auth_refresh(struct call *c);

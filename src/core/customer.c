@@ -316,6 +316,64 @@ int customer_list(struct ctx *ctx, const struct page_request *p, struct customer
     return ERR_OK;
 }
 
+/* Cursors need a sort column that is never NULL and an index that starts with it. */
+static const char *cursor_column(const struct page_request *p)
+{
+    const char *prop = p->sort_property != NULL ? p->sort_property : "id";
+    if (strcmp(prop, "createdTime") == 0)
+        return "created_time";
+    if (strcmp(prop, "title") == 0 || strcmp(prop, "id") == 0)
+        return prop;
+    return NULL;
+}
+
+char *customer_page_token(const struct page_request *p, const struct customer *last)
+{
+    const char *column = cursor_column(p);
+    char num[32];
+    const char *value;
+
+    if (column == NULL || last == NULL)
+        return NULL;
+    if (strcmp(column, "created_time") == 0) {
+        snprintf(num, sizeof num, "%lld", (long long)last->created_time);
+        value = num;
+    } else {
+        value = strcmp(column, "title") == 0 ? last->title : last->id;
+    }
+    return paging_cursor_encode(p->sort_property != NULL ? p->sort_property : "id", p->descending, last->id,
+                                value != NULL ? value : "");
+}
+
+int customer_list_after(struct ctx *ctx, const struct page_request *p, const char *page_token,
+                        struct customer **items, size_t *n, bool *has_next)
+{
+    const char *column;
+    struct page_cursor cur;
+
+    *items = NULL;
+    *n = 0;
+    *has_next = false;
+    if (perm_require(ctx, AUTH_TENANT) != ERR_OK || paging_validate(ctx, p, customer_sort, &column) != ERR_OK)
+        return ctx->err.kind;
+    if (cursor_column(p) == NULL)
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "pageToken works with sortProperty createdTime, title or id");
+    if (paging_cursor_decode(ctx, page_token, p, &cur) != ERR_OK)
+        return ctx->err.kind;
+    int64_t limit = p->page_size < INT64_MAX ? p->page_size + 1 : p->page_size;
+    int rc = store_customer_page_after(ctx->store, ctx->who.tenant_id, p->text_search, column, p->descending,
+                                       cur.last_value, cur.last_id, limit, items, n);
+    paging_cursor_release(&cur);
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    if ((int64_t)*n > p->page_size) {
+        customer_release(&(*items)[*n - 1]);
+        (*n)--;
+        *has_next = true;
+    }
+    return ERR_OK;
+}
+
 int customer_delete(struct ctx *ctx, const char *id)
 {
     struct customer c;

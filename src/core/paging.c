@@ -2,6 +2,8 @@
 #include "cmagent/paging.h"
 
 #include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ^[\p{L}0-9_-]+$: letters (any script: UTF-8 bytes >= 0x80 are taken as letters), digits, '_', '-'. */
@@ -53,4 +55,84 @@ int64_t paging_offset(const struct page_request *p)
     if (p->page > 0 && p->page_size > INT64_MAX / p->page)
         return INT64_MAX;
     return p->page * p->page_size;
+}
+
+/* The token is the hex of "c1" US property US A|D US last id US last value (US = 0x1f). */
+#define CURSOR_SEP '\x1f'
+
+char *paging_cursor_encode(const char *property, bool descending, const char *last_id, const char *last_value)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = strlen(property) + strlen(last_id) + strlen(last_value) + 16;
+    char *plain = xcalloc(n, 1), *out;
+    int len = snprintf(plain, n, "c1%c%s%c%c%c%s%c%s", CURSOR_SEP, property, CURSOR_SEP, descending ? 'D' : 'A',
+                       CURSOR_SEP, last_id, CURSOR_SEP, last_value);
+    out = xcalloc(2 * (size_t)len + 1, 1);
+    for (int i = 0; i < len; i++) {
+        out[2 * i] = hex[(unsigned char)plain[i] >> 4];
+        out[2 * i + 1] = hex[(unsigned char)plain[i] & 15];
+    }
+    free(plain);
+    return out;
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+int paging_cursor_decode(struct ctx *ctx, const char *token, const struct page_request *p, struct page_cursor *out)
+{
+    size_t n = strlen(token);
+    char *plain = NULL, *field[5];
+    const char *want = p->sort_property != NULL ? p->sort_property : "id";
+    int rc = ERR_OK;
+
+    memset(out, 0, sizeof *out);
+    if (n == 0 || n % 2 != 0 || n > 4096)
+        goto bad;
+    plain = xcalloc(n / 2 + 1, 1);
+    for (size_t i = 0; i < n / 2; i++) {
+        int hi = hex_digit(token[2 * i]), lo = hex_digit(token[2 * i + 1]);
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+            goto bad;
+        plain[i] = (char)(hi << 4 | lo);
+    }
+    field[0] = plain;
+    for (int f = 1; f < 5; f++) {
+        char *sep = strchr(field[f - 1], CURSOR_SEP);
+        if (sep == NULL)
+            goto bad;
+        *sep = '\0';
+        field[f] = sep + 1;
+    }
+    if (strcmp(field[0], "c1") != 0 || strlen(field[1]) >= sizeof out->property || strlen(field[3]) != UUID_STR_LEN - 1 ||
+        (strcmp(field[2], "A") != 0 && strcmp(field[2], "D") != 0))
+        goto bad;
+    if (strcmp(field[1], want) != 0 || (field[2][0] == 'D') != p->descending) {
+        rc = error_set(&ctx->err, ERR_BAD_REQUEST,
+                       "pageToken was issued for sortProperty '%s' %s; repeat them with it",
+                       field[1], field[2][0] == 'D' ? "DESC" : "ASC");
+        goto out;
+    }
+    strcpy(out->property, field[1]);
+    out->descending = field[2][0] == 'D';
+    strcpy(out->last_id, field[3]);
+    out->last_value = xstrdup_or_null(field[4]);
+    goto out;
+bad:
+    rc = error_set(&ctx->err, ERR_BAD_REQUEST, "Invalid pageToken");
+out:
+    free(plain);
+    return rc;
+}
+
+void paging_cursor_release(struct page_cursor *c)
+{
+    free(c->last_value);
+    c->last_value = NULL;
 }

@@ -25,7 +25,21 @@ int store_rc(struct store *s, int rc)
     default:
         break;
     }
-    snprintf(s->errmsg, sizeof s->errmsg, "%s (%s)", sqlite3_errmsg(s->db), sqlite3_errstr(rc));
+    const char *hint = "";
+    switch (rc & 0xff) {
+    case SQLITE_FULL:
+        hint = "the disk is full or the database reached its size limit: ";
+        break;
+    case SQLITE_IOERR:
+        hint = "the database file cannot be written (disk full, file size limit or I/O failure): ";
+        break;
+    case SQLITE_READONLY:
+        hint = "the database is read-only: ";
+        break;
+    default:
+        break;
+    }
+    snprintf(s->errmsg, sizeof s->errmsg, "%s%s (%s)", hint, sqlite3_errmsg(s->db), sqlite3_errstr(rc));
     return STORE_ERROR;
 }
 
@@ -33,14 +47,8 @@ const char *store_errmsg(struct store *s) { return s->errmsg; }
 
 static int exec_sql(struct store *s, const char *sql)
 {
-    char *msg = NULL;
-    int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
-    if (rc != SQLITE_OK) {
-        snprintf(s->errmsg, sizeof s->errmsg, "%s", msg ? msg : sqlite3_errstr(rc));
-        sqlite3_free(msg);
-        return STORE_ERROR;
-    }
-    return STORE_OK;
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? STORE_OK : store_rc(s, rc);
 }
 
 sqlite3_stmt *store_stmt(struct store *s, const char *sql)
@@ -188,7 +196,10 @@ struct store *store_open(const char *path, char *err, unsigned long errlen)
     }
     sqlite3_busy_timeout(s->db, 5000);
     sqlite3_extended_result_codes(s->db, 1);
-    if (exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;") != STORE_OK ||
+    /* A group commit of a few hundred writes dirties more pages than SQLite's default 2 MB cache
+     * holds, which made it spill pages to the WAL in the middle of the transaction. */
+    if (exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                    " PRAGMA cache_size=-16384;") != STORE_OK ||
         migrate(s) != STORE_OK) {
         snprintf(err, errlen, "database %s: %s", path, s->errmsg);
         store_close(s);
@@ -207,22 +218,35 @@ void store_close(struct store *s)
     free(s);
 }
 
-int store_begin(struct store *s) { return exec_sql(s, "BEGIN IMMEDIATE"); }
-int store_commit(struct store *s) { return exec_sql(s, "COMMIT"); }
+/* Transaction control runs several times per request: prepared once, like every other statement
+ * (sqlite3_exec would parse the text on every call). */
+static int exec_cached(struct store *s, const char *sql) { return store_exec_stmt(s, store_stmt(s, sql)); }
+
+static const char begin_sql[] = "BEGIN IMMEDIATE";
+static const char commit_sql[] = "COMMIT";
+static const char rollback_sql[] = "ROLLBACK";
+static const char savepoint_sql[] = "SAVEPOINT request";
+static const char release_sql[] = "RELEASE request";
+static const char rollback_to_sql[] = "ROLLBACK TO request";
+
+int store_begin(struct store *s) { return exec_cached(s, begin_sql); }
+int store_commit(struct store *s) { return exec_cached(s, commit_sql); }
 int store_rollback(struct store *s)
 {
     if (sqlite3_get_autocommit(s->db))
         return STORE_OK; /* SQLite already rolled back (e.g. after SQLITE_FULL) */
-    return exec_sql(s, "ROLLBACK");
+    return exec_cached(s, rollback_sql);
 }
-int store_savepoint(struct store *s) { return exec_sql(s, "SAVEPOINT request"); }
-int store_savepoint_release(struct store *s) { return exec_sql(s, "RELEASE request"); }
+int store_savepoint(struct store *s) { return exec_cached(s, savepoint_sql); }
+int store_savepoint_release(struct store *s) { return exec_cached(s, release_sql); }
 int store_savepoint_rollback(struct store *s)
 {
-    if (exec_sql(s, "ROLLBACK TO request") != STORE_OK)
+    if (exec_cached(s, rollback_to_sql) != STORE_OK)
         return STORE_ERROR;
-    return exec_sql(s, "RELEASE request");
+    return exec_cached(s, release_sql);
 }
+
+bool store_in_transaction(struct store *s) { return !sqlite3_get_autocommit(s->db); }
 
 int64_t store_changes(struct store *s) { return sqlite3_changes64(s->db); }
 

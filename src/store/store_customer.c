@@ -255,3 +255,70 @@ int store_customer_get_public(struct store *s, const char *tenant_id, struct cus
     bind_text(st, 1, tenant_id);
     return get_one(s, st, out);
 }
+
+#define PAGE_AFTER(col, cmp, dir)                                                                       \
+    "SELECT " CUSTOMER_COLUMNS " FROM customer WHERE tenant_id = ?1"                                    \
+    " AND (?2 IS NULL OR title LIKE '%' || ?2 || '%' ESCAPE '\\')"                                    \
+    " AND " col " " cmp "= ?3 AND (" col " " cmp " ?3 OR id > ?4)"                                      \
+    " ORDER BY " col " " dir ", id ASC LIMIT ?5"
+
+int store_customer_page_after(struct store *s, const char *tenant_id, const char *text_search,
+                              const char *sort_column, int descending, const char *last_value,
+                              const char *last_id, int64_t limit, struct customer **items, size_t *n)
+{
+    static const char created_asc[] = PAGE_AFTER("created_time", ">", "ASC");
+    static const char created_desc[] = PAGE_AFTER("created_time", "<", "DESC");
+    static const char title_asc[] = PAGE_AFTER("title", ">", "ASC");
+    static const char title_desc[] = PAGE_AFTER("title", "<", "DESC");
+    static const char id_asc[] = PAGE_AFTER("id", ">", "ASC");
+    static const char id_desc[] = PAGE_AFTER("id", "<", "DESC");
+    const char *sql;
+    bool numeric = false;
+    char *pattern = NULL;
+    size_t cap = 16, count = 0;
+    struct customer *rows;
+    int rc;
+
+    *items = NULL;
+    *n = 0;
+    if (strcmp(sort_column, "created_time") == 0) {
+        sql = descending ? created_desc : created_asc;
+        numeric = true;
+    } else if (strcmp(sort_column, "title") == 0) {
+        sql = descending ? title_desc : title_asc;
+    } else if (strcmp(sort_column, "id") == 0) {
+        sql = descending ? id_desc : id_asc;
+    } else {
+        snprintf(s->errmsg, sizeof s->errmsg, "no cursor order for column %s", sort_column);
+        return STORE_ERROR;
+    }
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    pattern = text_search ? like_escape(text_search) : NULL;
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, pattern);
+    if (numeric)
+        sqlite3_bind_int64(st, 3, strtoll(last_value, NULL, 10));
+    else
+        bind_text(st, 3, last_value);
+    bind_text(st, 4, last_id);
+    sqlite3_bind_int64(st, 5, limit);
+    rows = xcalloc(cap, sizeof *rows);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap *= 2;
+            rows = xrealloc(rows, cap * sizeof *rows);
+        }
+        read_row(st, &rows[count++]);
+    }
+    sqlite3_reset(st);
+    free(pattern);
+    if (rc != SQLITE_DONE) {
+        customers_free(rows, count);
+        return store_rc(s, rc);
+    }
+    *items = rows;
+    *n = count;
+    return STORE_OK;
+}

@@ -151,6 +151,21 @@ static const char *const migrations[] = {
     "  password_hash TEXT NOT NULL,"
     "  ts INTEGER NOT NULL);"
     "CREATE INDEX password_history_user ON password_history(user_id, ts);",
+
+    /* 4: the first reply of every write request that carried an envelope id, per principal
+     * (protocol section 7), written in the same transaction as the write it reports. */
+    "CREATE TABLE idempotency ("
+    "  principal TEXT NOT NULL,"
+    "  request_id TEXT NOT NULL,"
+    "  op TEXT NOT NULL,"
+    "  created_time INTEGER NOT NULL,"
+    "  reply TEXT NOT NULL,"
+    "  PRIMARY KEY (principal, request_id)) WITHOUT ROWID;"
+    "CREATE INDEX idempotency_created ON idempotency(created_time);",
+
+    /* 5: customer listings ordered by createdTime (ThingsBoard's usual order) read a range of an
+     * index instead of sorting the tenant's customers, with a cursor and with offset paging. */
+    "CREATE INDEX customer_tenant_created ON customer(tenant_id, created_time, id);",
 };
 
 const char *const *store_schema_migrations(size_t *count)

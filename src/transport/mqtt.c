@@ -35,12 +35,23 @@ struct transport {
     pthread_mutex_t wait_lock;
     pthread_cond_t wait_cond;
     int pending_done;             /* completions awaited by transport_stop */
+    /* Flow control of QoS 1 publishes. Past the broker's Receive Maximum paho holds a publish
+     * until its send thread wakes, which without other traffic is up to a second later (measured:
+     * 1 s stalls at 64 requests in flight against mosquitto's default of 20). The writer waits for
+     * a PUBACK instead, which on a nearby broker takes a fraction of a millisecond. */
+    pthread_mutex_t flow_lock;
+    pthread_cond_t flow_cond;     /* signalled on every completed QoS 1 publish */
+    int inflight;                 /* QoS 1 publishes handed to paho and not yet completed */
+    int max_inflight;             /* the broker's Receive Maximum */
 };
 
 struct publish_ctx {
     struct transport *t;
     uint64_t tag;
 };
+
+static int publish(struct transport *t, const char *topic, const void *payload, size_t len, int qos, bool retain,
+                   const void *corr, size_t corr_len, uint64_t tag, bool may_wait);
 
 static int port_of(const char *uri)
 {
@@ -82,6 +93,60 @@ static void set_nodelay_on_broker_socket(int port)
     closedir(d);
     if (set == 0)
         log_warn("Could not find the broker socket to set TCP_NODELAY; replies may be slow.");
+}
+
+static void inflight_done(struct transport *t)
+{
+    pthread_mutex_lock(&t->flow_lock);
+    if (t->inflight > 0)
+        t->inflight--;
+    pthread_cond_signal(&t->flow_cond);
+    pthread_mutex_unlock(&t->flow_lock);
+}
+
+/* Counts one more QoS 1 publish; with may_wait (never on paho's own threads, which deliver the
+ * PUBACKs) first waits, boundedly, until the broker has room for it. */
+static void inflight_take(struct transport *t, bool may_wait)
+{
+    pthread_mutex_lock(&t->flow_lock);
+    if (may_wait && t->connected && t->inflight >= t->max_inflight) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_nsec += 200 * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
+        while (t->connected && t->inflight >= t->max_inflight)
+            if (pthread_cond_timedwait(&t->flow_cond, &t->flow_lock, &deadline) != 0)
+                break;
+    }
+    t->inflight++;
+    pthread_mutex_unlock(&t->flow_lock);
+}
+
+static void on_reply_done(void *context, MQTTAsync_successData *resp)
+{
+    (void)resp;
+    inflight_done(context);
+}
+
+static void on_reply_done5(void *context, MQTTAsync_successData5 *resp)
+{
+    (void)resp;
+    inflight_done(context);
+}
+
+static void on_reply_failed(void *context, MQTTAsync_failureData *resp)
+{
+    (void)resp;
+    inflight_done(context);
+}
+
+static void on_reply_failed5(void *context, MQTTAsync_failureData5 *resp)
+{
+    (void)resp;
+    inflight_done(context);
 }
 
 static void finish_wait(struct transport *t)
@@ -133,6 +198,11 @@ static void on_connected(void *context, char *cause)
     t->connecting = false;
     t->backoff_ms = 1000;
     log_info("Connected to %s as %s.", t->opt.broker, t->opt.client_id);
+    /* what was in flight on the old connection completes, or is resent, on its own */
+    pthread_mutex_lock(&t->flow_lock);
+    t->inflight = 0;
+    pthread_cond_broadcast(&t->flow_cond);
+    pthread_mutex_unlock(&t->flow_lock);
     ro.context = t;
     if (t->opt.mqtt_version == 5) {
         ro.onSuccess5 = on_subscribed5;
@@ -144,8 +214,8 @@ static void on_connected(void *context, char *cause)
     int rc = MQTTAsync_subscribe(t->client, t->opt.request_filter, 1, &ro);
     if (rc != MQTTASYNC_SUCCESS)
         log_error("Subscribing to %s failed: %s.", t->opt.request_filter, MQTTAsync_strerror(rc));
-    transport_publish(t, t->opt.status_topic, t->opt.online_payload, strlen(t->opt.online_payload), 1, true,
-                      NULL, 0, 0);
+    publish(t, t->opt.status_topic, t->opt.online_payload, strlen(t->opt.online_payload), 1, true, NULL, 0, 0,
+            false);
     if (t->cb.on_connected != NULL)
         t->cb.on_connected(t->cb.context);
 }
@@ -153,7 +223,10 @@ static void on_connected(void *context, char *cause)
 static void on_connection_lost(void *context, char *cause)
 {
     struct transport *t = context;
+    pthread_mutex_lock(&t->flow_lock);
     t->connected = false;
+    pthread_cond_broadcast(&t->flow_cond);
+    pthread_mutex_unlock(&t->flow_lock);
     if (!t->stopping)
         log_warn("Connection to %s lost%s%s; reconnecting.", t->opt.broker, cause ? ": " : "", cause ? cause : "");
 }
@@ -225,6 +298,7 @@ static void on_published(void *context, MQTTAsync_successData *resp)
 {
     (void)resp;
     struct publish_ctx *pc = context;
+    inflight_done(pc->t);
     if (pc->t->cb.on_acked != NULL)
         pc->t->cb.on_acked(pc->t->cb.context, pc->tag);
     free(pc);
@@ -239,13 +313,15 @@ static void on_published5(void *context, MQTTAsync_successData5 *resp)
 static void on_publish_failed(void *context, MQTTAsync_failureData *resp)
 {
     (void)resp;
-    free(context); /* the outbox publishes the event again after the next connect */
+    struct publish_ctx *pc = context;
+    inflight_done(pc->t);
+    free(pc); /* the outbox publishes the event again after the next connect */
 }
 
 static void on_publish_failed5(void *context, MQTTAsync_failureData5 *resp)
 {
     (void)resp;
-    free(context);
+    on_publish_failed(context, NULL);
 }
 
 struct transport *transport_new(const struct transport_options *opt, const struct transport_callbacks *cb,
@@ -264,7 +340,12 @@ struct transport *transport_new(const struct transport_options *opt, const struc
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* wait_steps' deadlines ignore clock changes */
     pthread_cond_init(&t->wait_cond, &attr);
+    pthread_mutex_init(&t->flow_lock, NULL);
+    pthread_cond_init(&t->flow_cond, &attr);
     pthread_condattr_destroy(&attr);
+    /* MQTT 5 brokers announce their Receive Maximum in CONNACK (read in on_connect_done5); until
+     * then assume mosquitto's default. MQTT 3.1.1 has no such limit. */
+    t->max_inflight = opt->mqtt_version == 5 ? 20 : 65535;
     co.MQTTVersion = opt->mqtt_version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
     co.sendWhileDisconnected = 1;
     co.maxBufferedMessages = 1000000;
@@ -278,6 +359,17 @@ struct transport *transport_new(const struct transport_options *opt, const struc
     MQTTAsync_setCallbacks(t->client, t, on_connection_lost, on_message, NULL);
     MQTTAsync_setConnected(t->client, t, on_connected);
     return t;
+}
+
+static void on_connect_done5(void *context, MQTTAsync_successData5 *resp)
+{
+    struct transport *t = context;
+    if (resp == NULL)
+        return;
+    MQTTProperty *rm = MQTTProperties_getProperty(&resp->properties, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM);
+    pthread_mutex_lock(&t->flow_lock);
+    t->max_inflight = rm != NULL && rm->value.integer2 > 0 ? rm->value.integer2 : 65535;
+    pthread_mutex_unlock(&t->flow_lock);
 }
 
 static int connect_now(struct transport *t)
@@ -319,6 +411,7 @@ static int connect_now(struct transport *t)
         MQTTProperties_add(&props, &p);
         c->connectProperties = &props;
         c->onFailure5 = on_connect_failed5;
+        c->onSuccess5 = on_connect_done5;
     } else {
         c->cleansession = 0;
         c->onFailure = on_connect_failed;
@@ -353,8 +446,8 @@ bool transport_connected(struct transport *t)
     return t->connected && MQTTAsync_isConnected(t->client);
 }
 
-int transport_publish(struct transport *t, const char *topic, const void *payload, size_t len, int qos,
-                      bool retain, const void *corr, size_t corr_len, uint64_t tag)
+static int publish(struct transport *t, const char *topic, const void *payload, size_t len, int qos, bool retain,
+                   const void *corr, size_t corr_len, uint64_t tag, bool may_wait)
 {
     MQTTAsync_message msg = MQTTAsync_message_initializer;
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
@@ -372,6 +465,16 @@ int transport_publish(struct transport *t, const char *topic, const void *payloa
         p.value.data.len = (int)corr_len;
         MQTTProperties_add(&msg.properties, &p);
     }
+    if (qos > 0 && tag == 0) {
+        ro.context = t;
+        if (t->opt.mqtt_version == 5) {
+            ro.onSuccess5 = on_reply_done5;
+            ro.onFailure5 = on_reply_failed5;
+        } else {
+            ro.onSuccess = on_reply_done;
+            ro.onFailure = on_reply_failed;
+        }
+    }
     if (tag != 0) {
         pc = xcalloc(1, sizeof *pc);
         pc->t = t;
@@ -385,9 +488,13 @@ int transport_publish(struct transport *t, const char *topic, const void *payloa
             ro.onFailure = on_publish_failed;
         }
     }
+    if (qos > 0)
+        inflight_take(t, may_wait);
     rc = MQTTAsync_sendMessage(t->client, topic, &msg, &ro);
     MQTTProperties_free(&msg.properties);
     if (rc != MQTTASYNC_SUCCESS) {
+        if (qos > 0)
+            inflight_done(t);
         free(pc);
         log_warn("Publishing to %s failed: %s.", topic, MQTTAsync_strerror(rc));
         return -1;
@@ -483,5 +590,13 @@ void transport_free(struct transport *t)
     MQTTAsync_destroy(&t->client);
     pthread_mutex_destroy(&t->wait_lock);
     pthread_cond_destroy(&t->wait_cond);
+    pthread_mutex_destroy(&t->flow_lock);
+    pthread_cond_destroy(&t->flow_cond);
     free(t);
+}
+
+int transport_publish(struct transport *t, const char *topic, const void *payload, size_t len, int qos,
+                      bool retain, const void *corr, size_t corr_len, uint64_t tag)
+{
+    return publish(t, topic, payload, len, qos, retain, corr, corr_len, tag, true);
 }

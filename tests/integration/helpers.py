@@ -148,7 +148,8 @@ class Broker:
             store = os.path.join(self.dir, "store")
             os.makedirs(store, exist_ok=True)
             if os.geteuid() == 0:
-                # mosquitto started as root drops to the user "mosquitto"
+                # mosquitto started as root drops to the user "mosquitto", which must reach the store
+                os.chmod(self.dir, 0o755)
                 try:
                     import pwd
                     pw = pwd.getpwnam("mosquitto")

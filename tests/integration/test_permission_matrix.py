@@ -33,6 +33,7 @@ MATRIX = [
     # op                          SYS  TA   TB   CU   CU@B DIS  REV  NONE
     ("agent.ping",               "200  200  200  200  200  200  200  200"),
     ("agent.ops",                "200  200  200  200  200  401  401  401"),
+    ("agent.stats",              "200  403  403  403  403  401  401  401"),
     ("apiKey.create",            "200  200  200  200  200  401  401  401"),
     ("apiKey.delete",            "404  200  404  404  404  401  401  401"),
     ("apiKey.list",              "200  200  200  200  200  401  401  401"),
@@ -205,6 +206,7 @@ PAGE = {"pageSize": 100, "page": 0}
 DATA = {
     "agent.ping": lambda w, s, col: None,
     "agent.ops": lambda w, s, col: None,
+    "agent.stats": lambda w, s, col: None,
     "apiKey.create": lambda w, s, col: {"description": "matrix"},
     "apiKey.delete": lambda w, s, col: {"id": w.env.c.ok("apiKey.create", {"description": "victim"},
                                                          token=s.admin.token)["id"]},

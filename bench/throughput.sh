@@ -1,0 +1,275 @@
+#!/usr/bin/env bash
+# bench/throughput.sh: durable write throughput and latency of cmagent against the physical floor,
+# in one run on one private broker. Starts its own mosquitto on a free 127.0.0.1 port (with
+# set_tcp_nodelay true), cm-echo (the floor: an MQTT 5 echo with TCP_NODELAY), and cmagent with a
+# fresh database (WAL, synchronous=FULL) in a temporary directory; creates a tenant administrator
+# through the protocol; then measures with cm-load:
+#   - echo and customer.create with 64 requests in flight (throughput ratio, target >= 0.8),
+#   - echo and customer.create with 1 in flight (p50 ratio, target <= 3),
+#   - the writer's group-commit batch sizes during those runs (agent.stats),
+#   - customer.list first page, a deep page (offset) and a deep page by cursor (pageToken), with
+#     1 k customers and then with LIST_ROWS customers.
+# Everything it started is stopped on exit.
+#
+# Usage: bench/throughput.sh [-n COUNT] [-r LIST_ROWS] [-o FILE] [BUILD_DIR]
+#   BUILD_DIR     where cmagent and cm-* were built (default ./build)
+#   -n COUNT      measured requests per write run (default 20000; window 1 runs use COUNT/10)
+#   -r ROWS       customers for the larger listing measurement (default 100000; 0 skips it)
+#   -o FILE       also write cm-load's JSON result lines to FILE
+#   -h            show this help
+# Exit status: 0 when every run got all its replies right and in time, 1 otherwise, 2 on usage.
+set -euo pipefail
+
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; }
+
+COUNT=20000
+ROWS=100000
+OUT=""
+while getopts ":n:r:o:h" opt; do
+    case $opt in
+        n) COUNT=$OPTARG ;;
+        r) ROWS=$OPTARG ;;
+        o) OUT=$OPTARG ;;
+        h) usage; exit 0 ;;
+        :) echo "throughput.sh: -$OPTARG needs a value" >&2; exit 2 ;;
+        *) echo "throughput.sh: unknown option -$OPTARG (try -h)" >&2; exit 2 ;;
+    esac
+done
+shift $((OPTIND - 1))
+[ $# -le 1 ] || { echo "throughput.sh: at most one BUILD_DIR argument (try -h)" >&2; exit 2; }
+case $COUNT in ''|*[!0-9]*|0) echo "throughput.sh: -n wants a positive count" >&2; exit 2 ;; esac
+case $ROWS in ''|*[!0-9]*) echo "throughput.sh: -r wants a count" >&2; exit 2 ;; esac
+
+BUILD=${1:-./build}
+AGENT_BIN=$BUILD/cmagent
+ECHO_BIN=$BUILD/bench/cm-echo
+LOAD_BIN=$BUILD/bench/cm-load
+for b in "$AGENT_BIN" "$ECHO_BIN" "$LOAD_BIN"; do
+    [ -x "$b" ] || { echo "throughput.sh: $b not found; build first (cmake --build $BUILD)" >&2; exit 2; }
+done
+MOSQUITTO=${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}
+[ -x "$MOSQUITTO" ] || { echo "throughput.sh: mosquitto not found (set MOSQUITTO=...)" >&2; exit 2; }
+command -v mosquitto_rr >/dev/null || { echo "throughput.sh: mosquitto_rr not found (mosquitto-clients)" >&2; exit 2; }
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/cm-throughput.XXXXXX")
+PIDS=()
+FAILED=0
+
+# shellcheck disable=SC2317  # reached through the trap
+cleanup() {
+    local i pid
+    trap - INT TERM EXIT
+    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+        pid=${PIDS[i]}
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+start_bg() {
+    local name=$1
+    shift
+    "$@" >"$TMP/$name.log" 2>&1 &
+    PIDS+=("$!")
+}
+
+forget_last() {
+    local pid=${PIDS[${#PIDS[@]} - 1]}
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    unset 'PIDS[${#PIDS[@]}-1]'
+}
+
+wait_for_log() {
+    local name=$1 file=$2 pattern=$3 secs=$4 i
+    for ((i = 0; i < secs * 20; i++)); do
+        grep -q -- "$pattern" "$file" 2>/dev/null && return 0
+        if ! kill -0 "${PIDS[${#PIDS[@]} - 1]}" 2>/dev/null; then
+            echo "throughput.sh: $name exited early:" >&2
+            tail -n 20 "$file" >&2 || true
+            return 1
+        fi
+        sleep 0.05
+    done
+    echo "throughput.sh: $name not ready after ${secs}s:" >&2
+    tail -n 20 "$file" >&2 || true
+    return 1
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+start_broker() {
+    local attempt port
+    for attempt in 1 2 3 4 5 6 7 8; do
+        port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        port_in_use "$port" && continue
+        cat >"$TMP/mosquitto.conf" <<EOF
+listener $port 127.0.0.1
+allow_anonymous true
+set_tcp_nodelay true
+persistence false
+max_queued_messages 100000
+EOF
+        start_bg mosquitto "$MOSQUITTO" -c "$TMP/mosquitto.conf"
+        if wait_for_log mosquitto "$TMP/mosquitto.log" ' running$' 5 2>/dev/null; then
+            BROKER_PORT=$port
+            BROKER_URI=tcp://127.0.0.1:$port
+            return 0
+        fi
+        forget_last
+        echo "throughput.sh: mosquitto did not start on port $port (attempt $attempt), retrying" >&2
+    done
+    echo "throughput.sh: could not start mosquitto" >&2
+    return 1
+}
+
+# rr OP JSON: one request to the agent, the reply on stdout
+rr() {
+    mosquitto_rr -h 127.0.0.1 -p "$BROKER_PORT" -V 5 -W 30 -e "bench/rr/$$" -t "cm/v1/req/$1" -m "$2"
+}
+
+# pick NAME JSON: the first string value of "NAME" in JSON
+pick() { sed -n -E "s/.*\"$1\":\"([^\"]+)\".*/\\1/p" <<<"$2" | head -n 1; }
+
+# field NAME JSON: a scalar field of cm-load's flat --json line
+field() { sed -n -E "s/.*\"$1\":(\"[^\"]*\"|[^,}]*).*/\\1/p" <<<"$2" | tr -d '"'; }
+
+ROW_FMT="%-34s %6s %7s %6s %9s %8s %8s %8s %8s\n"
+print_header() {
+    # shellcheck disable=SC2059
+    printf "$ROW_FMT" label window count errors "req/s" "p50 ms" "p90 ms" "p99 ms" "max ms"
+}
+
+LAST=""
+# run LABEL PREFIX OP COUNT WINDOW EXPECT DATA TOKEN: one cm-load run; its JSON line in $LAST
+run() {
+    local label=$1 prefix=$2 op=$3 count=$4 window=$5 expect=$6 data=$7 token=$8 rc=0
+    local -a args=(--broker "$BROKER_URI" --prefix "$prefix" --op "$op" --count "$count"
+                   --warmup "$((count / 10))" --window "$window" --expect-status "$expect" --label "$label" --json)
+    [ -n "$data" ] && args+=(--data "$data")
+    [ -n "$token" ] && args+=(--token "$token")
+    "$LOAD_BIN" "${args[@]}" >"$TMP/load.out" 2>"$TMP/load.err" &
+    PIDS+=("$!")
+    wait "$!" || rc=$?
+    forget_last
+    LAST=$(cat "$TMP/load.out")
+    if [ -z "$LAST" ]; then
+        echo "throughput.sh: cm-load for '$label' printed nothing (exit $rc):" >&2
+        cat "$TMP/load.err" >&2
+        FAILED=1
+        return
+    fi
+    # shellcheck disable=SC2059
+    printf "$ROW_FMT" "$label" "$window" "$(field count "$LAST")" "$(field errors "$LAST")" \
+        "$(field throughput_rps "$LAST")" "$(field p50_ms "$LAST")" "$(field p90_ms "$LAST")" \
+        "$(field p99_ms "$LAST")" "$(field max_ms "$LAST")"
+    [ -z "$OUT" ] || echo "$LAST" >>"$OUT"
+    if [ "$rc" -ne 0 ]; then
+        FAILED=1
+        sed 's/^/    /' "$TMP/load.err" >&2
+    fi
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+[ -z "$OUT" ] || : >"$OUT"
+start_broker
+echo "broker    mosquitto on 127.0.0.1:$BROKER_PORT (set_tcp_nodelay true)"
+start_bg echo "$ECHO_BIN" --broker "$BROKER_URI" --topic "bench/echo/req/+" --qos 1
+wait_for_log cm-echo "$TMP/echo.log" 'cm-echo: ready' 10
+
+PASSWORD=bench-secret-1
+cat >"$TMP/cmagent.conf" <<EOF
+broker $BROKER_URI
+agent_id bench
+database $TMP/cmagent.db
+sysadmin_email sysadmin@bench.local
+sysadmin_password $PASSWORD
+log_level warning
+EOF
+start_bg agent "$AGENT_BIN" -c "$TMP/cmagent.conf"
+for _ in $(seq 100); do
+    r=$(mosquitto_rr -h 127.0.0.1 -p "$BROKER_PORT" -V 5 -W 1 -e "bench/rr/$$" -t cm/v1/req/agent.ping -m '{}' 2>/dev/null) && break
+    sleep 0.1
+done
+[ -n "${r:-}" ] || { echo "throughput.sh: the agent does not answer" >&2; tail -n 20 "$TMP/agent.log" >&2; exit 1; }
+
+SYS=$(pick token "$(rr auth.login '{"data":{"email":"sysadmin@bench.local","password":"'$PASSWORD'"}}')")
+TENANT=$(sed -n -E 's/.*"entityType":"TENANT","id":"([^"]+)".*/\1/p' <<<"$(rr tenant.create '{"token":"'"$SYS"'","data":{"title":"Bench"}}')")
+ADMIN=$(sed -n -E 's/.*"entityType":"USER","id":"([^"]+)".*/\1/p' <<<"$(rr user.create '{"token":"'"$SYS"'","data":{"email":"admin@bench.local","authority":"TENANT_ADMIN","tenantId":"'"$TENANT"'"}}')")
+ACT=$(sed -n -E 's/.*activateToken=([^"]+)".*/\1/p' <<<"$(rr user.activationLink '{"token":"'"$SYS"'","data":{"id":"'"$ADMIN"'"}}')")
+TA=$(pick token "$(rr auth.activate '{"data":{"activateToken":"'"$ACT"'","password":"'$PASSWORD'"}}')")
+[ -n "$TA" ] || { echo "throughput.sh: could not set up a tenant administrator" >&2; exit 1; }
+
+W1=$((COUNT / 10))
+echo "requests  $COUNT per window-64 run, $W1 per window-1 run (each after 10% warmup); agent database $TMP"
+echo
+print_header
+CREATE='{"title":"tp {run} {n}"}'
+run "echo (floor)" bench/echo agent.ping "$COUNT" 64 0 "" ""
+ECHO64=$LAST
+rr agent.stats '{"token":"'"$SYS"'"}' >"$TMP/stats0.json"
+run "agent customer.create" cm/v1 customer.create "$COUNT" 64 200 "$CREATE" "$TA"
+AGENT64=$LAST
+rr agent.stats '{"token":"'"$SYS"'"}' >"$TMP/stats64.json"
+run "echo (floor)" bench/echo agent.ping "$W1" 1 0 "" ""
+ECHO1=$LAST
+run "agent customer.create" cm/v1 customer.create "$W1" 1 200 "$CREATE" "$TA"
+AGENT1=$LAST
+echo
+echo "customer.create / echo, window 64: throughput ratio $(ratio "$(field throughput_rps "$AGENT64")" "$(field throughput_rps "$ECHO64")") (target >= 0.80)"
+echo "customer.create / echo, window 1:  p50 ratio $(ratio "$(field p50_ms "$AGENT1")" "$(field p50_ms "$ECHO1")") (target <= 3.00)"
+echo
+echo "group commit during the window-64 run (agent.stats before and after):"
+echo "  before: $(sed -E 's/.*"data":(\{.*\})\}.*/\1/' "$TMP/stats0.json")"
+echo "  after:  $(sed -E 's/.*"data":(\{.*\})\}.*/\1/' "$TMP/stats64.json")"
+
+# listings: first page, a deep page by offset, the same depth by cursor
+list_runs() {
+    local rows=$1 pages=$(( $1 / 20 - 1 )) token
+    echo
+    echo "customer.list with $rows customers in the tenant (pageSize 20):"
+    print_header
+    run "list first page ($rows)" cm/v1 customer.list 2000 1 200 '{"pageSize":20,"page":0}' "$TA"
+    run "list page $pages by offset ($rows)" cm/v1 customer.list 2000 1 200 '{"pageSize":20,"page":'$pages'}' "$TA"
+    # the cursor of the page before the last one: walk with pageToken would take long; take it by offset
+    token=$(pick nextPageToken "$(rr customer.list '{"token":"'"$TA"'","data":{"pageSize":20,"page":'$((pages - 1))'}}')")
+    if [ -n "$token" ]; then
+        run "list page $pages by cursor ($rows)" cm/v1 customer.list 2000 1 200 '{"pageSize":20,"pageToken":"'"$token"'"}' "$TA"
+    fi
+}
+
+# fill TOTAL: creates customers until the tenant holds TOTAL
+fill() {
+    local have=$1 want=$2
+    [ "$want" -gt "$have" ] || return 0
+    "$LOAD_BIN" --broker "$BROKER_URI" --op customer.create --count "$((want - have))" --window 64 \
+        --data '{"title":"fill {run} {n}"}' --token "$TA" --json >"$TMP/fill.out" 2>"$TMP/fill.err" || {
+        echo "throughput.sh: filling to $want customers failed:" >&2; cat "$TMP/fill.err" >&2; FAILED=1; }
+}
+
+HAVE=$(( COUNT + COUNT / 10 + W1 + W1 / 10 ))
+if [ "$HAVE" -lt 1000 ]; then fill "$HAVE" 1000; HAVE=1000; fi
+# the 1 k figure on a separate tenant would need a second administrator; the tenant holds what the
+# write runs created, so "1 k" is measured on a fresh tenant of exactly 1000
+TENANT2=$(sed -n -E 's/.*"entityType":"TENANT","id":"([^"]+)".*/\1/p' <<<"$(rr tenant.create '{"token":"'"$SYS"'","data":{"title":"Bench 1k"}}')")
+ADMIN2=$(sed -n -E 's/.*"entityType":"USER","id":"([^"]+)".*/\1/p' <<<"$(rr user.create '{"token":"'"$SYS"'","data":{"email":"admin2@bench.local","authority":"TENANT_ADMIN","tenantId":"'"$TENANT2"'"}}')")
+ACT2=$(sed -n -E 's/.*activateToken=([^"]+)".*/\1/p' <<<"$(rr user.activationLink '{"token":"'"$SYS"'","data":{"id":"'"$ADMIN2"'"}}')")
+TA_BIG=$TA
+TA=$(pick token "$(rr auth.activate '{"data":{"activateToken":"'"$ACT2"'","password":"'$PASSWORD'"}}')")
+fill 0 1000
+list_runs 1000
+TA=$TA_BIG
+if [ "$ROWS" -gt 0 ]; then
+    fill "$HAVE" "$ROWS"
+    [ "$ROWS" -gt "$HAVE" ] && HAVE=$ROWS
+    list_runs "$HAVE"
+fi
+
+exit "$FAILED"

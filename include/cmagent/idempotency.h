@@ -1,0 +1,22 @@
+/* idempotency.h: at-most-once application of write requests that carry an envelope id (protocol
+ * section 7). The first successful reply is stored, in the same transaction as the write, under
+ * the caller's principal (the authenticated user id, "" when anonymous) and that id; a repeat
+ * within idempotency_window is answered with the stored reply and changes nothing. */
+#ifndef CMAGENT_IDEMPOTENCY_H
+#define CMAGENT_IDEMPOTENCY_H
+
+#include "cmagent/context.h"
+
+/* Looks up a stored reply for ctx->who and request_id. Sets *reply (heap, the caller frees) and
+ * *op (heap, the operation that produced it) when one exists within the window, both NULL when
+ * none. Returns ERR_OK, or ERR_DATABASE with ctx->err set. */
+int idem_find(struct ctx *ctx, const char *request_id, char **op, char **reply);
+
+/* Stores reply as the first reply of (ctx->who, request_id) for op. Returns ERR_OK, or
+ * ERR_DATABASE with ctx->err set (the caller then rolls the request back). */
+int idem_record(struct ctx *ctx, const char *request_id, const char *op, const char *reply);
+
+/* Deletes the replies that left the window before now. *deleted receives how many. */
+int idem_purge(struct store *store, int64_t window_ms, int64_t now, int64_t *deleted);
+
+#endif

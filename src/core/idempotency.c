@@ -1,0 +1,31 @@
+/* idempotency.c: the at-most-once rule of protocol section 7 over the idempotency table. */
+#include "cmagent/idempotency.h"
+
+#include "cmagent/store_idem.h"
+
+#include <stdlib.h>
+
+static const char *principal_of(const struct ctx *ctx)
+{
+    return ctx->who.authority == AUTHORITY_NONE ? "" : ctx->who.user_id;
+}
+
+int idem_find(struct ctx *ctx, const char *request_id, char **op, char **reply)
+{
+    int rc = store_idem_get(ctx->store, principal_of(ctx), request_id, ctx->now - ctx->settings->idempotency_window_ms,
+                            op, reply);
+    if (rc == STORE_OK || rc == STORE_NOT_FOUND)
+        return ERR_OK;
+    return ctx_store_failed(ctx, rc);
+}
+
+int idem_record(struct ctx *ctx, const char *request_id, const char *op, const char *reply)
+{
+    int rc = store_idem_put(ctx->store, principal_of(ctx), request_id, op, ctx->now, reply);
+    return rc == STORE_OK ? ERR_OK : ctx_store_failed(ctx, rc);
+}
+
+int idem_purge(struct store *store, int64_t window_ms, int64_t now, int64_t *deleted)
+{
+    return store_idem_purge(store, now - window_ms, deleted) == STORE_OK ? ERR_OK : ERR_DATABASE;
+}
