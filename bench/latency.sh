@@ -62,93 +62,10 @@ command -v mosquitto_rr >/dev/null || { echo "latency.sh: mosquitto_rr not found
 
 WARMUP=$((COUNT / 10))
 PREFIX=""    # the topic prefix measure() sends to; set before each responder's measure lines
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/cm-latency.XXXXXX")
-PIDS=()      # every process this script started, stopped in reverse order on exit
-FAILED=0
+BENCH_NAME=latency.sh
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 declare -A P50  # "label/window" -> p50 ms, for the ratios printed at the end
-
-# shellcheck disable=SC2317  # reached through the trap
-cleanup() {
-    local i pid
-    trap - INT TERM EXIT
-    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-        pid=${PIDS[i]}
-        if kill -0 "$pid" 2>/dev/null; then
-            kill -TERM "$pid" 2>/dev/null || true
-            wait "$pid" 2>/dev/null || true
-        fi
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# start_bg NAME CMD...: runs CMD in the background, output in $TMP/NAME.log, stopped on exit
-start_bg() {
-    local name=$1
-    shift
-    "$@" >"$TMP/$name.log" 2>&1 &
-    PIDS+=("$!")
-}
-
-# forget_last: drops the last process started from PIDS once it is gone, so that its number, which
-# the system may hand out again, is never signalled by cleanup
-forget_last() {
-    local pid=${PIDS[${#PIDS[@]} - 1]}
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    unset 'PIDS[${#PIDS[@]}-1]'
-}
-
-# wait_for_log NAME FILE PATTERN SECONDS: waits until FILE holds PATTERN; fails if the last process
-# started is gone or time runs out
-wait_for_log() {
-    local name=$1 file=$2 pattern=$3 secs=$4 i
-    for ((i = 0; i < secs * 20; i++)); do
-        grep -q -- "$pattern" "$file" 2>/dev/null && return 0
-        if ! kill -0 "${PIDS[${#PIDS[@]} - 1]}" 2>/dev/null; then
-            echo "latency.sh: $name exited early:" >&2
-            tail -n 20 "$file" >&2 || true
-            return 1
-        fi
-        sleep 0.05
-    done
-    echo "latency.sh: $name not ready after ${secs}s:" >&2
-    tail -n 20 "$file" >&2 || true
-    return 1
-}
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# ---- broker: a free port on 127.0.0.1, tried until mosquitto binds one ----
-start_broker() {
-    local attempt port
-    for attempt in 1 2 3 4 5 6 7 8; do
-        port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-        port_in_use "$port" && continue
-        cat >"$TMP/mosquitto.conf" <<EOF
-listener $port 127.0.0.1
-allow_anonymous true
-set_tcp_nodelay true
-persistence false
-EOF
-        start_bg mosquitto "$MOSQUITTO" -c "$TMP/mosquitto.conf"
-        if wait_for_log mosquitto "$TMP/mosquitto.log" ' running$' 5 2>/dev/null; then
-            BROKER_PORT=$port
-            BROKER_URI=tcp://127.0.0.1:$port
-            return 0
-        fi
-        forget_last
-        echo "latency.sh: mosquitto did not start on port $port (attempt $attempt), retrying" >&2
-    done
-    echo "latency.sh: could not start mosquitto:" >&2
-    tail -n 20 "$TMP/mosquitto.log" >&2 || true
-    return 1
-}
-
-# field NAME JSON: a scalar field of cm-load's flat --json line
-field() { sed -n -E "s/.*\"$1\":(\"[^\"]*\"|[^,}]*).*/\\1/p" <<<"$2" | tr -d '"'; }
 
 ROW_FMT="%-24s %6s %4s %7s %6s %6s %10s %9s %9s %9s %9s\n"
 print_header() {
@@ -223,46 +140,7 @@ if [ "$NAGLE" = 1 ]; then
 fi
 
 # ---- the agent: a fresh database, a tenant administrator for customer.create ----
-# rr OP JSON: one request to the agent through mosquitto_rr (MQTT 5), the reply on stdout
-rr() {
-    mosquitto_rr -V 5 -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -W 10 -t "cm/v1/req/$1" -e "bench/setup/$$" -m "$2"
-}
-# json_str KEY: the first string value of KEY in the JSON on stdin
-json_str() { sed -n -E "s/.*\"$1\":\"([^\"]*)\".*/\\1/p" | head -n 1; }
-# json_id: the first entity id ({"entityType":...,"id":"<uuid>"}) in the JSON on stdin
-json_id() { grep -o -E '"id":"[0-9a-f-]{36}"' | head -n 1 | cut -d'"' -f4; }
-setup_fail() { echo "latency.sh: agent setup failed at $1: $2" >&2; exit 1; }
-
-SYS_PW=bench-$RANDOM$RANDOM
-TA_PW=Bench-$RANDOM$RANDOM
-cat >"$TMP/cmagent.conf" <<EOF
-broker $BROKER_URI
-database $TMP/cmagent.db
-agent_id bench-$$
-sysadmin_email sysadmin@bench.local
-sysadmin_password $SYS_PW
-log_level warning
-EOF
-start_bg agent "$AGENT_BIN" -c "$TMP/cmagent.conf"
-r=""
-for _ in $(seq 1 100); do
-    r=$(mosquitto_rr -V 5 -h 127.0.0.1 -p "$BROKER_PORT" -W 1 -t cm/v1/req/agent.ping -e "bench/setup/$$" -m '{}' 2>/dev/null || true)
-    case $r in *'"status":200'*) break ;; esac
-    kill -0 "${PIDS[${#PIDS[@]} - 1]}" 2>/dev/null || { tail -n 20 "$TMP/agent.log" >&2; setup_fail start "the agent exited"; }
-done
-case $r in *'"status":200'*) ;; *) setup_fail start "no agent.ping reply" ;; esac
-
-r=$(rr auth.login "{\"data\":{\"email\":\"sysadmin@bench.local\",\"password\":\"$SYS_PW\"}}")
-SYS_TOKEN=$(json_str token <<<"$r"); [ -n "$SYS_TOKEN" ] || setup_fail auth.login "$r"
-r=$(rr tenant.create "{\"token\":\"$SYS_TOKEN\",\"data\":{\"title\":\"Bench tenant\"}}")
-TENANT_ID=$(json_id <<<"$r"); [ -n "$TENANT_ID" ] || setup_fail tenant.create "$r"
-r=$(rr user.create "{\"token\":\"$SYS_TOKEN\",\"data\":{\"email\":\"admin@bench.local\",\"authority\":\"TENANT_ADMIN\",\"tenantId\":\"$TENANT_ID\"}}")
-USER_ID=$(json_id <<<"$r"); [ -n "$USER_ID" ] || setup_fail user.create "$r"
-r=$(rr user.activationLink "{\"token\":\"$SYS_TOKEN\",\"data\":{\"id\":\"$USER_ID\"}}")
-ACT=$(sed -n -E 's/.*activateToken=([A-Za-z0-9_-]+).*/\1/p' <<<"$r"); [ -n "$ACT" ] || setup_fail user.activationLink "$r"
-r=$(rr auth.activate "{\"data\":{\"activateToken\":\"$ACT\",\"password\":\"$TA_PW\"}}")
-TA_TOKEN=$(json_str token <<<"$r"); [ -n "$TA_TOKEN" ] || setup_fail auth.activate "$r"
-
+start_agent
 PREFIX=cm/v1
 measure agent.ping agent.ping '' '' 200
 measure customer.create customer.create '{"title":"Bench {run} {n}"}' "$TA_TOKEN" 200

@@ -51,94 +51,9 @@ MOSQUITTO=${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}
 [ -x "$MOSQUITTO" ] || { echo "throughput.sh: mosquitto not found (set MOSQUITTO=...)" >&2; exit 2; }
 command -v mosquitto_rr >/dev/null || { echo "throughput.sh: mosquitto_rr not found (mosquitto-clients)" >&2; exit 2; }
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/cm-throughput.XXXXXX")
-PIDS=()
-FAILED=0
-
-# shellcheck disable=SC2317  # reached through the trap
-cleanup() {
-    local i pid
-    trap - INT TERM EXIT
-    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-        pid=${PIDS[i]}
-        if kill -0 "$pid" 2>/dev/null; then
-            kill -TERM "$pid" 2>/dev/null || true
-            wait "$pid" 2>/dev/null || true
-        fi
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-start_bg() {
-    local name=$1
-    shift
-    "$@" >"$TMP/$name.log" 2>&1 &
-    PIDS+=("$!")
-}
-
-forget_last() {
-    local pid=${PIDS[${#PIDS[@]} - 1]}
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    unset 'PIDS[${#PIDS[@]}-1]'
-}
-
-wait_for_log() {
-    local name=$1 file=$2 pattern=$3 secs=$4 i
-    for ((i = 0; i < secs * 20; i++)); do
-        grep -q -- "$pattern" "$file" 2>/dev/null && return 0
-        if ! kill -0 "${PIDS[${#PIDS[@]} - 1]}" 2>/dev/null; then
-            echo "throughput.sh: $name exited early:" >&2
-            tail -n 20 "$file" >&2 || true
-            return 1
-        fi
-        sleep 0.05
-    done
-    echo "throughput.sh: $name not ready after ${secs}s:" >&2
-    tail -n 20 "$file" >&2 || true
-    return 1
-}
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-start_broker() {
-    local attempt port
-    for attempt in 1 2 3 4 5 6 7 8; do
-        port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-        port_in_use "$port" && continue
-        cat >"$TMP/mosquitto.conf" <<EOF
-listener $port 127.0.0.1
-allow_anonymous true
-set_tcp_nodelay true
-persistence false
-max_queued_messages 100000
-EOF
-        start_bg mosquitto "$MOSQUITTO" -c "$TMP/mosquitto.conf"
-        if wait_for_log mosquitto "$TMP/mosquitto.log" ' running$' 5 2>/dev/null; then
-            BROKER_PORT=$port
-            BROKER_URI=tcp://127.0.0.1:$port
-            return 0
-        fi
-        forget_last
-        echo "throughput.sh: mosquitto did not start on port $port (attempt $attempt), retrying" >&2
-    done
-    echo "throughput.sh: could not start mosquitto" >&2
-    return 1
-}
-
-# rr OP JSON: one request to the agent, the reply on stdout
-rr() {
-    mosquitto_rr -h 127.0.0.1 -p "$BROKER_PORT" -V 5 -W 30 -e "bench/rr/$$" -t "cm/v1/req/$1" -m "$2"
-}
-
-# pick NAME JSON: the first string value of "NAME" in JSON
-pick() { sed -n -E "s/.*\"$1\":\"([^\"]+)\".*/\\1/p" <<<"$2" | head -n 1; }
-
-# field NAME JSON: a scalar field of cm-load's flat --json line
-field() { sed -n -E "s/.*\"$1\":(\"[^\"]*\"|[^,}]*).*/\\1/p" <<<"$2" | tr -d '"'; }
+BENCH_NAME=throughput.sh
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROW_FMT="%-34s %6s %7s %6s %9s %8s %8s %8s %8s\n"
 print_header() {
@@ -179,33 +94,14 @@ run() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 [ -z "$OUT" ] || : >"$OUT"
-start_broker
+start_broker "max_queued_messages 100000"
 echo "broker    mosquitto on 127.0.0.1:$BROKER_PORT (set_tcp_nodelay true)"
 start_bg echo "$ECHO_BIN" --broker "$BROKER_URI" --topic "bench/echo/req/+" --qos 1
 wait_for_log cm-echo "$TMP/echo.log" 'cm-echo: ready' 10
 
-PASSWORD=bench-secret-1
-cat >"$TMP/cmagent.conf" <<EOF
-broker $BROKER_URI
-agent_id bench
-database $TMP/cmagent.db
-sysadmin_email sysadmin@bench.local
-sysadmin_password $PASSWORD
-log_level warning
-EOF
-start_bg agent "$AGENT_BIN" -c "$TMP/cmagent.conf"
-for _ in $(seq 100); do
-    r=$(mosquitto_rr -h 127.0.0.1 -p "$BROKER_PORT" -V 5 -W 1 -e "bench/rr/$$" -t cm/v1/req/agent.ping -m '{}' 2>/dev/null) && break
-    sleep 0.1
-done
-[ -n "${r:-}" ] || { echo "throughput.sh: the agent does not answer" >&2; tail -n 20 "$TMP/agent.log" >&2; exit 1; }
-
-SYS=$(pick token "$(rr auth.login '{"data":{"email":"sysadmin@bench.local","password":"'$PASSWORD'"}}')")
-TENANT=$(sed -n -E 's/.*"entityType":"TENANT","id":"([^"]+)".*/\1/p' <<<"$(rr tenant.create '{"token":"'"$SYS"'","data":{"title":"Bench"}}')")
-ADMIN=$(sed -n -E 's/.*"entityType":"USER","id":"([^"]+)".*/\1/p' <<<"$(rr user.create '{"token":"'"$SYS"'","data":{"email":"admin@bench.local","authority":"TENANT_ADMIN","tenantId":"'"$TENANT"'"}}')")
-ACT=$(sed -n -E 's/.*activateToken=([^"]+)".*/\1/p' <<<"$(rr user.activationLink '{"token":"'"$SYS"'","data":{"id":"'"$ADMIN"'"}}')")
-TA=$(pick token "$(rr auth.activate '{"data":{"activateToken":"'"$ACT"'","password":"'$PASSWORD'"}}')")
-[ -n "$TA" ] || { echo "throughput.sh: could not set up a tenant administrator" >&2; exit 1; }
+start_agent
+SYS=$SYS_TOKEN
+TA=$TA_TOKEN
 
 W1=$((COUNT / 10))
 echo "requests  $COUNT per window-64 run, $W1 per window-1 run (each after 10% warmup); agent database $TMP"
@@ -239,7 +135,7 @@ list_runs() {
     run "list first page ($rows)" cm/v1 customer.list 2000 1 200 '{"pageSize":20,"page":0}' "$TA"
     run "list page $pages by offset ($rows)" cm/v1 customer.list 2000 1 200 '{"pageSize":20,"page":'$pages'}' "$TA"
     # the cursor of the page before the last one: walk with pageToken would take long; take it by offset
-    token=$(pick nextPageToken "$(rr customer.list '{"token":"'"$TA"'","data":{"pageSize":20,"page":'$((pages - 1))'}}')")
+    token=$(json_str nextPageToken <<<"$(rr customer.list '{"token":"'"$TA"'","data":{"pageSize":20,"page":'$((pages - 1))'}}')")
     if [ -n "$token" ]; then
         run "list page $pages by cursor ($rows)" cm/v1 customer.list 2000 1 200 '{"pageSize":20,"pageToken":"'"$token"'"}' "$TA"
     fi
@@ -258,11 +154,9 @@ HAVE=$(( COUNT + COUNT / 10 + W1 + W1 / 10 ))
 if [ "$HAVE" -lt 1000 ]; then fill "$HAVE" 1000; HAVE=1000; fi
 # the 1 k figure on a separate tenant would need a second administrator; the tenant holds what the
 # write runs created, so "1 k" is measured on a fresh tenant of exactly 1000
-TENANT2=$(sed -n -E 's/.*"entityType":"TENANT","id":"([^"]+)".*/\1/p' <<<"$(rr tenant.create '{"token":"'"$SYS"'","data":{"title":"Bench 1k"}}')")
-ADMIN2=$(sed -n -E 's/.*"entityType":"USER","id":"([^"]+)".*/\1/p' <<<"$(rr user.create '{"token":"'"$SYS"'","data":{"email":"admin2@bench.local","authority":"TENANT_ADMIN","tenantId":"'"$TENANT2"'"}}')")
-ACT2=$(sed -n -E 's/.*activateToken=([^"]+)".*/\1/p' <<<"$(rr user.activationLink '{"token":"'"$SYS"'","data":{"id":"'"$ADMIN2"'"}}')")
 TA_BIG=$TA
-TA=$(pick token "$(rr auth.activate '{"data":{"activateToken":"'"$ACT2"'","password":"'$PASSWORD'"}}')")
+TA=$(tenant_admin "Bench 1k" admin2@bench.local)
+[ -n "$TA" ] || exit 1
 fill 0 1000
 list_runs 1000
 TA=$TA_BIG

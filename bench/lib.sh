@@ -1,0 +1,144 @@
+# bench/lib.sh: what the benchmark scripts share, sourced by them (not run): the processes they
+# start and stop on exit, a private mosquitto on a free 127.0.0.1 port, the agent with a fresh
+# database and a tenant administrator made through the protocol, and reading cm-load's JSON lines.
+# The sourcing script sets BENCH_NAME (for messages) before sourcing, and MOSQUITTO, AGENT_BIN.
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/cm-$BENCH_NAME.XXXXXX")
+PIDS=()      # every process the script started, stopped in reverse order on exit
+FAILED=0
+
+# shellcheck disable=SC2317  # reached through the trap
+bench_cleanup() {
+    local i pid
+    trap - INT TERM EXIT
+    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+        pid=${PIDS[i]}
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
+    rm -rf "$TMP"
+}
+trap bench_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# start_bg NAME CMD...: runs CMD in the background, output in $TMP/NAME.log, stopped on exit
+start_bg() {
+    local name=$1
+    shift
+    "$@" >"$TMP/$name.log" 2>&1 &
+    PIDS+=("$!")
+}
+
+# forget_last: stops the last process started and drops it from PIDS, so that its number, which the
+# system may hand out again, is never signalled by the cleanup
+forget_last() {
+    local pid=${PIDS[${#PIDS[@]} - 1]}
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    unset 'PIDS[${#PIDS[@]}-1]'
+}
+
+# wait_for_log NAME FILE PATTERN SECONDS: waits until FILE holds PATTERN; fails if the last process
+# started is gone or time runs out
+wait_for_log() {
+    local name=$1 file=$2 pattern=$3 secs=$4 i
+    for ((i = 0; i < secs * 20; i++)); do
+        grep -q -- "$pattern" "$file" 2>/dev/null && return 0
+        if ! kill -0 "${PIDS[${#PIDS[@]} - 1]}" 2>/dev/null; then
+            echo "$BENCH_NAME: $name exited early:" >&2
+            tail -n 20 "$file" >&2 || true
+            return 1
+        fi
+        sleep 0.05
+    done
+    echo "$BENCH_NAME: $name not ready after ${secs}s:" >&2
+    tail -n 20 "$file" >&2 || true
+    return 1
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# start_broker [CONF_LINE...]: mosquitto on a free port of 127.0.0.1 with set_tcp_nodelay true and
+# the given extra configuration lines; sets BROKER_PORT and BROKER_URI
+start_broker() {
+    local attempt port
+    for attempt in 1 2 3 4 5 6 7 8; do
+        port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        port_in_use "$port" && continue
+        {
+            echo "listener $port 127.0.0.1"
+            echo "allow_anonymous true"
+            echo "set_tcp_nodelay true"
+            echo "persistence false"
+            printf '%s\n' "$@"
+        } >"$TMP/mosquitto.conf"
+        start_bg mosquitto "$MOSQUITTO" -c "$TMP/mosquitto.conf"
+        if wait_for_log mosquitto "$TMP/mosquitto.log" ' running$' 5 2>/dev/null; then
+            BROKER_PORT=$port
+            BROKER_URI=tcp://127.0.0.1:$port
+            return 0
+        fi
+        forget_last
+        echo "$BENCH_NAME: mosquitto did not start on port $port (attempt $attempt), retrying" >&2
+    done
+    echo "$BENCH_NAME: could not start mosquitto:" >&2
+    tail -n 20 "$TMP/mosquitto.log" >&2 || true
+    return 1
+}
+
+# field NAME JSON: a scalar field of cm-load's flat --json line
+field() { sed -n -E "s/.*\"$1\":(\"[^\"]*\"|[^,}]*).*/\\1/p" <<<"$2" | tr -d '"'; }
+
+# rr OP JSON: one request to the agent through mosquitto_rr (MQTT 5), the reply on stdout
+rr() {
+    mosquitto_rr -V 5 -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -W 30 -t "cm/v1/req/$1" -e "bench/setup/$$" -m "$2"
+}
+# json_str KEY: the first string value of KEY in the JSON on stdin
+json_str() { sed -n -E "s/.*\"$1\":\"([^\"]*)\".*/\\1/p" | head -n 1; }
+# json_id: the first entity id ({"entityType":...,"id":"<uuid>"}) in the JSON on stdin
+json_id() { grep -o -E '"id":"[0-9a-f-]{36}"' | head -n 1 | cut -d'"' -f4; }
+setup_fail() { echo "$BENCH_NAME: agent setup failed at $1: $2" >&2; exit 1; }
+
+# tenant_admin TITLE EMAIL: a new tenant and its activated administrator, through the protocol with
+# $SYS_TOKEN; prints the administrator's access token
+tenant_admin() {
+    local r tenant user act pw=Bench-$RANDOM$RANDOM
+    r=$(rr tenant.create "{\"token\":\"$SYS_TOKEN\",\"data\":{\"title\":\"$1\"}}")
+    tenant=$(json_id <<<"$r"); [ -n "$tenant" ] || setup_fail tenant.create "$r"
+    r=$(rr user.create "{\"token\":\"$SYS_TOKEN\",\"data\":{\"email\":\"$2\",\"authority\":\"TENANT_ADMIN\",\"tenantId\":\"$tenant\"}}")
+    user=$(json_id <<<"$r"); [ -n "$user" ] || setup_fail user.create "$r"
+    r=$(rr user.activationLink "{\"token\":\"$SYS_TOKEN\",\"data\":{\"id\":\"$user\"}}")
+    act=$(sed -n -E 's/.*activateToken=([A-Za-z0-9_-]+).*/\1/p' <<<"$r"); [ -n "$act" ] || setup_fail user.activationLink "$r"
+    r=$(rr auth.activate "{\"data\":{\"activateToken\":\"$act\",\"password\":\"$pw\"}}")
+    json_str token <<<"$r"
+}
+
+# start_agent: the agent built in $AGENT_BIN with a fresh database in $TMP on $BROKER_URI, then a
+# tenant through the protocol: sets SYS_TOKEN (system administrator) and TA_TOKEN (its tenant admin)
+start_agent() {
+    local sys_pw=bench-$RANDOM$RANDOM r=""
+    cat >"$TMP/cmagent.conf" <<EOF
+broker $BROKER_URI
+database $TMP/cmagent.db
+agent_id bench-$$
+sysadmin_email sysadmin@bench.local
+sysadmin_password $sys_pw
+log_level warning
+EOF
+    start_bg agent "$AGENT_BIN" -c "$TMP/cmagent.conf"
+    for _ in $(seq 1 100); do
+        r=$(mosquitto_rr -V 5 -h 127.0.0.1 -p "$BROKER_PORT" -W 1 -t cm/v1/req/agent.ping -e "bench/setup/$$" \
+            -m '{}' 2>/dev/null || true)
+        case $r in *'"status":200'*) break ;; esac
+        kill -0 "${PIDS[${#PIDS[@]} - 1]}" 2>/dev/null || { tail -n 20 "$TMP/agent.log" >&2; setup_fail start "the agent exited"; }
+    done
+    case $r in *'"status":200'*) ;; *) setup_fail start "no agent.ping reply" ;; esac
+
+    r=$(rr auth.login "{\"data\":{\"email\":\"sysadmin@bench.local\",\"password\":\"$sys_pw\"}}")
+    SYS_TOKEN=$(json_str token <<<"$r"); [ -n "$SYS_TOKEN" ] || setup_fail auth.login "$r"
+    TA_TOKEN=$(tenant_admin "Bench tenant" admin@bench.local)
+    [ -n "$TA_TOKEN" ] || exit 1
+}
