@@ -1,5 +1,5 @@
 /* store.h: the SQLite database behind the agent: opening, schema migrations, transactions.
- * Only the store layer includes sqlite3.h; callers see struct store and STORE_* codes. One thread
+ * Only the store layer includes the SQLite header; callers see struct store and STORE_* codes. One thread
  * (the writer) owns a store handle. The tables' queries have their own headers (store_*.h). */
 #ifndef CMAGENT_STORE_H
 #define CMAGENT_STORE_H
