@@ -2,9 +2,11 @@
  * message onto the work queue. The writer thread owns the SQLite connection: it takes every waiting
  * request (up to max_group_commit) into one transaction, each request in its own savepoint so a
  * failure rolls back that request alone, commits once (durably), and only then publishes the
- * replies and the new events of the outbox. Broker acknowledgements of events come back through
- * the same queue and are marked in the outbox, so events not acknowledged before a crash or a
- * disconnect are published again, in seq order. The main thread handles signals and reconnects.
+ * replies and the new events of the outbox. Broker acknowledgements of events are collected as
+ * they arrive and marked in the outbox, in ranges of consecutive seq, by the writer's next
+ * transaction (or after a second without requests, so they cost no commit of their own), so events
+ * not acknowledged before a crash or a disconnect are published again, in seq order. The main
+ * thread handles signals and reconnects.
  *
  * Mail. The writer never waits on SMTP: a mail the core asks for (ctx->mail) is handed to the mailer
  * thread after the transaction that made it committed. A request whose reply depends on its mail
@@ -47,13 +49,12 @@
 #include <string.h>
 #include <unistd.h>
 
-enum work_kind { WORK_REQUEST, WORK_ACKED, WORK_CONNECTED, WORK_STOP };
+enum work_kind { WORK_REQUEST, WORK_CONNECTED, WORK_STOP };
 
 struct work {
     struct queue_node node;       /* first member: a queue_node pointer is a work pointer */
     enum work_kind kind;
     struct transport_message *msg; /* WORK_REQUEST */
-    int64_t seq;                   /* WORK_ACKED */
     bool parked;                   /* its reply waits for a mail: the mailer owns the item */
     enum mail_outcome mail_outcome; /* set by the mailer for the request's second run */
     char preset_id[UUID_STR_LEN];  /* the first run's new id and activation token */
@@ -84,6 +85,9 @@ struct agent {
     char req_prefix[512];          /* "<prefix>/req/" */
     char event_prefix[512];        /* "<prefix>/event/" */
     int64_t last_sent_seq;         /* events up to here were handed to the transport */
+    pthread_mutex_t acks_lock;     /* guards acks: the seqs the broker acknowledged, not yet marked */
+    int64_t *acks;
+    size_t nacks, acks_cap;
     int64_t next_purge_ms;
     struct mailer_options mail_opts;
     struct queue mail_queue;
@@ -120,15 +124,80 @@ static void on_connected(void *context)
     queue_push(&a->queue, &work_new(WORK_CONNECTED)->node);
 }
 
+/* Only records the seq: a work item per acknowledgement woke the writer for a transaction of its
+ * own, and at one request in flight that commit's fsync delayed the next request. */
 static void on_acked(void *context, uint64_t tag)
 {
     struct agent *a = context;
-    struct work *w = work_new(WORK_ACKED);
-    w->seq = (int64_t)tag;
-    queue_push(&a->queue, &w->node);
+    pthread_mutex_lock(&a->acks_lock);
+    if (a->nacks == a->acks_cap) {
+        a->acks_cap = a->acks_cap ? a->acks_cap * 2 : 256;
+        a->acks = xrealloc(a->acks, a->acks_cap * sizeof *a->acks);
+    }
+    a->acks[a->nacks++] = (int64_t)tag;
+    pthread_mutex_unlock(&a->acks_lock);
 }
 
 /* ---- the writer ---- */
+
+/* Takes the acknowledged seqs collected so far (NULL when there are none). */
+static int64_t *take_acks(struct agent *a, size_t *n)
+{
+    pthread_mutex_lock(&a->acks_lock);
+    int64_t *acks = a->acks;
+    *n = a->nacks;
+    if (*n == 0) {
+        acks = NULL;
+    } else {
+        a->acks = NULL;
+        a->nacks = a->acks_cap = 0;
+    }
+    pthread_mutex_unlock(&a->acks_lock);
+    return acks;
+}
+
+/* Puts back the seqs of a transaction that did not commit, to be marked by the next one. */
+static void give_back_acks(struct agent *a, const int64_t *acks, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        on_acked(a, (uint64_t)acks[i]);
+}
+
+static bool have_acks(struct agent *a)
+{
+    pthread_mutex_lock(&a->acks_lock);
+    bool any = a->nacks > 0;
+    pthread_mutex_unlock(&a->acks_lock);
+    return any;
+}
+
+static int compare_seq(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* Marks acknowledged events published, one UPDATE per run of consecutive seqs, in a savepoint of
+ * its own inside the batch's transaction. Returns STORE_OK or the failure. */
+static int mark_acked(struct agent *a, int64_t *acks, size_t n)
+{
+    int rc = store_savepoint(a->store);
+    qsort(acks, n, sizeof *acks, compare_seq);
+    for (size_t i = 0; i < n && rc == STORE_OK;) {
+        size_t j = i;
+        while (j + 1 < n && acks[j + 1] <= acks[j] + 1)
+            j++;
+        rc = store_outbox_mark_published(a->store, acks[i], acks[j]);
+        i = j + 1;
+    }
+    if (!store_in_transaction(a->store))
+        return rc != STORE_OK ? rc : STORE_ERROR;
+    if (rc == STORE_OK)
+        store_savepoint_release(a->store);
+    else
+        store_savepoint_rollback(a->store);
+    return rc;
+}
 
 static void mail_job_free(struct mail_job *j)
 {
@@ -332,13 +401,15 @@ static void purge_expired(struct agent *a)
     }
 }
 
-/* Processes one batch of work. Returns true when a WORK_STOP was in it. */
+/* Processes one batch of work (none: only marks the acknowledged events). Returns true when a
+ * WORK_STOP was in it. */
 static bool process_batch(struct agent *a, struct queue_node *first, size_t n)
 {
     struct pending_reply *replies = xcalloc(n, sizeof *replies);
     struct work **done = xcalloc(n, sizeof *done);
-    size_t nreplies = 0, ndone = 0;
+    size_t nreplies = 0, ndone = 0, nacks = 0;
     int64_t events = 0;
+    int64_t *acks = take_acks(a, &nacks);
     bool stop = false, resend = false, began = false, begin_failed = false, lost = false, committed = true;
     char why[512] = "";
 
@@ -360,10 +431,7 @@ static bool process_batch(struct agent *a, struct queue_node *first, size_t n)
             if (begin_failed)
                 snprintf(why, sizeof why, "%s", store_errmsg(a->store));
         }
-        if (w->kind == WORK_ACKED) {
-            if (!begin_failed && !lost)
-                store_outbox_mark_published(a->store, w->seq);
-        } else if (begin_failed || lost) {
+        if (begin_failed || lost) {
             replies[nreplies].msg = w->msg;
             replies[nreplies].topic = reply_topic_of(w->msg);
             nreplies++;
@@ -377,14 +445,38 @@ static bool process_batch(struct agent *a, struct queue_node *first, size_t n)
             }
         }
     }
+    /* The marks ride on a commit that writes anyway: a batch of reads commits nothing, and must
+     * not fail because of them when the disk is full. A batch without requests writes only them. */
+    if (nacks > 0 && events == 0 && nreplies > 0) {
+        give_back_acks(a, acks, nacks);
+        nacks = 0;
+    }
+    if (nacks > 0 && !began) {
+        began = true;
+        begin_failed = store_begin(a->store) != STORE_OK;
+        if (begin_failed)
+            snprintf(why, sizeof why, "%s", store_errmsg(a->store));
+    }
+    if (nacks > 0 && !begin_failed && !lost && mark_acked(a, acks, nacks) != STORE_OK &&
+        !store_in_transaction(a->store)) {
+        lost = true;
+        snprintf(why, sizeof why, "%s", store_errmsg(a->store));
+        log_error("The database rolled the transaction back: %s", why);
+    }
     if (began) {
         int64_t t0 = clock_mono_us();
         if (begin_failed || lost || store_commit(a->store) != STORE_OK) {
             if (why[0] == '\0')
                 snprintf(why, sizeof why, "%s", store_errmsg(a->store));
             store_rollback(a->store);
-            fail_replies(replies, nreplies, why);
             committed = false;
+            if (nreplies > 0) {
+                fail_replies(replies, nreplies, why);
+                give_back_acks(a, acks, nacks); /* the next batch tries again */
+            } else {
+                log_warn("Marking %zu acknowledged events published failed (%s); they are published again "
+                         "after a reconnect or a restart.", nacks, why);
+            }
         }
         if (nreplies > 0)
             stats_record_batch(nreplies, (uint64_t)(clock_mono_us() - t0), committed);
@@ -410,6 +502,7 @@ static bool process_batch(struct agent *a, struct queue_node *first, size_t n)
     }
     free(done);
     free(replies);
+    free(acks);
     return stop;
 }
 
@@ -423,7 +516,7 @@ static void *writer_main(void *arg)
             purge_expired(a);
             a->next_purge_ms = clock_mono_ms() + PURGE_INTERVAL_MS;
         }
-        if (first != NULL && process_batch(a, first, n))
+        if (first != NULL ? process_batch(a, first, n) : have_acks(a) && process_batch(a, NULL, 0))
             return NULL;
     }
 }
@@ -479,6 +572,8 @@ static void drain_after_stop(struct agent *a)
     struct queue_node *rest;
     while ((rest = queue_pop_many(&a->queue, (size_t)a->cfg->max_group_commit, 0, &n)) != NULL)
         process_batch(a, rest, n);
+    if (have_acks(a))
+        process_batch(a, NULL, 0);
 }
 
 static int wait_for_signal(struct agent *a, const sigset_t *signals)
@@ -530,6 +625,7 @@ int agent_run(const struct config *cfg)
     api_init(&api);
     queue_init(&a.queue);
     queue_init(&a.mail_queue);
+    pthread_mutex_init(&a.acks_lock, NULL);
     a.mail_opts.url = cfg->smtp_url;
     a.mail_opts.from = cfg->smtp_from;
     a.mail_opts.username = cfg->smtp_username;
@@ -603,6 +699,8 @@ int agent_run(const struct config *cfg)
     log_info("Group commit: %s.", line);
     queue_release(&a.queue);
     queue_release(&a.mail_queue);
+    pthread_mutex_destroy(&a.acks_lock);
+    free(a.acks);
     store_close(a.store);
     mailer_global_cleanup();
     log_info("Stopped.");

@@ -90,13 +90,14 @@ int store_outbox_for_tenant(struct store *s, const char *tenant_id, int64_t afte
     return read_rows(s, st, out, n);
 }
 
-int store_outbox_mark_published(struct store *s, int64_t seq)
+int store_outbox_mark_published(struct store *s, int64_t first, int64_t last)
 {
-    static const char sql[] = "UPDATE outbox SET published = 1 WHERE seq = ? AND published = 0";
+    static const char sql[] = "UPDATE outbox SET published = 1 WHERE seq BETWEEN ? AND ? AND published = 0";
     sqlite3_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
-    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_int64(st, 1, first);
+    sqlite3_bind_int64(st, 2, last);
     return store_exec_stmt(s, st);
 }
 
