@@ -29,6 +29,7 @@
 #include "cmagent/api.h"
 #include "cmagent/clock.h"
 #include "cmagent/audit.h"
+#include "cmagent/events.h"
 #include "cmagent/idempotency.h"
 #include "cmagent/log.h"
 #include "cmagent/mailer.h"
@@ -88,6 +89,8 @@ struct agent {
     pthread_mutex_t acks_lock;     /* guards acks: the seqs the broker acknowledged, not yet marked */
     int64_t *acks;
     size_t nacks, acks_cap;
+    struct outbox_event *batch_events; /* the events the batch's requests wrote, in seq order */
+    size_t nbatch_events, batch_events_cap;
     int64_t next_purge_ms;
     struct mailer_options mail_opts;
     struct queue mail_queue;
@@ -209,6 +212,26 @@ static void mail_job_free(struct mail_job *j)
     free(j);
 }
 
+/* Moves the events a request wrote to the batch's, to be published once the batch commits. */
+static void keep_request_events(struct agent *a, struct ctx *ctx)
+{
+    if (ctx->nemitted == 0)
+        return;
+    if (a->nbatch_events + ctx->nemitted > a->batch_events_cap) {
+        a->batch_events_cap = (a->nbatch_events + ctx->nemitted) * 2;
+        a->batch_events = xrealloc(a->batch_events, a->batch_events_cap * sizeof *a->batch_events);
+    }
+    memcpy(a->batch_events + a->nbatch_events, ctx->emitted, ctx->nemitted * sizeof *ctx->emitted);
+    a->nbatch_events += ctx->nemitted;
+    ctx->nemitted = 0;
+}
+
+static void forget_batch_events(struct agent *a)
+{
+    outbox_events_free_items(a->batch_events, a->nbatch_events);
+    a->nbatch_events = 0;
+}
+
 /* Runs one request in its own savepoint. Returns the number of events it committed to the outbox. */
 static int64_t handle_request(struct agent *a, struct work *w, struct pending_reply *out)
 {
@@ -224,6 +247,7 @@ static int64_t handle_request(struct agent *a, struct work *w, struct pending_re
     ctx.render_event = api_render_event;
     ctx.render_audit = api_render_audit;
     ctx.now = clock_now_ms();
+    ctx.keep_events = true;
     ctx.mail_outcome = w->mail_outcome;
     snprintf(ctx.preset_id, sizeof ctx.preset_id, "%s", w->preset_id);
     snprintf(ctx.preset_token, sizeof ctx.preset_token, "%s", w->preset_token);
@@ -263,6 +287,8 @@ static int64_t handle_request(struct agent *a, struct work *w, struct pending_re
         }
         out->job = j;
     }
+    if (!reply.failed)
+        keep_request_events(a, &ctx);
     ctx_release(&ctx);
     out->body = reply.body;
     reply.body = NULL;
@@ -353,8 +379,44 @@ static void fail_replies(struct pending_reply *r, size_t n, const char *why)
     }
 }
 
+static int publish_event(struct agent *a, const struct outbox_event *ev)
+{
+    char topic[1024];
+    snprintf(topic, sizeof topic, "%s%s/%s/%s", a->event_prefix, ev->tenant_id, ev->entity_type, ev->event_type);
+    if (transport_publish(a->transport, topic, ev->payload, strlen(ev->payload), 1, false, NULL, 0,
+                          (uint64_t)ev->seq) != 0)
+        return -1;
+    a->last_sent_seq = ev->seq;
+    return 0;
+}
+
+/* Publishes the events the committed batch wrote from memory, when they are exactly the outbox's
+ * next ones: they follow the last event handed to the transport without a gap and end at the last
+ * seq taken. Otherwise (after a reconnect or a failed publish, at start-up, or when anything else
+ * wrote events) returns false and the outbox is read. */
+static bool publish_batch_events(struct agent *a)
+{
+    size_t n = a->nbatch_events;
+    int64_t last = 0;
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (a->batch_events[i].seq != a->last_sent_seq + 1 + (int64_t)i)
+            return false;
+    if (store_outbox_last_seq(a->store, &last) != STORE_OK || last != a->batch_events[n - 1].seq)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (publish_event(a, &a->batch_events[i]) != 0)
+            break; /* the rest goes out from the outbox after the next batch or reconnect */
+    return true;
+}
+
 static void publish_events(struct agent *a)
 {
+    bool done = publish_batch_events(a);
+    forget_batch_events(a);
+    if (done)
+        return;
     for (;;) {
         struct outbox_event *evs = NULL;
         size_t n = 0;
@@ -362,15 +424,9 @@ static void publish_events(struct agent *a)
             log_error("Reading the outbox failed: %s", store_errmsg(a->store));
             return;
         }
-        for (size_t i = 0; i < n; i++) {
-            char topic[1024];
-            snprintf(topic, sizeof topic, "%s%s/%s/%s", a->event_prefix, evs[i].tenant_id, evs[i].entity_type,
-                     evs[i].event_type);
-            if (transport_publish(a->transport, topic, evs[i].payload, strlen(evs[i].payload), 1, false, NULL, 0,
-                                  (uint64_t)evs[i].seq) != 0)
+        for (size_t i = 0; i < n; i++)
+            if (publish_event(a, &evs[i]) != 0)
                 break;
-            a->last_sent_seq = evs[i].seq;
-        }
         outbox_events_free(evs, n);
         if (n < EVENTS_PER_PUBLISH_QUERY)
             return;
@@ -469,6 +525,7 @@ static bool process_batch(struct agent *a, struct queue_node *first, size_t n)
             if (why[0] == '\0')
                 snprintf(why, sizeof why, "%s", store_errmsg(a->store));
             store_rollback(a->store);
+            forget_batch_events(a);
             committed = false;
             if (nreplies > 0) {
                 fail_replies(replies, nreplies, why);
@@ -701,6 +758,7 @@ int agent_run(const struct config *cfg)
     queue_release(&a.mail_queue);
     pthread_mutex_destroy(&a.acks_lock);
     free(a.acks);
+    free(a.batch_events);
     store_close(a.store);
     mailer_global_cleanup();
     log_info("Stopped.");

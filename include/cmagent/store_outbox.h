@@ -13,6 +13,9 @@
 int store_outbox_next_seq(struct store *s, int64_t *seq);
 int store_outbox_insert(struct store *s, const struct outbox_event *ev, int64_t ts);
 
+/* The seq of the last event written (0 before the first). */
+int store_outbox_last_seq(struct store *s, int64_t *seq);
+
 /* Unpublished events with seq > after_seq, in seq order, at most limit. */
 int store_outbox_unpublished(struct store *s, int64_t after_seq, int64_t limit, struct outbox_event **out, size_t *n);
 

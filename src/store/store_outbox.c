@@ -6,18 +6,24 @@
 
 #include <stdlib.h>
 
+static const char current_seq_sql[] = "SELECT value FROM counter WHERE name = 'event_seq'";
+
 /* Two statements rather than UPDATE ... RETURNING, which builds and drops a temporary table on
  * every call (perf: as costly as inserting the customer). */
 int store_outbox_next_seq(struct store *s, int64_t *seq)
 {
     static const char bump[] = "UPDATE counter SET value = value + 1 WHERE name = 'event_seq'";
-    static const char read[] = "SELECT value FROM counter WHERE name = 'event_seq'";
     int rc = store_exec_stmt(s, store_stmt(s, bump));
     if (rc != STORE_OK) {
         *seq = 0;
         return rc;
     }
-    return store_query_int(s, store_stmt(s, read), seq);
+    return store_query_int(s, store_stmt(s, current_seq_sql), seq);
+}
+
+int store_outbox_last_seq(struct store *s, int64_t *seq)
+{
+    return store_query_int(s, store_stmt(s, current_seq_sql), seq);
 }
 
 int store_outbox_insert(struct store *s, const struct outbox_event *ev, int64_t ts)
