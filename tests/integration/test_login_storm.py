@@ -3,12 +3,17 @@ burst of logins (each a yescrypt hash of about 100 ms at the default cost), anot
 customer.get and customer.create keep being answered at once instead of waiting behind every
 queued login; logins still count their failures and lock the account as before, and a login
 whose stored hash changed after the verifier looked (a pipelined auth.changePassword) is decided
-on the committed password."""
+on the committed password. Logins still being hashed at SIGTERM are answered before the agent
+exits."""
 
 import statistics
 import time
 
-from helpers import Env, check, eid, expect, make_customer, make_tenant_admin, run_tests, unique_email
+import signal
+
+from helpers import (
+    SYSADMIN_EMAIL, SYSADMIN_PASSWORD, Agent, Client, Env, check, eid, expect, make_customer, make_tenant_admin,
+    run_tests, unique_email)
 
 MAX_ATTEMPTS = 5
 STORM = 10
@@ -98,6 +103,20 @@ def test_login_right_after_a_password_change_sees_the_new_password(env):
     expect(c.result(change, timeout=60), 200, context="auth.changePassword")
     expect(c.result(login_new, timeout=60), 200, context="login with the new password")
     expect(c.result(login_old, timeout=60), 401, 10, "Invalid username or password", context="old password")
+
+
+def test_logins_being_hashed_at_sigterm_are_answered(env):
+    # an agent of its own (its own topic prefix on the same broker), stopped while it hashes
+    prefix = "stormstop/v1"
+    with Agent(env.port, agent_id="storm-stop", extra={"topic_prefix": prefix, "password_hash_cost": 0}) as agent:
+        with Client(env.port, prefix=prefix) as c:
+            corrs = [c.begin("auth.login", {"email": SYSADMIN_EMAIL, "password": SYSADMIN_PASSWORD})
+                     for _ in range(STORM)]
+            time.sleep(0.2)  # the first ones are being hashed, the others wait for the verifier
+            agent.proc.send_signal(signal.SIGTERM)
+            check(agent.stop() == 0, "the agent did not stop cleanly")
+            for k in corrs:
+                expect(c.result(k, timeout=30), 200, context="login sent before SIGTERM")
 
 
 if __name__ == "__main__":
