@@ -87,6 +87,76 @@ int store_exec_stmt(struct store *s, sqlite3_stmt *st)
     return out;
 }
 
+int store_exec_changing(struct store *s, sqlite3_stmt *st)
+{
+    int rc = store_exec_stmt(s, st);
+    if (rc == STORE_OK && sqlite3_changes64(s->db) == 0)
+        return STORE_NOT_FOUND;
+    return rc;
+}
+
+int store_collect(struct store *s, sqlite3_stmt *st, size_t row_size, store_row_reader read, const void *arg,
+                  store_rows_freer free_rows, void **rows, size_t *n)
+{
+    size_t cap = 0, count = 0;
+    char *out = NULL;
+    int rc;
+
+    *rows = NULL;
+    *n = 0;
+    if (st == NULL)
+        return STORE_ERROR;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap = cap == 0 ? 16 : 2 * cap;
+            out = xrealloc(out, cap * row_size);
+        }
+        memset(out + count * row_size, 0, row_size);
+        read(st, out + count * row_size, arg);
+        count++;
+    }
+    if (rc != SQLITE_DONE) {
+        int mapped = store_rc(s, rc);
+        sqlite3_reset(st);
+        if (out != NULL)
+            free_rows(out, count);
+        return mapped;
+    }
+    sqlite3_reset(st);
+    *rows = out;
+    *n = count;
+    return STORE_OK;
+}
+
+void store_read_text(sqlite3_stmt *st, void *row, const void *arg)
+{
+    (void)arg;
+    *(char **)row = column_text(st, 0);
+}
+
+void store_texts_free(void *rows, size_t n)
+{
+    char **texts = rows;
+    for (size_t i = 0; i < n; i++)
+        free(texts[i]);
+    free(texts);
+}
+
+int store_get_one(struct store *s, sqlite3_stmt *st, store_row_reader read, const void *arg, void *row)
+{
+    if (st == NULL)
+        return STORE_ERROR;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        read(st, row, arg);
+        sqlite3_reset(st);
+        return STORE_OK;
+    }
+    int mapped = rc == SQLITE_DONE ? STORE_NOT_FOUND : store_rc(s, rc);
+    sqlite3_reset(st);
+    return mapped;
+}
+
 int store_query_int(struct store *s, sqlite3_stmt *st, int64_t *out)
 {
     *out = 0;

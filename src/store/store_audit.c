@@ -79,6 +79,27 @@ static void copy_column(sqlite3_stmt *st, int i, char *out, size_t size)
     snprintf(out, size, "%s", t == NULL ? "" : (const char *)t);
 }
 
+static void read_row(sqlite3_stmt *st, void *row, const void *arg)
+{
+    struct audit_row *r = row;
+    (void)arg;
+    column_id(st, 0, r->id);
+    r->created_time = sqlite3_column_int64(st, 1);
+    column_id(st, 2, r->tenant_id);
+    column_id(st, 3, r->customer_id);
+    copy_column(st, 4, r->entity_type, sizeof r->entity_type);
+    column_id(st, 5, r->entity_id);
+    r->entity_name = column_text(st, 6);
+    column_id(st, 7, r->user_id);
+    r->user_name = column_text(st, 8);
+    copy_column(st, 9, r->action_type, sizeof r->action_type);
+    r->action_data = column_text(st, 10);
+    copy_column(st, 11, r->action_status, sizeof r->action_status);
+    r->failure_details = column_text(st, 12);
+}
+
+static void free_rows(void *rows, size_t n) { audit_rows_free(rows, n); }
+
 int store_audit_page(struct store *s, const char *tenant_id, const struct audit_filter *f, int descending,
                      int64_t limit, int64_t offset, struct audit_row **items, size_t *n, int64_t *total)
 {
@@ -87,8 +108,7 @@ int store_audit_page(struct store *s, const char *tenant_id, const struct audit_
     static const char desc_sql[] =
         AUDIT_COLUMNS AUDIT_WHERE " ORDER BY created_time DESC, id DESC LIMIT ?8 OFFSET ?9";
     sqlite3_stmt *st = store_stmt(s, count_sql);
-    size_t cap = 16, count = 0;
-    struct audit_row *rows = NULL;
+    void *rows;
     int rc;
 
     *items = NULL;
@@ -105,36 +125,9 @@ int store_audit_page(struct store *s, const char *tenant_id, const struct audit_
     bind_filter(st, tenant_id, f);
     sqlite3_bind_int64(st, 8, limit);
     sqlite3_bind_int64(st, 9, offset);
-    rows = xcalloc(cap, sizeof *rows);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (count == cap) {
-            cap *= 2;
-            rows = xrealloc(rows, cap * sizeof *rows);
-        }
-        struct audit_row *r = &rows[count++];
-        memset(r, 0, sizeof *r);
-        column_id(st, 0, r->id);
-        r->created_time = sqlite3_column_int64(st, 1);
-        column_id(st, 2, r->tenant_id);
-        column_id(st, 3, r->customer_id);
-        copy_column(st, 4, r->entity_type, sizeof r->entity_type);
-        column_id(st, 5, r->entity_id);
-        r->entity_name = column_text(st, 6);
-        column_id(st, 7, r->user_id);
-        r->user_name = column_text(st, 8);
-        copy_column(st, 9, r->action_type, sizeof r->action_type);
-        r->action_data = column_text(st, 10);
-        copy_column(st, 11, r->action_status, sizeof r->action_status);
-        r->failure_details = column_text(st, 12);
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        audit_rows_free(rows, count);
-        return store_rc(s, rc);
-    }
+    rc = store_collect(s, st, sizeof **items, read_row, NULL, free_rows, &rows, n);
     *items = rows;
-    *n = count;
-    return STORE_OK;
+    return rc;
 }
 
 int store_audit_purge(struct store *s, int64_t before_ts, int64_t *deleted)

@@ -11,8 +11,10 @@
     "id, created_time, tenant_id, title, country, state, city, address, address2, zip, phone, email," \
     " additional_info, external_id, is_public, version"
 
-static void read_row(sqlite3_stmt *st, struct customer *c)
+static void read_row(sqlite3_stmt *st, void *row, const void *arg)
 {
+    struct customer *c = row;
+    (void)arg;
     memset(c, 0, sizeof *c);
     column_id(st, 0, c->id);
     c->created_time = sqlite3_column_int64(st, 1);
@@ -30,6 +32,17 @@ static void read_row(sqlite3_stmt *st, struct customer *c)
     column_id(st, 13, c->external_id);
     c->is_public = sqlite3_column_int(st, 14) != 0;
     c->version = sqlite3_column_int64(st, 15);
+}
+
+static void free_rows(void *rows, size_t n) { customers_free(rows, n); }
+
+/* Reads every row of st into *items. */
+static int collect(struct store *s, sqlite3_stmt *st, struct customer **items, size_t *n)
+{
+    void *rows;
+    int rc = store_collect(s, st, sizeof **items, read_row, NULL, free_rows, &rows, n);
+    *items = rows;
+    return rc;
 }
 
 /* Binds the 16 columns in CUSTOMER_COLUMNS order, starting at parameter 1. */
@@ -73,22 +86,7 @@ int store_customer_update(struct store *s, const struct customer *c)
     if (st == NULL)
         return STORE_ERROR;
     bind_row(st, c);
-    int rc = store_exec_stmt(s, st);
-    if (rc == STORE_OK && store_changes(s) == 0)
-        return STORE_NOT_FOUND;
-    return rc;
-}
-
-static int get_one(struct store *s, sqlite3_stmt *st, struct customer *out)
-{
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        read_row(st, out);
-        sqlite3_reset(st);
-        return STORE_OK;
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_rc(s, rc);
+    return store_exec_changing(s, st);
 }
 
 int store_customer_get(struct store *s, const char *id, struct customer *out)
@@ -98,7 +96,7 @@ int store_customer_get(struct store *s, const char *id, struct customer *out)
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, id);
-    return get_one(s, st, out);
+    return store_get_one(s, st, read_row, NULL, out);
 }
 
 int store_customer_get_by_title(struct store *s, const char *tenant_id, const char *title, struct customer *out)
@@ -109,7 +107,7 @@ int store_customer_get_by_title(struct store *s, const char *tenant_id, const ch
         return STORE_ERROR;
     bind_text(st, 1, tenant_id);
     bind_text(st, 2, title);
-    return get_one(s, st, out);
+    return store_get_one(s, st, read_row, NULL, out);
 }
 
 int store_customer_exists_external_id(struct store *s, const char *tenant_id, const char *external_id,
@@ -135,28 +133,16 @@ int store_customer_titles_with_prefix(struct store *s, const char *tenant_id, co
     static const char sql[] =
         "SELECT title FROM customer WHERE tenant_id = ? AND substr(title, 1, length(?2)) = ?2";
     sqlite3_stmt *st = store_stmt(s, sql);
-    size_t cap = 8, count = 0;
-    char **out;
+    void *rows;
     int rc;
 
-    *titles = NULL;
-    *n = 0;
-    if (st == NULL)
-        return STORE_ERROR;
-    bind_text(st, 1, tenant_id);
-    bind_text(st, 2, prefix);
-    out = xcalloc(cap, sizeof *out);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (count == cap) {
-            cap *= 2;
-            out = xrealloc(out, cap * sizeof *out);
-        }
-        out[count++] = column_text(st, 0);
+    if (st != NULL) {
+        bind_text(st, 1, tenant_id);
+        bind_text(st, 2, prefix);
     }
-    sqlite3_reset(st);
-    *titles = out;
-    *n = count;
-    return rc == SQLITE_DONE ? STORE_OK : store_rc(s, rc);
+    rc = store_collect(s, st, sizeof **titles, store_read_text, NULL, store_texts_free, &rows, n);
+    *titles = rows;
+    return rc;
 }
 
 int store_customer_count(struct store *s, const char *tenant_id, int64_t *count)
@@ -178,8 +164,6 @@ int store_customer_page(struct store *s, const char *tenant_id, const char *text
     char sql[512];
     sqlite3_stmt *st = NULL;
     char *pattern = text_search ? like_escape(text_search) : NULL;
-    size_t cap = 16, count = 0;
-    struct customer *rows = NULL;
     int rc;
 
     *items = NULL;
@@ -210,22 +194,7 @@ int store_customer_page(struct store *s, const char *tenant_id, const char *text
     bind_text(st, 2, pattern);
     sqlite3_bind_int64(st, 3, limit);
     sqlite3_bind_int64(st, 4, offset);
-    rows = xcalloc(cap, sizeof *rows);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (count == cap) {
-            cap *= 2;
-            rows = xrealloc(rows, cap * sizeof *rows);
-        }
-        read_row(st, &rows[count++]);
-    }
-    if (rc != SQLITE_DONE) {
-        rc = store_rc(s, rc);
-        customers_free(rows, count);
-        goto out;
-    }
-    rc = STORE_OK;
-    *items = rows;
-    *n = count;
+    rc = collect(s, st, items, n);
 out:
     sqlite3_finalize(st);
     free(pattern);
@@ -239,10 +208,7 @@ int store_customer_delete(struct store *s, const char *id)
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, id);
-    int rc = store_exec_stmt(s, st);
-    if (rc == STORE_OK && store_changes(s) == 0)
-        return STORE_NOT_FOUND;
-    return rc;
+    return store_exec_changing(s, st);
 }
 
 int store_customer_get_public(struct store *s, const char *tenant_id, struct customer *out)
@@ -253,7 +219,7 @@ int store_customer_get_public(struct store *s, const char *tenant_id, struct cus
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, tenant_id);
-    return get_one(s, st, out);
+    return store_get_one(s, st, read_row, NULL, out);
 }
 
 #define PAGE_AFTER(col, cmp, dir)                                                                       \
@@ -275,8 +241,6 @@ int store_customer_page_after(struct store *s, const char *tenant_id, const char
     const char *sql;
     bool numeric = false;
     char *pattern = NULL;
-    size_t cap = 16, count = 0;
-    struct customer *rows;
     int rc;
 
     *items = NULL;
@@ -304,21 +268,7 @@ int store_customer_page_after(struct store *s, const char *tenant_id, const char
         bind_text(st, 3, last_value);
     bind_text(st, 4, last_id);
     sqlite3_bind_int64(st, 5, limit);
-    rows = xcalloc(cap, sizeof *rows);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (count == cap) {
-            cap *= 2;
-            rows = xrealloc(rows, cap * sizeof *rows);
-        }
-        read_row(st, &rows[count++]);
-    }
-    sqlite3_reset(st);
+    rc = collect(s, st, items, n);
     free(pattern);
-    if (rc != SQLITE_DONE) {
-        customers_free(rows, count);
-        return store_rc(s, rc);
-    }
-    *items = rows;
-    *n = count;
-    return STORE_OK;
+    return rc;
 }

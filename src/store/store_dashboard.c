@@ -9,8 +9,10 @@
 
 #define DASHBOARD_COLUMNS "id, created_time, tenant_id, title, configuration, version"
 
-static void read_row(sqlite3_stmt *st, struct dashboard *d)
+static void read_row(sqlite3_stmt *st, void *row, const void *arg)
 {
+    struct dashboard *d = row;
+    (void)arg;
     memset(d, 0, sizeof *d);
     column_id(st, 0, d->id);
     d->created_time = sqlite3_column_int64(st, 1);
@@ -20,6 +22,25 @@ static void read_row(sqlite3_stmt *st, struct dashboard *d)
     d->version = sqlite3_column_int64(st, 5);
 }
 
+static void free_rows(void *rows, size_t n) { dashboards_free(rows, n); }
+
+static void read_assigned(sqlite3_stmt *st, void *row, const void *arg)
+{
+    struct dashboard_customer *a = row;
+    (void)arg;
+    column_id(st, 0, a->customer_id);
+    a->title = column_text(st, 1);
+    a->is_public = sqlite3_column_int(st, 2) != 0;
+}
+
+static void free_assigned(void *rows, size_t n)
+{
+    struct dashboard_customer *a = rows;
+    for (size_t i = 0; i < n; i++)
+        free(a[i].title);
+    free(a);
+}
+
 /* Fills d->assigned from dashboard_customer, with each customer's current title. */
 static int load_assigned(struct store *s, struct dashboard *d)
 {
@@ -27,26 +48,13 @@ static int load_assigned(struct store *s, struct dashboard *d)
         "SELECT c.id, c.title, c.is_public FROM dashboard_customer dc JOIN customer c ON c.id = dc.customer_id"
         " WHERE dc.dashboard_id = ? ORDER BY c.title, c.id";
     sqlite3_stmt *st = store_stmt(s, sql);
-    size_t cap = 4;
-    int rc;
+    void *rows;
 
-    if (st == NULL)
-        return STORE_ERROR;
-    bind_text(st, 1, d->id);
-    d->assigned = xcalloc(cap, sizeof *d->assigned);
-    d->n_assigned = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (d->n_assigned == cap) {
-            cap *= 2;
-            d->assigned = xrealloc(d->assigned, cap * sizeof *d->assigned);
-        }
-        struct dashboard_customer *a = &d->assigned[d->n_assigned++];
-        column_id(st, 0, a->customer_id);
-        a->title = column_text(st, 1);
-        a->is_public = sqlite3_column_int(st, 2) != 0;
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? STORE_OK : store_rc(s, rc);
+    if (st != NULL)
+        bind_text(st, 1, d->id);
+    int rc = store_collect(s, st, sizeof *d->assigned, read_assigned, NULL, free_assigned, &rows, &d->n_assigned);
+    d->assigned = rows;
+    return rc;
 }
 
 int store_dashboard_insert(struct store *s, const struct dashboard *d)
@@ -74,10 +82,7 @@ int store_dashboard_update(struct store *s, const struct dashboard *d)
     bind_text(st, 2, d->title);
     bind_text(st, 3, d->configuration);
     sqlite3_bind_int64(st, 4, d->version);
-    int rc = store_exec_stmt(s, st);
-    if (rc == STORE_OK && store_changes(s) == 0)
-        return STORE_NOT_FOUND;
-    return rc;
+    return store_exec_changing(s, st);
 }
 
 int store_dashboard_get(struct store *s, const char *id, struct dashboard *out)
@@ -87,13 +92,9 @@ int store_dashboard_get(struct store *s, const char *id, struct dashboard *out)
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(st);
-        return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_rc(s, rc);
-    }
-    read_row(st, out);
-    sqlite3_reset(st);
+    int rc = store_get_one(s, st, read_row, NULL, out);
+    if (rc != STORE_OK)
+        return rc;
     rc = load_assigned(s, out);
     if (rc != STORE_OK)
         dashboard_release(out);
@@ -132,10 +133,7 @@ int store_dashboard_delete(struct store *s, const char *id)
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, id);
-    int rc = store_exec_stmt(s, st);
-    if (rc == STORE_OK && store_changes(s) == 0)
-        return STORE_NOT_FOUND;
-    return rc;
+    return store_exec_changing(s, st);
 }
 
 int store_dashboard_page(struct store *s, const char *tenant_id, const char *customer_id, const char *text_search,
@@ -151,8 +149,9 @@ int store_dashboard_page(struct store *s, const char *tenant_id, const char *cus
     char count_sql[512], sql[1024];
     sqlite3_stmt *cst = NULL, *st = NULL;
     char *pattern = text_search ? like_escape(text_search) : NULL;
-    size_t cap = 16, count = 0;
     struct dashboard *rows = NULL;
+    size_t count = 0;
+    void *collected;
     int rc;
 
     *items = NULL;
@@ -181,20 +180,10 @@ int store_dashboard_page(struct store *s, const char *tenant_id, const char *cus
         bind_text(st, 3, customer_id);
     sqlite3_bind_int64(st, 4, limit);
     sqlite3_bind_int64(st, 5, offset);
-    rows = xcalloc(cap, sizeof *rows);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (count == cap) {
-            cap *= 2;
-            rows = xrealloc(rows, cap * sizeof *rows);
-        }
-        read_row(st, &rows[count++]);
-    }
-    if (rc != SQLITE_DONE) {
-        rc = store_rc(s, rc);
-        dashboards_free(rows, count);
+    rc = store_collect(s, st, sizeof *rows, read_row, NULL, free_rows, &collected, &count);
+    if (rc != STORE_OK)
         goto out;
-    }
-    rc = STORE_OK;
+    rows = collected;
     for (size_t i = 0; i < count && rc == STORE_OK; i++)
         rc = load_assigned(s, &rows[i]);
     if (rc != STORE_OK) {

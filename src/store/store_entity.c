@@ -19,10 +19,12 @@ static const char *const table_names[ENTITY_KINDS] = { "device", "asset", "edge"
 #define SELECT_ASSET SELECT_FROM("asset", "NULL, NULL")
 #define SELECT_EDGE SELECT_FROM("edge", "routing_key, secret")
 
-static void read_row(sqlite3_stmt *st, enum entity_kind kind, struct entity *e)
+/* arg points to the row's enum entity_kind. */
+static void read_row(sqlite3_stmt *st, void *row, const void *arg)
 {
+    struct entity *e = row;
     memset(e, 0, sizeof *e);
-    e->kind = kind;
+    e->kind = *(const enum entity_kind *)arg;
     column_id(st, 0, e->id);
     e->created_time = sqlite3_column_int64(st, 1);
     column_id(st, 2, e->tenant_id);
@@ -35,6 +37,8 @@ static void read_row(sqlite3_stmt *st, enum entity_kind kind, struct entity *e)
     e->routing_key = column_text(st, 9);
     e->secret = column_text(st, 10);
 }
+
+static void free_rows(void *rows, size_t n) { entities_free(rows, n); }
 
 static void bind_row(sqlite3_stmt *st, const struct entity *e)
 {
@@ -88,22 +92,7 @@ int store_entity_update(struct store *s, const struct entity *e)
     if (st == NULL)
         return STORE_ERROR;
     bind_row(st, e);
-    int rc = store_exec_stmt(s, st);
-    if (rc == STORE_OK && store_changes(s) == 0)
-        return STORE_NOT_FOUND;
-    return rc;
-}
-
-static int get_one(struct store *s, sqlite3_stmt *st, enum entity_kind kind, struct entity *out)
-{
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        read_row(st, kind, out);
-        sqlite3_reset(st);
-        return STORE_OK;
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_rc(s, rc);
+    return store_exec_changing(s, st);
 }
 
 int store_entity_get(struct store *s, enum entity_kind kind, const char *id, struct entity *out)
@@ -117,7 +106,7 @@ int store_entity_get(struct store *s, enum entity_kind kind, const char *id, str
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, id);
-    return get_one(s, st, kind, out);
+    return store_get_one(s, st, read_row, &kind, out);
 }
 
 int store_entity_get_by_name(struct store *s, enum entity_kind kind, const char *tenant_id, const char *name,
@@ -135,7 +124,7 @@ int store_entity_get_by_name(struct store *s, enum entity_kind kind, const char 
         return STORE_ERROR;
     bind_text(st, 1, tenant_id);
     bind_text(st, 2, name);
-    return get_one(s, st, kind, out);
+    return store_get_one(s, st, read_row, &kind, out);
 }
 
 int store_entity_count(struct store *s, enum entity_kind kind, const char *tenant_id, int64_t *count)
@@ -165,10 +154,7 @@ int store_entity_delete(struct store *s, enum entity_kind kind, const char *id)
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, id);
-    int rc = store_exec_stmt(s, st);
-    if (rc == STORE_OK && store_changes(s) == 0)
-        return STORE_NOT_FOUND;
-    return rc;
+    return store_exec_changing(s, st);
 }
 
 int store_entity_page(struct store *s, enum entity_kind kind, const char *tenant_id, const char *customer_id,
@@ -188,8 +174,7 @@ int store_entity_page(struct store *s, enum entity_kind kind, const char *tenant
     char count_sql[512], sql[1024];
     sqlite3_stmt *cst = NULL, *st = NULL;
     char *pattern = text_search ? like_escape(text_search) : NULL;
-    size_t cap = 16, count = 0;
-    struct entity *rows = NULL;
+    void *rows;
     int rc;
 
     *items = NULL;
@@ -223,22 +208,8 @@ int store_entity_page(struct store *s, enum entity_kind kind, const char *tenant
     bind_text(st, 4, pattern);
     sqlite3_bind_int64(st, 5, limit);
     sqlite3_bind_int64(st, 6, offset);
-    rows = xcalloc(cap, sizeof *rows);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (count == cap) {
-            cap *= 2;
-            rows = xrealloc(rows, cap * sizeof *rows);
-        }
-        read_row(st, kind, &rows[count++]);
-    }
-    if (rc != SQLITE_DONE) {
-        rc = store_rc(s, rc);
-        entities_free(rows, count);
-        goto out;
-    }
-    rc = STORE_OK;
+    rc = store_collect(s, st, sizeof **items, read_row, &kind, free_rows, &rows, n);
     *items = rows;
-    *n = count;
 out:
     sqlite3_finalize(cst);
     sqlite3_finalize(st);

@@ -28,6 +28,31 @@ int store_rc(struct store *s, int sqlite_rc);
 /* Steps a statement that returns no rows and resets it. Returns STORE_OK/DUPLICATE/ERROR. */
 int store_exec_stmt(struct store *s, sqlite3_stmt *st);
 
+/* Steps a write statement that must change a row and resets it: STORE_NOT_FOUND when it changed
+ * none (an UPDATE or DELETE by id of a row that is not there). */
+int store_exec_changing(struct store *s, sqlite3_stmt *st);
+
+/* A table's row reader fills one element of an array (zeroed first by the caller) from the current
+ * row of st; arg is the reader's own (e.g. which table the row came from). */
+typedef void (*store_row_reader)(sqlite3_stmt *st, void *row, const void *arg);
+/* Frees the first n elements of a row array, then the array (a table's *_free function). */
+typedef void (*store_rows_freer)(void *rows, size_t n);
+
+/* Steps st to its end, reading every row with read into a growing array of row_size elements, and
+ * resets st. STORE_OK with the array in *rows (NULL when there was no row) and its length in *n;
+ * on an error, what was read is freed with free_rows and *rows is NULL. */
+int store_collect(struct store *s, sqlite3_stmt *st, size_t row_size, store_row_reader read, const void *arg,
+                  store_rows_freer free_rows, void **rows, size_t *n);
+
+/* A row reader for a statement whose only column is text: a heap copy into a char * element, and
+ * the freer of such arrays. */
+void store_read_text(sqlite3_stmt *st, void *row, const void *arg);
+void store_texts_free(void *rows, size_t n);
+
+/* Steps st once and resets it: STORE_OK with the row read into *row, STORE_NOT_FOUND
+ * when there is no row, or the error. */
+int store_get_one(struct store *s, sqlite3_stmt *st, store_row_reader read, const void *arg, void *row);
+
 /* Runs a statement that returns one integer (e.g. COUNT). */
 int store_query_int(struct store *s, sqlite3_stmt *st, int64_t *out);
 

@@ -28,34 +28,25 @@ int store_outbox_insert(struct store *s, const struct outbox_event *ev, int64_t 
     return store_exec_stmt(s, st);
 }
 
+static void read_row(sqlite3_stmt *st, void *row, const void *arg)
+{
+    struct outbox_event *r = row;
+    (void)arg;
+    r->seq = sqlite3_column_int64(st, 0);
+    column_id(st, 1, r->tenant_id);
+    r->entity_type = column_text(st, 2);
+    r->event_type = column_text(st, 3);
+    r->payload = column_text(st, 4);
+}
+
+static void free_rows(void *rows, size_t n) { outbox_events_free(rows, n); }
+
 static int read_rows(struct store *s, sqlite3_stmt *st, struct outbox_event **out, size_t *n)
 {
-    size_t cap = 16, count = 0;
-    struct outbox_event *rows = xcalloc(cap, sizeof *rows);
-    int rc;
-
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (count == cap) {
-            cap *= 2;
-            rows = xrealloc(rows, cap * sizeof *rows);
-        }
-        struct outbox_event *r = &rows[count++];
-        r->seq = sqlite3_column_int64(st, 0);
-        column_id(st, 1, r->tenant_id);
-        r->entity_type = column_text(st, 2);
-        r->event_type = column_text(st, 3);
-        r->payload = column_text(st, 4);
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        outbox_events_free(rows, count);
-        *out = NULL;
-        *n = 0;
-        return store_rc(s, rc);
-    }
+    void *rows;
+    int rc = store_collect(s, st, sizeof **out, read_row, NULL, free_rows, &rows, n);
     *out = rows;
-    *n = count;
-    return STORE_OK;
+    return rc;
 }
 
 int store_outbox_unpublished(struct store *s, int64_t after_seq, int64_t limit, struct outbox_event **out, size_t *n)

@@ -12,8 +12,10 @@
     "id, created_time, title, country, state, city, address, address2, zip, phone, email," \
     " additional_info, max_customers, max_users, max_devices, max_assets, max_edges, max_dashboards, version"
 
-static void read_row(sqlite3_stmt *st, struct tenant *t)
+static void read_row(sqlite3_stmt *st, void *row, const void *arg)
 {
+    struct tenant *t = row;
+    (void)arg;
     memset(t, 0, sizeof *t);
     column_id(st, 0, t->id);
     t->created_time = sqlite3_column_int64(st, 1);
@@ -82,10 +84,7 @@ int store_tenant_update(struct store *s, const struct tenant *t)
     if (st == NULL)
         return STORE_ERROR;
     bind_row(st, t);
-    int rc = store_exec_stmt(s, st);
-    if (rc == STORE_OK && store_changes(s) == 0)
-        return STORE_NOT_FOUND;
-    return rc;
+    return store_exec_changing(s, st);
 }
 
 int store_tenant_get(struct store *s, const char *id, struct tenant *out)
@@ -95,14 +94,7 @@ int store_tenant_get(struct store *s, const char *id, struct tenant *out)
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        read_row(st, out);
-        sqlite3_reset(st);
-        return STORE_OK;
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_rc(s, rc);
+    return store_get_one(s, st, read_row, NULL, out);
 }
 
 /* Runs one cached "DELETE ... WHERE <column> = ?" statement for id. */
@@ -151,27 +143,14 @@ int store_tenant_count(struct store *s, int64_t *count)
     return store_query_int(s, store_stmt(s, sql), count);
 }
 
-/* Steps st to the end, appending each row to a growing array. */
+static void free_rows(void *rows, size_t n) { tenants_free(rows, n); }
+
 static int read_rows(struct store *s, sqlite3_stmt *st, struct tenant **items, size_t *n)
 {
-    size_t cap = 16, count = 0;
-    struct tenant *rows = xcalloc(cap, sizeof *rows);
-    int rc;
-
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (count == cap) {
-            cap *= 2;
-            rows = xrealloc(rows, cap * sizeof *rows);
-        }
-        read_row(st, &rows[count++]);
-    }
-    if (rc != SQLITE_DONE) {
-        tenants_free(rows, count);
-        return store_rc(s, rc);
-    }
+    void *rows;
+    int rc = store_collect(s, st, sizeof **items, read_row, NULL, free_rows, &rows, n);
     *items = rows;
-    *n = count;
-    return STORE_OK;
+    return rc;
 }
 
 int store_tenant_page(struct store *s, const char *text_search, const char *sort_column, int descending,

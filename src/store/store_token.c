@@ -20,10 +20,12 @@ static enum token_kind kind_parse(const char *name)
     return TOKEN_ACCESS; /* unreachable: the column has a CHECK constraint */
 }
 
-static void read_row(sqlite3_stmt *st, struct token *t)
+static void read_row(sqlite3_stmt *st, void *row, const void *arg)
 {
+    struct token *t = row;
     const unsigned char *digest = sqlite3_column_text(st, 0);
 
+    (void)arg;
     memset(t, 0, sizeof *t);
     if (digest != NULL)
         snprintf(t->digest, sizeof t->digest, "%s", (const char *)digest);
@@ -35,6 +37,8 @@ static void read_row(sqlite3_stmt *st, struct token *t)
     t->expires_at = sqlite3_column_int64(st, 6);
     t->description = column_text(st, 7);
 }
+
+static void free_rows(void *rows, size_t n) { tokens_free(rows, n); }
 
 int store_token_insert(struct store *s, const struct token *t)
 {
@@ -59,14 +63,7 @@ static int get_one(struct store *s, const char *sql, const char *key, struct tok
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, key);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        read_row(st, out);
-        sqlite3_reset(st);
-        return STORE_OK;
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_rc(s, rc);
+    return store_get_one(s, st, read_row, NULL, out);
 }
 
 int store_token_get_by_digest(struct store *s, const char *digest, struct token *out)
@@ -119,31 +116,13 @@ int store_token_list_api_keys(struct store *s, const char *user_id, struct token
         "SELECT " TOKEN_COLUMNS " FROM auth_token WHERE user_id = ? AND kind = 'api_key'"
         " ORDER BY created_time DESC, id DESC";
     sqlite3_stmt *st = store_stmt(s, sql);
-    size_t cap = 8, count = 0;
-    struct token *rows;
-    int rc;
+    void *rows;
 
-    *items = NULL;
-    *n = 0;
-    if (st == NULL)
-        return STORE_ERROR;
-    bind_text(st, 1, user_id);
-    rows = xcalloc(cap, sizeof *rows);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (count == cap) {
-            cap *= 2;
-            rows = xrealloc(rows, cap * sizeof *rows);
-        }
-        read_row(st, &rows[count++]);
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        tokens_free(rows, count);
-        return store_rc(s, rc);
-    }
+    if (st != NULL)
+        bind_text(st, 1, user_id);
+    int rc = store_collect(s, st, sizeof **items, read_row, NULL, free_rows, &rows, n);
     *items = rows;
-    *n = count;
-    return STORE_OK;
+    return rc;
 }
 
 int store_token_purge_expired(struct store *s, int64_t now, int64_t *deleted)

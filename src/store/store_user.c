@@ -21,8 +21,10 @@
 
 /* ------------------------------------------------------------------ users */
 
-static void read_user(sqlite3_stmt *st, struct user *u)
+static void read_user(sqlite3_stmt *st, void *row, const void *arg)
 {
+    struct user *u = row;
+    (void)arg;
     memset(u, 0, sizeof *u);
     column_id(st, 0, u->id);
     u->created_time = sqlite3_column_int64(st, 1);
@@ -36,6 +38,8 @@ static void read_user(sqlite3_stmt *st, struct user *u)
     u->additional_info = column_text(st, 9);
     u->version = sqlite3_column_int64(st, 10);
 }
+
+static void free_users(void *rows, size_t n) { users_free(rows, n); }
 
 /* Binds the 11 columns in USER_COLUMNS order, starting at parameter 1. */
 static void bind_user(sqlite3_stmt *st, const struct user *u)
@@ -72,22 +76,7 @@ int store_user_update(struct store *s, const struct user *u)
     if (st == NULL)
         return STORE_ERROR;
     bind_user(st, u);
-    int rc = store_exec_stmt(s, st);
-    if (rc == STORE_OK && store_changes(s) == 0)
-        return STORE_NOT_FOUND;
-    return rc;
-}
-
-static int get_user(struct store *s, sqlite3_stmt *st, struct user *out)
-{
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        read_user(st, out);
-        sqlite3_reset(st);
-        return STORE_OK;
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_rc(s, rc);
+    return store_exec_changing(s, st);
 }
 
 int store_user_get(struct store *s, const char *id, struct user *out)
@@ -97,7 +86,7 @@ int store_user_get(struct store *s, const char *id, struct user *out)
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, id);
-    return get_user(s, st, out);
+    return store_get_one(s, st, read_user, NULL, out);
 }
 
 int store_user_get_by_email(struct store *s, const char *email, struct user *out)
@@ -107,7 +96,7 @@ int store_user_get_by_email(struct store *s, const char *email, struct user *out
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, email);
-    return get_user(s, st, out);
+    return store_get_one(s, st, read_user, NULL, out);
 }
 
 int store_user_delete(struct store *s, const char *id)
@@ -117,10 +106,7 @@ int store_user_delete(struct store *s, const char *id)
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, id);
-    int rc = store_exec_stmt(s, st);
-    if (rc == STORE_OK && store_changes(s) == 0)
-        return STORE_NOT_FOUND;
-    return rc;
+    return store_exec_changing(s, st);
 }
 
 int store_user_delete_by_customer(struct store *s, const char *customer_id)
@@ -181,24 +167,10 @@ static const struct user_listing by_customer = { WHERE_CUSTOMER, COUNT_SQL(WHERE
 
 static int read_users(struct store *s, sqlite3_stmt *st, struct user **items, size_t *n)
 {
-    size_t cap = 16, count = 0;
-    struct user *rows = xcalloc(cap, sizeof *rows);
-    int rc;
-
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (count == cap) {
-            cap *= 2;
-            rows = xrealloc(rows, cap * sizeof *rows);
-        }
-        read_user(st, &rows[count++]);
-    }
-    if (rc != SQLITE_DONE) {
-        users_free(rows, count);
-        return store_rc(s, rc);
-    }
+    void *rows;
+    int rc = store_collect(s, st, sizeof **items, read_user, NULL, free_users, &rows, n);
     *items = rows;
-    *n = count;
-    return STORE_OK;
+    return rc;
 }
 
 static int page_users(struct store *s, const struct user_listing *l, const char *key, const char *text_search,
@@ -269,8 +241,10 @@ int store_user_page_by_customer(struct store *s, const char *customer_id, const 
 
 /* ------------------------------------------------------------------ credentials */
 
-static void read_credentials(sqlite3_stmt *st, struct credentials *c)
+static void read_credentials(sqlite3_stmt *st, void *row, const void *arg)
 {
+    struct credentials *c = row;
+    (void)arg;
     memset(c, 0, sizeof *c);
     column_id(st, 0, c->user_id);
     c->enabled = sqlite3_column_int(st, 1) != 0;
@@ -317,10 +291,7 @@ int store_credentials_update(struct store *s, const struct credentials *c)
     if (st == NULL)
         return STORE_ERROR;
     bind_credentials(st, c);
-    int rc = store_exec_stmt(s, st);
-    if (rc == STORE_OK && store_changes(s) == 0)
-        return STORE_NOT_FOUND;
-    return rc;
+    return store_exec_changing(s, st);
 }
 
 static int get_credentials(struct store *s, const char *sql, const char *key, struct credentials *out)
@@ -329,14 +300,7 @@ static int get_credentials(struct store *s, const char *sql, const char *key, st
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, key);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        read_credentials(st, out);
-        sqlite3_reset(st);
-        return STORE_OK;
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_rc(s, rc);
+    return store_get_one(s, st, read_credentials, NULL, out);
 }
 
 int store_credentials_get(struct store *s, const char *user_id, struct credentials *out)
