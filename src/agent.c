@@ -537,7 +537,9 @@ static void start_verifiers(struct agent *a)
     }
     for (size_t i = 0; i < a->nverifiers; i++)
         pthread_create(&a->verifiers[i].thread, NULL, verifier_main, &a->verifiers[i]);
+    pthread_mutex_lock(&a->route_lock);
     a->verifiers_running = a->nverifiers > 0;
+    pthread_mutex_unlock(&a->route_lock);
 }
 
 /* The verifiers finish what they hold and pass it to the writer; later requests go straight to it. */
