@@ -32,8 +32,10 @@
  * answer from the record when the question is the same: the same password against the same stored
  * hash. When the stored hash changed in between, the question is new and the writer computes it,
  * so the outcome is always the committed data's. Lockout counting, audit rows and the equal cost
- * of unknown e-mails (a dummy hash, on the verifier too) are unchanged. Such a request may be
- * applied after requests that arrived later, as a mailed user.create is. */
+ * of unknown e-mails (a dummy hash, on the verifier too) are unchanged. These requests reach the
+ * writer in the order they arrived, whichever verifier finished first (tickets), so a login sent
+ * after a password change sees the new password; but they may be applied after other requests
+ * that arrived later, as a mailed user.create is. */
 #include "cmagent/agent.h"
 
 #include "cmagent/api.h"
@@ -72,6 +74,8 @@ struct work {
     char preset_id[UUID_STR_LEN];  /* the first run's new id and activation token */
     char preset_token[128];
     struct hash_work *hash_work;   /* the verifier's answers, or NULL */
+    uint64_t ticket;               /* its place among the requests sent to the verifiers */
+    struct work *held_next;        /* verified, waiting for an earlier ticket (agent.held) */
 };
 
 /* A mail for the mailer thread. */
@@ -116,8 +120,12 @@ struct agent {
     struct queue verify_queue;     /* requests with password hash work, for the verifiers */
     struct verifier *verifiers;
     size_t nverifiers;
-    pthread_mutex_t route_lock;    /* verifiers_running and the pushes onto verify_queue */
+    pthread_mutex_t route_lock;    /* verifiers_running, next_ticket and the pushes onto verify_queue */
     bool verifiers_running;
+    uint64_t next_ticket;
+    pthread_mutex_t release_lock;  /* next_release, held and the hand-over to the writer's queue */
+    uint64_t next_release;         /* the ticket the writer gets next */
+    struct work *held;             /* verified before an earlier ticket */
 };
 
 #define PURGE_INTERVAL_MS (3600 * 1000)
@@ -141,8 +149,10 @@ static void route_request(struct agent *a, struct work *w)
     if (api_prepares(op)) {
         pthread_mutex_lock(&a->route_lock);
         bool running = a->verifiers_running;
-        if (running)
+        if (running) {
+            w->ticket = a->next_ticket++;
             queue_push(&a->verify_queue, &w->node);
+        }
         pthread_mutex_unlock(&a->route_lock);
         if (running)
             return;
@@ -499,6 +509,28 @@ static void verify_request(struct agent *a, struct store *reader, struct work *w
     ctx_release(&ctx);
 }
 
+/* Hands w to the writer, and with it every verified request whose turn has come: the writer gets
+ * them in the order they arrived, whichever verifier finished first. */
+static void release_verified(struct agent *a, struct work *w)
+{
+    pthread_mutex_lock(&a->release_lock);
+    w->held_next = a->held;
+    a->held = w;
+    for (;;) {
+        struct work **p = &a->held;
+        while (*p != NULL && (*p)->ticket != a->next_release)
+            p = &(*p)->held_next;
+        if (*p == NULL)
+            break;
+        struct work *next = *p;
+        *p = next->held_next;
+        next->held_next = NULL;
+        queue_push(&a->queue, &next->node);
+        a->next_release++;
+    }
+    pthread_mutex_unlock(&a->release_lock);
+}
+
 static void *verifier_main(void *arg)
 {
     struct verifier *v = arg;
@@ -513,7 +545,7 @@ static void *verifier_main(void *arg)
             return NULL;
         }
         verify_request(a, v->reader, w);
-        queue_push(&a->queue, &w->node);
+        release_verified(a, w);
     }
 }
 
@@ -663,6 +695,7 @@ int agent_run(const struct config *cfg)
     queue_init(&a.mail_queue);
     queue_init(&a.verify_queue);
     pthread_mutex_init(&a.route_lock, NULL);
+    pthread_mutex_init(&a.release_lock, NULL);
     a.mail_opts.url = cfg->smtp_url;
     a.mail_opts.from = cfg->smtp_from;
     a.mail_opts.username = cfg->smtp_username;
@@ -708,6 +741,7 @@ int agent_run(const struct config *cfg)
         queue_release(&a.mail_queue);
         queue_release(&a.verify_queue);
         pthread_mutex_destroy(&a.route_lock);
+    pthread_mutex_destroy(&a.release_lock);
         store_close(a.store);
         mailer_global_cleanup();
         return 1;
@@ -742,6 +776,7 @@ int agent_run(const struct config *cfg)
     queue_release(&a.mail_queue);
     queue_release(&a.verify_queue);
     pthread_mutex_destroy(&a.route_lock);
+    pthread_mutex_destroy(&a.release_lock);
     store_close(a.store);
     mailer_global_cleanup();
     log_info("Stopped.");

@@ -3,8 +3,8 @@ burst of logins (each a yescrypt hash of about 100 ms at the default cost), anot
 customer.get and customer.create keep being answered at once instead of waiting behind every
 queued login; logins still count their failures and lock the account as before, and a login
 whose stored hash changed after the verifier looked (a pipelined auth.changePassword) is decided
-on the committed password. Logins still being hashed at SIGTERM are answered before the agent
-exits."""
+on the committed password, also with two verifier threads, where the login's hash work ends
+first. Logins still being hashed at SIGTERM are answered before the agent exits."""
 
 import statistics
 import time
@@ -90,9 +90,8 @@ def test_concurrent_failed_logins_still_count_and_lock(env):
            "User account is not active")
 
 
-def test_login_right_after_a_password_change_sees_the_new_password(env):
-    c = env.c
-    ta = make_tenant_admin(c, env.sys_token)
+def check_login_right_after_a_password_change(c, sys_token):
+    ta = make_tenant_admin(c, sys_token)
     new_password = "Changed-pass-1"
     # sent together: the login's hash work may run before the change is committed; the login is
     # still decided on the committed password
@@ -103,6 +102,22 @@ def test_login_right_after_a_password_change_sees_the_new_password(env):
     expect(c.result(change, timeout=60), 200, context="auth.changePassword")
     expect(c.result(login_new, timeout=60), 200, context="login with the new password")
     expect(c.result(login_old, timeout=60), 401, 10, "Invalid username or password", context="old password")
+
+
+def test_login_right_after_a_password_change_sees_the_new_password(env):
+    check_login_right_after_a_password_change(env.c, env.sys_token)
+
+
+def test_password_requests_keep_their_order_with_two_verifier_threads(env):
+    # the change costs three hashes, the login one: with two threads the login is verified first,
+    # and still reaches the writer after the change
+    prefix = "twothreads/v1"
+    with Agent(env.port, agent_id="two-threads", extra={"topic_prefix": prefix, "password_hash_cost": 0,
+                                                       "password_hash_threads": 2}):
+        with Client(env.port, prefix=prefix) as c:
+            sys_token = c.login(SYSADMIN_EMAIL, SYSADMIN_PASSWORD)
+            for _ in range(2):
+                check_login_right_after_a_password_change(c, sys_token)
 
 
 def test_logins_being_hashed_at_sigterm_are_answered(env):
