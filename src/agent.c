@@ -2,11 +2,12 @@
  * message onto the work queue. The writer thread owns the SQLite connection: it takes every waiting
  * request (up to max_group_commit) into one transaction, each request in its own savepoint so a
  * failure rolls back that request alone, commits once (durably), and only then publishes the
- * replies and the new events of the outbox. Broker acknowledgements of events are collected as
- * they arrive and marked in the outbox, in ranges of consecutive seq, by the writer's next
- * transaction (or after a second without requests, so they cost no commit of their own), so events
- * not acknowledged before a crash or a disconnect are published again, in seq order. The main
- * thread handles signals and reconnects.
+ * replies and the new events of the outbox (from the copies the requests kept in memory when they
+ * are exactly the outbox's next ones, else read back from it). Broker acknowledgements of events
+ * are collected as they arrive and marked in the outbox, in ranges of consecutive seq, by the
+ * writer's next writing transaction (or after a second without requests, so they cost no commit of
+ * their own), so events not acknowledged before a crash or a disconnect are published again, in
+ * seq order. The main thread handles signals and reconnects.
  *
  * Mail. The writer never waits on SMTP: a mail the core asks for (ctx->mail) is handed to the mailer
  * thread after the transaction that made it committed. A request whose reply depends on its mail
