@@ -7,6 +7,8 @@
 #   - echo and customer.create with 64 requests in flight (throughput ratio, target >= 0.8),
 #   - echo and customer.create with 1 in flight (p50 ratio, target <= 3),
 #   - the writer's group-commit batch sizes during those runs (agent.stats),
+#   - the CPU time per request of the echo, the agent and mosquitto in the window-64 runs (from
+#     /proc/<pid>/stat, all threads),
 #   - customer.list first page, a deep page (offset) and a deep page by cursor (pageToken), with
 #     1 k customers and then with LIST_ROWS customers.
 # Everything it started is stopped on exit.
@@ -91,15 +93,23 @@ run() {
     fi
 }
 
+# cpu_ms PID: CPU time (user + system, all threads) the process has used so far, in ms
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15) * 1000 / hz }' "/proc/$1/stat"; }
+# us_per COUNT MS_BEFORE MS_AFTER: microseconds of CPU per request
+us_per() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.0f", (b - a) * 1000 / n }'; }
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 [ -z "$OUT" ] || : >"$OUT"
 start_broker "max_queued_messages 100000"
+BROKER_PID=${PIDS[${#PIDS[@]} - 1]}
 echo "broker    mosquitto on 127.0.0.1:$BROKER_PORT (set_tcp_nodelay true)"
 start_bg echo "$ECHO_BIN" --broker "$BROKER_URI" --topic "bench/echo/req/+" --qos 1
+ECHO_PID=${PIDS[${#PIDS[@]} - 1]}
 wait_for_log cm-echo "$TMP/echo.log" 'cm-echo: ready' 10
 
 start_agent
+AGENT_PID=${PIDS[${#PIDS[@]} - 1]}
 SYS=$SYS_TOKEN
 TA=$TA_TOKEN
 
@@ -108,12 +118,18 @@ echo "requests  $COUNT per window-64 run, $W1 per window-1 run (each after 10% w
 echo
 print_header
 CREATE='{"title":"tp {run} {n}"}'
+E0=$(cpu_ms "$ECHO_PID"); B0=$(cpu_ms "$BROKER_PID")
 run "echo (floor)" bench/echo agent.ping "$COUNT" 64 0 "" ""
 ECHO64=$LAST
+E1=$(cpu_ms "$ECHO_PID"); B1=$(cpu_ms "$BROKER_PID")
 rr agent.stats '{"token":"'"$SYS"'"}' >"$TMP/stats0.json"
+A0=$(cpu_ms "$AGENT_PID"); B2=$(cpu_ms "$BROKER_PID")
 run "agent customer.create" cm/v1 customer.create "$COUNT" 64 200 "$CREATE" "$TA"
 AGENT64=$LAST
+A1=$(cpu_ms "$AGENT_PID"); B3=$(cpu_ms "$BROKER_PID")
 rr agent.stats '{"token":"'"$SYS"'"}' >"$TMP/stats64.json"
+# the warm-up requests ran too
+RUN64=$((COUNT + COUNT / 10))
 run "echo (floor)" bench/echo agent.ping "$W1" 1 0 "" ""
 ECHO1=$LAST
 run "agent customer.create" cm/v1 customer.create "$W1" 1 200 "$CREATE" "$TA"
@@ -121,6 +137,8 @@ AGENT1=$LAST
 echo
 echo "customer.create / echo, window 64: throughput ratio $(ratio "$(field throughput_rps "$AGENT64")" "$(field throughput_rps "$ECHO64")") (target >= 0.80)"
 echo "customer.create / echo, window 1:  p50 ratio $(ratio "$(field p50_ms "$AGENT1")" "$(field p50_ms "$ECHO1")") (target <= 3.00)"
+echo "CPU per request at window 64 (microseconds, all threads): echo $(us_per "$RUN64" "$E0" "$E1") with mosquitto" \
+     "$(us_per "$RUN64" "$B0" "$B1"); agent $(us_per "$RUN64" "$A0" "$A1") with mosquitto $(us_per "$RUN64" "$B2" "$B3")"
 echo
 echo "group commit during the window-64 run (agent.stats before and after):"
 echo "  before: $(sed -E 's/.*"data":(\{.*\})\}.*/\1/' "$TMP/stats0.json")"

@@ -2,9 +2,12 @@
  * message onto the work queue. The writer thread owns the SQLite connection: it takes every waiting
  * request (up to max_group_commit) into one transaction, each request in its own savepoint so a
  * failure rolls back that request alone, commits once (durably), and only then publishes the
- * replies and the new events of the outbox. Broker acknowledgements of events come back through
- * the same queue and are marked in the outbox, so events not acknowledged before a crash or a
- * disconnect are published again, in seq order. The main thread handles signals and reconnects.
+ * replies and the new events of the outbox (from the copies the requests kept in memory when they
+ * are exactly the outbox's next ones, else read back from it). Broker acknowledgements of events
+ * are collected as they arrive and marked in the outbox, in ranges of consecutive seq, by the
+ * writer's next writing transaction (or after a second without requests, so they cost no commit of
+ * their own), so events not acknowledged before a crash or a disconnect are published again, in
+ * seq order. The main thread handles signals and reconnects.
  *
  * Mail. The writer never waits on SMTP: a mail the core asks for (ctx->mail) is handed to the mailer
  * thread after the transaction that made it committed. A request whose reply depends on its mail
@@ -41,6 +44,7 @@
 #include "cmagent/api.h"
 #include "cmagent/clock.h"
 #include "cmagent/audit.h"
+#include "cmagent/events.h"
 #include "cmagent/hash_work.h"
 #include "cmagent/idempotency.h"
 #include "cmagent/log.h"
@@ -62,13 +66,12 @@
 #include <string.h>
 #include <unistd.h>
 
-enum work_kind { WORK_REQUEST, WORK_ACKED, WORK_CONNECTED, WORK_STOP };
+enum work_kind { WORK_REQUEST, WORK_CONNECTED, WORK_STOP };
 
 struct work {
     struct queue_node node;       /* first member: a queue_node pointer is a work pointer */
     enum work_kind kind;
     struct transport_message *msg; /* WORK_REQUEST */
-    int64_t seq;                   /* WORK_ACKED */
     bool parked;                   /* its reply waits for a mail: the mailer owns the item */
     enum mail_outcome mail_outcome; /* set by the mailer for the request's second run */
     char preset_id[UUID_STR_LEN];  /* the first run's new id and activation token */
@@ -109,6 +112,11 @@ struct agent {
     char req_prefix[512];          /* "<prefix>/req/" */
     char event_prefix[512];        /* "<prefix>/event/" */
     int64_t last_sent_seq;         /* events up to here were handed to the transport */
+    pthread_mutex_t acks_lock;     /* guards acks: the seqs the broker acknowledged, not yet marked */
+    int64_t *acks;
+    size_t nacks, acks_cap;
+    struct outbox_event *batch_events; /* the events the batch's requests wrote, in seq order */
+    size_t nbatch_events, batch_events_cap;
     int64_t next_purge_ms;
     struct mailer_options mail_opts;
     struct queue mail_queue;
@@ -174,15 +182,80 @@ static void on_connected(void *context)
     queue_push(&a->queue, &work_new(WORK_CONNECTED)->node);
 }
 
+/* Only records the seq: a work item per acknowledgement woke the writer for a transaction of its
+ * own, and at one request in flight that commit's fsync delayed the next request. */
 static void on_acked(void *context, uint64_t tag)
 {
     struct agent *a = context;
-    struct work *w = work_new(WORK_ACKED);
-    w->seq = (int64_t)tag;
-    queue_push(&a->queue, &w->node);
+    pthread_mutex_lock(&a->acks_lock);
+    if (a->nacks == a->acks_cap) {
+        a->acks_cap = a->acks_cap ? a->acks_cap * 2 : 256;
+        a->acks = xrealloc(a->acks, a->acks_cap * sizeof *a->acks);
+    }
+    a->acks[a->nacks++] = (int64_t)tag;
+    pthread_mutex_unlock(&a->acks_lock);
 }
 
 /* ---- the writer ---- */
+
+/* Takes the acknowledged seqs collected so far (NULL when there are none). */
+static int64_t *take_acks(struct agent *a, size_t *n)
+{
+    pthread_mutex_lock(&a->acks_lock);
+    int64_t *acks = a->acks;
+    *n = a->nacks;
+    if (*n == 0) {
+        acks = NULL;
+    } else {
+        a->acks = NULL;
+        a->nacks = a->acks_cap = 0;
+    }
+    pthread_mutex_unlock(&a->acks_lock);
+    return acks;
+}
+
+/* Puts back the seqs of a transaction that did not commit, to be marked by the next one. */
+static void give_back_acks(struct agent *a, const int64_t *acks, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        on_acked(a, (uint64_t)acks[i]);
+}
+
+static bool have_acks(struct agent *a)
+{
+    pthread_mutex_lock(&a->acks_lock);
+    bool any = a->nacks > 0;
+    pthread_mutex_unlock(&a->acks_lock);
+    return any;
+}
+
+static int compare_seq(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* Marks acknowledged events published, one UPDATE per run of consecutive seqs, in a savepoint of
+ * its own inside the batch's transaction. Returns STORE_OK or the failure. */
+static int mark_acked(struct agent *a, int64_t *acks, size_t n)
+{
+    int rc = store_savepoint(a->store);
+    qsort(acks, n, sizeof *acks, compare_seq);
+    for (size_t i = 0; i < n && rc == STORE_OK;) {
+        size_t j = i;
+        while (j + 1 < n && acks[j + 1] <= acks[j] + 1)
+            j++;
+        rc = store_outbox_mark_published(a->store, acks[i], acks[j]);
+        i = j + 1;
+    }
+    if (!store_in_transaction(a->store))
+        return rc != STORE_OK ? rc : STORE_ERROR;
+    if (rc == STORE_OK)
+        store_savepoint_release(a->store);
+    else
+        store_savepoint_rollback(a->store);
+    return rc;
+}
 
 static void mail_job_free(struct mail_job *j)
 {
@@ -192,6 +265,26 @@ static void mail_job_free(struct mail_job *j)
     free(j->subject);
     free(j->body);
     free(j);
+}
+
+/* Moves the events a request wrote to the batch's, to be published once the batch commits. */
+static void keep_request_events(struct agent *a, struct ctx *ctx)
+{
+    if (ctx->nemitted == 0)
+        return;
+    if (a->nbatch_events + ctx->nemitted > a->batch_events_cap) {
+        a->batch_events_cap = (a->nbatch_events + ctx->nemitted) * 2;
+        a->batch_events = xrealloc(a->batch_events, a->batch_events_cap * sizeof *a->batch_events);
+    }
+    memcpy(a->batch_events + a->nbatch_events, ctx->emitted, ctx->nemitted * sizeof *ctx->emitted);
+    a->nbatch_events += ctx->nemitted;
+    ctx->nemitted = 0;
+}
+
+static void forget_batch_events(struct agent *a)
+{
+    outbox_events_free_items(a->batch_events, a->nbatch_events);
+    a->nbatch_events = 0;
 }
 
 /* Runs one request in its own savepoint. Returns the number of events it committed to the outbox. */
@@ -209,6 +302,7 @@ static int64_t handle_request(struct agent *a, struct work *w, struct pending_re
     ctx.render_event = api_render_event;
     ctx.render_audit = api_render_audit;
     ctx.now = clock_now_ms();
+    ctx.keep_events = true;
     ctx.mail_outcome = w->mail_outcome;
     ctx.hash_work = w->hash_work;
     hash_work_reset_count(w->hash_work);
@@ -253,6 +347,8 @@ static int64_t handle_request(struct agent *a, struct work *w, struct pending_re
         }
         out->job = j;
     }
+    if (!reply.failed)
+        keep_request_events(a, &ctx);
     ctx_release(&ctx);
     out->body = reply.body;
     reply.body = NULL;
@@ -343,8 +439,44 @@ static void fail_replies(struct pending_reply *r, size_t n, const char *why)
     }
 }
 
+static int publish_event(struct agent *a, const struct outbox_event *ev)
+{
+    char topic[1024];
+    snprintf(topic, sizeof topic, "%s%s/%s/%s", a->event_prefix, ev->tenant_id, ev->entity_type, ev->event_type);
+    if (transport_publish(a->transport, topic, ev->payload, strlen(ev->payload), 1, false, NULL, 0,
+                          (uint64_t)ev->seq) != 0)
+        return -1;
+    a->last_sent_seq = ev->seq;
+    return 0;
+}
+
+/* Publishes the events the committed batch wrote from memory, when they are exactly the outbox's
+ * next ones: they follow the last event handed to the transport without a gap and end at the last
+ * seq taken. Otherwise (after a reconnect or a failed publish, at start-up, or when anything else
+ * wrote events) returns false and the outbox is read. */
+static bool publish_batch_events(struct agent *a)
+{
+    size_t n = a->nbatch_events;
+    int64_t last = 0;
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (a->batch_events[i].seq != a->last_sent_seq + 1 + (int64_t)i)
+            return false;
+    if (store_outbox_last_seq(a->store, &last) != STORE_OK || last != a->batch_events[n - 1].seq)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (publish_event(a, &a->batch_events[i]) != 0)
+            break; /* the rest goes out from the outbox after the next batch or reconnect */
+    return true;
+}
+
 static void publish_events(struct agent *a)
 {
+    bool done = publish_batch_events(a);
+    forget_batch_events(a);
+    if (done)
+        return;
     for (;;) {
         struct outbox_event *evs = NULL;
         size_t n = 0;
@@ -352,15 +484,9 @@ static void publish_events(struct agent *a)
             log_error("Reading the outbox failed: %s", store_errmsg(a->store));
             return;
         }
-        for (size_t i = 0; i < n; i++) {
-            char topic[1024];
-            snprintf(topic, sizeof topic, "%s%s/%s/%s", a->event_prefix, evs[i].tenant_id, evs[i].entity_type,
-                     evs[i].event_type);
-            if (transport_publish(a->transport, topic, evs[i].payload, strlen(evs[i].payload), 1, false, NULL, 0,
-                                  (uint64_t)evs[i].seq) != 0)
+        for (size_t i = 0; i < n; i++)
+            if (publish_event(a, &evs[i]) != 0)
                 break;
-            a->last_sent_seq = evs[i].seq;
-        }
         outbox_events_free(evs, n);
         if (n < EVENTS_PER_PUBLISH_QUERY)
             return;
@@ -391,13 +517,15 @@ static void purge_expired(struct agent *a)
     }
 }
 
-/* Processes one batch of work. Returns true when a WORK_STOP was in it. */
+/* Processes one batch of work (none: only marks the acknowledged events). Returns true when a
+ * WORK_STOP was in it. */
 static bool process_batch(struct agent *a, struct queue_node *first, size_t n)
 {
     struct pending_reply *replies = xcalloc(n, sizeof *replies);
     struct work **done = xcalloc(n, sizeof *done);
-    size_t nreplies = 0, ndone = 0;
+    size_t nreplies = 0, ndone = 0, nacks = 0;
     int64_t events = 0;
+    int64_t *acks = take_acks(a, &nacks);
     bool stop = false, resend = false, began = false, begin_failed = false, lost = false, committed = true;
     char why[512] = "";
 
@@ -419,10 +547,7 @@ static bool process_batch(struct agent *a, struct queue_node *first, size_t n)
             if (begin_failed)
                 snprintf(why, sizeof why, "%s", store_errmsg(a->store));
         }
-        if (w->kind == WORK_ACKED) {
-            if (!begin_failed && !lost)
-                store_outbox_mark_published(a->store, w->seq);
-        } else if (begin_failed || lost) {
+        if (begin_failed || lost) {
             replies[nreplies].msg = w->msg;
             replies[nreplies].topic = reply_topic_of(w->msg);
             nreplies++;
@@ -436,14 +561,39 @@ static bool process_batch(struct agent *a, struct queue_node *first, size_t n)
             }
         }
     }
+    /* The marks ride on a commit that writes anyway: a batch of reads commits nothing, and must
+     * not fail because of them when the disk is full. A batch without requests writes only them. */
+    if (nacks > 0 && events == 0 && nreplies > 0) {
+        give_back_acks(a, acks, nacks);
+        nacks = 0;
+    }
+    if (nacks > 0 && !began) {
+        began = true;
+        begin_failed = store_begin(a->store) != STORE_OK;
+        if (begin_failed)
+            snprintf(why, sizeof why, "%s", store_errmsg(a->store));
+    }
+    if (nacks > 0 && !begin_failed && !lost && mark_acked(a, acks, nacks) != STORE_OK &&
+        !store_in_transaction(a->store)) {
+        lost = true;
+        snprintf(why, sizeof why, "%s", store_errmsg(a->store));
+        log_error("The database rolled the transaction back: %s", why);
+    }
     if (began) {
         int64_t t0 = clock_mono_us();
         if (begin_failed || lost || store_commit(a->store) != STORE_OK) {
             if (why[0] == '\0')
                 snprintf(why, sizeof why, "%s", store_errmsg(a->store));
             store_rollback(a->store);
-            fail_replies(replies, nreplies, why);
+            forget_batch_events(a);
             committed = false;
+            if (nreplies > 0) {
+                fail_replies(replies, nreplies, why);
+                give_back_acks(a, acks, nacks); /* the next batch tries again */
+            } else {
+                log_warn("Marking %zu acknowledged events published failed (%s); they are published again "
+                         "after a reconnect or a restart.", nacks, why);
+            }
         }
         if (nreplies > 0)
             stats_record_batch(nreplies, (uint64_t)(clock_mono_us() - t0), committed);
@@ -470,6 +620,7 @@ static bool process_batch(struct agent *a, struct queue_node *first, size_t n)
     }
     free(done);
     free(replies);
+    free(acks);
     return stop;
 }
 
@@ -483,7 +634,7 @@ static void *writer_main(void *arg)
             purge_expired(a);
             a->next_purge_ms = clock_mono_ms() + PURGE_INTERVAL_MS;
         }
-        if (first != NULL && process_batch(a, first, n))
+        if (first != NULL ? process_batch(a, first, n) : have_acks(a) && process_batch(a, NULL, 0))
             return NULL;
     }
 }
@@ -642,6 +793,8 @@ static void drain_after_stop(struct agent *a)
     struct queue_node *rest;
     while ((rest = queue_pop_many(&a->queue, (size_t)a->cfg->max_group_commit, 0, &n)) != NULL)
         process_batch(a, rest, n);
+    if (have_acks(a))
+        process_batch(a, NULL, 0);
 }
 
 static int wait_for_signal(struct agent *a, const sigset_t *signals)
@@ -693,6 +846,7 @@ int agent_run(const struct config *cfg)
     api_init(&api);
     queue_init(&a.queue);
     queue_init(&a.mail_queue);
+    pthread_mutex_init(&a.acks_lock, NULL);
     queue_init(&a.verify_queue);
     pthread_mutex_init(&a.route_lock, NULL);
     pthread_mutex_init(&a.release_lock, NULL);
@@ -774,6 +928,9 @@ int agent_run(const struct config *cfg)
     log_info("Group commit: %s.", line);
     queue_release(&a.queue);
     queue_release(&a.mail_queue);
+    pthread_mutex_destroy(&a.acks_lock);
+    free(a.acks);
+    free(a.batch_events);
     queue_release(&a.verify_queue);
     pthread_mutex_destroy(&a.route_lock);
     pthread_mutex_destroy(&a.release_lock);

@@ -70,6 +70,7 @@ struct kept_writes {
 
 struct event;
 struct audit_row;
+struct outbox_event;
 struct hash_work;
 
 /* Renders an event's JSON body (protocol §6). Supplied by the api layer so that the core stays
@@ -84,6 +85,9 @@ struct ctx {
     int64_t now;                   /* ms, read once per request */
     struct error err;
     int64_t events_written;        /* events this request added to the outbox */
+    bool keep_events;              /* keep a copy of each event written in emitted, so that the */
+    struct outbox_event *emitted;  /* writer publishes them after the commit without reading them */
+    size_t nemitted, emitted_cap;  /* back from the outbox */
     int64_t item_events_mark;      /* events_written when the current item began */
     event_renderer *render_audit;  /* an event's audit actionData (JSON text), or NULL */
     int64_t audits_written;        /* audit rows this request added */
@@ -127,5 +131,9 @@ int ctx_store_failed(struct ctx *ctx, int store_rc);
  * back that item's writes alone (the events it emitted included). */
 void ctx_item_begin(struct ctx *ctx);
 void ctx_item_end(struct ctx *ctx, bool keep);
+
+/* After rolling back to a savepoint taken when events_written was mark: forgets the events written
+ * since. */
+void ctx_forget_events(struct ctx *ctx, int64_t mark);
 
 #endif

@@ -23,7 +23,8 @@ struct event {
     const void *entity;               /* struct customer / user / tenant: the entity after the change */
 };
 
-/* Adds ev to the outbox: takes the next seq, renders the body, inserts the row. */
+/* Adds ev to the outbox: takes the next seq, renders the body, inserts the row; keeps a copy in
+ * ctx->emitted. */
 int events_emit(struct ctx *ctx, struct event *ev);
 
 /* The caller's customer id as ThingsBoard's EntityActionService resolves it: the given id when it
@@ -38,6 +39,8 @@ struct outbox_event {
     char *payload;
 };
 void outbox_events_free(struct outbox_event *items, size_t n);
+/* Frees what n events own, not the array. */
+void outbox_events_free_items(struct outbox_event *items, size_t n);
 
 /* The caller's tenant's events with seq > after_seq, oldest first, at most limit (1..1000).
  * TENANT_ADMIN only. */

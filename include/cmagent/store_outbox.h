@@ -13,6 +13,9 @@
 int store_outbox_next_seq(struct store *s, int64_t *seq);
 int store_outbox_insert(struct store *s, const struct outbox_event *ev, int64_t ts);
 
+/* The seq of the last event written (0 before the first). */
+int store_outbox_last_seq(struct store *s, int64_t *seq);
+
 /* Unpublished events with seq > after_seq, in seq order, at most limit. */
 int store_outbox_unpublished(struct store *s, int64_t after_seq, int64_t limit, struct outbox_event **out, size_t *n);
 
@@ -20,7 +23,8 @@ int store_outbox_unpublished(struct store *s, int64_t after_seq, int64_t limit, 
 int store_outbox_for_tenant(struct store *s, const char *tenant_id, int64_t after_seq, int64_t limit,
                             struct outbox_event **out, size_t *n);
 
-int store_outbox_mark_published(struct store *s, int64_t seq);
+/* Marks the events with first <= seq <= last published (the broker acknowledged each of them). */
+int store_outbox_mark_published(struct store *s, int64_t first, int64_t last);
 
 /* Deletes published events older than before_ts. The counter is separate, so seq never restarts. */
 int store_outbox_purge(struct store *s, int64_t before_ts, int64_t *deleted);

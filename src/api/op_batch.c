@@ -124,7 +124,7 @@ int op_batch(struct call *c)
     bool committed = true;
     if (atomic && any_failed) {
         store_savepoint_rollback(ctx->store);
-        ctx->events_written = events_mark;
+        ctx_forget_events(ctx, events_mark);
         committed = false;
         cJSON_Delete(responses);
         responses = cJSON_CreateArray();

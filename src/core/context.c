@@ -3,6 +3,7 @@
 
 #include "cmagent/audit.h"
 #include "cmagent/auth.h"
+#include "cmagent/events.h"
 #include "cmagent/log.h"
 
 #include <stdio.h>
@@ -34,8 +35,18 @@ void ctx_item_end(struct ctx *ctx, bool keep)
         store_savepoint_release(ctx->store);
     } else {
         store_savepoint_rollback(ctx->store);
-        ctx->events_written = ctx->item_events_mark;
+        ctx_forget_events(ctx, ctx->item_events_mark);
     }
+}
+
+void ctx_forget_events(struct ctx *ctx, int64_t mark)
+{
+    size_t drop = mark < ctx->events_written ? (size_t)(ctx->events_written - mark) : 0;
+    if (drop > ctx->nemitted)
+        drop = ctx->nemitted;
+    outbox_events_free_items(ctx->emitted + ctx->nemitted - drop, drop);
+    ctx->nemitted -= drop;
+    ctx->events_written = mark;
 }
 
 void ctx_audit_subject(struct ctx *ctx, const struct user *u)
@@ -57,6 +68,9 @@ void ctx_release(struct ctx *ctx)
         free(ctx->kept.audit_row);
     }
     memset(&ctx->kept, 0, sizeof ctx->kept);
+    outbox_events_free(ctx->emitted, ctx->nemitted);
+    ctx->emitted = NULL;
+    ctx->nemitted = ctx->emitted_cap = 0;
 }
 
 void ctx_apply_kept(struct ctx *ctx)

@@ -9,16 +9,40 @@
 #include <stdlib.h>
 #include <string.h>
 
-void outbox_events_free(struct outbox_event *items, size_t n)
+void outbox_events_free_items(struct outbox_event *items, size_t n)
 {
-    if (items == NULL)
-        return;
     for (size_t i = 0; i < n; i++) {
         free(items[i].entity_type);
         free(items[i].event_type);
         free(items[i].payload);
+        items[i].entity_type = items[i].event_type = items[i].payload = NULL;
     }
+}
+
+void outbox_events_free(struct outbox_event *items, size_t n)
+{
+    if (items == NULL)
+        return;
+    outbox_events_free_items(items, n);
     free(items);
+}
+
+/* Keeps the written event (its payload moves) for publishing once the transaction commits. */
+static void remember_event(struct ctx *ctx, struct outbox_event *row)
+{
+    size_t n = ctx->nemitted;
+    if (!ctx->keep_events)
+        return;
+    if (n == ctx->emitted_cap) {
+        ctx->emitted_cap = ctx->emitted_cap ? ctx->emitted_cap * 2 : 4;
+        ctx->emitted = xrealloc(ctx->emitted, ctx->emitted_cap * sizeof *ctx->emitted);
+    }
+    struct outbox_event *e = &ctx->emitted[n];
+    *e = *row;
+    e->entity_type = xstrdup_or_null(row->entity_type);
+    e->event_type = xstrdup_or_null(row->event_type);
+    row->payload = NULL;
+    ctx->nemitted++;
 }
 
 void events_resolve_customer(const struct ctx *ctx, const char *given, char out[UUID_STR_LEN])
@@ -63,9 +87,12 @@ int events_emit(struct ctx *ctx, struct event *ev)
     row.event_type = (char *)ev->type;
     row.payload = ctx->render_event(ev, &ctx->who);
     rc = store_outbox_insert(ctx->store, &row, ev->ts);
-    free(row.payload);
-    if (rc != STORE_OK)
+    if (rc != STORE_OK) {
+        free(row.payload);
         return ctx_store_failed(ctx, rc);
+    }
+    remember_event(ctx, &row);
+    free(row.payload);
     ctx->events_written++;
     return audit_event(ctx, ev);
 }

@@ -61,6 +61,10 @@ void bind_id(sqlite3_stmt *st, int i, const char *id);  /* "" binds SQL NULL */
 char *column_text(sqlite3_stmt *st, int i);             /* heap copy, NULL for SQL NULL */
 void column_id(sqlite3_stmt *st, int i, char out[37]);  /* "" for SQL NULL */
 
+/* Registers the VFS that gathers the write-ahead log's writes (store_walbuf.c); returns its name,
+ * or NULL when it could not (the default VFS is used then). */
+const char *store_walbuf_register(void);
+
 /* Escapes LIKE's wildcards in s with '\' for "... LIKE '%' || ? || '%' ESCAPE '\'". Heap copy. */
 char *like_escape(const char *s);
 

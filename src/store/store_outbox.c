@@ -6,10 +6,24 @@
 
 #include <stdlib.h>
 
+static const char current_seq_sql[] = "SELECT value FROM counter WHERE name = 'event_seq'";
+
+/* Two statements rather than UPDATE ... RETURNING, which builds and drops a temporary table on
+ * every call (perf: as costly as inserting the customer). */
 int store_outbox_next_seq(struct store *s, int64_t *seq)
 {
-    static const char sql[] = "UPDATE counter SET value = value + 1 WHERE name = 'event_seq' RETURNING value";
-    return store_query_int(s, store_stmt(s, sql), seq);
+    static const char bump[] = "UPDATE counter SET value = value + 1 WHERE name = 'event_seq'";
+    int rc = store_exec_stmt(s, store_stmt(s, bump));
+    if (rc != STORE_OK) {
+        *seq = 0;
+        return rc;
+    }
+    return store_query_int(s, store_stmt(s, current_seq_sql), seq);
+}
+
+int store_outbox_last_seq(struct store *s, int64_t *seq)
+{
+    return store_query_int(s, store_stmt(s, current_seq_sql), seq);
 }
 
 int store_outbox_insert(struct store *s, const struct outbox_event *ev, int64_t ts)
@@ -81,13 +95,14 @@ int store_outbox_for_tenant(struct store *s, const char *tenant_id, int64_t afte
     return read_rows(s, st, out, n);
 }
 
-int store_outbox_mark_published(struct store *s, int64_t seq)
+int store_outbox_mark_published(struct store *s, int64_t first, int64_t last)
 {
-    static const char sql[] = "UPDATE outbox SET published = 1 WHERE seq = ? AND published = 0";
+    static const char sql[] = "UPDATE outbox SET published = 1 WHERE seq BETWEEN ? AND ? AND published = 0";
     sqlite3_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
-    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_int64(st, 1, first);
+    sqlite3_bind_int64(st, 2, last);
     return store_exec_stmt(s, st);
 }
 

@@ -53,9 +53,13 @@ void secret_token(char out[SECRET_TOKEN_MAX], const char *prefix, size_t nbytes)
 void secret_digest(const char *s, char out[SECRET_DIGEST_HEX])
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
+    static const char hex[] = "0123456789abcdef";
     SHA256((const unsigned char *)s, strlen(s), md);
-    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 0xf];
+    }
+    out[2 * SHA256_DIGEST_LENGTH] = '\0';
 }
 
 int secret_hash_password(const char *password, unsigned long cost, char out[SECRET_HASH_MAX])

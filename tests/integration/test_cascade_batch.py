@@ -161,6 +161,40 @@ def test_batch_non_atomic(env):
     check([e["type"] for e in tenant_events(c, ta.token, mark)] == ["ENTITY_CREATED", "ENTITY_CREATED"], "events")
 
 
+def test_published_events_are_the_outbox(env):
+    """The writer publishes a group commit's events from memory. Many requests in flight (so they
+    share commits), among them batches whose failed items rolled back an event and whose seq the next
+    item took again: every event published is the outbox's event of that seq, body for body."""
+    c = env.c
+    ta = make_tenant_admin(c, env.sys_token)
+    taken = c.ok("device.create", {"name": unique("Taken")}, token=ta.token)
+    mark = last_seq(c, ta.token)
+    corrs = []
+    for _ in range(20):
+        corrs.append(c.begin("batch", {"commands": [
+            {"op": "device.create", "data": {"name": unique("E")}},
+            {"op": "device.create", "data": {"name": taken["name"]}},
+            {"op": "asset.create", "data": {"name": unique("A")}},
+        ]}, token=ta.token))
+        corrs.append(c.begin("batch", {"atomic": True, "commands": [
+            {"op": "device.create", "data": {"name": unique("R")}},
+            {"op": "device.create", "data": {"name": taken["name"]}},
+        ]}, token=ta.token))
+        corrs.append(c.begin("customer.create", {"title": unique("C")}, token=ta.token))
+        corrs.append(c.begin("customer.create", {"title": taken["name"] + " twice"}, token=ta.token))
+    for k in corrs:
+        c.result(k)
+    stored = tenant_events(c, ta.token, mark)
+    check(len(stored) == 20 * 3 + 1, "3 events per round and the one customer titled twice", len(stored))
+    want = {e["seq"]: e for e in stored}
+    env.events.wait_for(lambda t, b: False if len({x.get("seq") for _, x, _ in env.events.snapshot()
+                                                    if isinstance(x, dict)} & set(want)) < len(want) else True,
+                        what="every stored event published")
+    published = [b for _, b, _ in env.events.snapshot() if isinstance(b, dict) and b.get("seq") in want]
+    for b in published:
+        check(b == want[b["seq"]], "a published event differs from the outbox's", b, want[b["seq"]])
+
+
 def test_batch_bad_input(env):
     c = env.c
     ta = make_tenant_admin(c, env.sys_token)
