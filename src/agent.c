@@ -33,6 +33,7 @@
 #include "cmagent/queue.h"
 #include "cmagent/stats.h"
 #include "cmagent/store.h"
+#include "cmagent/store_checkpoint.h"
 #include "cmagent/store_outbox.h"
 #include "cmagent/store_token.h"
 #include "cmagent/transport.h"
@@ -93,6 +94,7 @@ struct agent {
     /* Test hook (env CMAGENT_TEST_EXIT_AFTER_COMMIT=N): the process exits right after the N-th
      * commit that wrote events, before any reply or event of that batch is published. */
     long exit_after_commit;
+    struct store_checkpointer *checkpointer;
     bool unassign_waiting;         /* a deleted customer's entities are still to be unassigned */
     int batches_since_unassign;
 };
@@ -436,7 +438,7 @@ static void unassign_deleted_customers(struct agent *a, bool queue_was_empty)
     if (!queue_was_empty && ++a->batches_since_unassign < UNASSIGN_EVERY_BATCHES)
         return;
     a->batches_since_unassign = 0;
-    if (store_begin(a->store) != STORE_OK || unassign_run_chunk(a->store, a->cfg->unassign_chunk_size, &c) != STORE_OK ||
+    if (store_begin_unsynced(a->store) != STORE_OK || unassign_run_chunk(a->store, a->cfg->unassign_chunk_size, &c) != STORE_OK ||
         store_commit(a->store) != STORE_OK) {
         log_warn("Unassigning a deleted customer's entities failed (%s); trying again later.", store_errmsg(a->store));
         store_rollback(a->store);
@@ -561,6 +563,9 @@ int agent_run(const struct config *cfg)
         store_close(a.store);
         return 1;
     }
+    a.checkpointer = store_checkpointer_start(a.store, cfg->database, err, sizeof err);
+    if (a.checkpointer == NULL)
+        log_warn("%s; the writer checkpoints the WAL itself.", err);
     api.max_payload = (size_t)cfg->max_payload;
     api.rate_limit_per_second = cfg->rate_limit_per_second;
     api.started_mono_ms = clock_mono_ms();
@@ -612,6 +617,7 @@ int agent_run(const struct config *cfg)
         log_error("%s", err);
         queue_release(&a.queue);
         queue_release(&a.mail_queue);
+        store_checkpointer_stop(a.checkpointer, a.store);
         store_close(a.store);
         mailer_global_cleanup();
         return 1;
@@ -642,6 +648,7 @@ int agent_run(const struct config *cfg)
     log_info("Group commit: %s.", line);
     queue_release(&a.queue);
     queue_release(&a.mail_queue);
+    store_checkpointer_stop(a.checkpointer, a.store);
     store_close(a.store);
     mailer_global_cleanup();
     log_info("Stopped.");
