@@ -445,6 +445,9 @@ static void unassign_deleted_customers(struct agent *a, bool queue_was_empty)
         a->unassign_waiting = false;
         return;
     }
+    if (!c.idle)
+        log_debug("Unassign chunk: %lld rows of deleted customer %s (%lld so far).", (long long)c.rows,
+                  c.job.customer_id, (long long)c.job.unassigned);
     if (c.finished)
         log_info("Unassigned the %lld devices, assets and edges of deleted customer %s in %lld ms.",
                  (long long)c.job.unassigned, c.job.customer_id, (long long)(clock_now_ms() - c.job.created_time));
