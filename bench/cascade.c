@@ -62,7 +62,7 @@ static void add_devices(struct store *s, const char *tenant_id, const char *cust
         e.created_time = now;
         strcpy(e.tenant_id, tenant_id);
         strcpy(e.customer_id, customer_id);
-        snprintf(name, sizeof name, "%s-%ld", prefix, i);
+        snprintf(name, sizeof name, "%s-%08ld", prefix, i); /* in index order: the fill appends */
         e.name = name;
         e.type = (char *)"default";
         e.version = 1;
