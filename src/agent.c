@@ -439,7 +439,8 @@ static void unassign_deleted_customers(struct agent *a, bool queue_was_empty)
         return;
     a->batches_since_unassign = 0;
     if (store_begin_unsynced(a->store) != STORE_OK ||
-        unassign_run_chunk(a->store, a->cfg->unassign_chunk_size, &c) != STORE_OK || store_commit(a->store) != STORE_OK) {
+        unassign_run_chunk(a->store, a->cfg->unassign_chunk_size, &c) != STORE_OK ||
+        store_commit(a->store) != STORE_OK) {
         log_warn("Unassigning a deleted customer's entities failed (%s); trying again later.", store_errmsg(a->store));
         store_rollback(a->store);
         a->unassign_waiting = false;
