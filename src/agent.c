@@ -419,24 +419,25 @@ static bool process_batch(struct agent *a, struct queue_node *first, size_t n)
 }
 
 #define UNASSIGN_EVERY_BATCHES 4
+#define IDLE_WAIT_MS 1000
 
 /* Deleted customers' devices, assets and edges (unassign.h): one chunk of unassign_chunk_size rows in
  * a transaction of its own, run when the queue was empty or, under steady load, after every
  * UNASSIGN_EVERY_BATCHES batches, so that requests go first and a job still ends. With no job known
  * it only looks whether one appeared (after every batch, and every second of quiet). A failed chunk
- * is rolled back and tried again the same way. */
-static void unassign_deleted_customers(struct agent *a, bool queue_was_empty)
+ * is rolled back and tried again the same way. Returns how long the writer may wait for a request. */
+static int unassign_deleted_customers(struct agent *a, bool queue_was_empty)
 {
     struct unassign_chunk c;
     bool any = false;
 
     if (!a->unassign_waiting) {
         if (store_unassign_job_any(a->store, &any) != STORE_OK || !any)
-            return;
+            return IDLE_WAIT_MS;
         a->unassign_waiting = true;
     }
     if (!queue_was_empty && ++a->batches_since_unassign < UNASSIGN_EVERY_BATCHES)
-        return;
+        return 0;
     a->batches_since_unassign = 0;
     if (store_begin_unsynced(a->store) != STORE_OK ||
         unassign_run_chunk(a->store, a->cfg->unassign_chunk_size, &c) != STORE_OK ||
@@ -444,7 +445,7 @@ static void unassign_deleted_customers(struct agent *a, bool queue_was_empty)
         log_warn("Unassigning a deleted customer's entities failed (%s); trying again later.", store_errmsg(a->store));
         store_rollback(a->store);
         a->unassign_waiting = false;
-        return;
+        return IDLE_WAIT_MS;
     }
     if (!c.idle)
         log_debug("Unassign chunk: %lld rows of deleted customer %s (%lld so far).", (long long)c.rows,
@@ -453,22 +454,23 @@ static void unassign_deleted_customers(struct agent *a, bool queue_was_empty)
         log_info("Unassigned the %lld devices, assets and edges of deleted customer %s in %lld ms.",
                  (long long)c.job.unassigned, c.job.customer_id, (long long)(clock_now_ms() - c.job.created_time));
     a->unassign_waiting = !c.idle;
+    return a->unassign_waiting ? 0 : IDLE_WAIT_MS;
 }
 
 static void *writer_main(void *arg)
 {
     struct agent *a = arg;
+    int wait_ms = 0; /* a job left by the last run resumes at once */
     for (;;) {
         size_t n = 0;
-        struct queue_node *first =
-            queue_pop_many(&a->queue, (size_t)a->cfg->max_group_commit, a->unassign_waiting ? 0 : 1000, &n);
+        struct queue_node *first = queue_pop_many(&a->queue, (size_t)a->cfg->max_group_commit, wait_ms, &n);
         if (clock_mono_ms() >= a->next_purge_ms) {
             purge_expired(a);
             a->next_purge_ms = clock_mono_ms() + PURGE_INTERVAL_MS;
         }
         if (first != NULL && process_batch(a, first, n))
             return NULL;
-        unassign_deleted_customers(a, first == NULL);
+        wait_ms = unassign_deleted_customers(a, first == NULL);
     }
 }
 
@@ -585,7 +587,6 @@ int agent_run(const struct config *cfg)
     mailer_global_init();
     const char *hook = getenv("CMAGENT_TEST_EXIT_AFTER_COMMIT");
     a.exit_after_commit = hook != NULL ? strtol(hook, NULL, 10) : 0;
-    a.unassign_waiting = true; /* a job left by the last run resumes at once */
     snprintf(a.req_prefix, sizeof a.req_prefix, "%s/req/", cfg->topic_prefix);
     snprintf(a.event_prefix, sizeof a.event_prefix, "%s/event/", cfg->topic_prefix);
     snprintf(status_topic, sizeof status_topic, "%s/status/%s", cfg->topic_prefix, cfg->agent_id);

@@ -7,11 +7,18 @@
 #include "store_int.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #define CHECKPOINT_PAGES 1000 /* SQLite's own auto-checkpoint threshold */
+/* The WAL starts over only when a write transaction begins after a checkpoint that copied all of it,
+ * and under a steady stream of commits the thread's passes may never catch the writer's last frame.
+ * Past this many pages (256 MB) the writer checkpoints once itself between two passes of the thread:
+ * it copies only its commits since the last pass but waits for the database file's fsync (up to a
+ * second on a busy disk), so it is the last resort that keeps the WAL bounded. */
+#define WRITER_CHECKPOINT_PAGES (64 * CHECKPOINT_PAGES)
 
 struct store_checkpointer {
     sqlite3 *db;
@@ -19,15 +26,17 @@ struct store_checkpointer {
     pthread_mutex_t mu;
     pthread_cond_t cond;
     bool wanted, stop;
+    atomic_bool in_pass; /* the thread is checkpointing */
 };
 
 /* The writer's WAL hook: runs after each of its commits, in the writer's thread. */
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 {
     struct store_checkpointer *c = arg;
-    (void)db;
     (void)name;
-    if (pages >= CHECKPOINT_PAGES) {
+    if (pages >= WRITER_CHECKPOINT_PAGES && !atomic_load(&c->in_pass)) {
+        sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    } else if (pages >= CHECKPOINT_PAGES) {
         pthread_mutex_lock(&c->mu);
         c->wanted = true;
         pthread_cond_signal(&c->cond);
@@ -49,7 +58,15 @@ static void *checkpointer_main(void *arg)
         pthread_mutex_unlock(&c->mu);
         if (stop)
             return NULL;
-        int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        int pages = 0, copied = 0;
+        atomic_store(&c->in_pass, true);
+        int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &pages, &copied);
+        atomic_store(&c->in_pass, false);
+        if (rc == SQLITE_OK && copied < pages) {
+            pthread_mutex_lock(&c->mu); /* the writer committed meanwhile: another pass */
+            c->wanted = true;
+            pthread_mutex_unlock(&c->mu);
+        }
         if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != last_rc)
             log_warn("WAL checkpoint failed: %s (%s); the WAL grows until one succeeds.", sqlite3_errmsg(c->db),
                      sqlite3_errstr(rc));
@@ -69,6 +86,7 @@ struct store_checkpointer *store_checkpointer_start(struct store *s, const char 
         return NULL;
     }
     sqlite3_busy_timeout(c->db, 1000);
+    atomic_init(&c->in_pass, false);
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cond, NULL);
     pthread_create(&c->thread, NULL, checkpointer_main, c);
