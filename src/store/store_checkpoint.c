@@ -86,6 +86,14 @@ struct store_checkpointer *store_checkpointer_start(struct store *s, const char 
         return NULL;
     }
     sqlite3_busy_timeout(c->db, 1000);
+    /* A connection opens the WAL only when it first reads; until then a checkpoint does nothing. */
+    rc = sqlite3_exec(c->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot read database %s for checkpoints: %s", path, sqlite3_errmsg(c->db));
+        sqlite3_close(c->db);
+        free(c);
+        return NULL;
+    }
     atomic_init(&c->in_pass, false);
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cond, NULL);
