@@ -117,9 +117,12 @@ tenant_admin() {
 }
 
 # start_agent: the agent built in $AGENT_BIN with a fresh database in $TMP on $BROKER_URI, then a
-# tenant through the protocol: sets SYS_TOKEN (system administrator) and TA_TOKEN (its tenant admin)
+# tenant through the protocol: sets SYS_TOKEN (system administrator, whose password is SYS_PASSWORD)
+# and TA_TOKEN (its tenant admin)
 start_agent() {
     local sys_pw=bench-$RANDOM$RANDOM r=""
+    SYS_PASSWORD=$sys_pw
+    rm -f "$TMP"/cmagent.db*
     cat >"$TMP/cmagent.conf" <<EOF
 broker $BROKER_URI
 database $TMP/cmagent.db

@@ -70,6 +70,7 @@ struct kept_writes {
 
 struct event;
 struct audit_row;
+struct hash_work;
 
 /* Renders an event's JSON body (protocol §6). Supplied by the api layer so that the core stays
  * free of JSON; returns a heap string the caller frees. */
@@ -91,11 +92,15 @@ struct ctx {
     char preset_id[UUID_STR_LEN];  /* the second run reuses the first run's new id ... */
     char preset_token[128];        /* ... and activation token */
     struct kept_writes kept;
+    /* The request's password hash work (hash_work.h): recorded by its run on a verifier thread,
+     * answered from there in the writer's run. NULL: every crypt() is computed where it is asked. */
+    struct hash_work *hash_work;
     /* The entity an operation without events acted on (set by the core when it knows it), for the
      * audit row the api writes from the operation table: a login names the user who tried. */
     char audit_entity_id[UUID_STR_LEN];
     char audit_entity_name[256];
     char audit_tenant_id[UUID_STR_LEN];
+    char audit_customer_id[UUID_STR_LEN];
 };
 
 /* Asks for a mail (copies the texts); await makes the reply wait for the mail's outcome. */
@@ -105,6 +110,10 @@ void ctx_want_mail(struct ctx *ctx, const char *to, const char *subject, const c
 char *ctx_link(const struct ctx *ctx, const char *path, const char *token);
 
 /* Frees what the context owns (mail, kept audit row). */
+/* Names u as the entity of the request's audit row, with its tenant and customer (which an
+ * anonymous operation, a login or a reset, has no caller to take them from). */
+void ctx_audit_subject(struct ctx *ctx, const struct user *u);
+
 void ctx_release(struct ctx *ctx);
 
 /* Writes ctx->kept in a savepoint of its own (after the request's savepoint was rolled back). */
