@@ -52,9 +52,11 @@
 #include "cmagent/queue.h"
 #include "cmagent/stats.h"
 #include "cmagent/store.h"
+#include "cmagent/store_checkpoint.h"
 #include "cmagent/store_outbox.h"
 #include "cmagent/store_token.h"
 #include "cmagent/transport.h"
+#include "cmagent/unassign.h"
 #include "cmagent/user.h"
 
 #include <malloc.h>
@@ -134,6 +136,9 @@ struct agent {
     pthread_mutex_t release_lock;  /* next_release, held and the hand-over to the writer's queue */
     uint64_t next_release;         /* the ticket the writer gets next */
     struct work *held;             /* verified before an earlier ticket */
+    struct store_checkpointer *checkpointer;
+    bool unassign_waiting;         /* a deleted customer's entities are still to be unassigned */
+    int batches_since_unassign;
 };
 
 #define PURGE_INTERVAL_MS (3600 * 1000)
@@ -624,18 +629,59 @@ static bool process_batch(struct agent *a, struct queue_node *first, size_t n)
     return stop;
 }
 
+#define UNASSIGN_EVERY_BATCHES 4
+#define IDLE_WAIT_MS 1000
+
+/* Deleted customers' devices, assets and edges (unassign.h): one chunk of unassign_chunk_size rows in
+ * a transaction of its own, run when the queue was empty or, under steady load, after every
+ * UNASSIGN_EVERY_BATCHES batches, so that requests go first and a job still ends. With no job known
+ * it only looks whether one appeared (after every batch, and every second of quiet). A failed chunk
+ * is rolled back and tried again the same way. Returns how long the writer may wait for a request. */
+static int unassign_deleted_customers(struct agent *a, bool queue_was_empty)
+{
+    struct unassign_chunk c;
+    bool any = false;
+
+    if (!a->unassign_waiting) {
+        if (store_unassign_job_any(a->store, &any) != STORE_OK || !any)
+            return IDLE_WAIT_MS;
+        a->unassign_waiting = true;
+    }
+    if (!queue_was_empty && ++a->batches_since_unassign < UNASSIGN_EVERY_BATCHES)
+        return 0;
+    a->batches_since_unassign = 0;
+    if (store_begin_unsynced(a->store) != STORE_OK ||
+        unassign_run_chunk(a->store, a->cfg->unassign_chunk_size, &c) != STORE_OK ||
+        store_commit(a->store) != STORE_OK) {
+        log_warn("Unassigning a deleted customer's entities failed (%s); trying again later.", store_errmsg(a->store));
+        store_rollback(a->store);
+        a->unassign_waiting = false;
+        return IDLE_WAIT_MS;
+    }
+    if (!c.idle)
+        log_debug("Unassign chunk: %lld rows of deleted customer %s (%lld so far).", (long long)c.rows,
+                  c.job.customer_id, (long long)c.job.unassigned);
+    if (c.finished)
+        log_info("Unassigned the %lld devices, assets and edges of deleted customer %s in %lld ms.",
+                 (long long)c.job.unassigned, c.job.customer_id, (long long)(clock_now_ms() - c.job.created_time));
+    a->unassign_waiting = !c.idle;
+    return a->unassign_waiting ? 0 : IDLE_WAIT_MS;
+}
+
 static void *writer_main(void *arg)
 {
     struct agent *a = arg;
+    int wait_ms = 0; /* a job left by the last run resumes at once */
     for (;;) {
         size_t n = 0;
-        struct queue_node *first = queue_pop_many(&a->queue, (size_t)a->cfg->max_group_commit, 1000, &n);
+        struct queue_node *first = queue_pop_many(&a->queue, (size_t)a->cfg->max_group_commit, wait_ms, &n);
         if (clock_mono_ms() >= a->next_purge_ms) {
             purge_expired(a);
             a->next_purge_ms = clock_mono_ms() + PURGE_INTERVAL_MS;
         }
         if (first != NULL ? process_batch(a, first, n) : have_acks(a) && process_batch(a, NULL, 0))
             return NULL;
+        wait_ms = unassign_deleted_customers(a, first == NULL);
     }
 }
 
@@ -839,6 +885,9 @@ int agent_run(const struct config *cfg)
         store_close(a.store);
         return 1;
     }
+    a.checkpointer = store_checkpointer_start(a.store, cfg->database, err, sizeof err);
+    if (a.checkpointer == NULL)
+        log_warn("%s; the writer checkpoints the WAL itself.", err);
     api.max_payload = (size_t)cfg->max_payload;
     api.rate_limit_per_second = cfg->rate_limit_per_second;
     api.started_mono_ms = clock_mono_ms();
@@ -896,6 +945,7 @@ int agent_run(const struct config *cfg)
         queue_release(&a.verify_queue);
         pthread_mutex_destroy(&a.route_lock);
     pthread_mutex_destroy(&a.release_lock);
+        store_checkpointer_stop(a.checkpointer, a.store);
         store_close(a.store);
         mailer_global_cleanup();
         return 1;
@@ -934,6 +984,7 @@ int agent_run(const struct config *cfg)
     queue_release(&a.verify_queue);
     pthread_mutex_destroy(&a.route_lock);
     pthread_mutex_destroy(&a.release_lock);
+    store_checkpointer_stop(a.checkpointer, a.store);
     store_close(a.store);
     mailer_global_cleanup();
     log_info("Stopped.");

@@ -25,6 +25,7 @@ struct config {
     char *database;
     long event_retention_days;
     long max_group_commit;   /* requests the writer commits in one transaction at most */
+    long unassign_chunk_size; /* rows of a deleted customer unassigned per transaction of their own */
     long idempotency_window; /* seconds a write's first reply is kept for repeats of its request id */
     /* Identity */
     char *sysadmin_email;

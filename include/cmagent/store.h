@@ -41,6 +41,11 @@ const char *store_errmsg(struct store *s);
 int store_begin(struct store *s);
 int store_commit(struct store *s);
 int store_rollback(struct store *s);
+/* Begins a transaction whose commit does not wait for the disk (synchronous=NORMAL until it ends
+ * with store_commit or store_rollback): it stays atomic and survives a crash of the process, but a
+ * power failure may lose it until the next durable commit. For work whose progress is written in
+ * the same transaction and that is redone when lost. */
+int store_begin_unsynced(struct store *s);
 int store_savepoint(struct store *s);
 int store_savepoint_release(struct store *s);
 int store_savepoint_rollback(struct store *s);

@@ -26,9 +26,9 @@ int store_entity_page(struct store *s, enum entity_kind kind, const char *tenant
                       const char *type, const char *text_search, const char *sort_column, int descending,
                       int64_t limit, int64_t offset, struct entity **items, size_t *n, int64_t *total);
 
-/* Unassigns every entity of the kind that customer_id owns, in one statement (version + 1 each);
- * *changed is how many. */
-int store_entity_unassign_customer(struct store *s, enum entity_kind kind, const char *customer_id,
+/* Unassigns at most limit entities of the kind that customer_id owns (version + 1 each), found
+ * through the partial customer index; *changed is how many (fewer than limit: none is left). */
+int store_entity_unassign_customer(struct store *s, enum entity_kind kind, const char *customer_id, int64_t limit,
                                    int64_t *changed);
 
 /* Deletes every entity of the kind in the tenant. */

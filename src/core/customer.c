@@ -8,9 +8,9 @@
 #include "cmagent/secret.h"
 #include "cmagent/store_customer.h"
 #include "cmagent/store_dashboard.h"
-#include "cmagent/store_entity.h"
 #include "cmagent/store_tenant.h"
 #include "cmagent/store_user.h"
+#include "cmagent/unassign.h"
 #include "cmagent/validate.h"
 
 #include <stdio.h>
@@ -372,12 +372,10 @@ int customer_delete(struct ctx *ctx, const char *id)
 
     if (customer_get_for_write(ctx, id, &c) != ERR_OK)
         return ctx->err.kind;
-    /* Set-based: one statement per table, each through the partial customer index. */
+    /* Users and dashboard assignments go now, each with one set-based statement. The devices,
+     * assets and edges, of which a customer may own millions, are unassigned later in short
+     * transactions of their own (unassign.h); they read as unassigned from this commit on. */
     rc = store_user_delete_by_customer(ctx->store, c.id);
-    for (int k = 0; k < ENTITY_KINDS && rc == STORE_OK; k++) {
-        int64_t changed = 0;
-        rc = store_entity_unassign_customer(ctx->store, (enum entity_kind)k, c.id, &changed);
-    }
     if (rc == STORE_OK) {
         int64_t changed = 0;
         rc = store_dashboard_unassign_customer(ctx->store, c.id, &changed);
@@ -388,7 +386,9 @@ int customer_delete(struct ctx *ctx, const char *id)
         customer_release(&c);
         return ctx_store_failed(ctx, rc);
     }
-    rc = emit_customer_event(ctx, "ENTITY_DELETED", &c, c.id);
+    rc = unassign_schedule(ctx, c.id, c.tenant_id);
+    if (rc == ERR_OK)
+        rc = emit_customer_event(ctx, "ENTITY_DELETED", &c, c.id);
     customer_release(&c);
     return rc;
 }

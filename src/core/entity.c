@@ -11,6 +11,7 @@
 #include "cmagent/store_customer.h"
 #include "cmagent/store_entity.h"
 #include "cmagent/store_tenant.h"
+#include "cmagent/unassign.h"
 #include "cmagent/validate.h"
 
 #include <stdio.h>
@@ -214,6 +215,10 @@ static int load(struct ctx *ctx, enum entity_kind kind, const char *id, struct e
         return error_set(&ctx->err, ERR_NOT_FOUND, "%s with id [%s] is not found", entity_kind_label(kind), id);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
+    if (unassign_settle(ctx, out) != ERR_OK) {
+        entity_release(out);
+        return ctx->err.kind;
+    }
     return ERR_OK;
 }
 
@@ -304,6 +309,12 @@ static int page(struct ctx *ctx, enum entity_kind kind, const char *customer_id,
                                p->descending, p->page_size, paging_offset(p), items, n, &total);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
+    if (unassign_settle_page(ctx, *items, *n) != ERR_OK) {
+        entities_free(*items, *n);
+        *items = NULL;
+        *n = 0;
+        return ctx->err.kind;
+    }
     paging_info(p, total, info);
     return ERR_OK;
 }

@@ -339,13 +339,40 @@ static const char savepoint_sql[] = "SAVEPOINT request";
 static const char release_sql[] = "RELEASE request";
 static const char rollback_to_sql[] = "ROLLBACK TO request";
 
+static const char unsynced_sql[] = "PRAGMA synchronous=NORMAL";
+static const char synced_sql[] = "PRAGMA synchronous=FULL";
+
+/* SQLite refuses to change the safety level inside a transaction: set before, restored after. */
+static int end_unsynced(struct store *s, int rc)
+{
+    if (!s->unsynced)
+        return rc;
+    s->unsynced = false;
+    if (exec_cached(s, synced_sql) != STORE_OK)
+        return STORE_ERROR;
+    return rc;
+}
+
 int store_begin(struct store *s) { return exec_cached(s, begin_sql); }
-int store_commit(struct store *s) { return exec_cached(s, commit_sql); }
+int store_begin_unsynced(struct store *s)
+{
+    if (exec_cached(s, unsynced_sql) != STORE_OK)
+        return STORE_ERROR;
+    s->unsynced = true;
+    int rc = exec_cached(s, begin_sql);
+    return rc == STORE_OK ? rc : end_unsynced(s, rc);
+}
+int store_commit(struct store *s)
+{
+    int rc = exec_cached(s, commit_sql);
+    return sqlite3_get_autocommit(s->db) ? end_unsynced(s, rc) : rc;
+}
 int store_rollback(struct store *s)
 {
-    if (sqlite3_get_autocommit(s->db))
-        return STORE_OK; /* SQLite already rolled back (e.g. after SQLITE_FULL) */
-    return exec_cached(s, rollback_sql);
+    int rc = STORE_OK;
+    if (!sqlite3_get_autocommit(s->db)) /* else SQLite already rolled back (e.g. after SQLITE_FULL) */
+        rc = exec_cached(s, rollback_sql);
+    return end_unsynced(s, rc);
 }
 int store_savepoint(struct store *s) { return exec_cached(s, savepoint_sql); }
 int store_savepoint_release(struct store *s) { return exec_cached(s, release_sql); }

@@ -217,14 +217,16 @@ out:
     return rc;
 }
 
-int store_entity_unassign_customer(struct store *s, enum entity_kind kind, const char *customer_id,
+int store_entity_unassign_customer(struct store *s, enum entity_kind kind, const char *customer_id, int64_t limit,
                                    int64_t *changed)
 {
+#define UNASSIGN_SOME(table)                                                                        \
+    "UPDATE " table " SET customer_id = NULL, version = version + 1 WHERE rowid IN"                 \
+    " (SELECT rowid FROM " table " WHERE customer_id = ?1 LIMIT ?2)"
     static const char *const sql[ENTITY_KINDS] = {
-        "UPDATE device SET customer_id = NULL, version = version + 1 WHERE customer_id = ?",
-        "UPDATE asset SET customer_id = NULL, version = version + 1 WHERE customer_id = ?",
-        "UPDATE edge SET customer_id = NULL, version = version + 1 WHERE customer_id = ?",
+        UNASSIGN_SOME("device"), UNASSIGN_SOME("asset"), UNASSIGN_SOME("edge"),
     };
+#undef UNASSIGN_SOME
     *changed = 0;
     if (!kind_ok(kind))
         return STORE_ERROR;
@@ -232,6 +234,7 @@ int store_entity_unassign_customer(struct store *s, enum entity_kind kind, const
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, customer_id);
+    sqlite3_bind_int64(st, 2, limit);
     int rc = store_exec_stmt(s, st);
     if (rc == STORE_OK)
         *changed = store_changes(s);

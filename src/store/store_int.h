@@ -16,6 +16,7 @@ struct store {
     const char *stmt_sql[STMT_CACHE_SIZE];
     sqlite3_stmt *stmt[STMT_CACHE_SIZE];
     char errmsg[512];
+    bool unsynced; /* the open transaction began with store_begin_unsynced */
 };
 
 /* Returns the cached, reset statement for sql (a string literal with static storage), preparing

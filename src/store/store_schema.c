@@ -166,6 +166,16 @@ static const char *const migrations[] = {
     /* 5: customer listings ordered by createdTime (ThingsBoard's usual order) read a range of an
      * index instead of sorting the tenant's customers, with a cursor and with offset paging. */
     "CREATE INDEX customer_tenant_created ON customer(tenant_id, created_time, id);",
+
+    /* 6: deleted customers whose devices, assets and edges are still to be unassigned. customer.delete
+     * records the job in its own transaction; the writer then unassigns the rows in small
+     * transactions of their own between requests, so a customer with a million devices never holds
+     * the writer for seconds. Until a job is finished its customer's entities read as unassigned. */
+    "CREATE TABLE unassign_job ("
+    "  customer_id TEXT PRIMARY KEY,"
+    "  tenant_id TEXT NOT NULL,"
+    "  created_time INTEGER NOT NULL,"
+    "  unassigned INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
 };
 
 const char *const *store_schema_migrations(size_t *count)

@@ -1,7 +1,7 @@
 /* test_entities.c: devices, assets, edges and dashboards in core/entity.c and core/dashboard.c
  * against an in-memory store: validation, unique names, limits, single-owner assignment and its
- * events, the Public customer, dashboards' many customers, and the set-based delete cascade with the
- * partial customer index it relies on. */
+ * events, the Public customer, dashboards' many customers, and the delete cascade: its deferred,
+ * chunked unassignment and the partial customer index that keeps each chunk cheap. */
 #include "fixture.h"
 
 #include "cmagent/dashboard.h"
@@ -9,6 +9,7 @@
 #include "cmagent/store_dashboard.h"
 #include "cmagent/store_entity.h"
 #include "cmagent/store_tenant.h"
+#include "cmagent/unassign.h"
 
 static struct entity new_entity(enum entity_kind kind, const char *name)
 {
@@ -274,14 +275,126 @@ static void customer_delete_unassigns_everything_with_one_event(void)
     world_close(&w);
 }
 
+static int run_unassign_chunk(struct world *w, int64_t limit, struct unassign_chunk *c)
+{
+    CHECK_INT(store_begin(w->ctx.store), STORE_OK);
+    int rc = unassign_run_chunk(w->ctx.store, limit, c);
+    CHECK_INT(store_commit(w->ctx.store), STORE_OK);
+    return rc;
+}
+
+/* The entities of a deleted customer are unassigned later, in chunks; until a chunk reaches a row,
+ * every read shows it as the chunk will leave it, and writes to it behave as if it were unassigned. */
+static void customer_delete_defers_unassignment_in_chunks(void)
+{
+    struct world w;
+    struct entity e[14], got, kept;
+    struct customer second;
+    struct unassign_chunk c;
+    char cid[UUID_STR_LEN];
+    world_open(&w);
+    world_customer(&w, &second, "Second", &w.admin_a);
+    strcpy(cid, w.customer_a.id);
+    act_as(&w.ctx, &w.admin_a);
+    for (int i = 0; i < 14; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "thing-%d", i);
+        e[i] = new_entity(i < 10 ? ENTITY_DEVICE : i < 13 ? ENTITY_ASSET : ENTITY_EDGE, name);
+        strcpy(e[i].customer_id, cid);
+        CHECK_INT(TX(&w.ctx, entity_create(&w.ctx, &e[i])), ERR_OK);
+    }
+    kept = new_entity(ENTITY_DEVICE, "kept");
+    strcpy(kept.customer_id, second.id);
+    CHECK_INT(TX(&w.ctx, entity_create(&w.ctx, &kept)), ERR_OK);
+
+    size_t before = event_count(&w.ctx);
+    CHECK_INT(TX(&w.ctx, customer_delete(&w.ctx, cid)), ERR_OK);
+    CHECK_INT(event_count(&w.ctx), before + 1);
+    /* the rows are not written yet ... */
+    CHECK_INT(store_entity_get(w.ctx.store, ENTITY_DEVICE, e[0].id, &got), STORE_OK);
+    CHECK_STR(got.customer_id, cid);
+    entity_release(&got);
+    /* ... but read as unassigned, version + 1, one by one and in pages */
+    CHECK_INT(TX(&w.ctx, entity_get(&w.ctx, ENTITY_DEVICE, e[0].id, &got)), ERR_OK);
+    CHECK_STR(got.customer_id, "");
+    CHECK_INT(got.version, 2);
+    entity_release(&got);
+    struct page_request p = { .page_size = 100 };
+    struct page_info info;
+    struct entity *items = NULL;
+    size_t n = 0;
+    CHECK_INT(TX(&w.ctx, entity_list(&w.ctx, ENTITY_DEVICE, NULL, &p, &items, &n, &info)), ERR_OK);
+    CHECK_INT(n, 11);
+    for (size_t i = 0; i < n; i++) {
+        bool other = strcmp(items[i].id, kept.id) == 0;
+        CHECK_STR(items[i].customer_id, other ? second.id : "");
+        CHECK_INT(items[i].version, other ? 1 : 2);
+    }
+    entities_free(items, n);
+    /* an update with the version read succeeds; re-assigning to another customer works; unassigning
+     * answers as for any unassigned device */
+    got = new_entity(ENTITY_DEVICE, "renamed");
+    strcpy(got.id, e[1].id);
+    got.version = 2;
+    CHECK_INT(TX(&w.ctx, entity_update(&w.ctx, &got, true, true)), ERR_OK);
+    CHECK_STR(got.customer_id, "");
+    CHECK_INT(got.version, 3);
+    entity_release(&got);
+    CHECK_INT(TX(&w.ctx, entity_assign(&w.ctx, ENTITY_DEVICE, e[2].id, second.id, &got)), ERR_OK);
+    CHECK_INT(got.version, 3);
+    entity_release(&got);
+    CHECK_INT(TX(&w.ctx, entity_unassign(&w.ctx, ENTITY_DEVICE, e[3].id, &got)), ERR_BAD_REQUEST);
+    CHECK_STR(w.ctx.err.message, "Device isn't assigned to any customer!");
+    entity_release(&got);
+
+    /* chunks of 4: 12 rows left (two were rewritten above), then the job is gone */
+    before = event_count(&w.ctx);
+    int64_t total = 0;
+    int chunks = 0;
+    do {
+        CHECK_INT(run_unassign_chunk(&w, 4, &c), STORE_OK);
+        CHECK(!c.idle && c.rows <= 4);
+        CHECK_STR(c.job.customer_id, cid);
+        total += c.rows;
+        chunks++;
+    } while (!c.finished && chunks < 10);
+    CHECK(c.finished);
+    CHECK_INT(total, 12);
+    CHECK_INT(c.job.unassigned, 12);
+    CHECK_INT(run_unassign_chunk(&w, 4, &c), STORE_OK);
+    CHECK(c.idle);
+    CHECK_INT(event_count(&w.ctx), before); /* no event per row, as before */
+    static const struct { int i; int64_t version; } expect[] = { { 0, 2 }, { 1, 3 }, { 9, 2 }, { 12, 2 }, { 13, 2 } };
+    for (size_t k = 0; k < sizeof expect / sizeof expect[0]; k++) {
+        CHECK_INT(store_entity_get(w.ctx.store, e[expect[k].i].kind, e[expect[k].i].id, &got), STORE_OK);
+        CHECK_STR(got.customer_id, "");
+        CHECK_INT(got.version, expect[k].version);
+        entity_release(&got);
+    }
+    CHECK_INT(store_entity_get(w.ctx.store, ENTITY_DEVICE, e[2].id, &got), STORE_OK);
+    CHECK_STR(got.customer_id, second.id);
+    CHECK_INT(got.version, 3);
+    entity_release(&got);
+    CHECK_INT(store_entity_get(w.ctx.store, ENTITY_DEVICE, kept.id, &got), STORE_OK);
+    CHECK_STR(got.customer_id, second.id);
+    CHECK_INT(got.version, 1);
+    entity_release(&got);
+
+    for (int i = 0; i < 14; i++)
+        entity_release(&e[i]);
+    entity_release(&kept);
+    customer_release(&second);
+    world_close(&w);
+}
+
 /* The cascade must stay fast for a customer with a million devices: its UPDATE has to find the rows
  * through the partial customer index, never by scanning the table. */
 static void cascade_statements_use_the_customer_index(void)
 {
     static const char *const plans[][2] = {
-        { "UPDATE device SET customer_id = NULL, version = version + 1 WHERE customer_id = ?", "device_customer" },
-        { "UPDATE asset SET customer_id = NULL, version = version + 1 WHERE customer_id = ?", "asset_customer" },
-        { "UPDATE edge SET customer_id = NULL, version = version + 1 WHERE customer_id = ?", "edge_customer" },
+        { "SELECT rowid FROM device WHERE customer_id = ?1 LIMIT ?2", "device_customer" },
+        { "SELECT rowid FROM asset WHERE customer_id = ?1 LIMIT ?2", "asset_customer" },
+        { "SELECT rowid FROM edge WHERE customer_id = ?1 LIMIT ?2", "edge_customer" },
         { "DELETE FROM dashboard_customer WHERE customer_id = ?", "dashboard_customer_customer" },
         { "SELECT id FROM device WHERE customer_id = ?2 AND tenant_id = ?1 ORDER BY id LIMIT 10", "device_customer" },
     };
@@ -305,6 +418,7 @@ int main(void)
     RUN(public_customer_is_created_once_per_tenant);
     RUN(dashboards_diff_their_customers);
     RUN(customer_delete_unassigns_everything_with_one_event);
+    RUN(customer_delete_defers_unassignment_in_chunks);
     RUN(cascade_statements_use_the_customer_index);
     return test_report("test_entities");
 }
