@@ -3,12 +3,16 @@
  * a group of requests made a few hundred system calls and one create at one request in flight about
  * thirty, each costly on a virtual machine. The frames of a transaction are written one after the
  * other, so this VFS keeps consecutive writes to a WAL file in a buffer and writes it out when it
- * is full (64 KiB), when SQLite syncs the file (every commit: synchronous=FULL), reads it, asks its
- * size, truncates or closes it, or when the next write does not follow on. Nothing changes for
- * durability: SQLite syncs before a commit counts, and the sync writes the buffer first. Other
+ * is full (64 KiB), when SQLite syncs the file, reads it, asks its size, truncates or closes it,
+ * when the next write does not follow on, and right after the page of a commit frame. Nothing
+ * changes for durability or for other connections: SQLite makes a commit visible to them (in the
+ * WAL index) only after it wrote the commit frame, and by then the whole transaction is in the
+ * file, synced or not (a transaction committed with synchronous=NORMAL is not synced, and the
+ * checkpointer's and the verifiers' connections read its frames from the file at once). Other
  * files (the database, its shared memory, temporary files) are the default VFS's. */
 #include "store_int.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +27,19 @@ struct wal_file {
     unsigned char *buf;        /* bytes not yet written, for the file range [offset, offset + len) */
     size_t len;
     sqlite3_int64 offset;
+    bool commit_page_next;     /* the last write was the header of a commit frame */
 };
+
+/* A WAL frame starts with a 24-byte header whose bytes 4-7 (big-endian) hold, for the frame that
+ * commits a transaction, the database size in pages, and zero for every other frame; SQLite writes
+ * the header and the page with one call each. */
+#define WAL_FRAME_HEADER_SIZE 24
+
+static bool is_commit_frame_header(const void *data, int amount)
+{
+    const unsigned char *h = data;
+    return amount == WAL_FRAME_HEADER_SIZE && (h[4] | h[5] | h[6] | h[7]) != 0;
+}
 
 static sqlite3_vfs walbuf_vfs;
 static sqlite3_vfs *default_vfs;
@@ -56,9 +72,20 @@ static int wal_read(sqlite3_file *f, void *out, int amount, sqlite3_int64 offset
     return rc != SQLITE_OK ? rc : w->real->pMethods->xRead(w->real, out, amount, offset);
 }
 
+static int buffered_write(struct wal_file *w, const void *data, int amount, sqlite3_int64 offset);
+
 static int wal_write(sqlite3_file *f, const void *data, int amount, sqlite3_int64 offset)
 {
     struct wal_file *w = wal(f);
+    bool ends_commit = w->commit_page_next;
+    w->commit_page_next = is_commit_frame_header(data, amount);
+    int rc = buffered_write(w, data, amount, offset);
+    /* the commit frame's page: the transaction must be in the file before SQLite publishes it */
+    return rc == SQLITE_OK && ends_commit ? flush(w) : rc;
+}
+
+static int buffered_write(struct wal_file *w, const void *data, int amount, sqlite3_int64 offset)
+{
     if (w->len > 0 && (offset != w->offset + (sqlite3_int64)w->len || w->len + (size_t)amount > WALBUF_CAPACITY)) {
         int rc = flush(w);
         if (rc != SQLITE_OK)

@@ -91,8 +91,46 @@ static void the_thread_keeps_the_wal_bounded(void)
     rmdir(dir);
 }
 
+/* The WAL write-gathering VFS holds frames back until a sync. A commit that does not sync (the
+ * deferred unassignment's chunks) must still leave every frame in the file before the commit is
+ * visible: other connections (the checkpointer, the verifiers' readers) read frames from the file. */
+static void an_unsynced_commit_is_readable_by_another_connection(void)
+{
+    char dir[] = "/tmp/cmagent-test-unsync-XXXXXX", path[128], err[256];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/db", dir);
+    struct store *s = store_open(path, err, sizeof err);
+    CHECK(s != NULL);
+    struct store *reader = store_open_reader(path, err, sizeof err);
+    CHECK(reader != NULL);
+    for (int round = 0; round < 20; round++) {
+        struct tenant t = { 0 }, got = { 0 };
+        char title[64];
+        uuid_generate(t.id);
+        snprintf(title, sizeof title, "unsynced %d", round);
+        t.title = title;
+        t.version = 1;
+        CHECK_INT(store_begin_unsynced(s), STORE_OK);
+        CHECK_INT(store_tenant_insert(s, &t), STORE_OK);
+        CHECK_INT(store_commit(s), STORE_OK);
+        CHECK_INT(store_tenant_get(reader, t.id, &got), STORE_OK);
+        CHECK_STR(got.title, title);
+        tenant_release(&got);
+    }
+    store_close(reader);
+    store_close(s);
+    char file[200];
+    const char *suffixes[] = { "", "-wal", "-shm" };
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(file, sizeof file, "%s%s", path, suffixes[i]);
+        unlink(file);
+    }
+    rmdir(dir);
+}
+
 int main(void)
 {
     RUN(the_thread_keeps_the_wal_bounded);
+    RUN(an_unsynced_commit_is_readable_by_another_connection);
     return test_report("test_checkpoint");
 }
