@@ -872,6 +872,15 @@ int agent_run(const struct config *cfg)
     pthread_t writer;
     struct api_settings api;
 
+    /* Signals are taken synchronously by the main thread; every other thread blocks them, so the
+     * mask is set before the first thread (the checkpointer) is created: threads inherit it. */
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    /* Past a file size limit a write fails with EFBIG (answered 500 like a full disk) instead of
+     * the signal ending the process. */
+    signal(SIGXFSZ, SIG_IGN);
     tune_malloc();
     memset(&a, 0, sizeof a);
     a.cfg = cfg;
@@ -928,15 +937,6 @@ int agent_run(const struct config *cfg)
     struct transport_callbacks cb = { .context = &a, .on_message = on_message, .on_connected = on_connected,
                                       .on_acked = on_acked };
 
-    /* Signals are taken synchronously by the main thread; every other thread blocks them. */
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, NULL);
-    /* Past a file size limit a write fails with EFBIG (answered 500 like a full disk) instead of
-     * the signal ending the process. */
-    signal(SIGXFSZ, SIG_IGN);
-
     a.transport = transport_new(&to, &cb, err, sizeof err);
     if (a.transport == NULL) {
         log_error("%s", err);
@@ -944,7 +944,7 @@ int agent_run(const struct config *cfg)
         queue_release(&a.mail_queue);
         queue_release(&a.verify_queue);
         pthread_mutex_destroy(&a.route_lock);
-    pthread_mutex_destroy(&a.release_lock);
+        pthread_mutex_destroy(&a.release_lock);
         store_checkpointer_stop(a.checkpointer, a.store);
         store_close(a.store);
         mailer_global_cleanup();
