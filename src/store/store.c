@@ -173,6 +173,18 @@ int store_query_int(struct store *s, sqlite3_stmt *st, int64_t *out)
     return mapped;
 }
 
+int store_row_count(struct store *s, const char *owner_id, const char *table, int64_t *count)
+{
+    static const char sql[] = "SELECT coalesce((SELECT n FROM row_count WHERE owner_id = ?1 AND kind = ?2), 0)";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    *count = 0;
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, owner_id);
+    bind_text(st, 2, table);
+    return store_query_int(s, st, count);
+}
+
 void bind_text(sqlite3_stmt *st, int i, const char *v)
 {
     if (v == NULL)

@@ -118,12 +118,7 @@ int store_dashboard_exists(struct store *s, const char *tenant_id, const char *i
 
 int store_dashboard_count(struct store *s, const char *tenant_id, int64_t *count)
 {
-    static const char sql[] = "SELECT count(*) FROM dashboard WHERE tenant_id = ?";
-    sqlite3_stmt *st = store_stmt(s, sql);
-    if (st == NULL)
-        return STORE_ERROR;
-    bind_text(st, 1, tenant_id);
-    return store_query_int(s, st, count);
+    return store_row_count(s, tenant_id, "dashboard", count);
 }
 
 int store_dashboard_delete(struct store *s, const char *id)
@@ -171,7 +166,10 @@ int store_dashboard_page(struct store *s, const char *tenant_id, const char *cus
     bind_text(cst, 2, pattern);
     if (customer_id != NULL)
         bind_text(cst, 3, customer_id);
-    rc = store_query_int(s, cst, total);
+    if (customer_id == NULL && pattern == NULL)
+        rc = store_dashboard_count(s, tenant_id, total);
+    else
+        rc = store_query_int(s, cst, total);
     if (rc != STORE_OK)
         goto out;
     bind_text(st, 1, tenant_id);

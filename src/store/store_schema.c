@@ -166,6 +166,65 @@ static const char *const migrations[] = {
     /* 5: customer listings ordered by createdTime (ThingsBoard's usual order) read a range of an
      * index instead of sorting the tenant's customers, with a cursor and with offset paging. */
     "CREATE INDEX customer_tenant_created ON customer(tenant_id, created_time, id);",
+
+    /* 6: exact row counts per owner, so that an unfiltered listing answers totalElements without
+     * counting its rows. owner_id is a tenant's id (every row of the tenant) or a customer's id (the
+     * rows assigned to it); kind names the table. Triggers keep the counts in the transaction of
+     * every write, whatever statement makes it (one row or a set-based UPDATE); the migration counts
+     * the rows already there. The two (customer_id, sort column, id) indexes and the (tenant_id,
+     * created_time, id) one let a listing in those orders, by offset or by cursor, read an index
+     * range instead of sorting the owner's rows. */
+    "CREATE TABLE row_count ("
+    "  owner_id TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  n INTEGER NOT NULL,"
+    "  PRIMARY KEY (owner_id, kind)) WITHOUT ROWID;"
+#define COUNT_ADD(owner, kind, delta)                                                        \
+    "INSERT INTO row_count(owner_id, kind, n) SELECT " owner ", '" kind "', " delta          \
+    " WHERE " owner " IS NOT NULL ON CONFLICT(owner_id, kind) DO UPDATE SET n = n + " delta ";"
+#define COUNT_SUB(owner, kind) "UPDATE row_count SET n = n - 1 WHERE owner_id = " owner " AND kind = '" kind "';"
+#define COUNTED_BY_TENANT(table)                                                             \
+    "CREATE TRIGGER " table "_count_insert AFTER INSERT ON " table " BEGIN "                 \
+    COUNT_ADD("NEW.tenant_id", table, "1") " END;"                                          \
+    "CREATE TRIGGER " table "_count_delete AFTER DELETE ON " table " BEGIN "                 \
+    COUNT_SUB("OLD.tenant_id", table) " END;"                                               \
+    "CREATE TRIGGER " table "_count_move AFTER UPDATE OF tenant_id ON " table                \
+    " WHEN OLD.tenant_id IS NOT NEW.tenant_id BEGIN "                                       \
+    COUNT_SUB("OLD.tenant_id", table) COUNT_ADD("NEW.tenant_id", table, "1") " END;"        \
+    "INSERT INTO row_count(owner_id, kind, n) SELECT tenant_id, '" table "', count(*) FROM " table \
+    " GROUP BY tenant_id;"
+#define COUNTED_BY_CUSTOMER(table)                                                           \
+    "CREATE TRIGGER " table "_customer_count_insert AFTER INSERT ON " table                  \
+    " WHEN NEW.customer_id IS NOT NULL BEGIN " COUNT_ADD("NEW.customer_id", table, "1") " END;" \
+    "CREATE TRIGGER " table "_customer_count_delete AFTER DELETE ON " table                  \
+    " WHEN OLD.customer_id IS NOT NULL BEGIN " COUNT_SUB("OLD.customer_id", table) " END;"  \
+    "CREATE TRIGGER " table "_customer_count_move AFTER UPDATE OF customer_id ON " table     \
+    " WHEN OLD.customer_id IS NOT NEW.customer_id BEGIN "                                   \
+    COUNT_SUB("OLD.customer_id", table) COUNT_ADD("NEW.customer_id", table, "1") " END;"    \
+    "INSERT INTO row_count(owner_id, kind, n) SELECT customer_id, '" table "', count(*) FROM " table \
+    " WHERE customer_id IS NOT NULL GROUP BY customer_id;"                                  \
+    "CREATE INDEX " table "_customer_created ON " table "(customer_id, created_time, id)"    \
+    " WHERE customer_id IS NOT NULL;"                                                       \
+    "CREATE INDEX " table "_customer_name ON " table "(customer_id, name, id) WHERE customer_id IS NOT NULL;" \
+    "CREATE INDEX " table "_tenant_created ON " table "(tenant_id, created_time, id);"
+    COUNTED_BY_TENANT("customer")
+    COUNTED_BY_TENANT("device")
+    COUNTED_BY_TENANT("asset")
+    COUNTED_BY_TENANT("edge")
+    COUNTED_BY_TENANT("dashboard")
+    COUNTED_BY_CUSTOMER("device")
+    COUNTED_BY_CUSTOMER("asset")
+    COUNTED_BY_CUSTOMER("edge")
+#undef COUNTED_BY_CUSTOMER
+#undef COUNTED_BY_TENANT
+#undef COUNT_SUB
+#undef COUNT_ADD
+    /* A deleted owner's counts go with it (a customer's entities may be unassigned after its row is
+     * gone: their decrements then find no row, which is right). */
+    "CREATE TRIGGER customer_counts_drop AFTER DELETE ON customer BEGIN"
+    "  DELETE FROM row_count WHERE owner_id = OLD.id; END;"
+    "CREATE TRIGGER tenant_counts_drop AFTER DELETE ON tenant BEGIN"
+    "  DELETE FROM row_count WHERE owner_id = OLD.id; END;",
 };
 
 const char *const *store_schema_migrations(size_t *count)
