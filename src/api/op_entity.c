@@ -135,7 +135,7 @@ static int list_entities(struct call *c, enum entity_kind kind, const char *cust
     if (token == NULL)
         has_next = info.has_next;
     if (has_next && n > 0)
-        next = entity_page_token(&p, &items[n - 1]);
+        next = entity_page_token(&p, customer_id, &items[n - 1]);
     cJSON *a = cJSON_CreateArray();
     for (size_t i = 0; i < n; i++)
         cJSON_AddItemToArray(a, render_entity(&items[i]));

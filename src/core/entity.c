@@ -292,10 +292,19 @@ int entity_delete(struct ctx *ctx, enum entity_kind kind, const char *id)
     return rc;
 }
 
-/* Orders a cursor can continue: a column that is never NULL, with an index per owner. */
-static const struct sort_column entity_cursor_sort[] = {
+/* Orders a cursor can continue: a column that is never NULL, with an index per owner. A tenant's
+ * entities have one by name (the unique name), a customer's do not. */
+static const struct sort_column tenant_cursor_sort[] = {
     { "createdTime", "created_time" }, { "name", "name" }, { "id", "id" }, { NULL, NULL },
 };
+static const struct sort_column customer_cursor_sort[] = {
+    { "createdTime", "created_time" }, { "id", "id" }, { NULL, NULL },
+};
+
+static const struct sort_column *cursor_sort(const char *customer_id)
+{
+    return customer_id != NULL ? customer_cursor_sort : tenant_cursor_sort;
+}
 
 static void listing_of(struct ctx *ctx, const char *customer_id, const char *type, const struct page_request *p,
                        const char *column, struct entity_listing *l)
@@ -335,8 +344,10 @@ static int page_after(struct ctx *ctx, enum entity_kind kind, const char *custom
 
     if (paging_validate(ctx, p, entity_sort, &column) != ERR_OK)
         return ctx->err.kind;
-    if (paging_cursor_column(p, entity_cursor_sort) == NULL)
-        return error_set(&ctx->err, ERR_BAD_REQUEST, "pageToken works with sortProperty createdTime, name or id");
+    if (paging_cursor_column(p, cursor_sort(customer_id)) == NULL)
+        return error_set(&ctx->err, ERR_BAD_REQUEST, customer_id != NULL
+                                                         ? "pageToken works with sortProperty createdTime or id"
+                                                         : "pageToken works with sortProperty createdTime, name or id");
     if (paging_cursor_decode(ctx, page_token, p, &cur) != ERR_OK)
         return ctx->err.kind;
     listing_of(ctx, customer_id, type, p, column, &l);
@@ -397,9 +408,9 @@ int entity_list_after(struct ctx *ctx, enum entity_kind kind, const char *custom
     return page_after(ctx, kind, customer_id, type, p, page_token, items, n, has_next);
 }
 
-char *entity_page_token(const struct page_request *p, const struct entity *last)
+char *entity_page_token(const struct page_request *p, const char *customer_id, const struct entity *last)
 {
-    const char *column = paging_cursor_column(p, entity_cursor_sort);
+    const char *column = paging_cursor_column(p, cursor_sort(customer_id));
     char num[32];
     const char *value;
 

@@ -383,7 +383,8 @@ static void kept_counts_follow_every_write(void)
 
 /* Every listing order a cursor continues, and the first page by offset, must read an index range
  * of the owner (tenant or customer) in that order: never the whole table, never the tenant's rows
- * for one customer's listing. The statements are the ones store_entity.c writes. */
+ * for one customer's listing, and a filtered COUNT an index range too. The statements are the ones
+ * store_entity.c writes. */
 static void listing_statements_use_an_index_per_order(void)
 {
 #define T " FROM device WHERE tenant_id = ?1"
@@ -398,9 +399,6 @@ static void listing_statements_use_an_index_per_order(void)
         { "SELECT id" C " ORDER BY created_time DESC, id ASC LIMIT ?5 OFFSET ?6", "device_customer_created" },
         { "SELECT id" C " AND created_time >= ?6 AND (created_time > ?6 OR id > ?7) ORDER BY created_time ASC, id ASC LIMIT ?5",
           "device_customer_created (customer_id=? AND created_time>?)" },
-        { "SELECT id" C " ORDER BY name ASC, id ASC LIMIT ?5 OFFSET ?6", "device_customer_name" },
-        { "SELECT id" C " AND name <= ?6 AND (name < ?6 OR id > ?7) ORDER BY name DESC, id ASC LIMIT ?5",
-          "device_customer_name (customer_id=? AND name<?)" },
         { "SELECT id" C " AND id < ?7 ORDER BY id DESC LIMIT ?5", "device_customer (customer_id=? AND id<?)" },
         { "SELECT id" C " AND type = ?3 ORDER BY id ASC LIMIT ?5 OFFSET ?6", "device_customer" },
         { "SELECT count(*)" T " AND type = ?3", "device_tenant_type (tenant_id=? AND type=?)" },
