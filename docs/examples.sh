@@ -226,8 +226,8 @@ expect '"message":"Malformed JSON: the payload is not a valid JSON document"'
 # ------------------------------------------------------------------------------------------------
 section "agent.ops"
 call agent.ops '{"token":"'"$TOKEN"'"}' 200
-expect '{"name":"customer.create","authorities":["TENANT_ADMIN"],"summary":"Create a customer"}'
-expect '{"name":"agent.ping","authorities":["ANONYMOUS"],"summary":"Liveness: version and uptime"}'
+expect '{"name":"customer.create","authorities":["TENANT_ADMIN"],"summary":"Create a customer","idempotent":true}'
+expect '{"name":"agent.ping","authorities":["ANONYMOUS"],"summary":"Liveness: version and uptime","idempotent":false}'
 
 section "auth.refresh"
 call auth.refresh '{"data":{"refreshToken":"'"$REFRESH"'"}}' 200

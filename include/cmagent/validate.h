@@ -24,6 +24,13 @@ void check_no_xss(struct violations *v, const char *label, const char *value);
 /* Both of the above for an optional string field with the default 255 limit. */
 void check_field(struct violations *v, const char *label, const char *value);
 
+struct contact;
+/* The field constraints of an entity with a title and contact details (ThingsBoard's
+ * ContactBased: tenants and customers), in their order: title, country, state, city, address,
+ * address2, zip, phone, email, additionalInfo. */
+void check_contact_fields(struct violations *v, const char *title, const struct contact *k,
+                          const char *additional_info);
+
 /* Reports the collected violations as one ERR_BAD_REQUEST and frees them. Returns ERR_OK if none. */
 int violations_report(struct ctx *ctx, struct violations *v);
 

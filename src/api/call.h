@@ -8,8 +8,11 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 
+struct op;
+
 struct call {
     struct ctx *ctx;
+    const struct op *op;    /* the operation's row of the table (its audit entity and action) */
     const cJSON *data;      /* the request's data object (an empty object when absent) */
     cJSON *result;          /* set by the handler on success; owned by the caller afterwards */
 };

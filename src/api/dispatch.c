@@ -415,6 +415,7 @@ void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply
             goto done;
     }
     call.ctx = ctx;
+    call.op = op;
     call.data = data;
     call.result = NULL;
     if (op->handler(&call) != ERR_OK) {
@@ -493,6 +494,20 @@ char *api_reply_to(const char *payload, size_t payload_len)
     return topic;
 }
 
+/* The FAILURE audit row of one item of a many-ids write; the item's savepoint was rolled back, so
+ * the row is written in the request's own savepoint. */
+static int audit_failed_item(struct call *c, const char *id)
+{
+    if (c->op == NULL || c->op->audit_entity == NULL)
+        return ERR_OK;
+    struct audit_row *r = op_audit_row(c->ctx, c->op, NULL, NULL, true);
+    snprintf(r->entity_id, sizeof r->entity_id, "%s", id);
+    int rc = audit_append(c->ctx, r);
+    audit_row_release(r);
+    free(r);
+    return rc;
+}
+
 int run_per_item(struct call *c, char (*ids)[UUID_STR_LEN], size_t n, item_fn *fn)
 {
     cJSON *results = cJSON_CreateArray();
@@ -513,6 +528,10 @@ int run_per_item(struct call *c, char (*ids)[UUID_STR_LEN], size_t n, item_fn *f
             cJSON_AddStringToObject(item, "message", c->ctx->err.message);
         }
         cJSON_AddItemToArray(results, item);
+        if (!ok && audit_failed_item(c, ids[i]) != ERR_OK) {
+            cJSON_Delete(results);
+            return call_failed(c);
+        }
     }
     error_clear(&c->ctx->err);
     c->result = cJSON_CreateObject();

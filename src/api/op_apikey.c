@@ -19,10 +19,6 @@ int op_apikey_create(struct call *c)
         free(description);
         return call_failed(c);
     }
-    if (expires_in < 0) {
-        free(description);
-        return error_set(&c->ctx->err, ERR_BAD_REQUEST, "expiresIn must be zero (never) or a positive number of ms");
-    }
     int rc = apikey_create(c->ctx, description, expires_in, key, &t);
     free(description);
     if (rc == ERR_OK) {

@@ -61,7 +61,7 @@ static cJSON *run_command(struct call *c, const cJSON *cmd, size_t i, bool *ok)
     if (data == NULL || cJSON_IsNull(data))
         data = empty = cJSON_CreateObject();
 
-    struct call sub = { .ctx = ctx, .data = data, .result = NULL };
+    struct call sub = { .ctx = ctx, .op = op, .data = data, .result = NULL };
     if (op->handler(&sub) != ERR_OK) {
         cJSON_Delete(sub.result);
         if (ctx->err.kind == ERR_OK)

@@ -30,8 +30,6 @@ static int read_limits(struct call *c, struct tenant_limits *l)
     for (size_t i = 0; rc == ERR_OK && keys[i] != NULL; i++) {
         if (arg_int(c, keys[i], false, fields[i], NULL) != ERR_OK)
             rc = call_failed(c);
-        else if (*fields[i] < 0)
-            rc = error_set(&c->ctx->err, ERR_BAD_REQUEST, "limits.%s must be zero (no limit) or positive", keys[i]);
     }
     c->data = saved;
     return rc;

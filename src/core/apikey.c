@@ -19,7 +19,7 @@ static int validate_key_request(struct ctx *ctx, const char *description, int64_
     if (violations_report(ctx, &v) != ERR_OK)
         return ctx->err.kind;
     if (expires_in_ms < 0)
-        return error_set(&ctx->err, ERR_BAD_REQUEST, "expiresIn must be zero (never) or a positive number of milliseconds");
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "expiresIn must be zero (never) or a positive number of ms");
     return ERR_OK;
 }
 

@@ -32,16 +32,7 @@ static int validate_customer(struct ctx *ctx, const struct customer *c)
     struct violations v = { 0 };
     const struct contact *k = &c->contact;
 
-    check_field(&v, "title", c->title);
-    check_field(&v, "country", k->country);
-    check_field(&v, "state", k->state);
-    check_field(&v, "city", k->city);
-    check_no_xss(&v, "address", k->address);
-    check_no_xss(&v, "address2", k->address2);
-    check_field(&v, "zip or postal code", k->zip);
-    check_field(&v, "phone", k->phone);
-    check_field(&v, "email", k->email);
-    check_no_xss(&v, "additionalInfo", c->additional_info);
+    check_contact_fields(&v, c->title, k, c->additional_info);
     if (violations_report(ctx, &v) != ERR_OK)
         return ctx->err.kind;
     if (require_string(ctx, "Customer title", c->title) != ERR_OK)

@@ -26,7 +26,7 @@ static int validate_limits(struct ctx *ctx, const struct tenant_limits *l)
     };
     for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++)
         if (limits[i].value < 0)
-            return error_set(&ctx->err, ERR_BAD_REQUEST, "Tenant limit %s must be zero or greater (0 means no limit)",
+            return error_set(&ctx->err, ERR_BAD_REQUEST, "limits.%s must be zero (no limit) or positive",
                              limits[i].name);
     return ERR_OK;
 }
@@ -37,16 +37,7 @@ static int validate_tenant(struct ctx *ctx, const struct tenant *t)
     struct violations v = { 0 };
     const struct contact *k = &t->contact;
 
-    check_field(&v, "title", t->title);
-    check_field(&v, "country", k->country);
-    check_field(&v, "state", k->state);
-    check_field(&v, "city", k->city);
-    check_no_xss(&v, "address", k->address);
-    check_no_xss(&v, "address2", k->address2);
-    check_field(&v, "zip or postal code", k->zip);
-    check_field(&v, "phone", k->phone);
-    check_field(&v, "email", k->email);
-    check_no_xss(&v, "additionalInfo", t->additional_info);
+    check_contact_fields(&v, t->title, k, t->additional_info);
     if (violations_report(ctx, &v) != ERR_OK)
         return ctx->err.kind;
     if (require_string(ctx, "Tenant title", t->title) != ERR_OK)

@@ -66,6 +66,21 @@ static int compare_strings(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+void check_contact_fields(struct violations *v, const char *title, const struct contact *k,
+                          const char *additional_info)
+{
+    check_field(v, "title", title);
+    check_field(v, "country", k->country);
+    check_field(v, "state", k->state);
+    check_field(v, "city", k->city);
+    check_no_xss(v, "address", k->address);
+    check_no_xss(v, "address2", k->address2);
+    check_field(v, "zip or postal code", k->zip);
+    check_field(v, "phone", k->phone);
+    check_field(v, "email", k->email);
+    check_no_xss(v, "additionalInfo", additional_info);
+}
+
 int violations_report(struct ctx *ctx, struct violations *v)
 {
     char msg[ERROR_MESSAGE_MAX];

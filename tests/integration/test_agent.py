@@ -39,6 +39,7 @@ def test_ops_lists_operations():
                 check(isinstance(o.get("name"), str) and o["name"], "op without name", o)
                 check(isinstance(o.get("authorities"), list), "op without authorities", o)
                 check(isinstance(o.get("summary"), str) and o["summary"].strip(), "op without summary", o)
+                check(isinstance(o.get("idempotent"), bool), "op without idempotent flag", o)
                 by_name[o["name"]] = o
             for name in ("agent.ping", "agent.ops", "auth.login", "auth.refresh", "auth.logout",
                          "auth.changePassword", "auth.activate", "auth.checkActivateToken", "apiKey.create",
@@ -57,6 +58,13 @@ def test_ops_lists_operations():
                   by_name["tenant.create"])
             check("CUSTOMER_USER" in by_name["customer.get"]["authorities"], "customer.get authorities",
                   by_name["customer.get"])
+            # request ids (protocol 1.11): writes repeat their first reply; reads, secrets and batch do not
+            for name in ("customer.create", "customer.delete", "device.assign", "dashboard.setCustomers",
+                         "user.setEnabled", "apiKey.delete"):
+                check(by_name[name]["idempotent"] is True, "%s should honour request ids" % name, by_name[name])
+            for name in ("customer.get", "customer.list", "auth.login", "auth.resetPassword", "apiKey.create",
+                         "batch", "user.sendActivationMail", "event.replay"):
+                check(by_name[name]["idempotent"] is False, "%s should not store replies" % name, by_name[name])
 
 
 def test_status_retained_online_then_offline_on_sigterm():

@@ -96,6 +96,32 @@ def test_tenant_scope_filters_and_paging(env):
     check(asc["data"][0]["entityId"]["id"] == ids[0], "oldest first with ASC", asc)
 
 
+def test_failed_items_of_a_many_ids_write_leave_rows(env):
+    c = env.c
+    ta = make_tenant_admin(c, env.sys_token)
+    kept = eid(make_customer(c, ta.token)["id"])
+    gone = eid(make_customer(c, ta.token)["id"])
+    missing = "0190b7a4-1c2d-7e3f-8a4b-5c6d7e8f9a0b"
+    res = c.ok("customer.delete", {"ids": [gone, missing]}, token=ta.token)["results"]
+    check([r["status"] for r in res] == [200, 404], "per-item statuses", res)
+    rows = rows_of(c, ta.token, entityType="CUSTOMER")
+    by_id = {}
+    for r in rows:
+        if r["entityId"]:
+            by_id.setdefault(r["entityId"]["id"], []).append((r["actionType"], r["actionStatus"]))
+    check(("DELETED", "SUCCESS") in by_id.get(gone, []), "the deleted item's row", rows)
+    failed = [r for r in rows if r["entityId"] and r["entityId"]["id"] == missing]
+    check(len(failed) == 1 and failed[0]["actionType"] == "DELETED" and failed[0]["actionStatus"] == "FAILURE"
+          and failed[0]["actionFailureDetails"] == res[1]["message"], "the failed item's row", failed)
+    check(kept not in by_id or ("DELETED", "SUCCESS") not in by_id[kept], "an untouched customer", rows)
+    dev = c.ok("device.create", {"name": unique("dev")}, token=ta.token)
+    res = c.ok("device.assign", {"ids": [eid(dev["id"]), missing], "customerId": kept}, token=ta.token)
+    check([r["status"] for r in res["results"]] == [200, 404], "device.assign per item", res)
+    rows = rows_of(c, ta.token, entityType="DEVICE", entityId=missing)
+    check([(r["actionType"], r["actionStatus"]) for r in rows] == [("ASSIGNED_TO_CUSTOMER", "FAILURE")],
+          "the failed device item's row", rows)
+
+
 def test_who_may_list_and_bad_input(env):
     c = env.c
     ta = make_tenant_admin(c, env.sys_token)

@@ -113,6 +113,18 @@ def test_bad_uuid(env):
     expect(r, 400, 31, context="bad UUID in ids")
 
 
+def test_out_of_range_numbers_name_the_field(env):
+    ta, _ = setup(env)
+    r = env.c.request("apiKey.create", {"expiresIn": -1}, token=ta.token)
+    expect(r, 400, 31, "expiresIn must be zero (never) or a positive number of ms")
+    for name in ("maxCustomers", "maxDashboards"):
+        r = env.c.request("tenant.create", {"title": unique("Limits"), "limits": {name: -5}}, token=env.sys_token)
+        expect(r, 400, 31, "limits.%s must be zero (no limit) or positive" % name)
+    t = env.c.ok("tenant.get", {"id": ta.tenant_id}, token=env.sys_token)
+    r = env.c.request("tenant.update", dict(t, limits={"maxUsers": -1}), token=env.sys_token)
+    expect(r, 400, 31, "limits.maxUsers must be zero (no limit) or positive")
+
+
 def test_entity_id_forms(env):
     ta, cu = setup(env)
     cid = eid(cu["id"])

@@ -49,7 +49,7 @@ static void create_should_validate_and_emit(void)
     t.contact.city = NULL;
     t.limits.max_users = -1;
     CHECK(TX(ctx, tenant_create(ctx, &t)) == ERR_BAD_REQUEST);
-    CHECK_STR(ctx->err.message, "Tenant limit maxUsers must be zero or greater (0 means no limit)");
+    CHECK_STR(ctx->err.message, "limits.maxUsers must be zero (no limit) or positive");
     t.limits.max_users = 10;
 
     act_as(ctx, &w.admin_a);
