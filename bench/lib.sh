@@ -123,11 +123,11 @@ admin_of() {
     json_str token <<<"$r"
 }
 
-# start_agent: the agent built in $AGENT_BIN with a fresh database in $TMP (or the one in $AGENT_DB)
-# on $BROKER_URI, then a tenant through the protocol: sets SYS_TOKEN (system administrator) and
-# TA_TOKEN (its tenant admin)
+# start_agent: the agent built in $AGENT_BIN with a fresh database in $TMP (or the one in $AGENT_DB,
+# whose system administrator's password is then $SYS_PASSWORD) on $BROKER_URI, then a tenant through
+# the protocol: sets SYS_TOKEN (system administrator) and TA_TOKEN (its tenant admin)
 start_agent() {
-    local sys_pw=bench-$RANDOM$RANDOM r=""
+    local sys_pw=${SYS_PASSWORD:-bench-$RANDOM$RANDOM} r=""
     cat >"$TMP/cmagent.conf" <<EOF
 broker $BROKER_URI
 database ${AGENT_DB:-$TMP/cmagent.db}
@@ -147,6 +147,6 @@ EOF
 
     r=$(rr auth.login "{\"data\":{\"email\":\"sysadmin@bench.local\",\"password\":\"$sys_pw\"}}")
     SYS_TOKEN=$(json_str token <<<"$r"); [ -n "$SYS_TOKEN" ] || setup_fail auth.login "$r"
-    TA_TOKEN=$(tenant_admin "Bench tenant" admin@bench.local)
+    TA_TOKEN=$(tenant_admin "Bench tenant" "admin-$$-$RANDOM@bench.local")
     [ -n "$TA_TOKEN" ] || exit 1
 }

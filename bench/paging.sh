@@ -79,6 +79,8 @@ else
     echo "          built in $(($(date +%s) - t0)) s"
 fi
 export AGENT_DB
+# a kept database keeps its system administrator, so its password must be the same on every run
+[ -z "$DBFILE" ] || SYS_PASSWORD=paging-bench-sysadmin
 
 ROW_FMT="%-56s %6s %7s %9s %9s %9s\n"
 PREFIX=cm/v1
