@@ -73,7 +73,8 @@ int store_customer_insert(struct store *s, const struct customer *c)
     if (st == NULL)
         return STORE_ERROR;
     bind_row(st, c);
-    return store_exec_stmt(s, st);
+    int rc = store_exec_stmt(s, st);
+    return rc == STORE_OK ? store_row_count_add(s, c->tenant_id, "customer") : rc;
 }
 
 int store_customer_update(struct store *s, const struct customer *c)

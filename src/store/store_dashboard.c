@@ -69,7 +69,8 @@ int store_dashboard_insert(struct store *s, const struct dashboard *d)
     bind_text(st, 4, d->title);
     bind_text(st, 5, d->configuration);
     sqlite3_bind_int64(st, 6, d->version);
-    return store_exec_stmt(s, st);
+    int rc = store_exec_stmt(s, st);
+    return rc == STORE_OK ? store_row_count_add(s, d->tenant_id, "dashboard") : rc;
 }
 
 int store_dashboard_update(struct store *s, const struct dashboard *d)

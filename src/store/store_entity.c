@@ -80,7 +80,12 @@ int store_entity_insert(struct store *s, const struct entity *e)
     if (st == NULL)
         return STORE_ERROR;
     bind_row(st, e);
-    return store_exec_stmt(s, st);
+    int rc = store_exec_stmt(s, st);
+    if (rc == STORE_OK)
+        rc = store_row_count_add(s, e->tenant_id, table_names[e->kind]);
+    if (rc == STORE_OK)
+        rc = store_row_count_add(s, e->customer_id, table_names[e->kind]);
+    return rc;
 }
 
 #define UPDATE_SET(table) \

@@ -169,44 +169,41 @@ static const char *const migrations[] = {
 
     /* 6: exact row counts per owner, so that an unfiltered listing answers totalElements without
      * counting its rows. owner_id is a tenant's id (every row of the tenant) or a customer's id (the
-     * rows assigned to it); kind names the table. Triggers keep the counts in the transaction of
-     * every write, whatever statement makes it (one row or a set-based UPDATE); the migration counts
-     * the rows already there. The (customer_id, created_time, id) and (tenant_id, created_time, id)
-     * indexes let a listing in ThingsBoard's usual order, by offset or by cursor, read an index range
-     * instead of sorting the owner's rows. A customer's entities get no index by name: every index
-     * holding customer_id adds to each row the delete cascade unassigns (about 1.8 us a row for a
-     * name index), so a customer's listing by name sorts that customer's rows. */
+     * rows assigned to it); kind names the table. The store adds a new row's counts right after its
+     * INSERT (store_row_count_add); triggers follow every DELETE and every change of customer_id,
+     * whatever statement makes it (one row, or the set-based UPDATE of the delete cascade), in the
+     * transaction of the write. The migration counts the rows already there. The
+     * (customer_id, created_time, id) and (tenant_id, created_time, id) indexes let a listing in
+     * ThingsBoard's usual order, by offset or by cursor, read an index range instead of sorting the
+     * owner's rows. A customer's entities get no index by name: every index holding customer_id
+     * adds to each row the delete cascade unassigns (about 1.8 us a row for a name index), so a
+     * customer's listing by name sorts that customer's rows.
+     *
+     * The trigger statements cannot fail (OR IGNORE): a trigger statement that may fail makes
+     * SQLite keep a statement journal for every multi-row UPDATE that fires it. INSERT has no
+     * trigger for the same reason: with one, every single-row INSERT (which may fail on a unique
+     * name) kept a statement journal, which doubled the CPU of a create. */
     "CREATE TABLE row_count ("
     "  owner_id TEXT NOT NULL,"
     "  kind TEXT NOT NULL,"
     "  n INTEGER NOT NULL,"
     "  PRIMARY KEY (owner_id, kind)) WITHOUT ROWID;"
-    /* The trigger statements are written so that none can fail (OR IGNORE; a NULL owner inserts and
-     * updates nothing): SQLite then needs no statement journal for a set-based UPDATE that fires
-     * them, which keeps their cost per row small. */
 #define COUNT_ADD(owner, kind)                                                                \
     "INSERT OR IGNORE INTO row_count(owner_id, kind, n) VALUES (" owner ", '" kind "', 0);"   \
     "UPDATE OR IGNORE row_count SET n = n + 1 WHERE owner_id = " owner " AND kind = '" kind "';"
 #define COUNT_SUB(owner, kind) \
     "UPDATE OR IGNORE row_count SET n = n - 1 WHERE owner_id = " owner " AND kind = '" kind "';"
 #define COUNTED_BY_TENANT(table)                                                             \
-    "CREATE TRIGGER " table "_count_insert AFTER INSERT ON " table " BEGIN "                 \
-    COUNT_ADD("NEW.tenant_id", table) " END;"                                          \
     "CREATE TRIGGER " table "_count_delete AFTER DELETE ON " table " BEGIN "                 \
     COUNT_SUB("OLD.tenant_id", table) " END;"                                               \
-    "CREATE TRIGGER " table "_count_move AFTER UPDATE OF tenant_id ON " table                \
-    " WHEN OLD.tenant_id IS NOT NEW.tenant_id BEGIN "                                       \
-    COUNT_SUB("OLD.tenant_id", table) COUNT_ADD("NEW.tenant_id", table) " END;"        \
     "INSERT INTO row_count(owner_id, kind, n) SELECT tenant_id, '" table "', count(*) FROM " table \
     " GROUP BY tenant_id;"
 #define COUNTED_BY_CUSTOMER(table)                                                           \
-    "CREATE TRIGGER " table "_customer_count_insert AFTER INSERT ON " table                  \
-    " WHEN NEW.customer_id IS NOT NULL BEGIN " COUNT_ADD("NEW.customer_id", table) " END;" \
     "CREATE TRIGGER " table "_customer_count_delete AFTER DELETE ON " table                  \
     " WHEN OLD.customer_id IS NOT NULL BEGIN " COUNT_SUB("OLD.customer_id", table) " END;"  \
     "CREATE TRIGGER " table "_customer_count_move AFTER UPDATE OF customer_id ON " table     \
     " WHEN OLD.customer_id IS NOT NEW.customer_id BEGIN "                                   \
-    COUNT_SUB("OLD.customer_id", table) COUNT_ADD("NEW.customer_id", table) " END;"    \
+    COUNT_SUB("OLD.customer_id", table) COUNT_ADD("NEW.customer_id", table) " END;"         \
     "INSERT INTO row_count(owner_id, kind, n) SELECT customer_id, '" table "', count(*) FROM " table \
     " WHERE customer_id IS NOT NULL GROUP BY customer_id;"                                  \
     "CREATE INDEX " table "_customer_created ON " table "(customer_id, created_time, id)"    \
