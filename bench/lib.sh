@@ -123,11 +123,14 @@ admin_of() {
     json_str token <<<"$r"
 }
 
-# start_agent: the agent built in $AGENT_BIN with a fresh database in $TMP (or the one in $AGENT_DB,
-# whose system administrator's password is then $SYS_PASSWORD) on $BROKER_URI, then a tenant through
-# the protocol: sets SYS_TOKEN (system administrator) and TA_TOKEN (its tenant admin)
+# start_agent: the agent built in $AGENT_BIN with a fresh database in $TMP (or the database in
+# $AGENT_DB, kept as it is) on $BROKER_URI, then a tenant through the protocol: sets SYS_TOKEN
+# (system administrator, whose password is SYS_PASSWORD: set it beforehand for a kept database whose
+# administrator exists already) and TA_TOKEN (its tenant admin)
 start_agent() {
     local sys_pw=${SYS_PASSWORD:-bench-$RANDOM$RANDOM} r=""
+    SYS_PASSWORD=$sys_pw
+    [ -n "${AGENT_DB:-}" ] || rm -f "$TMP"/cmagent.db*
     cat >"$TMP/cmagent.conf" <<EOF
 broker $BROKER_URI
 database ${AGENT_DB:-$TMP/cmagent.db}

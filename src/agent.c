@@ -21,12 +21,27 @@
  *
  * Kept writes. A failed request's savepoint is rolled back, then ctx_apply_kept() writes what must
  * survive the failure in a savepoint of its own: the failed-login count (and lockout) and the
- * failed write's audit row. */
+ * failed write's audit row.
+ *
+ * Password hashes. A yescrypt hash or check costs about 100 ms; on the writer every login would
+ * stall every other tenant's requests that long. So a request that checks or sets a password
+ * (api_prepares) goes first to a verifier thread (password_hash_threads of them), which runs its
+ * checks up to its first write against a read-only connection of its own (api_prepare) and records
+ * every crypt() answer in the work item (hash_work.h); then it joins the writer's queue. The
+ * writer runs the request as any other, from the start and on the committed data, and takes each
+ * answer from the record when the question is the same: the same password against the same stored
+ * hash. When the stored hash changed in between, the question is new and the writer computes it,
+ * so the outcome is always the committed data's. Lockout counting, audit rows and the equal cost
+ * of unknown e-mails (a dummy hash, on the verifier too) are unchanged. These requests reach the
+ * writer in the order they arrived, whichever verifier finished first (tickets), so a login sent
+ * after a password change sees the new password; but they may be applied after other requests
+ * that arrived later, as a mailed user.create is. */
 #include "cmagent/agent.h"
 
 #include "cmagent/api.h"
 #include "cmagent/clock.h"
 #include "cmagent/audit.h"
+#include "cmagent/hash_work.h"
 #include "cmagent/idempotency.h"
 #include "cmagent/log.h"
 #include "cmagent/mailer.h"
@@ -58,6 +73,9 @@ struct work {
     enum mail_outcome mail_outcome; /* set by the mailer for the request's second run */
     char preset_id[UUID_STR_LEN];  /* the first run's new id and activation token */
     char preset_token[128];
+    struct hash_work *hash_work;   /* the verifier's answers, or NULL */
+    uint64_t ticket;               /* its place among the requests sent to the verifiers */
+    struct work *held_next;        /* verified, waiting for an earlier ticket (agent.held) */
 };
 
 /* A mail for the mailer thread. */
@@ -73,6 +91,13 @@ struct pending_reply {
     char *body;
     const struct transport_message *msg;
     struct mail_job *job;          /* handed to the mailer once the batch committed */
+};
+
+/* A verifier thread and its read-only connection. */
+struct verifier {
+    struct agent *agent;
+    struct store *reader;
+    pthread_t thread;
 };
 
 struct agent {
@@ -92,6 +117,15 @@ struct agent {
     /* Test hook (env CMAGENT_TEST_EXIT_AFTER_COMMIT=N): the process exits right after the N-th
      * commit that wrote events, before any reply or event of that batch is published. */
     long exit_after_commit;
+    struct queue verify_queue;     /* requests with password hash work, for the verifiers */
+    struct verifier *verifiers;
+    size_t nverifiers;
+    pthread_mutex_t route_lock;    /* verifiers_running, next_ticket and the pushes onto verify_queue */
+    bool verifiers_running;
+    uint64_t next_ticket;
+    pthread_mutex_t release_lock;  /* next_release, held and the hand-over to the writer's queue */
+    uint64_t next_release;         /* the ticket the writer gets next */
+    struct work *held;             /* verified before an earlier ticket */
 };
 
 #define PURGE_INTERVAL_MS (3600 * 1000)
@@ -106,12 +140,32 @@ static struct work *work_new(enum work_kind kind)
 
 /* ---- callbacks from the transport (paho's threads): enqueue only ---- */
 
+/* A request with password hash work goes to the verifiers first, any other straight to the writer. */
+static void route_request(struct agent *a, struct work *w)
+{
+    size_t plen = strlen(a->req_prefix);
+    const char *op = strncmp(w->msg->topic, a->req_prefix, plen) == 0 ? w->msg->topic + plen : w->msg->topic;
+
+    if (api_prepares(op)) {
+        pthread_mutex_lock(&a->route_lock);
+        bool running = a->verifiers_running;
+        if (running) {
+            w->ticket = a->next_ticket++;
+            queue_push(&a->verify_queue, &w->node);
+        }
+        pthread_mutex_unlock(&a->route_lock);
+        if (running)
+            return;
+    }
+    queue_push(&a->queue, &w->node);
+}
+
 static void on_message(void *context, struct transport_message *msg)
 {
     struct agent *a = context;
     struct work *w = work_new(WORK_REQUEST);
     w->msg = msg;
-    queue_push(&a->queue, &w->node);
+    route_request(a, w);
 }
 
 static void on_connected(void *context)
@@ -156,6 +210,8 @@ static int64_t handle_request(struct agent *a, struct work *w, struct pending_re
     ctx.render_audit = api_render_audit;
     ctx.now = clock_now_ms();
     ctx.mail_outcome = w->mail_outcome;
+    ctx.hash_work = w->hash_work;
+    hash_work_reset_count(w->hash_work);
     snprintf(ctx.preset_id, sizeof ctx.preset_id, "%s", w->preset_id);
     snprintf(ctx.preset_token, sizeof ctx.preset_token, "%s", w->preset_token);
     w->parked = false;
@@ -176,6 +232,9 @@ static int64_t handle_request(struct agent *a, struct work *w, struct pending_re
     }
     if (reply.replayed)
         stats_record_replayed();
+    if (hash_work_computed(w->hash_work) > 0)
+        log_debug("%s: %zu password hash(es) computed on the writer: the stored hash changed after the "
+                  "verifier's run", req.op, hash_work_computed(w->hash_work));
     log_debug("%s -> %d%s", req.op, reply.status,
               reply.replayed ? " (repeated id: first reply)" : reply.deferred ? " (waits for its mail)" : "");
 
@@ -406,6 +465,7 @@ static bool process_batch(struct agent *a, struct queue_node *first, size_t n)
         if (done[i]->parked)
             continue; /* the mailer gives it back */
         transport_message_free(done[i]->msg);
+        hash_work_free(done[i]->hash_work);
         free(done[i]);
     }
     free(done);
@@ -426,6 +486,109 @@ static void *writer_main(void *arg)
         if (first != NULL && process_batch(a, first, n))
             return NULL;
     }
+}
+
+/* ---- the verifiers ---- */
+
+/* Runs the request's checks up to its first write on the reader, recording its hash work. */
+static void verify_request(struct agent *a, struct store *reader, struct work *w)
+{
+    struct ctx ctx;
+    struct api_request req;
+    size_t plen = strlen(a->req_prefix);
+
+    memset(&ctx, 0, sizeof ctx);
+    ctx.store = reader;
+    ctx.settings = &a->settings;
+    ctx.now = clock_now_ms();
+    ctx.hash_work = w->hash_work = hash_work_new();
+    req.op = strncmp(w->msg->topic, a->req_prefix, plen) == 0 ? w->msg->topic + plen : w->msg->topic;
+    req.payload = w->msg->payload;
+    req.payload_len = w->msg->payload_len;
+    api_prepare(&ctx, &req);
+    ctx_release(&ctx);
+}
+
+/* Hands w to the writer, and with it every verified request whose turn has come: the writer gets
+ * them in the order they arrived, whichever verifier finished first. */
+static void release_verified(struct agent *a, struct work *w)
+{
+    pthread_mutex_lock(&a->release_lock);
+    w->held_next = a->held;
+    a->held = w;
+    for (;;) {
+        struct work **p = &a->held;
+        while (*p != NULL && (*p)->ticket != a->next_release)
+            p = &(*p)->held_next;
+        if (*p == NULL)
+            break;
+        struct work *next = *p;
+        *p = next->held_next;
+        next->held_next = NULL;
+        queue_push(&a->queue, &next->node);
+        a->next_release++;
+    }
+    pthread_mutex_unlock(&a->release_lock);
+}
+
+static void *verifier_main(void *arg)
+{
+    struct verifier *v = arg;
+    struct agent *a = v->agent;
+    for (;;) {
+        size_t n = 0;
+        struct work *w = (struct work *)queue_pop_many(&a->verify_queue, 1, -1, &n);
+        if (w == NULL)
+            continue;
+        if (w->kind == WORK_STOP) {
+            free(w);
+            return NULL;
+        }
+        verify_request(a, v->reader, w);
+        release_verified(a, w);
+    }
+}
+
+/* Opens a reader per verifier and starts them. Without a reader (a database that cannot be opened
+ * twice) the writer does the hash work itself, as it can always do. */
+static void start_verifiers(struct agent *a)
+{
+    char err[600];
+    size_t want = (size_t)a->cfg->password_hash_threads;
+
+    a->verifiers = xcalloc(want, sizeof *a->verifiers);
+    for (size_t i = 0; i < want; i++) {
+        struct verifier *v = &a->verifiers[a->nverifiers];
+        v->agent = a;
+        v->reader = store_open_reader(a->cfg->database, err, sizeof err);
+        if (v->reader == NULL) {
+            log_warn("Password hashes run on the writer: %s", err);
+            break;
+        }
+        a->nverifiers++;
+    }
+    for (size_t i = 0; i < a->nverifiers; i++)
+        pthread_create(&a->verifiers[i].thread, NULL, verifier_main, &a->verifiers[i]);
+    pthread_mutex_lock(&a->route_lock);
+    a->verifiers_running = a->nverifiers > 0;
+    pthread_mutex_unlock(&a->route_lock);
+}
+
+/* The verifiers finish what they hold and pass it to the writer; later requests go straight to it. */
+static void stop_verifiers(struct agent *a)
+{
+    pthread_mutex_lock(&a->route_lock);
+    a->verifiers_running = false;
+    pthread_mutex_unlock(&a->route_lock);
+    for (size_t i = 0; i < a->nverifiers; i++)
+        queue_push(&a->verify_queue, &work_new(WORK_STOP)->node);
+    for (size_t i = 0; i < a->nverifiers; i++) {
+        pthread_join(a->verifiers[i].thread, NULL);
+        store_close(a->verifiers[i].reader);
+    }
+    free(a->verifiers);
+    a->verifiers = NULL;
+    a->nverifiers = 0;
 }
 
 /* ---- start and stop ---- */
@@ -530,6 +693,9 @@ int agent_run(const struct config *cfg)
     api_init(&api);
     queue_init(&a.queue);
     queue_init(&a.mail_queue);
+    queue_init(&a.verify_queue);
+    pthread_mutex_init(&a.route_lock, NULL);
+    pthread_mutex_init(&a.release_lock, NULL);
     a.mail_opts.url = cfg->smtp_url;
     a.mail_opts.from = cfg->smtp_from;
     a.mail_opts.username = cfg->smtp_username;
@@ -573,17 +739,22 @@ int agent_run(const struct config *cfg)
         log_error("%s", err);
         queue_release(&a.queue);
         queue_release(&a.mail_queue);
+        queue_release(&a.verify_queue);
+        pthread_mutex_destroy(&a.route_lock);
+    pthread_mutex_destroy(&a.release_lock);
         store_close(a.store);
         mailer_global_cleanup();
         return 1;
     }
     pthread_create(&a.mailer, NULL, mailer_main, &a);
+    start_verifiers(&a);
     pthread_create(&writer, NULL, writer_main, &a);
     log_info("cmagent %s serving %s on %s with database %s.", CMAGENT_VERSION, filter, cfg->broker, cfg->database);
     transport_start(a.transport);
 
     int sig = wait_for_signal(&a, &signals);
     log_info("Received %s: finishing in-flight requests.", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    stop_verifiers(&a);
     queue_push(&a.queue, &work_new(WORK_STOP)->node);
     pthread_join(writer, NULL);
     /* The mailer finishes the mails it has; parked requests come back and are answered. */
@@ -603,6 +774,9 @@ int agent_run(const struct config *cfg)
     log_info("Group commit: %s.", line);
     queue_release(&a.queue);
     queue_release(&a.mail_queue);
+    queue_release(&a.verify_queue);
+    pthread_mutex_destroy(&a.route_lock);
+    pthread_mutex_destroy(&a.release_lock);
     store_close(a.store);
     mailer_global_cleanup();
     log_info("Stopped.");

@@ -40,6 +40,16 @@ void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply
 
 void api_reply_release(struct api_reply *r);
 
+/* Whether the operation op_name (the last topic level) checks or hashes a password: such a
+ * request has hash work api_prepare can do ahead of the writer. Safe on any thread. */
+bool api_prepares(const char *op_name);
+
+/* The verifier's run of a request (auth.h's *_prepare): in ctx, whose store is a read-only one and
+ * whose hash_work receives the outcomes, the request's checks up to its first write, which it
+ * never makes. Replies nothing; the writer's api_handle of the same request is the one that
+ * counts. Safe on any thread with its own ctx and store. */
+void api_prepare(struct ctx *ctx, const struct api_request *req);
+
 /* The event renderer the core uses (protocol §6 body). */
 char *api_render_event(const struct event *ev, const struct principal *who);
 

@@ -58,4 +58,14 @@ int auth_request_password_reset(struct ctx *ctx, const char *email);
  * the reuse rule; then the new password, the token cleared, sessions revoked and a new pair. */
 int auth_reset_password(struct ctx *ctx, const char *reset_token, const char *password, struct token_pair *out);
 
+/* The checks of auth_login, auth_change_password, auth_activate and auth_reset_password up to
+ * their first write: the reads and every password hash and check they make, recorded in
+ * ctx->hash_work (hash_work.h), which the operation's own run then answers from. They write
+ * nothing, report nothing and work on a read-only store, so they can run on another thread than
+ * the writer (ctx->who set by auth_authenticate for the change of password). */
+void auth_login_prepare(struct ctx *ctx, const char *email, const char *password);
+void auth_change_password_prepare(struct ctx *ctx, const char *current, const char *next);
+void auth_activate_prepare(struct ctx *ctx, const char *activate_token, const char *password);
+void auth_reset_password_prepare(struct ctx *ctx, const char *reset_token, const char *password);
+
 #endif

@@ -34,6 +34,7 @@ struct config {
     long refresh_token_ttl;  /* seconds */
     long activation_token_ttl; /* hours, 1..24 as ThingsBoard */
     long password_hash_cost; /* yescrypt cost, 0 = libcrypt's default */
+    long password_hash_threads; /* verifier threads that hash and check passwords beside the writer */
     long password_reset_token_ttl; /* hours */
     /* Password policy (ThingsBoard's UserPasswordPolicy) and logins */
     long password_min_length, password_max_length;

@@ -70,6 +70,7 @@ struct kept_writes {
 
 struct event;
 struct audit_row;
+struct hash_work;
 
 /* Renders an event's JSON body (protocol §6). Supplied by the api layer so that the core stays
  * free of JSON; returns a heap string the caller frees. */
@@ -91,6 +92,9 @@ struct ctx {
     char preset_id[UUID_STR_LEN];  /* the second run reuses the first run's new id ... */
     char preset_token[128];        /* ... and activation token */
     struct kept_writes kept;
+    /* The request's password hash work (hash_work.h): recorded by its run on a verifier thread,
+     * answered from there in the writer's run. NULL: every crypt() is computed where it is asked. */
+    struct hash_work *hash_work;
     /* The entity an operation without events acted on (set by the core when it knows it), for the
      * audit row the api writes from the operation table: a login names the user who tried. */
     char audit_entity_id[UUID_STR_LEN];

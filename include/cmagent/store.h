@@ -1,6 +1,7 @@
 /* store.h: the SQLite database behind the agent: opening, schema migrations, transactions.
  * Only the store layer includes the SQLite header; callers see struct store and STORE_* codes. One thread
- * (the writer) owns a store handle. The tables' queries have their own headers (store_*.h). */
+ * owns a store handle: the writer the read-write one, each password verifier a read-only one. The
+ * tables' queries have their own headers (store_*.h). */
 #ifndef CMAGENT_STORE_H
 #define CMAGENT_STORE_H
 
@@ -22,6 +23,12 @@ struct store;
  * Returns the handle, or NULL with the reason in err. */
 struct store *store_open(const char *path, char *err, unsigned long errlen);
 void store_close(struct store *s); /* NULL-safe */
+
+/* A second, read-only connection to the database at path, which store_open already created and
+ * migrated. WAL lets it read the last committed state while the writer writes; the store's query
+ * functions work on it as on the writer's handle (writes fail with STORE_ERROR). One thread owns
+ * it, as any handle. */
+struct store *store_open_reader(const char *path, char *err, unsigned long errlen);
 
 /* The schema version (PRAGMA user_version) after migrations. */
 int store_schema_version(struct store *s);

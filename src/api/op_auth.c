@@ -1,4 +1,5 @@
-/* op_auth.c: the auth.* operations: login, refresh, logout, password change, activation. */
+/* op_auth.c: the auth.* operations: login, refresh, logout, password change, activation, and the
+ * verifier's runs of those that hash passwords (auth.h's *_prepare). */
 #include "ops.h"
 
 #include "cmagent/auth.h"
@@ -34,6 +35,37 @@ int op_auth_login(struct call *c)
     free(email);
     free(password);
     return rc;
+}
+
+/* Runs fn with two required strings of data, when they are there. */
+static void prepare_two_strings(struct call *c, const char *ka, const char *kb,
+                                void (*fn)(struct ctx *, const char *, const char *))
+{
+    char *a = NULL, *b = NULL;
+    if (two_strings(c, ka, kb, &a, &b) == ERR_OK)
+        fn(c->ctx, a, b);
+    free(a);
+    free(b);
+}
+
+void op_auth_login_prepare(struct call *c)
+{
+    prepare_two_strings(c, "email", "password", auth_login_prepare);
+}
+
+void op_auth_change_password_prepare(struct call *c)
+{
+    prepare_two_strings(c, "currentPassword", "newPassword", auth_change_password_prepare);
+}
+
+void op_auth_activate_prepare(struct call *c)
+{
+    prepare_two_strings(c, "activateToken", "password", auth_activate_prepare);
+}
+
+void op_auth_reset_password_prepare(struct call *c)
+{
+    prepare_two_strings(c, "resetToken", "password", auth_reset_password_prepare);
 }
 
 int op_auth_refresh(struct call *c)

@@ -14,6 +14,10 @@ enum op_flags {
     OP_IDEMPOTENT = 1u << 1,
 };
 
+/* An operation's checks up to its first write, run ahead of the writer on a verifier thread to do
+ * its password hash work there (hash_work.h): reads arguments like the handler, reports nothing. */
+typedef void op_preparer(struct call *call);
+
 struct op {
     const char *name;        /* wire name, e.g. "customer.create" */
     op_handler *handler;
@@ -38,6 +42,10 @@ int op_auth_refresh(struct call *c);
 int op_auth_logout(struct call *c);
 int op_auth_change_password(struct call *c);
 int op_auth_activate(struct call *c);
+void op_auth_login_prepare(struct call *c);
+void op_auth_change_password_prepare(struct call *c);
+void op_auth_activate_prepare(struct call *c);
+void op_auth_reset_password_prepare(struct call *c);
 int op_auth_check_activate_token(struct call *c);
 int op_auth_reset_password_by_email(struct call *c);
 int op_auth_reset_password(struct call *c);

@@ -6,6 +6,7 @@
 
 #include "cmagent/audit.h"
 #include "cmagent/events.h"
+#include "cmagent/hash_work.h"
 #include "cmagent/log.h"
 #include "cmagent/perm.h"
 #include "cmagent/store_audit.h"
@@ -142,12 +143,23 @@ static int save_credentials(struct ctx *ctx, const struct credentials *c)
     return rc == STORE_OK ? ERR_OK : ctx_store_failed(ctx, rc);
 }
 
-/* Replaces the stored password hash with one of password. */
-static int set_password(struct ctx *ctx, struct credentials *c, const char *password)
+/* Every crypt() of this file goes through these two, so that the writer's run of a request finds
+ * the answers its verifier run computed (hash_work.h). */
+static bool password_matches(struct ctx *ctx, const char *password, const char *hash)
 {
-    char hash[SECRET_HASH_MAX];
-    if (secret_hash_password(password, ctx->settings->password_hash_cost, hash) != 0)
+    return hash_work_check(ctx->hash_work, password, hash);
+}
+
+static int hash_new_password(struct ctx *ctx, const char *password, char hash[SECRET_HASH_MAX])
+{
+    if (hash_work_hash(ctx->hash_work, password, ctx->settings->password_hash_cost, hash) != 0)
         return error_set(&ctx->err, ERR_INTERNAL, "Couldn't hash the password");
+    return ERR_OK;
+}
+
+/* Replaces the stored password hash with hash (of the new password) and records it in the history. */
+static int store_password(struct ctx *ctx, struct credentials *c, const char *hash)
+{
     free(c->password_hash);
     c->password_hash = xstrdup_or_null(hash);
     int rc = store_password_history_add(ctx->store, c->user_id, hash, ctx->now);
@@ -221,7 +233,7 @@ static int check_password_reuse(struct ctx *ctx, const char *user_id, const char
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
     for (size_t i = 0; i < n && !used; i++)
-        used = secret_check_password(password, hashes[i]);
+        used = password_matches(ctx, password, hashes[i]);
     password_hashes_free(hashes, n);
     if (used)
         return error_set(&ctx->err, ERR_BAD_REQUEST, "Password was already used for the last %lld days",
@@ -268,10 +280,10 @@ static int check_login_password(struct ctx *ctx, const struct credentials *c, co
     int64_t max = ctx->settings->max_failed_login_attempts;
 
     if (c->password_hash == NULL) {
-        secret_check_password(password, secret_dummy_hash(ctx->settings->password_hash_cost));
+        password_matches(ctx, password, secret_dummy_hash(ctx->settings->password_hash_cost));
         return error_set(&ctx->err, ERR_UNAUTHORIZED, NOT_ACTIVE);
     }
-    if (!secret_check_password(password, c->password_hash)) {
+    if (!password_matches(ctx, password, c->password_hash)) {
         strcpy(ctx->kept.failed_login_user, c->user_id);
         if (max > 0 && c->failed_login_attempts + 1 > max && c->enabled)
             return error_set(&ctx->err, ERR_UNAUTHORIZED, LOCKED);
@@ -282,29 +294,45 @@ static int check_login_password(struct ctx *ctx, const struct credentials *c, co
     return ERR_OK;
 }
 
-int auth_login(struct ctx *ctx, const char *email, const char *password, struct token_pair *out)
+/* A login's checks, reads and hash work only: u and c receive the user of email and its
+ * credentials when they exist (the caller releases them). An unknown e-mail costs one hash, as a
+ * wrong password does. */
+static int verify_login(struct ctx *ctx, const char *email, const char *pw, struct user *u, struct credentials *c)
 {
-    struct user u = { 0 };
-    struct credentials c = { 0 };
-    const char *pw = password ? password : "";
-    int rc;
-
-    memset(out, 0, sizeof *out);
-    rc = store_user_get_by_email(ctx->store, email ? email : "", &u);
+    int rc = store_user_get_by_email(ctx->store, email ? email : "", u);
     if (rc == STORE_NOT_FOUND) {
-        secret_check_password(pw, secret_dummy_hash(ctx->settings->password_hash_cost));
+        password_matches(ctx, pw, secret_dummy_hash(ctx->settings->password_hash_cost));
         return error_set(&ctx->err, ERR_UNAUTHORIZED, INVALID_LOGIN);
     }
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
-    snprintf(ctx->audit_entity_id, sizeof ctx->audit_entity_id, "%s", u.id);
-    snprintf(ctx->audit_entity_name, sizeof ctx->audit_entity_name, "%s", u.email);
-    snprintf(ctx->audit_tenant_id, sizeof ctx->audit_tenant_id, "%s", u.tenant_id);
-    rc = store_credentials_get(ctx->store, u.id, &c);
+    snprintf(ctx->audit_entity_id, sizeof ctx->audit_entity_id, "%s", u->id);
+    snprintf(ctx->audit_entity_name, sizeof ctx->audit_entity_name, "%s", u->email);
+    snprintf(ctx->audit_tenant_id, sizeof ctx->audit_tenant_id, "%s", u->tenant_id);
+    rc = store_credentials_get(ctx->store, u->id, c);
     if (rc != STORE_OK)
-        rc = ctx_store_failed(ctx, rc);
-    else
-        rc = check_login_password(ctx, &c, pw);
+        return ctx_store_failed(ctx, rc);
+    return check_login_password(ctx, c, pw);
+}
+
+void auth_login_prepare(struct ctx *ctx, const char *email, const char *password)
+{
+    struct user u = { 0 };
+    struct credentials c = { 0 };
+
+    (void)verify_login(ctx, email, password ? password : "", &u, &c);
+    user_release(&u);
+    credentials_release(&c);
+}
+
+int auth_login(struct ctx *ctx, const char *email, const char *password, struct token_pair *out)
+{
+    struct user u = { 0 };
+    struct credentials c = { 0 };
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    rc = verify_login(ctx, email, password ? password : "", &u, &c);
     if (rc == ERR_OK) {
         c.last_login_ts = ctx->now;
         c.failed_login_attempts = 0;
@@ -410,32 +438,46 @@ int auth_logout(struct ctx *ctx)
     return ERR_OK;
 }
 
-/* AuthController.changePassword's checks, then the new hash in c. */
-static int apply_password_change(struct ctx *ctx, struct credentials *c, const char *current, const char *next)
+/* AuthController.changePassword's checks on the caller's credentials (read into c, which the
+ * caller releases), then the new password's hash. */
+static int verify_password_change(struct ctx *ctx, const char *current, const char *next, struct credentials *c,
+                                  char hash[SECRET_HASH_MAX])
 {
-    if (c->password_hash == NULL || !secret_check_password(current ? current : "", c->password_hash))
+    if (perm_require(ctx, AUTH_ANY_USER) != ERR_OK)
+        return ctx->err.kind;
+    int rc = store_credentials_get(ctx->store, ctx->who.user_id, c);
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    if (c->password_hash == NULL || !password_matches(ctx, current ? current : "", c->password_hash))
         return error_set(&ctx->err, ERR_BAD_REQUEST, "Current password doesn't match!");
     if (auth_check_password_policy(ctx, next) != ERR_OK)
         return ctx->err.kind;
-    if (secret_check_password(next, c->password_hash))
+    if (password_matches(ctx, next, c->password_hash))
         return error_set(&ctx->err, ERR_BAD_REQUEST, "New password should be different from existing!");
     if (check_password_reuse(ctx, c->user_id, next) != ERR_OK)
         return ctx->err.kind;
-    return set_password(ctx, c, next);
+    return hash_new_password(ctx, next, hash);
+}
+
+void auth_change_password_prepare(struct ctx *ctx, const char *current, const char *next)
+{
+    struct credentials c = { 0 };
+    char hash[SECRET_HASH_MAX];
+
+    (void)verify_password_change(ctx, current, next, &c, hash);
+    credentials_release(&c);
 }
 
 int auth_change_password(struct ctx *ctx, const char *current, const char *next, struct token_pair *out)
 {
     struct credentials c = { 0 };
+    char hash[SECRET_HASH_MAX];
     int rc;
 
     memset(out, 0, sizeof *out);
-    if (perm_require(ctx, AUTH_ANY_USER) != ERR_OK)
-        return ctx->err.kind;
-    rc = store_credentials_get(ctx->store, ctx->who.user_id, &c);
-    if (rc != STORE_OK)
-        return ctx_store_failed(ctx, rc);
-    rc = apply_password_change(ctx, &c, current, next);
+    rc = verify_password_change(ctx, current, next, &c, hash);
+    if (rc == ERR_OK)
+        rc = store_password(ctx, &c, hash);
     if (rc == ERR_OK)
         rc = save_credentials(ctx, &c);
     if (rc == ERR_OK) {
@@ -479,18 +521,42 @@ static int emit_activated(struct ctx *ctx, const struct user *u)
     return events_emit(ctx, &ev);
 }
 
+/* auth.activate's checks (c receives the credentials, which the caller releases), then the
+ * password's hash. */
+static int verify_activation(struct ctx *ctx, const char *activate_token, const char *password,
+                             struct credentials *c, char hash[SECRET_HASH_MAX])
+{
+    memset(c, 0, sizeof *c);
+    if (auth_check_password_policy(ctx, password) != ERR_OK ||
+        find_activation(ctx, activate_token, ERR_BAD_REQUEST, c) != ERR_OK)
+        return ctx->err.kind;
+    return hash_new_password(ctx, password, hash);
+}
+
+void auth_activate_prepare(struct ctx *ctx, const char *activate_token, const char *password)
+{
+    struct credentials c;
+    char hash[SECRET_HASH_MAX];
+
+    (void)verify_activation(ctx, activate_token, password, &c, hash);
+    credentials_release(&c);
+}
+
 int auth_activate(struct ctx *ctx, const char *activate_token, const char *password, struct token_pair *out)
 {
     struct credentials c = { 0 };
     struct user u = { 0 };
     struct token access;
+    char hash[SECRET_HASH_MAX];
     int rc;
 
     memset(out, 0, sizeof *out);
-    if (auth_check_password_policy(ctx, password) != ERR_OK ||
-        find_activation(ctx, activate_token, ERR_BAD_REQUEST, &c) != ERR_OK)
-        return ctx->err.kind;
-    rc = set_password(ctx, &c, password);
+    rc = verify_activation(ctx, activate_token, password, &c, hash);
+    if (rc != ERR_OK) {
+        credentials_release(&c);
+        return rc;
+    }
+    rc = store_password(ctx, &c, hash);
     if (rc == ERR_OK) {
         c.enabled = true;
         free(c.activate_token);
@@ -568,30 +634,52 @@ int auth_request_password_reset(struct ctx *ctx, const char *email)
     return rc;
 }
 
-int auth_reset_password(struct ctx *ctx, const char *reset_token, const char *password, struct token_pair *out)
+/* auth.resetPassword's checks (c receives the credentials of the token, which the caller
+ * releases), then the new password's hash. */
+static int verify_reset(struct ctx *ctx, const char *reset_token, const char *password, struct credentials *c,
+                        char hash[SECRET_HASH_MAX])
 {
-    struct credentials c = { 0 };
     int rc;
 
-    memset(out, 0, sizeof *out);
+    memset(c, 0, sizeof *c);
     if (reset_token == NULL || reset_token[0] == '\0' || strlen(reset_token) > 128)
         return error_set(&ctx->err, ERR_NOT_FOUND, "Invalid reset token!");
-    rc = store_credentials_get_by_reset_token(ctx->store, reset_token, &c);
+    rc = store_credentials_get_by_reset_token(ctx->store, reset_token, c);
     if (rc == STORE_NOT_FOUND)
         return error_set(&ctx->err, ERR_NOT_FOUND, "Invalid reset token!");
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
-    snprintf(ctx->audit_entity_id, sizeof ctx->audit_entity_id, "%s", c.user_id);
-    if (c.reset_token_exp != 0 && c.reset_token_exp <= ctx->now)
-        rc = error_set(&ctx->err, ERR_BAD_REQUEST, "Password reset token expired");
-    else if (auth_check_password_policy(ctx, password) != ERR_OK)
-        rc = ctx->err.kind;
-    else if (c.password_hash != NULL && secret_check_password(password, c.password_hash))
-        rc = error_set(&ctx->err, ERR_BAD_REQUEST, "New password should be different from existing!");
-    else if (check_password_reuse(ctx, c.user_id, password) != ERR_OK)
-        rc = ctx->err.kind;
-    else
-        rc = set_password(ctx, &c, password);
+    snprintf(ctx->audit_entity_id, sizeof ctx->audit_entity_id, "%s", c->user_id);
+    if (c->reset_token_exp != 0 && c->reset_token_exp <= ctx->now)
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "Password reset token expired");
+    if (auth_check_password_policy(ctx, password) != ERR_OK)
+        return ctx->err.kind;
+    if (c->password_hash != NULL && password_matches(ctx, password, c->password_hash))
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "New password should be different from existing!");
+    if (check_password_reuse(ctx, c->user_id, password) != ERR_OK)
+        return ctx->err.kind;
+    return hash_new_password(ctx, password, hash);
+}
+
+void auth_reset_password_prepare(struct ctx *ctx, const char *reset_token, const char *password)
+{
+    struct credentials c;
+    char hash[SECRET_HASH_MAX];
+
+    (void)verify_reset(ctx, reset_token, password, &c, hash);
+    credentials_release(&c);
+}
+
+int auth_reset_password(struct ctx *ctx, const char *reset_token, const char *password, struct token_pair *out)
+{
+    struct credentials c;
+    char hash[SECRET_HASH_MAX];
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    rc = verify_reset(ctx, reset_token, password, &c, hash);
+    if (rc == ERR_OK)
+        rc = store_password(ctx, &c, hash);
     if (rc == ERR_OK) {
         free(c.reset_token);
         c.reset_token = NULL;

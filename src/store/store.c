@@ -311,6 +311,22 @@ struct store *store_open(const char *path, char *err, unsigned long errlen)
     return s;
 }
 
+struct store *store_open_reader(const char *path, char *err, unsigned long errlen)
+{
+    struct store *s = xcalloc(1, sizeof *s);
+    int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open database %s for reading: %s", path,
+                 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        store_close(s);
+        return NULL;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    sqlite3_extended_result_codes(s->db, 1);
+    return s;
+}
+
 void store_close(struct store *s)
 {
     if (s == NULL)

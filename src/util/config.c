@@ -51,6 +51,7 @@ static const struct key keys[] = {
     I(refresh_token_ttl, 60, 31536000L, 604800),
     I(activation_token_ttl, 1, 24, 24),
     I(password_hash_cost, 0, 11, 0),
+    I(password_hash_threads, 1, 16, 1),
     I(password_reset_token_ttl, 1, 720, 24),
     I(password_min_length, 1, 4096, 6),
     I(password_max_length, 1, 4096, 72),

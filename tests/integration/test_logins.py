@@ -126,7 +126,9 @@ def test_unknown_email_costs_the_same_as_a_wrong_password(env):
     print("    figures: login with a wrong password %.1f ms, with an unknown e-mail %.1f ms (fastest of %d each;"
           " medians %.1f / %.1f ms)" % (k * 1000, n * 1000, len(known), statistics.median(known) * 1000,
                                         statistics.median(unknown) * 1000))
-    check(0.5 < n / k < 2.0, "unknown e-mails and wrong passwords differ in time", known, unknown)
+    # A leak (no hash for an unknown e-mail) is a factor of 100 or more; the bounds leave room for a
+    # machine busy with other tests, where even the fastest of nine samples can be twice another's.
+    check(0.25 < n / k < 4.0, "unknown e-mails and wrong passwords differ in time", known, unknown)
 
 
 def test_rate_limit_per_principal(env):

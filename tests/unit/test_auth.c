@@ -1,9 +1,10 @@
 /* test_auth.c: authentication (core/auth.c, core/apikey.c over store_token.c) against an in-memory
  * store: login, access/refresh pairs, expiry, revocation, logout, password change and policy,
- * activation, and API keys. */
+ * activation, API keys, and the password hash work done ahead of the writer (hash_work.h). */
 #include "fixture.h"
 
 #include "cmagent/apikey.h"
+#include "cmagent/hash_work.h"
 #include "cmagent/secret.h"
 #include "cmagent/store_token.h"
 
@@ -459,6 +460,104 @@ static void expired_api_key_should_answer_token_expired(void)
     close_world();
 }
 
+/* The verifier's run (auth_*_prepare) computes every hash and check; the writer's run of the same
+ * request then computes none, unless the stored hash changed in between. */
+static void hash_work_should_leave_the_writer_no_hashing_unless_the_hash_changed(void)
+{
+    struct core_settings s = fixture_settings;
+    struct token_pair pair;
+    struct credentials cred = { 0 };
+    struct hash_work *hw;
+
+    open_with_customer_user();
+    s.password.reuse_days = 30;
+    s.reset_token_ttl_ms = HOUR_MS;
+    ctx->settings = &s;
+
+    /* a good login, a wrong password and an unknown e-mail each cost the verifier one hash */
+    const char *emails[] = { "cu@a.example.com", "cu@a.example.com", "nobody@a.example.com" };
+    const char *passwords[] = { "secret-password", "wrong-password", "secret-password" };
+    const int outcomes[] = { ERR_OK, ERR_UNAUTHORIZED, ERR_UNAUTHORIZED };
+    for (size_t i = 0; i < 3; i++) {
+        ctx->hash_work = hw = hash_work_new();
+        act_anonymous(ctx);
+        auth_login_prepare(ctx, emails[i], passwords[i]);
+        CHECK(hash_work_computed(hw) == 1);
+        hash_work_reset_count(hw);
+        CHECK(login(emails[i], passwords[i], &pair) == outcomes[i]);
+        CHECK(hash_work_computed(hw) == 0);
+        ctx->hash_work = NULL;
+        hash_work_free(hw);
+    }
+    /* the wrong password was counted, the good login before it had reset nothing after it */
+    CHECK(store_credentials_get(ctx->store, cu.id, &cred) == STORE_OK);
+    CHECK(cred.failed_login_attempts == 1);
+    credentials_release(&cred);
+
+    /* a password change: current, different-from-existing (the reuse rule asks the same of the
+     * one password in the history: answered once), new hash */
+    ctx->hash_work = hw = hash_work_new();
+    act_as(ctx, &cu);
+    auth_change_password_prepare(ctx, "secret-password", "second-password");
+    CHECK(hash_work_computed(hw) == 3);
+    hash_work_reset_count(hw);
+    CHECK(TX(ctx, auth_change_password(ctx, "secret-password", "second-password", &pair)) == ERR_OK);
+    CHECK(hash_work_computed(hw) == 0);
+    ctx->hash_work = NULL;
+    hash_work_free(hw);
+    CHECK(login("cu@a.example.com", "second-password", &pair) == ERR_OK);
+
+    /* the verifier saw "second-password" match; the password changes before the writer's run:
+     * the writer asks a new question, computes it, and refuses the old password */
+    ctx->hash_work = hw = hash_work_new();
+    act_anonymous(ctx);
+    auth_login_prepare(ctx, "cu@a.example.com", "second-password");
+    CHECK(hash_work_computed(hw) == 1);
+    ctx->hash_work = NULL;
+    act_as(ctx, &cu);
+    CHECK(TX(ctx, auth_change_password(ctx, "second-password", "third-password", &pair)) == ERR_OK);
+    ctx->hash_work = hw;
+    hash_work_reset_count(hw);
+    CHECK(login("cu@a.example.com", "second-password", &pair) == ERR_UNAUTHORIZED);
+    CHECK(hash_work_computed(hw) == 1);
+    ctx->hash_work = NULL;
+    hash_work_free(hw);
+
+    /* a reset by token: different-from-existing, the two other passwords of the history, new hash */
+    act_anonymous(ctx);
+    CHECK(TX(ctx, auth_request_password_reset(ctx, "cu@a.example.com")) == ERR_OK);
+    CHECK(store_credentials_get(ctx->store, cu.id, &cred) == STORE_OK);
+    char token[128];
+    snprintf(token, sizeof token, "%s", cred.reset_token);
+    credentials_release(&cred);
+    ctx->hash_work = hw = hash_work_new();
+    auth_reset_password_prepare(ctx, token, "fourth-password");
+    CHECK(hash_work_computed(hw) == 4);
+    hash_work_reset_count(hw);
+    CHECK(TX(ctx, auth_reset_password(ctx, token, "fourth-password", &pair)) == ERR_OK);
+    CHECK(hash_work_computed(hw) == 0);
+    ctx->hash_work = NULL;
+    hash_work_free(hw);
+
+    /* an activation: the new hash only */
+    struct user other;
+    CHECK(make_customer_user(&w, &w.admin_a, &w.customer_a, "other@a.example.com", &other) == ERR_OK);
+    char *activation = pending_activation_token(ctx, other.id);
+    act_anonymous(ctx);
+    ctx->hash_work = hw = hash_work_new();
+    auth_activate_prepare(ctx, activation, "other-password");
+    CHECK(hash_work_computed(hw) == 1);
+    hash_work_reset_count(hw);
+    CHECK(TX(ctx, auth_activate(ctx, activation, "other-password", &pair)) == ERR_OK);
+    CHECK(hash_work_computed(hw) == 0);
+    ctx->hash_work = NULL;
+    hash_work_free(hw);
+    CHECK(login("other@a.example.com", "other-password", &pair) == ERR_OK);
+    free(activation);
+    user_release(&other);
+    close_world();
+}
+
 int main(void)
 {
     RUN(login_should_issue_a_pair_that_authenticates);
@@ -474,5 +573,6 @@ int main(void)
     RUN(activation_should_check_the_token_and_emit_user_activated);
     RUN(api_keys_should_act_as_owner_and_stay_private);
     RUN(expired_api_key_should_answer_token_expired);
+    RUN(hash_work_should_leave_the_writer_no_hashing_unless_the_hash_changed);
     return test_report("test_auth");
 }
