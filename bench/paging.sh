@@ -123,7 +123,7 @@ listing() {
     [ "$deep" -le "$COUNT" ] || deep=$COUNT
     r=$(rr "$op" '{"token":"'"$TOKEN"'","data":{'"$base$order"',"page":'$mid'}}')
     token=$(json_str nextPageToken <<<"$r")
-    case $r in *'"totalElements":'"$rows"[,}]*) ;; *) echo "paging.sh: $op does not count $rows rows: ${r:0:300}" >&2; FAILED=1 ;; esac
+    case $r in *'"totalElements":'"$rows"[',}']*) ;; *) echo "paging.sh: $op does not count $rows rows: ${r:0:300}" >&2; FAILED=1 ;; esac
     run "$label first page (offset)" "$op" "$COUNT" "{$base$order,\"page\":0}"
     run "$label page $last_page (offset)" "$op" "$deep" "{$base$order,\"page\":$last_page}"
     if [ -n "$token" ]; then
