@@ -100,6 +100,7 @@ struct ctx {
     char audit_entity_id[UUID_STR_LEN];
     char audit_entity_name[256];
     char audit_tenant_id[UUID_STR_LEN];
+    char audit_customer_id[UUID_STR_LEN];
 };
 
 /* Asks for a mail (copies the texts); await makes the reply wait for the mail's outcome. */
@@ -109,6 +110,10 @@ void ctx_want_mail(struct ctx *ctx, const char *to, const char *subject, const c
 char *ctx_link(const struct ctx *ctx, const char *path, const char *token);
 
 /* Frees what the context owns (mail, kept audit row). */
+/* Names u as the entity of the request's audit row, with its tenant and customer (which an
+ * anonymous operation, a login or a reset, has no caller to take them from). */
+void ctx_audit_subject(struct ctx *ctx, const struct user *u);
+
 void ctx_release(struct ctx *ctx);
 
 /* Writes ctx->kept in a savepoint of its own (after the request's savepoint was rolled back). */

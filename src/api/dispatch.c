@@ -337,6 +337,8 @@ static struct audit_row *op_audit_row(struct ctx *ctx, const struct op *op, cons
     if (ctx->who.authority == AUTHORITY_NONE) {
         /* Anonymous operations (login, activation, reset) act as the user they name. */
         snprintf(r->tenant_id, sizeof r->tenant_id, "%s", ctx->audit_tenant_id[0] ? ctx->audit_tenant_id : NULL_UUID);
+        if (ctx->audit_customer_id[0] != '\0' && strcmp(ctx->audit_customer_id, NULL_UUID) != 0)
+            snprintf(r->customer_id, sizeof r->customer_id, "%s", ctx->audit_customer_id);
         if (strcmp(op->audit_entity, "USER") == 0 && r->entity_id[0] != '\0') {
             snprintf(r->user_id, sizeof r->user_id, "%s", r->entity_id);
             r->user_name = xstrdup_or_null(r->entity_name);

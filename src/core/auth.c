@@ -306,9 +306,7 @@ static int verify_login(struct ctx *ctx, const char *email, const char *pw, stru
     }
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
-    snprintf(ctx->audit_entity_id, sizeof ctx->audit_entity_id, "%s", u->id);
-    snprintf(ctx->audit_entity_name, sizeof ctx->audit_entity_name, "%s", u->email);
-    snprintf(ctx->audit_tenant_id, sizeof ctx->audit_tenant_id, "%s", u->tenant_id);
+    ctx_audit_subject(ctx, u);
     rc = store_credentials_get(ctx->store, u->id, c);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
@@ -606,9 +604,7 @@ int auth_request_password_reset(struct ctx *ctx, const char *email)
         return ERR_OK; /* always 200: the reply must not tell which e-mails exist */
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
-    snprintf(ctx->audit_entity_id, sizeof ctx->audit_entity_id, "%s", u.id);
-    snprintf(ctx->audit_entity_name, sizeof ctx->audit_entity_name, "%s", u.email);
-    snprintf(ctx->audit_tenant_id, sizeof ctx->audit_tenant_id, "%s", u.tenant_id);
+    ctx_audit_subject(ctx, &u);
     rc = store_credentials_get(ctx->store, u.id, &c);
     if (rc != STORE_OK) {
         rc = ctx_store_failed(ctx, rc);

@@ -38,6 +38,14 @@ void ctx_item_end(struct ctx *ctx, bool keep)
     }
 }
 
+void ctx_audit_subject(struct ctx *ctx, const struct user *u)
+{
+    snprintf(ctx->audit_entity_id, sizeof ctx->audit_entity_id, "%s", u->id);
+    snprintf(ctx->audit_entity_name, sizeof ctx->audit_entity_name, "%s", u->email ? u->email : "");
+    snprintf(ctx->audit_tenant_id, sizeof ctx->audit_tenant_id, "%s", u->tenant_id);
+    snprintf(ctx->audit_customer_id, sizeof ctx->audit_customer_id, "%s", u->customer_id);
+}
+
 void ctx_release(struct ctx *ctx)
 {
     free(ctx->mail.to);

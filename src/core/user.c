@@ -530,8 +530,7 @@ int user_send_activation_mail(struct ctx *ctx, const char *email)
         return error_set(&ctx->err, ERR_NOT_FOUND, "User with email '%.255s' is not found", email);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
-    snprintf(ctx->audit_entity_id, sizeof ctx->audit_entity_id, "%s", u.id);
-    snprintf(ctx->audit_entity_name, sizeof ctx->audit_entity_name, "%s", u.email);
+    ctx_audit_subject(ctx, &u);
     rc = user_activation_link(ctx, u.id, &link, &ttl);
     if (rc == ERR_OK && ctx->mail_outcome == MAIL_FAILED) {
         rc = activation_mail_failed(ctx);

@@ -58,6 +58,9 @@ def test_logins_and_user_writes_are_audited(env):
     kinds = [(r["actionType"], r["actionStatus"]) for r in rows]
     check(("LOGIN", "SUCCESS") in kinds and ("LOGIN", "FAILURE") in kinds and ("ACTIVATED", "SUCCESS") in kinds,
           "the user's own rows", rows)
+    logins = [r for r in rows if r["actionType"] == "LOGIN"]
+    check(all(r["customerId"] and eid(r["customerId"]) == eid(cust["id"]) for r in logins),
+          "a customer user's login rows name its customer", logins)
     rows = rows_of(c, ta.token, entityType="USER", entityId=u.user_id)
     check(any(r["actionType"] == "ADDED" and r["userName"] == ta.email for r in rows), "user create row", rows)
 
