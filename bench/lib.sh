@@ -105,9 +105,16 @@ setup_fail() { echo "$BENCH_NAME: agent setup failed at $1: $2" >&2; exit 1; }
 # tenant_admin TITLE EMAIL: a new tenant and its activated administrator, through the protocol with
 # $SYS_TOKEN; prints the administrator's access token
 tenant_admin() {
-    local r tenant user act pw=Bench-$RANDOM$RANDOM
+    local r tenant
     r=$(rr tenant.create "{\"token\":\"$SYS_TOKEN\",\"data\":{\"title\":\"$1\"}}")
     tenant=$(json_id <<<"$r"); [ -n "$tenant" ] || setup_fail tenant.create "$r"
+    admin_of "$tenant" "$2"
+}
+
+# admin_of TENANT_ID EMAIL: a new activated administrator of an existing tenant, through the
+# protocol with $SYS_TOKEN; prints its access token
+admin_of() {
+    local r tenant=$1 user act pw=Bench-$RANDOM$RANDOM
     r=$(rr user.create "{\"token\":\"$SYS_TOKEN\",\"data\":{\"email\":\"$2\",\"authority\":\"TENANT_ADMIN\",\"tenantId\":\"$tenant\"}}")
     user=$(json_id <<<"$r"); [ -n "$user" ] || setup_fail user.create "$r"
     r=$(rr user.activationLink "{\"token\":\"$SYS_TOKEN\",\"data\":{\"id\":\"$user\"}}")
@@ -116,16 +123,17 @@ tenant_admin() {
     json_str token <<<"$r"
 }
 
-# start_agent: the agent built in $AGENT_BIN with a fresh database in $TMP on $BROKER_URI, then a
-# tenant through the protocol: sets SYS_TOKEN (system administrator, whose password is SYS_PASSWORD)
-# and TA_TOKEN (its tenant admin)
+# start_agent: the agent built in $AGENT_BIN with a fresh database in $TMP (or the database in
+# $AGENT_DB, kept as it is) on $BROKER_URI, then a tenant through the protocol: sets SYS_TOKEN
+# (system administrator, whose password is SYS_PASSWORD: set it beforehand for a kept database whose
+# administrator exists already) and TA_TOKEN (its tenant admin)
 start_agent() {
-    local sys_pw=bench-$RANDOM$RANDOM r=""
+    local sys_pw=${SYS_PASSWORD:-bench-$RANDOM$RANDOM} r=""
     SYS_PASSWORD=$sys_pw
-    rm -f "$TMP"/cmagent.db*
+    [ -n "${AGENT_DB:-}" ] || rm -f "$TMP"/cmagent.db*
     cat >"$TMP/cmagent.conf" <<EOF
 broker $BROKER_URI
-database $TMP/cmagent.db
+database ${AGENT_DB:-$TMP/cmagent.db}
 agent_id bench-$$
 sysadmin_email sysadmin@bench.local
 sysadmin_password $sys_pw
@@ -142,6 +150,6 @@ EOF
 
     r=$(rr auth.login "{\"data\":{\"email\":\"sysadmin@bench.local\",\"password\":\"$sys_pw\"}}")
     SYS_TOKEN=$(json_str token <<<"$r"); [ -n "$SYS_TOKEN" ] || setup_fail auth.login "$r"
-    TA_TOKEN=$(tenant_admin "Bench tenant" admin@bench.local)
+    TA_TOKEN=$(tenant_admin "Bench tenant" "admin-$$-$RANDOM@bench.local")
     [ -n "$TA_TOKEN" ] || exit 1
 }

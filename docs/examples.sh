@@ -344,6 +344,20 @@ expect '"hasNext":false}'
 [ "$(printf '%s' "$OUT" | field data.data.0.title)" = "Company A" ] || fail "the cursor page does not hold Company A"
 call customer.list '{"token":"'"$TOKEN"'","data":{"pageSize":2,"pageToken":"'"$PAGE_TOKEN"'","textSearch":"company a"}}' 400
 expect '"message":"pageToken was issued for sortProperty '"'"'title'"'"' DESC; repeat them with it"'
+
+section "customer.devices with a cursor (pageToken)"
+for n in 1 2 3; do
+    call device.create '{"token":"'"$TOKEN"'","data":{"name":"Sensor '"$n$RUN"'","customerId":"'"$CUSTOMER_ID"'"}}' 200
+done
+call customer.devices '{"token":"'"$TOKEN"'","data":{"customerId":"'"$CUSTOMER_ID"'","pageSize":2,"page":0,"sortProperty":"createdTime"}}' 200
+expect '"totalPages":2,"totalElements":3,"hasNext":true'
+DEVICE_PAGE_TOKEN=$(printf '%s' "$OUT" | field data.nextPageToken)
+call customer.devices '{"token":"'"$TOKEN"'","data":{"customerId":"'"$CUSTOMER_ID"'","pageSize":2,"pageToken":"'"$DEVICE_PAGE_TOKEN"'","sortProperty":"createdTime"}}' 200
+expect '"hasNext":false}'
+[ "$(printf '%s' "$OUT" | field data.data.0.name)" = "Sensor 3$RUN" ] || fail "the cursor page does not hold Sensor 3"
+call customer.devices '{"token":"'"$TOKEN"'","data":{"customerId":"'"$CUSTOMER_ID"'","pageSize":2,"pageToken":"'"$DEVICE_PAGE_TOKEN"'","sortProperty":"name"}}' 400
+expect '"message":"pageToken works with sortProperty createdTime or id"'
+
 call customer.list '{"token":"'"$TOKEN"'","data":{"pageSize":10,"sortProperty":"title","sortOrder":"UP"}}' 400
 expect "\"message\":\"Unsupported sort order 'UP'! Only 'ASC' or 'DESC' types are allowed.\""
 call customer.list '{"token":"'"$TOKEN"'","data":{"pageSize":0}}' 400

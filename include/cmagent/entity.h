@@ -32,6 +32,17 @@ int entity_list_by_customer(struct ctx *ctx, enum entity_kind kind, const char *
                             const struct page_request *p, struct entity **items, size_t *n,
                             struct page_info *info);
 
+/* The page after page_token (a cursor from entity_page_token) of the tenant's listing (customer_id
+ * NULL) or of one customer's, in p's order, without totals: its cost does not grow with the depth.
+ * Sorting by createdTime or id (the default), or for the tenant's listing by name. */
+int entity_list_after(struct ctx *ctx, enum entity_kind kind, const char *customer_id, const char *type,
+                      const struct page_request *p, const char *page_token, struct entity **items, size_t *n,
+                      bool *has_next);
+
+/* The cursor of the page that follows last in p's order in the tenant's listing (customer_id
+ * NULL) or a customer's (heap), or NULL when p sorts by a property a cursor does not support. */
+char *entity_page_token(const struct page_request *p, const char *customer_id, const struct entity *last);
+
 /* Assigns the entity to customer_id (directly from another owner too); out is the entity after.
  * Emits ENTITY_ASSIGNED even when it already belonged to that customer (version unchanged then). */
 int entity_assign(struct ctx *ctx, enum entity_kind kind, const char *id, const char *customer_id,

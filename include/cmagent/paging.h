@@ -31,6 +31,10 @@ struct page_cursor {
     char *last_value;             /* that row's sort value as text (heap) */
 };
 
+/* The column a cursor continues p's order by, from cursorable (the orders an index serves and whose
+ * column is never NULL; sortProperty absent means "id"), or NULL when p's order has none. */
+const char *paging_cursor_column(const struct page_request *p, const struct sort_column *cursorable);
+
 /* Encodes a cursor as an opaque token (heap). */
 char *paging_cursor_encode(const char *property, bool descending, const char *last_id, const char *last_value);
 

@@ -18,10 +18,12 @@ int store_customer_exists_external_id(struct store *s, const char *tenant_id, co
 /* Every title of the tenant that starts with prefix (for UNIQUIFY). Caller frees each and the array. */
 int store_customer_titles_with_prefix(struct store *s, const char *tenant_id, const char *prefix,
                                       char ***titles, size_t *n);
+/* The tenant's number of customers, kept by the store (no COUNT). */
 int store_customer_count(struct store *s, const char *tenant_id, int64_t *count);
 
 /* One page of the tenant's customers: title contains text_search (case-insensitive, NULL: all),
- * ordered by sort_column (a trusted column name) then id. *total counts all matches. */
+ * ordered by sort_column (a trusted column name) then id. *total counts all matches: the count
+ * kept by the store without text_search, a COUNT with it. */
 int store_customer_page(struct store *s, const char *tenant_id, const char *text_search,
                         const char *sort_column, int descending, int64_t limit, int64_t offset,
                         struct customer **items, size_t *n, int64_t *total);

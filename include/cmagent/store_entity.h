@@ -6,6 +6,7 @@
 #include "cmagent/model.h"
 #include "cmagent/store.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,12 +20,29 @@ int store_entity_get_by_name(struct store *s, enum entity_kind kind, const char 
 int store_entity_count(struct store *s, enum entity_kind kind, const char *tenant_id, int64_t *count);
 int store_entity_delete(struct store *s, enum entity_kind kind, const char *id);
 
-/* One page of a tenant's entities of a kind; customer_id non-NULL keeps that customer's only, type
- * non-NULL that type only; name contains text_search (case-insensitive, NULL: all); ordered by
- * sort_column (a trusted column name) then id. The caller frees *items with entities_free(). */
-int store_entity_page(struct store *s, enum entity_kind kind, const char *tenant_id, const char *customer_id,
-                      const char *type, const char *text_search, const char *sort_column, int descending,
-                      int64_t limit, int64_t offset, struct entity **items, size_t *n, int64_t *total);
+/* What a listing reads: a tenant's entities of a kind; customer_id non-NULL keeps that customer's
+ * only, type non-NULL that type only; name contains text_search (case-insensitive, NULL: all);
+ * ordered by sort_column (a trusted column name) then id ascending. */
+struct entity_listing {
+    const char *tenant_id;
+    const char *customer_id;
+    const char *type;
+    const char *text_search;
+    const char *sort_column;
+    bool descending;
+};
+
+/* One page by offset, and *total the number of matches: the count kept by the store when the
+ * listing has no type or text filter, else a COUNT. The caller frees *items with entities_free(). */
+int store_entity_page(struct store *s, enum entity_kind kind, const struct entity_listing *l, int64_t limit,
+                      int64_t offset, struct entity **items, size_t *n, int64_t *total);
+
+/* The page after a cursor: rows after (last_value, last_id) in the listing's order (sort_column
+ * created_time, name or id; last_value as text), at most limit, no total. Read with an index range
+ * that starts at the cursor, so its cost does not depend on how deep the cursor is. */
+int store_entity_page_after(struct store *s, enum entity_kind kind, const struct entity_listing *l,
+                            const char *last_value, const char *last_id, int64_t limit, struct entity **items,
+                            size_t *n);
 
 /* Unassigns at most limit entities of the kind that customer_id owns (version + 1 each), found
  * through the partial customer index; *changed is how many (fewer than limit: none is left). */

@@ -100,59 +100,79 @@ static int entity_op_delete(struct call *c, enum entity_kind kind)
     return ERR_OK;
 }
 
-static int reply_page(struct call *c, int rc, struct entity *items, size_t n, const struct page_info *info)
+/* Offset paging answers ThingsBoard's PageData; with pageToken (a cursor) the page after it,
+ * {"data","hasNext","nextPageToken"} without totals. Both give nextPageToken while hasNext.
+ * customer_id NULL lists the tenant's entities. */
+static int list_entities(struct call *c, enum entity_kind kind, const char *customer_id)
 {
-    if (rc == ERR_OK) {
-        cJSON *a = cJSON_CreateArray();
-        for (size_t i = 0; i < n; i++)
-            cJSON_AddItemToArray(a, render_entity(&items[i]));
-        c->result = json_page(a, info);
+    struct page_request p;
+    struct page_info info;
+    struct entity *items = NULL;
+    char *type = NULL, *token = NULL, *next = NULL;
+    const char *only_type;
+    size_t n = 0;
+    bool has_next = false;
+    int rc;
+
+    if (arg_string(c, "type", false, &type) || arg_string(c, "pageToken", false, &token) || arg_paging(c, &p)) {
+        free(type);
+        free(token);
+        return call_failed(c);
     }
+    only_type = type && type[0] ? type : NULL;
+    if (token != NULL && p.page != 0) {
+        rc = error_set(&c->ctx->err, ERR_BAD_REQUEST, "Use either page or pageToken, not both");
+        goto out;
+    }
+    if (token != NULL)
+        rc = entity_list_after(c->ctx, kind, customer_id, only_type, &p, token, &items, &n, &has_next);
+    else if (customer_id != NULL)
+        rc = entity_list_by_customer(c->ctx, kind, customer_id, only_type, &p, &items, &n, &info);
+    else
+        rc = entity_list(c->ctx, kind, only_type, &p, &items, &n, &info);
+    if (rc != ERR_OK)
+        goto out;
+    if (token == NULL)
+        has_next = info.has_next;
+    if (has_next && n > 0)
+        next = entity_page_token(&p, customer_id, &items[n - 1]);
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(a, render_entity(&items[i]));
+    if (token != NULL) {
+        c->result = cJSON_CreateObject();
+        cJSON_AddItemToObject(c->result, "data", a);
+        cJSON_AddBoolToObject(c->result, "hasNext", has_next);
+    } else {
+        c->result = json_page(a, &info);
+    }
+    if (next != NULL)
+        cJSON_AddStringToObject(c->result, "nextPageToken", next);
+out:
+    page_request_release(&p);
     entities_free(items, n);
+    free(type);
+    free(token);
+    free(next);
     return rc;
 }
 
 static int entity_op_list(struct call *c, enum entity_kind kind)
 {
-    static const char *const keys[] = { PAGING_KEYS, "type", NULL };
-    struct page_request p;
-    struct page_info info;
-    struct entity *items = NULL;
-    char *type = NULL;
-    size_t n = 0;
-
-    if (args_allow(c, keys) || arg_string(c, "type", false, &type))
+    static const char *const keys[] = { PAGING_KEYS, "type", "pageToken", NULL };
+    if (args_allow(c, keys))
         return call_failed(c);
-    if (arg_paging(c, &p)) {
-        free(type);
-        return call_failed(c);
-    }
-    int rc = entity_list(c->ctx, kind, type && type[0] ? type : NULL, &p, &items, &n, &info);
-    page_request_release(&p);
-    free(type);
-    return reply_page(c, rc, items, n, &info);
+    return list_entities(c, kind, NULL);
 }
 
 static int customer_op_entities(struct call *c, enum entity_kind kind)
 {
-    static const char *const keys[] = { "customerId", PAGING_KEYS, "type", NULL };
+    static const char *const keys[] = { "customerId", PAGING_KEYS, "type", "pageToken", NULL };
     char customer_id[UUID_STR_LEN];
-    struct page_request p;
-    struct page_info info;
-    struct entity *items = NULL;
-    char *type = NULL;
-    size_t n = 0;
 
-    if (args_allow(c, keys) || arg_id(c, "customerId", true, customer_id) || arg_string(c, "type", false, &type))
+    if (args_allow(c, keys) || arg_id(c, "customerId", true, customer_id))
         return call_failed(c);
-    if (arg_paging(c, &p)) {
-        free(type);
-        return call_failed(c);
-    }
-    int rc = entity_list_by_customer(c->ctx, kind, customer_id, type && type[0] ? type : NULL, &p, &items, &n, &info);
-    page_request_release(&p);
-    free(type);
-    return reply_page(c, rc, items, n, &info);
+    return list_entities(c, kind, customer_id);
 }
 
 /* ---- assignment: one id, or ids with one result each ---- */

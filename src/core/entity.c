@@ -297,26 +297,89 @@ int entity_delete(struct ctx *ctx, enum entity_kind kind, const char *id)
     return rc;
 }
 
+/* Orders a cursor can continue: a column that is never NULL, with an index per owner. A tenant's
+ * entities have one by name (the unique name), a customer's do not. */
+static const struct sort_column tenant_cursor_sort[] = {
+    { "createdTime", "created_time" }, { "name", "name" }, { "id", "id" }, { NULL, NULL },
+};
+static const struct sort_column customer_cursor_sort[] = {
+    { "createdTime", "created_time" }, { "id", "id" }, { NULL, NULL },
+};
+
+static const struct sort_column *cursor_sort(const char *customer_id)
+{
+    return customer_id != NULL ? customer_cursor_sort : tenant_cursor_sort;
+}
+
+static void listing_of(struct ctx *ctx, const char *customer_id, const char *type, const struct page_request *p,
+                       const char *column, struct entity_listing *l)
+{
+    l->tenant_id = ctx->who.tenant_id;
+    l->customer_id = customer_id;
+    l->type = type;
+    l->text_search = p->text_search;
+    l->sort_column = column;
+    l->descending = p->descending;
+}
+
+/* A page's rows of deleted customers still waiting for their unassignment read as unassigned. */
+static int settle_page(struct ctx *ctx, struct entity **items, size_t *n)
+{
+    if (unassign_settle_page(ctx, *items, *n) == ERR_OK)
+        return ERR_OK;
+    entities_free(*items, *n);
+    *items = NULL;
+    *n = 0;
+    return ctx->err.kind;
+}
+
 static int page(struct ctx *ctx, enum entity_kind kind, const char *customer_id, const char *type,
                 const struct page_request *p, struct entity **items, size_t *n, struct page_info *info)
 {
     const char *column;
+    struct entity_listing l;
     int64_t total = 0;
 
     if (paging_validate(ctx, p, entity_sort, &column) != ERR_OK)
         return ctx->err.kind;
-    int rc = store_entity_page(ctx->store, kind, ctx->who.tenant_id, customer_id, type, p->text_search, column,
-                               p->descending, p->page_size, paging_offset(p), items, n, &total);
+    listing_of(ctx, customer_id, type, p, column, &l);
+    int rc = store_entity_page(ctx->store, kind, &l, p->page_size, paging_offset(p), items, n, &total);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
-    if (unassign_settle_page(ctx, *items, *n) != ERR_OK) {
-        entities_free(*items, *n);
-        *items = NULL;
-        *n = 0;
+    if (settle_page(ctx, items, n) != ERR_OK)
         return ctx->err.kind;
-    }
     paging_info(p, total, info);
     return ERR_OK;
+}
+
+static int page_after(struct ctx *ctx, enum entity_kind kind, const char *customer_id, const char *type,
+                      const struct page_request *p, const char *page_token, struct entity **items, size_t *n,
+                      bool *has_next)
+{
+    const char *column;
+    struct entity_listing l;
+    struct page_cursor cur;
+
+    if (paging_validate(ctx, p, entity_sort, &column) != ERR_OK)
+        return ctx->err.kind;
+    if (paging_cursor_column(p, cursor_sort(customer_id)) == NULL)
+        return error_set(&ctx->err, ERR_BAD_REQUEST, customer_id != NULL
+                                                         ? "pageToken works with sortProperty createdTime or id"
+                                                         : "pageToken works with sortProperty createdTime, name or id");
+    if (paging_cursor_decode(ctx, page_token, p, &cur) != ERR_OK)
+        return ctx->err.kind;
+    listing_of(ctx, customer_id, type, p, column, &l);
+    int64_t limit = p->page_size < INT64_MAX ? p->page_size + 1 : p->page_size;
+    int rc = store_entity_page_after(ctx->store, kind, &l, cur.last_value, cur.last_id, limit, items, n);
+    paging_cursor_release(&cur);
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    if ((int64_t)*n > p->page_size) {
+        entity_release(&(*items)[*n - 1]);
+        (*n)--;
+        *has_next = true;
+    }
+    return settle_page(ctx, items, n);
 }
 
 int entity_list(struct ctx *ctx, enum entity_kind kind, const char *type, const struct page_request *p,
@@ -341,6 +404,44 @@ int entity_list_by_customer(struct ctx *ctx, enum entity_kind kind, const char *
         return ctx->err.kind;
     customer_release(&c);
     return page(ctx, kind, customer_id, type, p, items, n, info);
+}
+
+int entity_list_after(struct ctx *ctx, enum entity_kind kind, const char *customer_id, const char *type,
+                      const struct page_request *p, const char *page_token, struct entity **items, size_t *n,
+                      bool *has_next)
+{
+    struct customer c;
+
+    *items = NULL;
+    *n = 0;
+    *has_next = false;
+    if (customer_id == NULL) {
+        if (perm_require(ctx, AUTH_TENANT) != ERR_OK)
+            return ctx->err.kind;
+    } else {
+        if (customer_get(ctx, customer_id, &c) != ERR_OK)
+            return ctx->err.kind;
+        customer_release(&c);
+    }
+    return page_after(ctx, kind, customer_id, type, p, page_token, items, n, has_next);
+}
+
+char *entity_page_token(const struct page_request *p, const char *customer_id, const struct entity *last)
+{
+    const char *column = paging_cursor_column(p, cursor_sort(customer_id));
+    char num[32];
+    const char *value;
+
+    if (column == NULL || last == NULL)
+        return NULL;
+    if (strcmp(column, "created_time") == 0) {
+        snprintf(num, sizeof num, "%lld", (long long)last->created_time);
+        value = num;
+    } else {
+        value = strcmp(column, "name") == 0 ? last->name : last->id;
+    }
+    return paging_cursor_encode(p->sort_property != NULL ? p->sort_property : "id", p->descending, last->id,
+                                value != NULL ? value : "");
 }
 
 /* Sets the owner to c (already checked to be the tenant's) and emits ENTITY_ASSIGNED. */

@@ -57,6 +57,16 @@ int64_t paging_offset(const struct page_request *p)
     return p->page * p->page_size;
 }
 
+const char *paging_cursor_column(const struct page_request *p, const struct sort_column *cursorable)
+{
+    const char *prop = p->sort_property != NULL ? p->sort_property : "id";
+    for (const struct sort_column *c = cursorable; c->property != NULL; c++) {
+        if (strcmp(c->property, prop) == 0)
+            return c->column;
+    }
+    return NULL;
+}
+
 /* The token is the hex of "c1" US property US A|D US last id US last value (US = 0x1f). */
 #define CURSOR_SEP '\x1f'
 

@@ -174,6 +174,39 @@ int store_query_int(struct store *s, sqlite3_stmt *st, int64_t *out)
     return mapped;
 }
 
+int store_row_count(struct store *s, const char *owner_id, const char *table, int64_t *count)
+{
+    static const char sql[] = "SELECT coalesce((SELECT n FROM row_count WHERE owner_id = ?1 AND kind = ?2), 0)";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    *count = 0;
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, owner_id);
+    bind_text(st, 2, table);
+    return store_query_int(s, st, count);
+}
+
+int store_row_count_add(struct store *s, const char *owner_id, const char *table)
+{
+    static const char create_sql[] = "INSERT OR IGNORE INTO row_count(owner_id, kind, n) VALUES (?1, ?2, 0)";
+    static const char add_sql[] = "UPDATE row_count SET n = n + 1 WHERE owner_id = ?1 AND kind = ?2";
+    const char *const steps[] = { create_sql, add_sql };
+
+    if (owner_id == NULL || owner_id[0] == '\0')
+        return STORE_OK;
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        sqlite3_stmt *st = store_stmt(s, steps[i]);
+        if (st == NULL)
+            return STORE_ERROR;
+        bind_text(st, 1, owner_id);
+        bind_text(st, 2, table);
+        int rc = store_exec_stmt(s, st);
+        if (rc != STORE_OK)
+            return rc;
+    }
+    return STORE_OK;
+}
+
 void bind_text(sqlite3_stmt *st, int i, const char *v)
 {
     if (v == NULL)

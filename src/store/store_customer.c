@@ -73,7 +73,8 @@ int store_customer_insert(struct store *s, const struct customer *c)
     if (st == NULL)
         return STORE_ERROR;
     bind_row(st, c);
-    return store_exec_stmt(s, st);
+    int rc = store_exec_stmt(s, st);
+    return rc == STORE_OK ? store_row_count_add(s, c->tenant_id, "customer") : rc;
 }
 
 int store_customer_update(struct store *s, const struct customer *c)
@@ -147,12 +148,7 @@ int store_customer_titles_with_prefix(struct store *s, const char *tenant_id, co
 
 int store_customer_count(struct store *s, const char *tenant_id, int64_t *count)
 {
-    static const char sql[] = "SELECT count(*) FROM customer WHERE tenant_id = ?";
-    sqlite3_stmt *st = store_stmt(s, sql);
-    if (st == NULL)
-        return STORE_ERROR;
-    bind_text(st, 1, tenant_id);
-    return store_query_int(s, st, count);
+    return store_row_count(s, tenant_id, "customer", count);
 }
 
 int store_customer_page(struct store *s, const char *tenant_id, const char *text_search,
@@ -169,22 +165,26 @@ int store_customer_page(struct store *s, const char *tenant_id, const char *text
     *items = NULL;
     *n = 0;
     *total = 0;
-    sqlite3_stmt *cst = store_stmt(s, count_sql);
-    if (cst == NULL) {
-        free(pattern);
-        return STORE_ERROR;
+    if (pattern == NULL) {
+        rc = store_customer_count(s, tenant_id, total);
+    } else {
+        sqlite3_stmt *cst = store_stmt(s, count_sql);
+        if (cst == NULL) {
+            free(pattern);
+            return STORE_ERROR;
+        }
+        bind_text(cst, 1, tenant_id);
+        bind_text(cst, 2, pattern);
+        rc = store_query_int(s, cst, total);
     }
-    bind_text(cst, 1, tenant_id);
-    bind_text(cst, 2, pattern);
-    rc = store_query_int(s, cst, total);
     if (rc != STORE_OK)
         goto out;
 
     snprintf(sql, sizeof sql,
              "SELECT " CUSTOMER_COLUMNS " FROM customer WHERE tenant_id = ?1"
              " AND (?2 IS NULL OR title LIKE '%%' || ?2 || '%%' ESCAPE '\\')"
-             " ORDER BY %s %s, id ASC LIMIT ?3 OFFSET ?4",
-             sort_column, descending ? "DESC" : "ASC");
+             " ORDER BY %s %s%s LIMIT ?3 OFFSET ?4",
+             sort_column, descending ? "DESC" : "ASC", strcmp(sort_column, "id") == 0 ? "" : ", id ASC");
     rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK) {
         rc = store_rc(s, rc);
@@ -228,6 +228,12 @@ int store_customer_get_public(struct store *s, const char *tenant_id, struct cus
     " AND " col " " cmp "= ?3 AND (" col " " cmp " ?3 OR id > ?4)"                                      \
     " ORDER BY " col " " dir ", id ASC LIMIT ?5"
 
+/* By id, the id is the whole position (?3 is left unused). */
+#define PAGE_AFTER_ID(cmp, dir)                                                                         \
+    "SELECT " CUSTOMER_COLUMNS " FROM customer WHERE tenant_id = ?1"                                    \
+    " AND (?2 IS NULL OR title LIKE '%' || ?2 || '%' ESCAPE '\\')"                                    \
+    " AND id " cmp " ?4 ORDER BY id " dir " LIMIT ?5"
+
 int store_customer_page_after(struct store *s, const char *tenant_id, const char *text_search,
                               const char *sort_column, int descending, const char *last_value,
                               const char *last_id, int64_t limit, struct customer **items, size_t *n)
@@ -236,8 +242,8 @@ int store_customer_page_after(struct store *s, const char *tenant_id, const char
     static const char created_desc[] = PAGE_AFTER("created_time", "<", "DESC");
     static const char title_asc[] = PAGE_AFTER("title", ">", "ASC");
     static const char title_desc[] = PAGE_AFTER("title", "<", "DESC");
-    static const char id_asc[] = PAGE_AFTER("id", ">", "ASC");
-    static const char id_desc[] = PAGE_AFTER("id", "<", "DESC");
+    static const char id_asc[] = PAGE_AFTER_ID(">", "ASC");
+    static const char id_desc[] = PAGE_AFTER_ID("<", "DESC");
     const char *sql;
     bool numeric = false;
     char *pattern = NULL;

@@ -69,7 +69,8 @@ int store_dashboard_insert(struct store *s, const struct dashboard *d)
     bind_text(st, 4, d->title);
     bind_text(st, 5, d->configuration);
     sqlite3_bind_int64(st, 6, d->version);
-    return store_exec_stmt(s, st);
+    int rc = store_exec_stmt(s, st);
+    return rc == STORE_OK ? store_row_count_add(s, d->tenant_id, "dashboard") : rc;
 }
 
 int store_dashboard_update(struct store *s, const struct dashboard *d)
@@ -118,12 +119,7 @@ int store_dashboard_exists(struct store *s, const char *tenant_id, const char *i
 
 int store_dashboard_count(struct store *s, const char *tenant_id, int64_t *count)
 {
-    static const char sql[] = "SELECT count(*) FROM dashboard WHERE tenant_id = ?";
-    sqlite3_stmt *st = store_stmt(s, sql);
-    if (st == NULL)
-        return STORE_ERROR;
-    bind_text(st, 1, tenant_id);
-    return store_query_int(s, st, count);
+    return store_row_count(s, tenant_id, "dashboard", count);
 }
 
 int store_dashboard_delete(struct store *s, const char *id)
@@ -171,7 +167,10 @@ int store_dashboard_page(struct store *s, const char *tenant_id, const char *cus
     bind_text(cst, 2, pattern);
     if (customer_id != NULL)
         bind_text(cst, 3, customer_id);
-    rc = store_query_int(s, cst, total);
+    if (customer_id == NULL && pattern == NULL)
+        rc = store_dashboard_count(s, tenant_id, total);
+    else
+        rc = store_query_int(s, cst, total);
     if (rc != STORE_OK)
         goto out;
     bind_text(st, 1, tenant_id);

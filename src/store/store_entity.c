@@ -59,6 +59,14 @@ static void bind_row(sqlite3_stmt *st, const struct entity *e)
 
 static bool kind_ok(enum entity_kind k) { return (unsigned)k < ENTITY_KINDS; }
 
+/* Where a page starts: an offset, or (last_id non-NULL) the row after a cursor's position. */
+struct page_position {
+    int64_t offset;
+    const char *last_value;
+    const char *last_id;
+    bool numeric; /* last_value is an integer column's */
+};
+
 int store_entity_insert(struct store *s, const struct entity *e)
 {
     static const char *const sql[ENTITY_KINDS] = {
@@ -72,7 +80,12 @@ int store_entity_insert(struct store *s, const struct entity *e)
     if (st == NULL)
         return STORE_ERROR;
     bind_row(st, e);
-    return store_exec_stmt(s, st);
+    int rc = store_exec_stmt(s, st);
+    if (rc == STORE_OK)
+        rc = store_row_count_add(s, e->tenant_id, table_names[e->kind]);
+    if (rc == STORE_OK)
+        rc = store_row_count_add(s, e->customer_id, table_names[e->kind]);
+    return rc;
 }
 
 #define UPDATE_SET(table) \
@@ -129,18 +142,10 @@ int store_entity_get_by_name(struct store *s, enum entity_kind kind, const char 
 
 int store_entity_count(struct store *s, enum entity_kind kind, const char *tenant_id, int64_t *count)
 {
-    static const char *const sql[ENTITY_KINDS] = {
-        "SELECT count(*) FROM device WHERE tenant_id = ?",
-        "SELECT count(*) FROM asset WHERE tenant_id = ?",
-        "SELECT count(*) FROM edge WHERE tenant_id = ?",
-    };
+    *count = 0;
     if (!kind_ok(kind))
         return STORE_ERROR;
-    sqlite3_stmt *st = store_stmt(s, sql[kind]);
-    if (st == NULL)
-        return STORE_ERROR;
-    bind_text(st, 1, tenant_id);
-    return store_query_int(s, st, count);
+    return store_row_count(s, tenant_id, table_names[kind], count);
 }
 
 int store_entity_delete(struct store *s, enum entity_kind kind, const char *id)
@@ -157,62 +162,147 @@ int store_entity_delete(struct store *s, enum entity_kind kind, const char *id)
     return store_exec_changing(s, st);
 }
 
-int store_entity_page(struct store *s, enum entity_kind kind, const char *tenant_id, const char *customer_id,
-                      const char *type, const char *text_search, const char *sort_column, int descending,
-                      int64_t limit, int64_t offset, struct entity **items, size_t *n, int64_t *total)
+/* The FROM and WHERE of a listing: ?1 tenant, ?2 customer, ?3 type, ?4 escaped search. Each filter
+ * is written out only when given, so that SQLite sees which index serves it: the customer's
+ * (partial) indexes, the tenant's (tenant_id, type, id) for a type. For a customer's listing the
+ * tenant term is only a check ("+" keeps SQLite from reading the tenant's whole range instead). */
+static void listing_from(char *out, size_t len, enum entity_kind kind, const struct entity_listing *l,
+                         const char *pattern)
 {
-    /* ?1 tenant, ?2 customer or NULL, ?3 type or NULL, ?4 escaped search or NULL. The customer
-     * term is written out only when filtering, so SQLite can use the partial customer index. */
-    static const char where_tenant[] =
-        " WHERE tenant_id = ?1 AND (?3 IS NULL OR type = ?3)"
-        " AND (?4 IS NULL OR name LIKE '%' || ?4 || '%' ESCAPE '\\')";
-    static const char where_customer[] =
-        " WHERE customer_id = ?2 AND tenant_id = ?1 AND (?3 IS NULL OR type = ?3)"
-        " AND (?4 IS NULL OR name LIKE '%' || ?4 || '%' ESCAPE '\\')";
-    const char *where = customer_id != NULL ? where_customer : where_tenant;
-    const char *extra = kind == ENTITY_EDGE ? "routing_key, secret" : "NULL, NULL";
-    char count_sql[512], sql[1024];
-    sqlite3_stmt *cst = NULL, *st = NULL;
-    char *pattern = text_search ? like_escape(text_search) : NULL;
+    snprintf(out, len, " FROM %s WHERE %stenant_id = ?1%s%s", table_names[kind],
+             l->customer_id != NULL ? "customer_id = ?2 AND +" : "", l->type != NULL ? " AND type = ?3" : "",
+             pattern != NULL ? " AND name LIKE '%' || ?4 || '%' ESCAPE '\\'" : "");
+}
+
+/* Binds the listing's parameters ?1 to ?4 (those the statement leaves out are ignored). */
+static void bind_listing(sqlite3_stmt *st, const struct entity_listing *l, const char *pattern)
+{
+    bind_text(st, 1, l->tenant_id);
+    if (l->customer_id != NULL)
+        bind_text(st, 2, l->customer_id);
+    if (l->type != NULL)
+        bind_text(st, 3, l->type);
+    if (pattern != NULL)
+        bind_text(st, 4, pattern);
+}
+
+/* How many rows the listing has: the kept count when there is no filter but the owner, else a COUNT
+ * over the owner's index range. */
+static int listing_total(struct store *s, enum entity_kind kind, const struct entity_listing *l,
+                         const char *pattern, int64_t *total)
+{
+    char sql[512], from[384];
+    sqlite3_stmt *st = NULL;
+
+    if (l->type == NULL && pattern == NULL)
+        return store_row_count(s, l->customer_id != NULL ? l->customer_id : l->tenant_id, table_names[kind], total);
+    listing_from(from, sizeof from, kind, l, pattern);
+    snprintf(sql, sizeof sql, "SELECT count(*)%s", from);
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return store_rc(s, rc);
+    }
+    bind_listing(st, l, pattern);
+    rc = store_query_int(s, st, total);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Runs the listing's SELECT with the given tail (ORDER BY and LIMIT, and a cursor's range), ?5
+ * the limit, ?6 the offset or the cursor's value, ?7 the cursor's id. */
+static int listing_rows(struct store *s, enum entity_kind kind, const struct entity_listing *l, const char *pattern,
+                        const char *tail, int64_t limit, const struct page_position *pos, struct entity **items,
+                        size_t *n)
+{
+    char sql[1024], from[384];
+    sqlite3_stmt *st = NULL;
     void *rows;
+
+    listing_from(from, sizeof from, kind, l, pattern);
+    snprintf(sql, sizeof sql, "SELECT " BASE_COLUMNS ", %s%s%s",
+             kind == ENTITY_EDGE ? "routing_key, secret" : "NULL, NULL", from, tail);
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return store_rc(s, rc);
+    }
+    bind_listing(st, l, pattern);
+    sqlite3_bind_int64(st, 5, limit);
+    if (pos->last_id == NULL)
+        sqlite3_bind_int64(st, 6, pos->offset);
+    else if (pos->numeric)
+        sqlite3_bind_int64(st, 6, strtoll(pos->last_value, NULL, 10));
+    else
+        bind_text(st, 6, pos->last_value);
+    if (pos->last_id != NULL)
+        bind_text(st, 7, pos->last_id);
+    rc = store_collect(s, st, sizeof **items, read_row, &kind, free_rows, &rows, n);
+    *items = rows;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* The listing's order: its column in its direction, ties broken by id ascending. */
+static const char *order_by(const struct entity_listing *l, char *out, size_t len)
+{
+    const char *dir = l->descending ? "DESC" : "ASC";
+    if (strcmp(l->sort_column, "id") == 0)
+        snprintf(out, len, "id %s", dir);
+    else
+        snprintf(out, len, "%s %s, id ASC", l->sort_column, dir);
+    return out;
+}
+
+int store_entity_page(struct store *s, enum entity_kind kind, const struct entity_listing *l, int64_t limit,
+                      int64_t offset, struct entity **items, size_t *n, int64_t *total)
+{
+    char tail[160], order[64];
+    struct page_position pos = { .offset = offset };
+    char *pattern;
     int rc;
 
     *items = NULL;
     *n = 0;
     *total = 0;
-    if (!kind_ok(kind)) {
-        free(pattern);
+    if (!kind_ok(kind))
+        return STORE_ERROR;
+    pattern = l->text_search != NULL ? like_escape(l->text_search) : NULL;
+    rc = listing_total(s, kind, l, pattern, total);
+    if (rc == STORE_OK) {
+        snprintf(tail, sizeof tail, " ORDER BY %s LIMIT ?5 OFFSET ?6", order_by(l, order, sizeof order));
+        rc = listing_rows(s, kind, l, pattern, tail, limit, &pos, items, n);
+    }
+    free(pattern);
+    return rc;
+}
+
+int store_entity_page_after(struct store *s, enum entity_kind kind, const struct entity_listing *l,
+                            const char *last_value, const char *last_id, int64_t limit, struct entity **items,
+                            size_t *n)
+{
+    const char *col = l->sort_column, *cmp = l->descending ? "<" : ">";
+    char tail[256], order[64];
+    struct page_position pos = { .last_value = last_value, .last_id = last_id };
+    char *pattern;
+
+    *items = NULL;
+    *n = 0;
+    if (!kind_ok(kind))
+        return STORE_ERROR;
+    if (strcmp(col, "created_time") == 0) {
+        pos.numeric = true;
+    } else if (strcmp(col, "name") != 0 && strcmp(col, "id") != 0) {
+        snprintf(s->errmsg, sizeof s->errmsg, "no cursor order for column %s", col);
         return STORE_ERROR;
     }
-    snprintf(count_sql, sizeof count_sql, "SELECT count(*) FROM %s%s", table_names[kind], where);
-    snprintf(sql, sizeof sql, "SELECT " BASE_COLUMNS ", %s FROM %s%s ORDER BY %s %s, id ASC LIMIT ?5 OFFSET ?6",
-             extra, table_names[kind], where, sort_column, descending ? "DESC" : "ASC");
-
-    rc = sqlite3_prepare_v2(s->db, count_sql, -1, &cst, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        rc = store_rc(s, rc);
-        goto out;
-    }
-    bind_text(cst, 1, tenant_id);
-    bind_text(cst, 2, customer_id);
-    bind_text(cst, 3, type);
-    bind_text(cst, 4, pattern);
-    rc = store_query_int(s, cst, total);
-    if (rc != STORE_OK)
-        goto out;
-    bind_text(st, 1, tenant_id);
-    bind_text(st, 2, customer_id);
-    bind_text(st, 3, type);
-    bind_text(st, 4, pattern);
-    sqlite3_bind_int64(st, 5, limit);
-    sqlite3_bind_int64(st, 6, offset);
-    rc = store_collect(s, st, sizeof **items, read_row, &kind, free_rows, &rows, n);
-    *items = rows;
-out:
-    sqlite3_finalize(cst);
-    sqlite3_finalize(st);
+    if (strcmp(col, "id") == 0)
+        snprintf(tail, sizeof tail, " AND id %s ?7 ORDER BY %s LIMIT ?5", cmp, order_by(l, order, sizeof order));
+    else
+        snprintf(tail, sizeof tail, " AND %s %s= ?6 AND (%s %s ?6 OR id > ?7) ORDER BY %s LIMIT ?5", col, cmp, col,
+                 cmp, order_by(l, order, sizeof order));
+    pattern = l->text_search != NULL ? like_escape(l->text_search) : NULL;
+    int rc = listing_rows(s, kind, l, pattern, tail, limit, &pos, items, n);
     free(pattern);
     return rc;
 }

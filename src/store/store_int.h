@@ -57,6 +57,14 @@ int store_get_one(struct store *s, sqlite3_stmt *st, store_row_reader read, cons
 /* Runs a statement that returns one integer (e.g. COUNT). */
 int store_query_int(struct store *s, sqlite3_stmt *st, int64_t *out);
 
+/* The kept count of owner_id's rows of a table (row_count, migration 6): a tenant's rows, or the
+ * rows assigned to a customer. 0 when none. */
+int store_row_count(struct store *s, const char *owner_id, const char *table, int64_t *count);
+/* Counts a row just inserted into table for owner_id (nothing for an empty or NULL owner). Every
+ * INSERT into a counted table calls it in the same transaction; deletes and changes of owner are
+ * counted by triggers. */
+int store_row_count_add(struct store *s, const char *owner_id, const char *table);
+
 void bind_text(sqlite3_stmt *st, int i, const char *v); /* NULL binds SQL NULL */
 void bind_id(sqlite3_stmt *st, int i, const char *id);  /* "" binds SQL NULL */
 char *column_text(sqlite3_stmt *st, int i);             /* heap copy, NULL for SQL NULL */

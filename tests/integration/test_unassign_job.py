@@ -87,6 +87,14 @@ def test_delete_answers_at_once_and_unassigns_in_chunks(env):
         op = {"DEVICE": "device.get", "ASSET": "asset.get", "EDGE": "edge.get"}[d["id"]["entityType"]]
         got = c.ok(op, {"id": eid(d["id"])}, token=ta.token)
         check(eid(got["customerId"]) == NULL_UUID and got["version"] == 2, "reads unassigned at once", got)
+    # listings too, by offset and by cursor (the second page comes from the cursor)
+    first = c.ok("device.list", {"pageSize": 10, "page": 0, "sortProperty": "createdTime", "sortOrder": "DESC"},
+                 token=ta.token)
+    second = c.ok("device.list", {"pageSize": 10, "page": 0, "sortProperty": "createdTime", "sortOrder": "DESC",
+                                  "pageToken": first["nextPageToken"]}, token=ta.token)
+    for d in first["data"] + second["data"]:
+        if d["id"]["id"] != eid(kept["id"]):
+            check(eid(d["customerId"]) == NULL_UUID and d["version"] == 2, "listed unassigned at once", d)
     # writes treat them as unassigned too: re-assign one to another customer, unassign another
     moved = c.ok("device.assign", {"id": eid(devices[1]["id"]), "customerId": eid(keep["id"])}, token=ta.token)
     check(eid(moved["customerId"]) == eid(keep["id"]) and moved["version"] == 3, "re-assigned", moved)

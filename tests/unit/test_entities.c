@@ -1,7 +1,8 @@
 /* test_entities.c: devices, assets, edges and dashboards in core/entity.c and core/dashboard.c
  * against an in-memory store: validation, unique names, limits, single-owner assignment and its
- * events, the Public customer, dashboards' many customers, and the delete cascade: its deferred,
- * chunked unassignment and the partial customer index that keeps each chunk cheap. */
+ * events, the Public customer, dashboards' many customers, the delete cascade: its deferred,
+ * chunked unassignment and the partial customer index that keeps each chunk cheap, the kept counts
+ * of listings and the indexes of their orders. */
 #include "fixture.h"
 
 #include "cmagent/dashboard.h"
@@ -410,6 +411,132 @@ static void cascade_statements_use_the_customer_index(void)
     world_close(&w);
 }
 
+/* The kept count of an unfiltered listing against a COUNT of the same rows: a type filter ("default"
+ * is every entity's type here) and an empty text search make the store count them. */
+static int64_t listing_total(struct world *w, enum entity_kind kind, const char *customer_id, const char *type)
+{
+    struct page_request p = { .page_size = 1 };
+    struct page_info info = { 0 };
+    struct entity *items = NULL;
+    size_t n = 0;
+    int rc = customer_id != NULL ? entity_list_by_customer(&w->ctx, kind, customer_id, type, &p, &items, &n, &info)
+                                 : entity_list(&w->ctx, kind, type, &p, &items, &n, &info);
+    CHECK_INT(rc, ERR_OK);
+    entities_free(items, n);
+    return info.total_elements;
+}
+
+static void check_kept_counts(struct world *w, const char *customer_id, int64_t tenant_devices,
+                              int64_t customer_devices)
+{
+    struct page_request p = { .page_size = 1 }, searched = { .page_size = 1, .text_search = (char *)"" };
+    struct page_info kept = { 0 }, counted = { 0 };
+    struct customer *items = NULL;
+    size_t n = 0;
+
+    act_as(&w->ctx, &w->admin_a);
+    for (enum entity_kind k = 0; k < ENTITY_KINDS; k++)
+        CHECK_INT(listing_total(w, k, NULL, NULL), listing_total(w, k, NULL, "default"));
+    CHECK_INT(listing_total(w, ENTITY_DEVICE, NULL, NULL), tenant_devices);
+    if (customer_id != NULL) {
+        for (enum entity_kind k = 0; k < ENTITY_KINDS; k++)
+            CHECK_INT(listing_total(w, k, customer_id, NULL), listing_total(w, k, customer_id, "default"));
+        CHECK_INT(listing_total(w, ENTITY_DEVICE, customer_id, NULL), customer_devices);
+    }
+    CHECK_INT(customer_list(&w->ctx, &p, &items, &n, &kept), ERR_OK);
+    customers_free(items, n);
+    CHECK_INT(customer_list(&w->ctx, &searched, &items, &n, &counted), ERR_OK);
+    customers_free(items, n);
+    CHECK_INT(kept.total_elements, counted.total_elements);
+}
+
+/* totalElements of an unfiltered listing comes from counts the store keeps with triggers; they must
+ * equal a COUNT after every kind of write, the set-based cascade included. */
+static void kept_counts_follow_every_write(void)
+{
+    struct world w;
+    struct customer second;
+    struct entity e[12], got;
+    char cid[UUID_STR_LEN];
+    world_open(&w);
+    strcpy(cid, w.customer_a.id);
+    world_customer(&w, &second, "Second", &w.admin_a);
+    check_kept_counts(&w, cid, 0, 0);
+    for (int i = 0; i < 12; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "counted-%d", i);
+        e[i] = new_entity(i % 4 == 3 ? ENTITY_ASSET : ENTITY_DEVICE, name);
+        if (i % 2 == 0)
+            strcpy(e[i].customer_id, cid);
+        act_as(&w.ctx, &w.admin_a);
+        CHECK_INT(TX(&w.ctx, entity_create(&w.ctx, &e[i])), ERR_OK);
+    }
+    check_kept_counts(&w, cid, 9, 6); /* devices 0,1,2,4,5,6,8,9,10; assigned 0,2,4,6,8,10 */
+    CHECK_INT(TX(&w.ctx, entity_assign(&w.ctx, ENTITY_DEVICE, e[1].id, cid, &got)), ERR_OK);
+    entity_release(&got);
+    CHECK_INT(TX(&w.ctx, entity_assign(&w.ctx, ENTITY_DEVICE, e[0].id, second.id, &got)), ERR_OK);
+    entity_release(&got);
+    check_kept_counts(&w, cid, 9, 6);
+    check_kept_counts(&w, second.id, 9, 1);
+    CHECK_INT(TX(&w.ctx, entity_unassign(&w.ctx, ENTITY_DEVICE, e[2].id, &got)), ERR_OK);
+    entity_release(&got);
+    CHECK_INT(TX(&w.ctx, entity_delete(&w.ctx, ENTITY_DEVICE, e[4].id)), ERR_OK);
+    CHECK_INT(TX(&w.ctx, entity_delete(&w.ctx, ENTITY_DEVICE, e[5].id)), ERR_OK);
+    check_kept_counts(&w, cid, 7, 4);
+    CHECK_INT(TX(&w.ctx, entity_make_public(&w.ctx, ENTITY_DEVICE, e[6].id, &got)), ERR_OK);
+    entity_release(&got);
+    check_kept_counts(&w, cid, 7, 3);
+    CHECK_INT(TX(&w.ctx, customer_delete(&w.ctx, cid)), ERR_OK);
+    check_kept_counts(&w, NULL, 7, 0);
+    check_kept_counts(&w, second.id, 7, 1);
+    for (int i = 0; i < 12; i++)
+        entity_release(&e[i]);
+    customer_release(&second);
+    world_close(&w);
+}
+
+/* Every listing order a cursor continues, and the first page by offset, must read an index range
+ * of the owner (tenant or customer) in that order: never the whole table, never the tenant's rows
+ * for one customer's listing, and a filtered COUNT an index range too. The statements are the ones
+ * store_entity.c writes. */
+static void listing_statements_use_an_index_per_order(void)
+{
+#define T " FROM device WHERE tenant_id = ?1"
+#define C " FROM device WHERE customer_id = ?2 AND +tenant_id = ?1"
+    static const char *const plans[][2] = {
+        { "SELECT id" T " ORDER BY created_time DESC, id ASC LIMIT ?5 OFFSET ?6", "device_tenant_created" },
+        { "SELECT id" T " AND created_time <= ?6 AND (created_time < ?6 OR id > ?7) ORDER BY created_time DESC, id ASC LIMIT ?5",
+          "device_tenant_created (tenant_id=? AND created_time<?)" },
+        { "SELECT id" T " AND name >= ?6 AND (name > ?6 OR id > ?7) ORDER BY name ASC, id ASC LIMIT ?5",
+          "(tenant_id=? AND name>?)" },
+        { "SELECT id" T " AND id > ?7 ORDER BY id ASC LIMIT ?5", "device_tenant (tenant_id=? AND id>?)" },
+        { "SELECT id" C " ORDER BY created_time DESC, id ASC LIMIT ?5 OFFSET ?6", "device_customer_created" },
+        { "SELECT id" C " AND created_time >= ?6 AND (created_time > ?6 OR id > ?7) ORDER BY created_time ASC, id ASC LIMIT ?5",
+          "device_customer_created (customer_id=? AND created_time>?)" },
+        { "SELECT id" C " AND id < ?7 ORDER BY id DESC LIMIT ?5", "device_customer (customer_id=? AND id<?)" },
+        { "SELECT id" C " AND type = ?3 ORDER BY id ASC LIMIT ?5 OFFSET ?6", "device_customer" },
+        { "SELECT count(*)" T " AND type = ?3", "device_tenant_type (tenant_id=? AND type=?)" },
+        { "SELECT count(*)" C " AND type = ?3", "device_customer" },
+        { "SELECT id FROM customer WHERE tenant_id = ?1 AND (?2 IS NULL OR title LIKE '%' || ?2 || '%' ESCAPE '\\')"
+          " ORDER BY created_time DESC, id ASC LIMIT ?3 OFFSET ?4", "customer_tenant_created" },
+        { "SELECT n FROM row_count WHERE owner_id = ?1 AND kind = ?2", "PRIMARY KEY" },
+    };
+#undef T
+#undef C
+    struct world w;
+    world_open(&w);
+    for (size_t i = 0; i < sizeof plans / sizeof plans[0]; i++) {
+        char detail[2048];
+        CHECK_INT(store_query_plan(w.ctx.store, plans[i][0], detail, sizeof detail), STORE_OK);
+        bool ok = strstr(detail, plans[i][1]) != NULL && strstr(detail, "SCAN") == NULL &&
+                  strstr(detail, "TEMP B-TREE FOR ORDER BY") == NULL;
+        if (!ok)
+            fprintf(stderr, "plan of %s: %s\n", plans[i][0], detail);
+        CHECK(ok);
+    }
+    world_close(&w);
+}
+
 int main(void)
 {
     RUN(entities_validate_and_keep_names_unique_per_tenant);
@@ -420,5 +547,7 @@ int main(void)
     RUN(customer_delete_unassigns_everything_with_one_event);
     RUN(customer_delete_defers_unassignment_in_chunks);
     RUN(cascade_statements_use_the_customer_index);
+    RUN(kept_counts_follow_every_write);
+    RUN(listing_statements_use_an_index_per_order);
     return test_report("test_entities");
 }

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# bench/paging.sh: latency of the paged listings customer.list and customer.devices as the tables
+# grow. Builds a database with cm-fill (one tenant per SIZE holding SIZE customers, one of them
+# owning SIZE devices), starts its own mosquitto on a free 127.0.0.1 port, cm-echo (the floor) and
+# the agent on that database, and measures for each size, with one request in flight: the first
+# page by offset, the last page by offset, and a page in the middle by cursor (pageToken); the echo
+# and agent.ping are measured first, to show what the shared machine's noise alone costs.
+# Everything it started is stopped on exit.
+#
+# Usage: bench/paging.sh [-n COUNT] [-s "SIZE..."] [-c MAX] [-p PAGE_SIZE] [-d FILE] [-o FILE] [BUILD_DIR]
+#   BUILD_DIR  where cmagent and the bench tools were built (default ./build)
+#   -n COUNT   measured requests per run (default 1000, after COUNT/10 warmup); the last page by
+#              offset reads every row before it, so its runs get COUNT*1000/SIZE (at least 20)
+#   -s SIZES   table sizes, space separated (default "1000 10000 100000 1000000")
+#   -c MAX     at most MAX customers per tenant (devices are always SIZE; default: no cap)
+#   -p SIZE    pageSize (default 20)
+#   -d FILE    keep the database in FILE and reuse it when FILE and FILE.tenants exist
+#              (building a million rows of each takes minutes)
+#   -o FILE    also write cm-load's JSON result lines to FILE
+#   -h         show this help
+# Exit status: 0 when every run got all its replies right and in time, 1 otherwise, 2 on usage.
+#
+# The listings are sorted by createdTime descending (ThingsBoard's usual order).
+set -euo pipefail
+
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; }
+
+COUNT=1000
+SIZES="1000 10000 100000 1000000"
+MAXC=""
+PAGE_SIZE=20
+DBFILE=""
+OUT=""
+while getopts ":n:s:c:p:d:o:h" opt; do
+    case $opt in
+        n) COUNT=$OPTARG ;;
+        s) SIZES=$OPTARG ;;
+        c) MAXC=$OPTARG ;;
+        p) PAGE_SIZE=$OPTARG ;;
+        d) DBFILE=$OPTARG ;;
+        o) OUT=$OPTARG ;;
+        h) usage; exit 0 ;;
+        :) echo "paging.sh: -$OPTARG needs a value" >&2; exit 2 ;;
+        *) echo "paging.sh: unknown option -$OPTARG (try -h)" >&2; exit 2 ;;
+    esac
+done
+shift $((OPTIND - 1))
+[ $# -le 1 ] || { echo "paging.sh: at most one BUILD_DIR argument (try -h)" >&2; exit 2; }
+for v in $COUNT $SIZES $PAGE_SIZE ${MAXC:+$MAXC}; do
+    case $v in ''|*[!0-9]*|0) echo "paging.sh: -n, -s, -c and -p want positive numbers, not '$v'" >&2; exit 2 ;; esac
+done
+
+BUILD=${1:-./build}
+LOAD_BIN=$BUILD/bench/cm-load
+FILL_BIN=$BUILD/bench/cm-fill
+ECHO_BIN=$BUILD/bench/cm-echo
+AGENT_BIN=$BUILD/cmagent
+for b in "$LOAD_BIN" "$FILL_BIN" "$ECHO_BIN" "$AGENT_BIN"; do
+    [ -x "$b" ] || { echo "paging.sh: $b not found; build first (cmake --build $BUILD)" >&2; exit 2; }
+done
+MOSQUITTO=${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}
+[ -x "$MOSQUITTO" ] || { echo "paging.sh: mosquitto not found (set MOSQUITTO=/path/to/mosquitto)" >&2; exit 2; }
+command -v mosquitto_rr >/dev/null || { echo "paging.sh: mosquitto_rr not found (apt-get install mosquitto-clients)" >&2; exit 2; }
+
+BENCH_NAME=paging.sh
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+AGENT_DB=${DBFILE:-$TMP/paging.db}
+if [ -n "$DBFILE" ] && [ -f "$DBFILE" ] && [ -f "$DBFILE.tenants" ]; then
+    echo "database  $DBFILE (reused)"
+else
+    echo "database  building $AGENT_DB: sizes $SIZES${MAXC:+, at most $MAXC customers per tenant}"
+    t0=$(date +%s)
+    # shellcheck disable=SC2086
+    "$FILL_BIN" ${MAXC:+-c "$MAXC"} "$AGENT_DB" $SIZES >"$AGENT_DB.tenants.new" 2>"$TMP/fill.log" || {
+        echo "paging.sh: cm-fill failed:" >&2; tail -n 5 "$TMP/fill.log" >&2; exit 1; }
+    mv "$AGENT_DB.tenants.new" "$AGENT_DB.tenants"
+    echo "          built in $(($(date +%s) - t0)) s"
+fi
+export AGENT_DB
+# a kept database keeps its system administrator, so its password must be the same on every run
+[ -z "$DBFILE" ] || SYS_PASSWORD=paging-bench-sysadmin
+
+ROW_FMT="%-56s %6s %7s %9s %9s %9s\n"
+PREFIX=cm/v1
+EXPECT=200
+run() { # run LABEL OP COUNT DATA: one cm-load run at window 1 with $TOKEN on $PREFIX
+    local label=$1 op=$2 count=$3 data=$4 rc=0 last
+    local -a args=(--broker "$BROKER_URI" --prefix "$PREFIX" --op "$op" --count "$count" --warmup "$((count / 10))"
+                   --window 1 --expect-status "$EXPECT" --label "$label" --json)
+    [ -n "$data" ] && args+=(--data "$data")
+    [ -n "$TOKEN" ] && args+=(--token "$TOKEN")
+    "$LOAD_BIN" "${args[@]}" >"$TMP/load.out" 2>"$TMP/load.err" &
+    PIDS+=("$!")
+    wait "$!" || rc=$?
+    forget_last
+    last=$(cat "$TMP/load.out")
+    if [ -z "$last" ]; then
+        echo "paging.sh: cm-load for '$label' printed nothing (exit $rc):" >&2
+        cat "$TMP/load.err" >&2
+        FAILED=1
+        return
+    fi
+    # shellcheck disable=SC2059
+    printf "$ROW_FMT" "$label" "$(field count "$last")" "$(field errors "$last")" "$(field p50_ms "$last")" \
+        "$(field p99_ms "$last")" "$(field max_ms "$last")"
+    [ -z "$OUT" ] || echo "$last" >>"$OUT"
+    if [ "$rc" -ne 0 ]; then
+        FAILED=1
+        sed 's/^/    /' "$TMP/load.err" >&2
+    fi
+}
+
+# listing LABEL OP ROWS BASE: first page, last page by offset, middle page by cursor
+listing() {
+    local label=$1 op=$2 rows=$3 base=$4 last_page mid deep token r
+    local order='"sortProperty":"createdTime","sortOrder":"DESC","pageSize":'$PAGE_SIZE
+    last_page=$(((rows + PAGE_SIZE - 1) / PAGE_SIZE - 1))
+    mid=$((last_page / 2))
+    deep=$((COUNT * 1000 / rows))
+    [ "$deep" -ge 20 ] || deep=20
+    [ "$deep" -le "$COUNT" ] || deep=$COUNT
+    r=$(rr "$op" '{"token":"'"$TOKEN"'","data":{'"$base$order"',"page":'$mid'}}')
+    token=$(json_str nextPageToken <<<"$r")
+    case $r in *'"totalElements":'"$rows"[',}']*) ;; *) echo "paging.sh: $op does not count $rows rows: ${r:0:300}" >&2; FAILED=1 ;; esac
+    run "$label first page (offset)" "$op" "$COUNT" "{$base$order,\"page\":0}"
+    run "$label page $last_page (offset)" "$op" "$deep" "{$base$order,\"page\":$last_page}"
+    if [ -n "$token" ]; then
+        run "$label page $((mid + 1)) (cursor)" "$op" "$COUNT" "{$base$order,\"pageToken\":\"$token\"}"
+    else
+        echo "paging.sh: no nextPageToken from $op page $mid: ${r:0:300}" >&2
+        FAILED=1
+    fi
+}
+
+[ -z "$OUT" ] || : >"$OUT"
+start_broker
+echo "broker    mosquitto on 127.0.0.1:$BROKER_PORT (set_tcp_nodelay true)"
+start_bg echo "$ECHO_BIN" --broker "$BROKER_URI" --topic "bench/echo/req/+" --qos 1
+wait_for_log cm-echo "$TMP/echo.log" 'cm-echo: ready' 10
+start_agent
+echo "requests  $COUNT per run after $((COUNT / 10)) warmup (fewer for the last page by offset), window 1, pageSize $PAGE_SIZE"
+echo
+# shellcheck disable=SC2059
+printf "$ROW_FMT" label count errors "p50 ms" "p99 ms" "max ms"
+TOKEN="" PREFIX=bench/echo EXPECT=0
+run "echo (floor)" agent.ping "$COUNT" ""
+PREFIX=cm/v1 EXPECT=200
+run "agent.ping" agent.ping "$COUNT" ""
+while read -r _ size tenant customer customers; do
+    case " $SIZES " in *" $size "*) ;; *) continue ;; esac
+    TOKEN=$(admin_of "$tenant" "admin-$size-$RANDOM@bench.local")
+    [ -n "$TOKEN" ] || exit 1
+    listing "customer.list ($customers customers)" customer.list "$customers" ''
+    listing "customer.devices ($size devices)" customer.devices "$size" '"customerId":"'"$customer"'",'
+done <"$AGENT_DB.tenants"
+exit "$FAILED"
