@@ -8,6 +8,7 @@
 #include "cmagent/store.h"
 #include "cmagent/store_checkpoint.h"
 #include "cmagent/store_customer.h"
+#include "cmagent/store_entity.h"
 #include "cmagent/store_tenant.h"
 #include "cmagent/uuid.h"
 
@@ -128,9 +129,64 @@ static void an_unsynced_commit_is_readable_by_another_connection(void)
     rmdir(dir);
 }
 
+/* A statement whose statement journal outgrows the in-memory threshold spills it to a file; the
+ * spill must work (with a threshold of 4 MiB it failed as a full disk: the unix VFS writes at most
+ * 128 KiB per call). */
+static void a_large_statement_spills_its_journal(void)
+{
+    char dir[] = "/tmp/cmagent-test-spill-XXXXXX", path[128], err[256];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/db", dir);
+    struct store *s = store_open(path, err, sizeof err);
+    CHECK(s != NULL);
+    struct tenant t = { 0 };
+    struct customer cu = { 0 };
+    uuid_generate(t.id);
+    t.title = (char *)"T";
+    t.version = 1;
+    uuid_generate(cu.id);
+    strcpy(cu.tenant_id, t.id);
+    cu.title = (char *)"C";
+    cu.version = 1;
+    CHECK_INT(store_begin(s), STORE_OK);
+    CHECK_INT(store_tenant_insert(s, &t), STORE_OK);
+    CHECK_INT(store_customer_insert(s, &cu), STORE_OK);
+    enum { DEVICES = 20000 };
+    for (int i = 0; i < DEVICES; i++) {
+        struct entity e = { 0 };
+        char name[64];
+        e.kind = ENTITY_DEVICE;
+        uuid_generate(e.id);
+        strcpy(e.tenant_id, t.id);
+        strcpy(e.customer_id, cu.id);
+        snprintf(name, sizeof name, "device %d", i);
+        e.name = name;
+        e.type = (char *)"default";
+        e.version = 1;
+        CHECK_INT(store_entity_insert(s, &e), STORE_OK);
+    }
+    CHECK_INT(store_commit(s), STORE_OK);
+    int64_t changed = 0;
+    CHECK_INT(store_begin(s), STORE_OK);
+    CHECK_INT(store_savepoint(s), STORE_OK);
+    CHECK_INT(store_entity_unassign_customer(s, ENTITY_DEVICE, cu.id, DEVICES, &changed), STORE_OK);
+    CHECK_INT(store_savepoint_release(s), STORE_OK);
+    CHECK_INT(store_commit(s), STORE_OK);
+    CHECK(changed == DEVICES);
+    store_close(s);
+    char file[200];
+    const char *suffixes[] = { "", "-wal", "-shm" };
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(file, sizeof file, "%s%s", path, suffixes[i]);
+        unlink(file);
+    }
+    rmdir(dir);
+}
+
 int main(void)
 {
     RUN(the_thread_keeps_the_wal_bounded);
     RUN(an_unsynced_commit_is_readable_by_another_connection);
+    RUN(a_large_statement_spills_its_journal);
     return test_report("test_checkpoint");
 }
