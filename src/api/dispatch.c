@@ -595,3 +595,31 @@ int run_per_item(struct call *c, char (*ids)[UUID_STR_LEN], size_t n, item_fn *f
     cJSON_AddItemToObject(c->result, "results", results);
     return ERR_OK;
 }
+
+int run_one_or_many(struct call *c, const char *const *keys, item_fn *fn)
+{
+    char id[UUID_STR_LEN] = "";
+    char(*ids)[UUID_STR_LEN] = NULL;
+    size_t n = 0;
+
+    if (args_allow(c, keys))
+        return call_failed(c);
+    if (cJSON_GetObjectItemCaseSensitive(c->data, "ids") != NULL) {
+        if (cJSON_GetObjectItemCaseSensitive(c->data, "id") != NULL)
+            return error_set(&c->ctx->err, ERR_BAD_REQUEST, "Give either 'id' or 'ids', not both");
+        if (arg_ids(c, "ids", MAX_IDS, &ids, &n))
+            return call_failed(c);
+        int rc = run_per_item(c, ids, n, fn);
+        free(ids);
+        return rc;
+    }
+    if (arg_id(c, "id", true, id))
+        return call_failed(c);
+    cJSON *data = NULL;
+    int rc = fn(c, id, &data);
+    if (rc == ERR_OK)
+        c->result = data;
+    else
+        cJSON_Delete(data);
+    return rc;
+}

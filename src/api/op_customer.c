@@ -14,7 +14,6 @@
 /* Read-only members a client may send back from a read; they are ignored. */
 #define READ_ONLY_FIELDS "createdTime", "tenantId", "name"
 #define CONFLICT_OPTIONS "nameConflictPolicy", "uniquifySeparator", "uniquifyStrategy"
-#define MAX_IDS 1000
 
 static int read_customer_fields(struct call *c, struct customer *cu)
 {
@@ -335,24 +334,7 @@ static int delete_one(struct call *c, const char *id, cJSON **data)
 int op_customer_delete(struct call *c)
 {
     static const char *const keys[] = { "id", "ids", NULL };
-    char id[UUID_STR_LEN] = "";
-    char(*ids)[UUID_STR_LEN] = NULL;
-    size_t n = 0;
-
-    if (args_allow(c, keys))
-        return call_failed(c);
-    if (cJSON_GetObjectItemCaseSensitive(c->data, "ids") != NULL) {
-        if (cJSON_GetObjectItemCaseSensitive(c->data, "id") != NULL)
-            return error_set(&c->ctx->err, ERR_BAD_REQUEST, "Give either 'id' or 'ids', not both");
-        if (arg_ids(c, "ids", MAX_IDS, &ids, &n))
-            return call_failed(c);
-        int rc = run_per_item(c, ids, n, delete_one);
-        free(ids);
-        return rc;
-    }
-    if (arg_id(c, "id", true, id) || customer_delete(c->ctx, id))
-        return call_failed(c);
-    return ERR_OK;
+    return run_one_or_many(c, keys, delete_one);
 }
 
 int op_customer_users(struct call *c)

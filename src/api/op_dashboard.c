@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_IDS 1000
 #define PAGING_KEYS "pageSize", "page", "textSearch", "sortProperty", "sortOrder"
 #define DASHBOARD_FIELDS "title", "configuration"
 /* Read-only members a client may send back from a read; they are ignored (assignedCustomers is

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_IDS 1000
 #define PAGING_KEYS "pageSize", "page", "textSearch", "sortProperty", "sortOrder"
 #define ENTITY_FIELDS "name", "type", "label", "additionalInfo", "customerId"
 #define EDGE_FIELDS "routingKey", "secret"
@@ -175,35 +174,7 @@ static int customer_op_entities(struct call *c, enum entity_kind kind)
     return list_entities(c, kind, customer_id);
 }
 
-/* ---- assignment: one id, or ids with one result each ---- */
-
-int run_one_or_many(struct call *c, const char *const *keys, item_fn *fn)
-{
-    char id[UUID_STR_LEN] = "";
-    char(*ids)[UUID_STR_LEN] = NULL;
-    size_t n = 0;
-
-    if (args_allow(c, keys))
-        return call_failed(c);
-    if (cJSON_GetObjectItemCaseSensitive(c->data, "ids") != NULL) {
-        if (cJSON_GetObjectItemCaseSensitive(c->data, "id") != NULL)
-            return error_set(&c->ctx->err, ERR_BAD_REQUEST, "Give either 'id' or 'ids', not both");
-        if (arg_ids(c, "ids", MAX_IDS, &ids, &n))
-            return call_failed(c);
-        int rc = run_per_item(c, ids, n, fn);
-        free(ids);
-        return rc;
-    }
-    if (arg_id(c, "id", true, id))
-        return call_failed(c);
-    cJSON *data = NULL;
-    int rc = fn(c, id, &data);
-    if (rc == ERR_OK)
-        c->result = data;
-    else
-        cJSON_Delete(data);
-    return rc;
-}
+/* ---- assignment: one id, or ids with one result each (run_one_or_many) ---- */
 
 static int assign_item(struct call *c, enum entity_kind kind, const char *id, cJSON **data)
 {

@@ -117,6 +117,9 @@ int op_customer_dashboards(struct call *c);
 /* batch */
 int op_batch(struct call *c);
 
+/* The most ids one request may name ("ids", "customerIds"; protocol §5.1). */
+#define MAX_IDS 1000
+
 /* Runs fn once per id in its own savepoint and collects {"results":[{id,status,...}]} (protocol
  * §5.1). fn reports one item's outcome through the ctx error slot and may set *data. */
 typedef int item_fn(struct call *c, const char *id, cJSON **data);
