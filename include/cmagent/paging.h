@@ -38,6 +38,12 @@ const char *paging_cursor_column(const struct page_request *p, const struct sort
 /* Encodes a cursor as an opaque token (heap). */
 char *paging_cursor_encode(const char *property, bool descending, const char *last_id, const char *last_value);
 
+/* The token of the page after the row (id, created_time, text) when p's order continues by column
+ * (from paging_cursor_column): its value is created_time for "created_time", id for "id", and text
+ * (the row's title or name) for any other column. NULL when column is NULL. */
+char *paging_next_token(const struct page_request *p, const char *column, const char *id, int64_t created_time,
+                        const char *text);
+
 /* Decodes token into out and checks that it was issued for p's sortProperty and sortOrder.
  * Returns ERR_OK, or ERR_BAD_REQUEST with ctx->err set. The caller releases out. */
 int paging_cursor_decode(struct ctx *ctx, const char *token, const struct page_request *p, struct page_cursor *out);

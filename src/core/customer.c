@@ -320,20 +320,9 @@ static const char *cursor_column(const struct page_request *p)
 
 char *customer_page_token(const struct page_request *p, const struct customer *last)
 {
-    const char *column = cursor_column(p);
-    char num[32];
-    const char *value;
-
-    if (column == NULL || last == NULL)
+    if (last == NULL)
         return NULL;
-    if (strcmp(column, "created_time") == 0) {
-        snprintf(num, sizeof num, "%lld", (long long)last->created_time);
-        value = num;
-    } else {
-        value = strcmp(column, "title") == 0 ? last->title : last->id;
-    }
-    return paging_cursor_encode(p->sort_property != NULL ? p->sort_property : "id", p->descending, last->id,
-                                value != NULL ? value : "");
+    return paging_next_token(p, cursor_column(p), last->id, last->created_time, last->title);
 }
 
 int customer_list_after(struct ctx *ctx, const struct page_request *p, const char *page_token,

@@ -428,20 +428,10 @@ int entity_list_after(struct ctx *ctx, enum entity_kind kind, const char *custom
 
 char *entity_page_token(const struct page_request *p, const char *customer_id, const struct entity *last)
 {
-    const char *column = paging_cursor_column(p, cursor_sort(customer_id));
-    char num[32];
-    const char *value;
-
-    if (column == NULL || last == NULL)
+    if (last == NULL)
         return NULL;
-    if (strcmp(column, "created_time") == 0) {
-        snprintf(num, sizeof num, "%lld", (long long)last->created_time);
-        value = num;
-    } else {
-        value = strcmp(column, "name") == 0 ? last->name : last->id;
-    }
-    return paging_cursor_encode(p->sort_property != NULL ? p->sort_property : "id", p->descending, last->id,
-                                value != NULL ? value : "");
+    return paging_next_token(p, paging_cursor_column(p, cursor_sort(customer_id)), last->id, last->created_time,
+                             last->name);
 }
 
 /* Sets the owner to c (already checked to be the tenant's) and emits ENTITY_ASSIGNED. */

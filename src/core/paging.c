@@ -86,6 +86,24 @@ char *paging_cursor_encode(const char *property, bool descending, const char *la
     return out;
 }
 
+char *paging_next_token(const struct page_request *p, const char *column, const char *id, int64_t created_time,
+                        const char *text)
+{
+    char num[32];
+    const char *value;
+
+    if (column == NULL)
+        return NULL;
+    if (strcmp(column, "created_time") == 0) {
+        snprintf(num, sizeof num, "%lld", (long long)created_time);
+        value = num;
+    } else {
+        value = strcmp(column, "id") == 0 ? id : text;
+    }
+    return paging_cursor_encode(p->sort_property != NULL ? p->sort_property : "id", p->descending, id,
+                                value != NULL ? value : "");
+}
+
 static int hex_digit(char c)
 {
     if (c >= '0' && c <= '9')
