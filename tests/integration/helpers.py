@@ -631,6 +631,26 @@ class Agent:
 # Assertions
 
 
+FORBIDDEN = "You don't have permission to perform this operation!"
+
+
+def tenant_events(c, token, after=0):
+    """Every event of the caller's tenant with seq > after, oldest first (event.replay)."""
+    out = []
+    while True:
+        d = expect(c.request("event.replay", {"afterSeq": after, "limit": 1000}, token=token), 200)
+        out += d["events"]
+        if len(d["events"]) < 1000:
+            return out
+        after = d["events"][-1]["seq"]
+
+
+def last_seq(c, token):
+    """The seq of the caller's tenant's latest event, 0 when there is none."""
+    evs = tenant_events(c, token)
+    return evs[-1]["seq"] if evs else 0
+
+
 def expect(reply, status, errorCode=None, message=None, contains=None, context=""):
     """Checks a reply's status (and errorCode / exact message / message substring). Error replies
     must carry status, errorCode, message and timestamp. Returns reply["data"] on success."""

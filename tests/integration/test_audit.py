@@ -4,9 +4,10 @@ with its filters and paging; a tenant administrator sees only its own tenant's r
 
 import time
 
-from helpers import Env, check, eid, expect, make_customer, make_customer_user, make_tenant_admin, run_tests, unique
-
-FORBIDDEN = "You don't have permission to perform this operation!"
+from helpers import (
+    Env, FORBIDDEN, check, eid, expect, make_customer, make_customer_user, make_tenant_admin,
+    run_tests, unique
+)
 
 
 def rows_of(c, token, **filters):

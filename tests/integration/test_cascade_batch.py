@@ -5,24 +5,11 @@ event), customer.delete with ids, and batch requests, atomic and not, with their
 import uuid
 
 from helpers import (
-    NULL_UUID, Env, check, eid, expect, make_customer, make_customer_user, make_tenant_admin, run_tests, unique)
+    Env, NULL_UUID, check, eid, expect, last_seq, make_customer, make_customer_user, make_tenant_admin,
+    run_tests, tenant_events, unique
+)
 
 MAX_BATCH = 5
-
-
-def tenant_events(c, token, after=0):
-    out = []
-    while True:
-        d = expect(c.request("event.replay", {"afterSeq": after, "limit": 1000}, token=token), 200)
-        out += d["events"]
-        if len(d["events"]) < 1000:
-            return out
-        after = d["events"][-1]["seq"]
-
-
-def last_seq(c, token):
-    evs = tenant_events(c, token)
-    return evs[-1]["seq"] if evs else 0
 
 
 def test_customer_delete_cascade(env):

@@ -8,9 +8,9 @@ import time
 import uuid
 
 from helpers import (
-    Env, check, dumps, eid, expect, make_customer, make_customer_user, make_tenant_admin, run_tests, unique)
-
-FORBIDDEN = "You don't have permission to perform this operation!"
+    Env, FORBIDDEN, check, dumps, eid, expect, make_customer, make_customer_user, make_tenant_admin,
+    run_tests, unique
+)
 
 
 def list_all(c, token, page_size=100, **extra):

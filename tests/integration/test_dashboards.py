@@ -7,24 +7,9 @@ home dashboard (customer.get's dangling id, dashboard.home's user -> customer ->
 import uuid
 
 from helpers import (
-    Env, check, eid, expect, make_customer, make_customer_user, make_tenant_admin, run_tests, unique)
-
-FORBIDDEN = "You don't have permission to perform this operation!"
-
-
-def tenant_events(c, token, after=0):
-    out = []
-    while True:
-        d = expect(c.request("event.replay", {"afterSeq": after, "limit": 1000}, token=token), 200)
-        out += d["events"]
-        if len(d["events"]) < 1000:
-            return out
-        after = d["events"][-1]["seq"]
-
-
-def last_seq(c, token):
-    evs = tenant_events(c, token)
-    return evs[-1]["seq"] if evs else 0
+    Env, FORBIDDEN, check, eid, expect, last_seq, make_customer, make_customer_user, make_tenant_admin,
+    run_tests, tenant_events, unique
+)
 
 
 def assigned(d):

@@ -6,25 +6,9 @@ tenant limits, customer users' visibility and the ENTITY_ASSIGNED / ENTITY_UNASS
 import uuid
 
 from helpers import (
-    NULL_UUID, Env, check, eid, expect, make_customer, make_customer_user, make_tenant_admin, run_tests, unique)
-
-FORBIDDEN = "You don't have permission to perform this operation!"
-
-
-def tenant_events(c, token, after=0):
-    """Every event of the caller's tenant with seq > after, oldest first (event.replay)."""
-    out = []
-    while True:
-        d = expect(c.request("event.replay", {"afterSeq": after, "limit": 1000}, token=token), 200)
-        out += d["events"]
-        if len(d["events"]) < 1000:
-            return out
-        after = d["events"][-1]["seq"]
-
-
-def last_seq(c, token):
-    evs = tenant_events(c, token)
-    return evs[-1]["seq"] if evs else 0
+    Env, FORBIDDEN, NULL_UUID, check, eid, expect, last_seq, make_customer, make_customer_user,
+    make_tenant_admin, run_tests, tenant_events, unique
+)
 
 
 def list_all(c, op, token, page_size=7, **extra):

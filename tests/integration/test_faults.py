@@ -12,17 +12,14 @@ gap and that every committed change has its event, published.
   writes answer 500 errorCode 46, reads still work, and writes work again once it is raised.
 """
 
-import os
 import random
 import resource
 import signal
 import sqlite3
 import time
 
-import paho.mqtt.client as mqtt
-
 from helpers import (
-    Agent, Broker, Client, EventListener, SYSADMIN_EMAIL, SYSADMIN_PASSWORD, check, dumps, eid, expect,
+    Agent, Broker, Client, EventListener, SYSADMIN_EMAIL, SYSADMIN_PASSWORD, check, eid, expect,
     make_tenant_admin, run_tests, tail, unique, wait_until)
 
 
@@ -229,7 +226,6 @@ def test_broker_restart_under_load():
         a = Agent(b.port, log_level="info").start()
         try:
             ta = setup_admin(b.port)
-            start_seq = max_seq(a.db)
             c = RetryingClient(b.port)
             try:
                 restarted = [False]

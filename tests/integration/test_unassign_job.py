@@ -3,26 +3,17 @@ at once and the devices, assets and edges read as unassigned from then on (custo
 version + 1); the agent writes that in chunks of unassign_chunk_size rows between requests, with no
 event per row; the job is durable: after a kill -9 in the middle of it the restarted agent finishes it."""
 
-import os
 import re
 import sqlite3
 import time
 
 from helpers import (
-    NULL_UUID, Env, check, eid, expect, make_customer, make_tenant_admin, run_tests, unique, wait_until)
+    Env, NULL_UUID, check, eid, expect, make_customer, make_tenant_admin, run_tests, tenant_events,
+    unique, wait_until
+)
 
 CHUNK = 50
 DEVICES = 3000
-
-
-def tenant_events(c, token, after=0):
-    out = []
-    while True:
-        d = expect(c.request("event.replay", {"afterSeq": after, "limit": 1000}, token=token), 200)
-        out += d["events"]
-        if len(d["events"]) < 1000:
-            return out
-        after = d["events"][-1]["seq"]
 
 
 def create_many(c, token, op, count, customer_id):

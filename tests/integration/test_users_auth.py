@@ -6,10 +6,10 @@ import time
 import uuid
 
 from helpers import (
-    DEFAULT_PASSWORD, SYSADMIN_EMAIL, SYSADMIN_PASSWORD, Env, activation_token_of, check, eid, expect,
-    make_customer, make_customer_user, make_tenant, make_tenant_admin, run_tests, unique, unique_email)
-
-FORBIDDEN = "You don't have permission to perform this operation!"
+    DEFAULT_PASSWORD, Env, FORBIDDEN, SYSADMIN_EMAIL, SYSADMIN_PASSWORD, activation_token_of, check,
+    eid, expect, make_customer, make_customer_user, make_tenant, make_tenant_admin, run_tests, unique,
+    unique_email
+)
 
 
 def ping_with(c, token):
