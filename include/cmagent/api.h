@@ -27,7 +27,8 @@ struct api_reply {
     char *body;               /* JSON reply text (heap) */
     char *reply_to;           /* the envelope's replyTo, or NULL (heap) */
     bool failed;              /* the reply is an error: the caller rolls the request's writes back */
-    bool deferred;            /* no reply yet: it waits for ctx->mail's outcome (body is NULL) */
+    bool deferred;            /* no reply yet: it waits for the outcome of ctx->mails (body is NULL);
+                               * the caller rolls this run's writes back */
     bool replayed;            /* a repeated request id: the stored first reply, nothing applied */
     int status;
 };
