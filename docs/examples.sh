@@ -419,7 +419,7 @@ expect '"errorCode":2,"message":"Couldn'"'"'t send user activation email"'
 
 section "mail and reset operations (no SMTP server here)"
 call user.sendActivationMail '{"token":"'"$TOKEN"'","data":{"email":"nobody'"$RUN"'@company-a.example"}}' 404
-expect '"message":"User with email '"'"'nobody'"$RUN"'@company-a.example'"'"' is not found"'
+expect '"message":"User with the given email is not found"'
 call auth.resetPasswordByEmail '{"data":{"email":"'"$ADMIN_EMAIL"'"}}' 200
 call auth.resetPasswordByEmail '{"data":{"email":"nobody'"$RUN"'@company-a.example"}}' 200
 call auth.resetPassword '{"data":{"resetToken":"no-such-token","password":"New-secret-1"}}' 404

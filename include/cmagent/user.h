@@ -47,7 +47,8 @@ int user_list_by_customer(struct ctx *ctx, const char *customer_id, const struct
 int user_activation_link(struct ctx *ctx, const char *id, char **link, int64_t *ttl_ms);
 
 /* user.sendActivationMail: the activation mail of a not yet activated user the caller may read
- * (404 for an unknown e-mail, 400 "User is already activated!"). Runs twice like user_create: the first
+ * (404 "User with the given email is not found" for an unknown e-mail and for a user the caller
+ * may not read alike; 400 "User is already activated!"). Runs twice like user_create: the first
  * run composes the awaited mail (renewing a token with under 15 minutes left), the second answers
  * its outcome (500 "Couldn't send user activation email" on failure) and stores the mailed token. */
 int user_send_activation_mail(struct ctx *ctx, const char *email);

@@ -549,6 +549,24 @@ int user_activation_link(struct ctx *ctx, const char *id, char **link, int64_t *
     return rc;
 }
 
+/* The user with this e-mail when the caller may read it. Another tenant's user (or any the caller
+ * may not read) answers exactly as a missing one, so an e-mail address tells the caller nothing
+ * about users it may not see; the message does not repeat the address, which the caller's failed
+ * audit row records. */
+static int load_readable_user_by_email(struct ctx *ctx, const char *email, struct user *out)
+{
+    int rc = store_user_get_by_email(ctx->store, email, out);
+
+    if (rc == STORE_OK && perm_user(ctx, PERM_READ, out) != ERR_OK) {
+        user_release(out);
+        memset(out, 0, sizeof *out);
+        rc = STORE_NOT_FOUND;
+    }
+    if (rc == STORE_NOT_FOUND)
+        return error_set(&ctx->err, ERR_NOT_FOUND, "User with the given email is not found");
+    return rc == STORE_OK ? ERR_OK : ctx_store_failed(ctx, rc);
+}
+
 int user_send_activation_mail(struct ctx *ctx, const char *email)
 {
     struct user u = { 0 };
@@ -559,16 +577,9 @@ int user_send_activation_mail(struct ctx *ctx, const char *email)
         return ctx->err.kind;
     if (email == NULL || email[0] == '\0')
         return error_set(&ctx->err, ERR_BAD_REQUEST, "User email should be specified!");
-    int found = store_user_get_by_email(ctx->store, email, &u);
-    if (found == STORE_NOT_FOUND)
-        return error_set(&ctx->err, ERR_NOT_FOUND, "User with email '%.255s' is not found", email);
-    if (found != STORE_OK)
-        return ctx_store_failed(ctx, found);
-    ctx_audit_subject(ctx, &u);
-    if (perm_user(ctx, PERM_READ, &u) != ERR_OK) {
-        user_release(&u);
+    if (load_readable_user_by_email(ctx, email, &u) != ERR_OK)
         return ctx->err.kind;
-    }
+    ctx_audit_subject(ctx, &u);
     int rc = ctx->mailed != NULL ? mailed_for_command(ctx, u.email, &sent) : ERR_OK;
     if (rc == ERR_OK)
         rc = pending_activation(ctx, &u, sent != NULL ? sent->token : NULL, &c);

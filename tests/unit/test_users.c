@@ -277,10 +277,14 @@ static void send_activation_mail_should_check_and_await(void)
 
     world_open(&w);
     CHECK(make_customer_user(&w, &w.admin_a, &w.customer_a, "again@a.example.com", &u) == ERR_OK);
+    /* another tenant's user answers as a missing one, and is named in no audit row */
     act_as(ctx, &w.admin_b);
-    CHECK(TX(ctx, user_send_activation_mail(ctx, "again@a.example.com")) == ERR_FORBIDDEN);
+    CHECK(TX(ctx, user_send_activation_mail(ctx, "again@a.example.com")) == ERR_NOT_FOUND);
+    CHECK_STR(ctx->err.message, "User with the given email is not found");
+    CHECK(ctx->audit_entity_id[0] == '\0' && ctx->audit_entity_name[0] == '\0');
     act_as(ctx, &w.admin_a);
     CHECK(TX(ctx, user_send_activation_mail(ctx, "nobody@a.example.com")) == ERR_NOT_FOUND);
+    CHECK_STR(ctx->err.message, "User with the given email is not found");
     CHECK(first_run_mailing(&plan, send_mail_again, "again@a.example.com") == ERR_OK);
     CHECK(plan.n == 1 && plan.items[0].await);
     CHECK_STR(plan.items[0].user_id, u.id);
