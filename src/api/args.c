@@ -2,6 +2,7 @@
 #include "call.h"
 
 #include "cmagent/model.h"
+#include "cmagent/utf8_clip.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -20,7 +21,8 @@ int args_allow(struct call *call, const char *const *keys)
         for (const char *const *k = keys; *k != NULL && !known; k++)
             known = strcmp(*k, item->string) == 0;
         if (!known)
-            return bad(call, "Unknown key '%s' in data", item->string);
+            return error_set(&call->ctx->err, ERR_BAD_REQUEST, "Unknown key '%.*s' in data",
+                             UTF8_CLIPPED(item->string, 64));
     }
     return ERR_OK;
 }
@@ -86,7 +88,7 @@ static int id_from(struct call *call, const char *key, const cJSON *v, char out[
     if (!cJSON_IsString(v))
         return bad(call, "'%s' must be a UUID string or {\"entityType\":...,\"id\":\"<uuid>\"}", key);
     if (!uuid_parse(v->valuestring, out))
-        return error_set(&call->ctx->err, ERR_BAD_REQUEST, "Invalid UUID string: %.64s", v->valuestring);
+        return error_set(&call->ctx->err, ERR_BAD_REQUEST, "Invalid UUID string: %.*s", UTF8_CLIPPED(v->valuestring, 64));
     return ERR_OK;
 }
 
@@ -167,7 +169,7 @@ int arg_paging(struct call *call, struct page_request *p)
             p->descending = true;
         } else if (strcasecmp(order, "ASC") != 0) {
             error_set(&call->ctx->err, ERR_BAD_REQUEST,
-                      "Unsupported sort order '%.64s'! Only 'ASC' or 'DESC' types are allowed.", order);
+                      "Unsupported sort order '%.*s'! Only 'ASC' or 'DESC' types are allowed.", UTF8_CLIPPED(order, 64));
             free(order);
             page_request_release(p);
             return call_failed(call);

@@ -7,6 +7,7 @@
 #include "cmagent/clock.h"
 #include "cmagent/idempotency.h"
 #include "cmagent/perm.h"
+#include "cmagent/utf8_clip.h"
 #include "ops.h"
 #include "ratelimit.h"
 
@@ -224,8 +225,8 @@ static int replay_first_reply(struct ctx *ctx, const struct op *op, const struct
             prev = NULL;
             answered = 1;
         } else {
-            error_set(&ctx->err, ERR_BAD_REQUEST, "Request id '%.128s' was already used for %s",
-                      env->id->valuestring, prev_op);
+            error_set(&ctx->err, ERR_BAD_REQUEST, "Request id '%.*s' was already used for %s",
+                      UTF8_CLIPPED(env->id->valuestring, 128), prev_op);
             answered = -1;
         }
     }
@@ -403,7 +404,7 @@ void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply
         goto fail;
     op = ops_lookup(req->op);
     if (op == NULL) {
-        error_set(&ctx->err, ERR_BAD_REQUEST, "Unknown operation '%.128s'", req->op);
+        error_set(&ctx->err, ERR_BAD_REQUEST, "Unknown operation '%.*s'", UTF8_CLIPPED(req->op, 128));
         goto fail;
     }
     if (authenticate(ctx, root, op) != ERR_OK)

@@ -8,6 +8,7 @@
 
 #include "cmagent/perm.h"
 #include "cmagent/store.h"
+#include "cmagent/utf8_clip.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,7 @@ static cJSON *run_command(struct call *c, const cJSON *cmd, size_t i, bool *ok)
     }
     cJSON_ArrayForEach(item, cmd) {
         if (strcmp(item->string, "op") != 0 && strcmp(item->string, "data") != 0) {
-            error_set(&ctx->err, ERR_BAD_REQUEST, "Unknown key '%.64s' in command %zu", item->string, i);
+            error_set(&ctx->err, ERR_BAD_REQUEST, "Unknown key '%.*s' in command %zu", UTF8_CLIPPED(item->string, 64), i);
             return error_reply(&ctx->err);
         }
     }
@@ -46,7 +47,7 @@ static cJSON *run_command(struct call *c, const cJSON *cmd, size_t i, bool *ok)
     }
     op = ops_lookup(name->valuestring);
     if (op == NULL) {
-        error_set(&ctx->err, ERR_BAD_REQUEST, "Unknown operation '%.128s'", name->valuestring);
+        error_set(&ctx->err, ERR_BAD_REQUEST, "Unknown operation '%.*s'", UTF8_CLIPPED(name->valuestring, 128));
         return error_reply(&ctx->err);
     }
     if (strcmp(op->name, "batch") == 0 || (op->flags & OP_ANONYMOUS)) {

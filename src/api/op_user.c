@@ -2,6 +2,7 @@
 #include "ops.h"
 
 #include "cmagent/user.h"
+#include "cmagent/utf8_clip.h"
 #include "render.h"
 
 #include <stdlib.h>
@@ -23,7 +24,8 @@ static int read_user_fields(struct call *c, struct user *u)
         u->authority = authority_parse(authority);
         if (u->authority == AUTHORITY_NONE) {
             error_set(&c->ctx->err, ERR_BAD_REQUEST,
-                      "authority must be SYS_ADMIN, TENANT_ADMIN or CUSTOMER_USER, not '%.64s'", authority);
+                      "authority must be SYS_ADMIN, TENANT_ADMIN or CUSTOMER_USER, not '%.*s'",
+                      UTF8_CLIPPED(authority, 64));
             free(authority);
             return call_failed(c);
         }

@@ -1,5 +1,8 @@
-/* error.c: the table behind error_status() and error_code(), and message formatting. */
+/* error.c: the table behind error_status() and error_code(), and message formatting (cut to the
+ * message buffer on a character boundary). */
 #include "cmagent/error.h"
+
+#include "cmagent/utf8_clip.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,6 +23,8 @@ int error_set(struct error *e, enum error_kind kind, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof e->message, fmt, ap);
     va_end(ap);
+    /* A message longer than the buffer loses its end, never half a character. */
+    e->message[utf8_clip(e->message, sizeof e->message - 1)] = '\0';
     return (int)kind;
 }
 

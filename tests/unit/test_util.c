@@ -1,12 +1,15 @@
-/* test_util.c: the small utilities: e-mail pattern, NoXss, UUIDs, tokens, password hashes, queue. */
+/* test_util.c: the small utilities: e-mail pattern, NoXss, UUIDs, tokens, password hashes, queue,
+ * UTF-8 clipping. */
 #include "test.h"
 
 #include "cmagent/queue.h"
 #include "cmagent/secret.h"
+#include "cmagent/utf8_clip.h"
 #include "cmagent/uuid.h"
 #include "cmagent/validate.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static void email_pattern_matches_thingsboard(void)
 {
@@ -95,6 +98,19 @@ static void queue_pops_in_order_and_times_out(void)
     queue_release(&q);
 }
 
+static void utf8_clip_never_cuts_a_character(void)
+{
+    const char *s = "ab\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"; /* a b e-acute euro-sign emoji */
+    size_t expect[] = { 0, 1, 2, 2, 4, 4, 4, 7, 7, 7, 7, 11, 11 };
+    for (size_t max = 0; max < sizeof expect / sizeof expect[0]; max++)
+        CHECK(utf8_clip(s, max) == expect[max]);
+    CHECK(utf8_clip("plain", 3) == 3);
+    CHECK(utf8_clip("plain", 100) == 5);
+    CHECK(utf8_clip("x\xe2\x82", 100) == 1);          /* incomplete at the end of the text */
+    CHECK(utf8_clip("\x80\x80\x80\x80\x80", 3) == 3); /* not UTF-8: kept as it is */
+    CHECK(utf8_clip("a\x80\x80", 100) == 3);           /* stray continuation bytes after ASCII */
+}
+
 int main(void)
 {
     RUN(email_pattern_matches_thingsboard);
@@ -102,5 +118,6 @@ int main(void)
     RUN(uuids_are_v7_and_ordered);
     RUN(tokens_and_password_hashes);
     RUN(queue_pops_in_order_and_times_out);
+    RUN(utf8_clip_never_cuts_a_character);
     return test_report("test_util");
 }
