@@ -222,6 +222,10 @@ call customer.fetch '{"token":"'"$TOKEN"'"}' 400
 expect "\"message\":\"Unknown operation 'customer.fetch'\""
 call customer.list '{"token":"'"$TOKEN"'","data":{"pageSize":10' 400
 expect '"message":"Malformed JSON: the payload is not a valid JSON document"'
+call customer.list '{"token":"'"$TOKEN"'","data":{"pageSize":10,"textSearch":"'"$(printf 'x%.0s' $(seq 300))"'"}}' 400
+expect '"message":"textSearch length must be equal or less than 255"'
+call customer.get '{"token":"'"$TOKEN"'","data":{"id":"ééééééééééééééééééééééééééééééééééééééééé"}}' 400
+expect '"message":"Invalid UUID string: éééééééééééééééééééééééééééééééé"'
 
 # ------------------------------------------------------------------------------------------------
 section "agent.ops"
