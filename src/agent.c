@@ -931,7 +931,7 @@ int agent_run(const struct config *cfg)
     memset(&a, 0, sizeof a);
     a.cfg = cfg;
     settings_from_config(&a.settings, cfg);
-    a.store = store_open(cfg->database, err, sizeof err);
+    a.store = store_open_checked(cfg->database, strcmp(cfg->database_check, "quick") == 0, err, sizeof err);
     if (a.store == NULL) {
         log_error("%s", err);
         return 1;

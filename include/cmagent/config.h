@@ -23,6 +23,7 @@ struct config {
     long max_batch_commands; /* commands one batch request may hold */
     /* Storage */
     char *database;
+    char *database_check;           /* "quick": PRAGMA quick_check at start; "off" */
     long event_retention_days;
     long max_group_commit;   /* requests the writer commits in one transaction at most */
     long unassign_chunk_size; /* rows of a deleted customer unassigned per transaction of their own */
