@@ -1,5 +1,6 @@
 """test_batch_mail.py: batches holding mailed commands (user.create with sendActivationMail,
-user.sendActivationMail), against a real SMTP server (aiosmtpd on a free loopback port). Every mailed
+user.sendActivationMail), against a real SMTP server (aiosmtpd on a free loopback port, the
+environment of test_mail.py). Every mailed
 command gets its own mail whose link activates exactly its own user; every command of a batch is
 applied once; an atomic batch that fails, here or at its mail, keeps nothing and answers
 committed:false."""
@@ -7,21 +8,11 @@ committed:false."""
 import time
 
 from helpers import (
-    DEFAULT_PASSWORD, Env, check, eid, expect, last_seq, link_token, make_customer, make_customer_user,
-    make_tenant_admin, run_tests, tenant_events, unique, unique_email)
+    DEFAULT_PASSWORD, check, eid, expect, last_seq, link_token, make_customer_user, run_tests, tenant_events,
+    unique, unique_email)
+from test_mail import new_env, world
 
-BASE_URL = "https://cm.test.example"
 OTHER_PASSWORD = "customer-chosen-9"
-
-
-def new_env():
-    return Env(smtp=True, agent_extra={"base_url": BASE_URL})
-
-
-def world(env):
-    ta = make_tenant_admin(env.c, env.sys_token)
-    cust = make_customer(env.c, ta.token)
-    return ta, eid(cust["id"])
 
 
 def mailed_user(email, authority, customer_id=None):
