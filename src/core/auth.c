@@ -28,7 +28,7 @@
 #define INVALID_TOKEN "Invalid or revoked token"
 #define INVALID_LOGIN "Invalid username or password"
 #define NOT_ACTIVE "User account is not active"
-#define LOCKED "Authentication Failed. Username was locked due to security policy."
+#define LOCKED "User account is locked due to security policy"
 #define RESET_TOKEN_BYTES 30
 #define DAY_MS (24 * 3600 * 1000LL)
 
@@ -273,24 +273,25 @@ int auth_authenticate(struct ctx *ctx, const char *token)
     return rc;
 }
 
-/* Checks password against the account. A miss is counted in failed_login_attempts by a write kept
- * despite the failure (ctx->kept); the miss past max_failed_login_attempts locks the account. */
+/* Checks password against the account as ThingsBoard's validateUserCredentials does: a disabled
+ * account (never activated, locked, or disabled by an administrator) answers "User account is not
+ * active" whatever the password and counts nothing; it still costs one hash, as a wrong password
+ * does. A miss is counted in failed_login_attempts by a write kept despite the failure
+ * (ctx->kept); the miss past max_failed_login_attempts locks the account. */
 static int check_login_password(struct ctx *ctx, const struct credentials *c, const char *password)
 {
     int64_t max = ctx->settings->max_failed_login_attempts;
 
-    if (c->password_hash == NULL) {
+    if (!c->enabled || c->password_hash == NULL) {
         password_matches(ctx, password, secret_dummy_hash(ctx->settings->password_hash_cost));
         return error_set(&ctx->err, ERR_UNAUTHORIZED, NOT_ACTIVE);
     }
     if (!password_matches(ctx, password, c->password_hash)) {
         strcpy(ctx->kept.failed_login_user, c->user_id);
-        if (max > 0 && c->failed_login_attempts + 1 > max && c->enabled)
+        if (max > 0 && c->failed_login_attempts + 1 > max)
             return error_set(&ctx->err, ERR_UNAUTHORIZED, LOCKED);
         return error_set(&ctx->err, ERR_UNAUTHORIZED, INVALID_LOGIN);
     }
-    if (!c->enabled)
-        return error_set(&ctx->err, ERR_UNAUTHORIZED, NOT_ACTIVE);
     return ERR_OK;
 }
 

@@ -62,7 +62,7 @@ static const struct key keys[] = {
     I(password_min_special, 0, 4096, 0),
     I(password_allow_whitespace, 0, 1, 1),
     I(password_reuse_days, 0, 3650, 0),
-    I(max_failed_login_attempts, 0, 1000, 0),
+    I(max_failed_login_attempts, 0, 1000, 5),
     I(rate_limit_per_second, 0, 1000000, 0),
     I(audit_retention_days, 0, 3650, 30),
     S(smtp_url, ""),

@@ -268,13 +268,19 @@ static void lockout_should_disable_after_max_attempts_and_enable_should_reset(vo
     CHECK(login("cu@a.example.com", "wrong-2", &pair) == ERR_UNAUTHORIZED);
     CHECK_STR(ctx->err.message, "Invalid username or password");
     CHECK(login("cu@a.example.com", "wrong-3", &pair) == ERR_UNAUTHORIZED);
-    CHECK_STR(ctx->err.message, "Authentication Failed. Username was locked due to security policy.");
+    CHECK_STR(ctx->err.message, "User account is locked due to security policy");
     CHECK(store_credentials_get(ctx->store, cu.id, &cred) == STORE_OK);
     CHECK(!cred.enabled && cred.failed_login_attempts == 3);
     credentials_release(&cred);
     CHECK(authenticate(access) == ERR_UNAUTHORIZED); /* its sessions went with the lock */
     CHECK(login("cu@a.example.com", "secret-password", &pair) == ERR_UNAUTHORIZED);
     CHECK_STR(ctx->err.message, "User account is not active");
+    /* a locked account answers so whatever the password, and counts no more misses */
+    CHECK(login("cu@a.example.com", "wrong-4", &pair) == ERR_UNAUTHORIZED);
+    CHECK_STR(ctx->err.message, "User account is not active");
+    CHECK(store_credentials_get(ctx->store, cu.id, &cred) == STORE_OK);
+    CHECK(cred.failed_login_attempts == 3);
+    credentials_release(&cred);
 
     act_as(ctx, &w.admin_a);
     CHECK(TX(ctx, user_set_enabled(ctx, cu.id, true)) == ERR_OK);
