@@ -945,6 +945,7 @@ int agent_run(const struct config *cfg)
         queue_release(&a.verify_queue);
         pthread_mutex_destroy(&a.route_lock);
         pthread_mutex_destroy(&a.release_lock);
+        api_release();
         store_checkpointer_stop(a.checkpointer, a.store);
         store_close(a.store);
         mailer_global_cleanup();
@@ -984,6 +985,7 @@ int agent_run(const struct config *cfg)
     queue_release(&a.verify_queue);
     pthread_mutex_destroy(&a.route_lock);
     pthread_mutex_destroy(&a.release_lock);
+    api_release();
     store_checkpointer_stop(a.checkpointer, a.store);
     store_close(a.store);
     mailer_global_cleanup();

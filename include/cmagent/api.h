@@ -34,6 +34,9 @@ struct api_reply {
 
 void api_init(const struct api_settings *settings);
 
+/* Frees what api_init made. */
+void api_release(void);
+
 /* Runs one request in ctx (whose store, settings and now are set; who is filled by
  * authentication here). Always fills out with a reply body, whatever the input. */
 void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply *out);
