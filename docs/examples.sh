@@ -405,6 +405,14 @@ call user.setEnabled '{"token":"'"$TOKEN"'","data":{"id":"'"$USER_ID"'","enabled
 call auth.login '{"data":{"email":"'"$USER_EMAIL"'","password":"carl-secret-2"}}' 200
 USER_TOKEN=$(printf '%s' "$OUT" | field data.token)
 
+section "logins: the e-mail budget"
+NOBODY="nobody-$$@acme.example"
+for i in $(seq 1 20); do
+    call auth.login '{"data":{"email":"'"$NOBODY"'","password":"guess-'"$i"'"}}' 401
+done
+call auth.login '{"data":{"email":"'"$(printf '%s' "$NOBODY" | tr '[:lower:]' '[:upper:]')"'","password":"guess-21"}}' 429
+expect '"errorCode":33,"message":"Too many authentication requests for this e-mail: at most 20 a minute (auth_rate_per_email)"'
+
 section "user.delete"
 call user.delete '{"token":"'"$TOKEN"'","data":{"id":"'"$ADMIN_ID"'"}}' 400
 expect '"message":"At least one tenant administrator must remain!"'

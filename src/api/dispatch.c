@@ -144,13 +144,17 @@ void api_init(const struct api_settings *s)
 {
     settings = *s;
     per_principal = ratelimit_new();
+    admit_init();
 }
 
 void api_release(void)
 {
     ratelimit_free(per_principal);
     per_principal = NULL;
+    admit_release();
 }
+
+const struct api_settings *api_current_settings(void) { return &settings; }
 
 int64_t api_started_mono_ms(void);
 int64_t api_started_mono_ms(void) { return settings.started_mono_ms; }

@@ -694,3 +694,15 @@ int auth_reset_password(struct ctx *ctx, const char *reset_token, const char *pa
     credentials_release(&c);
     return rc;
 }
+
+void auth_queue_tenant(struct ctx *ctx, enum user_key by, const char *key, char tenant_id[UUID_STR_LEN])
+{
+    char digest[SECRET_DIGEST_HEX];
+
+    if (by == USER_BY_TOKEN_DIGEST) {
+        secret_digest(key != NULL ? key : "", digest);
+        key = digest;
+    }
+    if (store_user_tenant_of(ctx->store, by, key != NULL ? key : "", tenant_id) != STORE_OK)
+        tenant_id[0] = '\0';
+}
