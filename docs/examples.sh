@@ -148,6 +148,14 @@ call customer.create '{"token":"'"$TOKEN"'","data":{"title":"Company A","country
 CUSTOMER_ID=$(printf '%s' "$OUT" | field data.id.id)
 expect '"title":"Company A"'
 expect '"version":1'
+
+section "field sizes"
+LONG=$(head -c 1025 /dev/zero | tr '\0' x)
+call customer.create '{"token":"'"$TOKEN"'","data":{"title":"Company L","address":"'"$LONG"'"}}' 400
+expect '"errorCode":31,"message":"Validation error: address length must be equal or less than 1024"'
+BIG=$(head -c 16400 /dev/zero | tr '\0' x)
+call customer.create '{"token":"'"$TOKEN"'","data":{"title":"Company L","additionalInfo":{"note":"'"$BIG"'"}}}' 400
+expect '"message":"Validation error: additionalInfo of 16411 bytes exceeds max_json_field_size of 16384 bytes"'
 call customer.create '{"token":"'"$TOKEN"'","data":{"title":"Company A"}}' 400
 expect '"message":"Customer with such title already exists!"'
 call customer.create '{"token":"'"$TOKEN"'","data":{"title":"Public"}}' 400

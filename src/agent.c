@@ -874,6 +874,10 @@ static void settings_from_config(struct core_settings *s, const struct config *c
     s->password.min_special = cfg->password_min_special;
     s->password.forbid_whitespace = cfg->password_allow_whitespace == 0;
     s->password.reuse_days = cfg->password_reuse_days;
+    s->max_json_field_size = cfg->max_json_field_size;
+    s->max_text_field_length = cfg->max_text_field_length;
+    s->max_dashboard_configuration_size = cfg->max_dashboard_configuration_size;
+    s->max_api_keys_per_user = cfg->max_api_keys_per_user;
 }
 
 static int bootstrap(struct agent *a)

@@ -157,12 +157,17 @@ static int hash_new_password(struct ctx *ctx, const char *password, char hash[SE
     return ERR_OK;
 }
 
-/* Replaces the stored password hash with hash (of the new password) and records it in the history. */
+/* Replaces the stored password hash with hash (of the new password) and records it in the history,
+ * which keeps only what the reuse rule looks at (the passwords of the last reuse_days days), so a
+ * user's rows do not pile up with every change. */
 static int store_password(struct ctx *ctx, struct credentials *c, const char *hash)
 {
+    int64_t days = ctx->settings->password.reuse_days;
     free(c->password_hash);
     c->password_hash = xstrdup_or_null(hash);
-    int rc = store_password_history_add(ctx->store, c->user_id, hash, ctx->now);
+    int rc = store_password_history_prune(ctx->store, c->user_id, ctx->now - (days > 0 ? days * DAY_MS : 0));
+    if (rc == STORE_OK)
+        rc = store_password_history_add(ctx->store, c->user_id, hash, ctx->now);
     return rc == STORE_OK ? ERR_OK : ctx_store_failed(ctx, rc);
 }
 

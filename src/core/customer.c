@@ -32,7 +32,7 @@ static int validate_customer(struct ctx *ctx, const struct customer *c)
     struct violations v = { 0 };
     const struct contact *k = &c->contact;
 
-    check_contact_fields(&v, c->title, k, c->additional_info);
+    check_contact_fields(&v, ctx, c->title, k, c->additional_info);
     if (violations_report(ctx, &v) != ERR_OK)
         return ctx->err.kind;
     if (require_string(ctx, "Customer title", c->title) != ERR_OK)

@@ -25,6 +25,7 @@ static int validate_dashboard(struct ctx *ctx, const struct dashboard *d)
 {
     struct violations v = { 0 };
     check_field(&v, "title", d->title);
+    check_configuration_size(&v, ctx, d->configuration);
     if (violations_report(ctx, &v) != ERR_OK)
         return ctx->err.kind;
     return require_string(ctx, "Dashboard title", d->title);

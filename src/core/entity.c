@@ -37,7 +37,7 @@ static int validate_entity(struct ctx *ctx, struct entity *e)
     check_field(&v, "name", e->name);
     check_field(&v, "type", e->type);
     check_field(&v, "label", e->label);
-    check_no_xss(&v, "additionalInfo", e->additional_info);
+    check_free_json(&v, ctx, "additionalInfo", e->additional_info);
     if (e->kind == ENTITY_EDGE) {
         check_field(&v, "routingKey", e->routing_key);
         check_field(&v, "secret", e->secret);

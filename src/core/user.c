@@ -55,7 +55,7 @@ static int validate_fields(struct ctx *ctx, const struct user *u)
     check_field(&v, "first name", u->first_name);
     check_field(&v, "last name", u->last_name);
     check_field(&v, "phone", u->phone);
-    check_no_xss(&v, "additionalInfo", u->additional_info);
+    check_free_json(&v, ctx, "additionalInfo", u->additional_info);
     return violations_report(ctx, &v);
 }
 
