@@ -35,10 +35,7 @@ static int check_key_limit(struct ctx *ctx)
         return ctx_store_failed(ctx, rc);
     if (count < limit)
         return ERR_OK;
-    error_set(&ctx->err, ERR_LIMIT_REACHED, "API keys limit reached");
-    ctx->err.entity_type = "API_KEY";
-    ctx->err.limit = limit;
-    return ERR_LIMIT_REACHED;
+    return error_limit_reached(&ctx->err, "API keys", "API_KEY", limit);
 }
 
 int apikey_create(struct ctx *ctx, const char *description, int64_t expires_in_ms,

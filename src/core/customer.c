@@ -133,12 +133,8 @@ static int check_customer_limit(struct ctx *ctx)
     rc = store_customer_count(ctx->store, ctx->who.tenant_id, &count);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
-    if (count >= limit) {
-        error_set(&ctx->err, ERR_LIMIT_REACHED, "Customers limit reached");
-        ctx->err.entity_type = "CUSTOMER";
-        ctx->err.limit = limit;
-        return ERR_LIMIT_REACHED;
-    }
+    if (count >= limit)
+        return error_limit_reached(&ctx->err, "Customers", "CUSTOMER", limit);
     return ERR_OK;
 }
 

@@ -48,12 +48,8 @@ static int check_limit(struct ctx *ctx)
     rc = store_dashboard_count(ctx->store, ctx->who.tenant_id, &count);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
-    if (count >= limit) {
-        error_set(&ctx->err, ERR_LIMIT_REACHED, "Dashboards limit reached");
-        ctx->err.entity_type = "DASHBOARD";
-        ctx->err.limit = limit;
-        return ERR_LIMIT_REACHED;
-    }
+    if (count >= limit)
+        return error_limit_reached(&ctx->err, "Dashboards", "DASHBOARD", limit);
     return ERR_OK;
 }
 

@@ -115,12 +115,8 @@ static int check_limit(struct ctx *ctx, enum entity_kind kind)
     rc = store_entity_count(ctx->store, kind, ctx->who.tenant_id, &count);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
-    if (count >= limit) {
-        error_set(&ctx->err, ERR_LIMIT_REACHED, "%s limit reached", plural[kind]);
-        ctx->err.entity_type = entity_kind_type(kind);
-        ctx->err.limit = limit;
-        return ERR_LIMIT_REACHED;
-    }
+    if (count >= limit)
+        return error_limit_reached(&ctx->err, plural[kind], entity_kind_type(kind), limit);
     return ERR_OK;
 }
 

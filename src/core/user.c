@@ -179,10 +179,7 @@ static int check_user_limit(struct ctx *ctx, const char *tenant_id)
         return ctx_store_failed(ctx, rc);
     if (count < limit)
         return ERR_OK;
-    error_set(&ctx->err, ERR_LIMIT_REACHED, "Users limit reached");
-    ctx->err.entity_type = "USER";
-    ctx->err.limit = limit;
-    return ERR_LIMIT_REACHED;
+    return error_limit_reached(&ctx->err, "Users", "USER", limit);
 }
 
 /* ---------------------------------------------------------------- loading */
