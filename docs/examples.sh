@@ -148,6 +148,14 @@ call customer.create '{"token":"'"$TOKEN"'","data":{"title":"Company A","country
 CUSTOMER_ID=$(printf '%s' "$OUT" | field data.id.id)
 expect '"title":"Company A"'
 expect '"version":1'
+
+section "field sizes"
+LONG=$(head -c 1025 /dev/zero | tr '\0' x)
+call customer.create '{"token":"'"$TOKEN"'","data":{"title":"Company L","address":"'"$LONG"'"}}' 400
+expect '"errorCode":31,"message":"Validation error: address length must be equal or less than 1024"'
+BIG=$(head -c 16400 /dev/zero | tr '\0' x)
+call customer.create '{"token":"'"$TOKEN"'","data":{"title":"Company L","additionalInfo":{"note":"'"$BIG"'"}}}' 400
+expect '"message":"Validation error: additionalInfo of 16411 bytes exceeds max_json_field_size of 16384 bytes"'
 call customer.create '{"token":"'"$TOKEN"'","data":{"title":"Company A"}}' 400
 expect '"message":"Customer with such title already exists!"'
 call customer.create '{"token":"'"$TOKEN"'","data":{"title":"Public"}}' 400
@@ -404,6 +412,14 @@ expect '"message":"User account is not active"'
 call user.setEnabled '{"token":"'"$TOKEN"'","data":{"id":"'"$USER_ID"'","enabled":true}}' 200
 call auth.login '{"data":{"email":"'"$USER_EMAIL"'","password":"carl-secret-2"}}' 200
 USER_TOKEN=$(printf '%s' "$OUT" | field data.token)
+
+section "logins: the e-mail budget"
+NOBODY="nobody-$$@acme.example"
+for i in $(seq 1 20); do
+    call auth.login '{"data":{"email":"'"$NOBODY"'","password":"guess-'"$i"'"}}' 401
+done
+call auth.login '{"data":{"email":"'"$(printf '%s' "$NOBODY" | tr '[:lower:]' '[:upper:]')"'","password":"guess-21"}}' 429
+expect '"errorCode":33,"message":"Too many authentication requests for this e-mail: at most 20 a minute (auth_rate_per_email)"'
 
 section "user.delete"
 call user.delete '{"token":"'"$TOKEN"'","data":{"id":"'"$ADMIN_ID"'"}}' 400

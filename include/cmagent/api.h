@@ -15,6 +15,9 @@ struct api_settings {
     int64_t rate_limit_per_second; /* requests per principal per second; 0: no limit */
     int64_t started_mono_ms;  /* for agent.ping's uptimeMs */
     size_t max_batch_commands; /* the most commands one batch may hold */
+    const char *reply_prefix; /* "<topic_prefix>/reply/": the client of a request is the level after it */
+    int64_t auth_rate_per_client; /* anonymous authentication requests per client per minute; 0: no limit */
+    int64_t auth_rate_per_email;  /* ... naming one e-mail per minute; 0: no limit */
 };
 
 struct api_request {
@@ -34,6 +37,9 @@ struct api_reply {
 
 void api_init(const struct api_settings *settings);
 
+/* Frees what api_init made. */
+void api_release(void);
+
 /* Runs one request in ctx (whose store, settings and now are set; who is filled by
  * authentication here). Always fills out with a reply body, whatever the input. */
 void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply *out);
@@ -49,6 +55,25 @@ bool api_prepares(const char *op_name);
  * never makes. Replies nothing; the writer's api_handle of the same request is the one that
  * counts. Safe on any thread with its own ctx and store. */
 void api_prepare(struct ctx *ctx, const struct api_request *req);
+
+/* Admission (admit.c): what is decided about an authentication request on the thread that
+ * received it, before it is queued. */
+struct api_admission {
+    char refusal[256];            /* "": admitted; else the 429 message it is answered with at once */
+    char queue[UUID_STR_LEN];     /* with password hash work: the tenant of the account it names, whose
+                                   * queue it waits in; "" when it names none (unknown accounts share one) */
+};
+
+/* Whether api_admit has anything to decide about op_name (the anonymous authentication operations
+ * and auth.changePassword). Safe on any thread. */
+bool api_admits(const char *op_name);
+
+/* Spends the request's budgets (per client, named by response_topic or the envelope's replyTo, and
+ * per e-mail) and, when ctx has a store, finds its queue. Requests it cannot read (malformed,
+ * oversized) are admitted: the writer answers them without hashing. Safe on any thread; ctx's
+ * store is used by this thread alone. */
+void api_admit(struct ctx *ctx, const struct api_request *req, const char *response_topic,
+               struct api_admission *out);
 
 /* The event renderer the core uses (protocol §6 body). */
 char *api_render_event(const struct event *ev, const struct principal *who);

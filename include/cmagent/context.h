@@ -47,6 +47,11 @@ struct core_settings {
     int64_t reset_token_ttl_ms;    /* password reset links */
     int64_t max_failed_login_attempts; /* 0: no lockout */
     struct password_policy password;
+    /* The free-form fields' limits (validate.h), 0: none. */
+    int64_t max_json_field_size;   /* bytes of an additionalInfo's compact JSON */
+    int64_t max_text_field_length; /* characters of an address or address2 */
+    int64_t max_dashboard_configuration_size; /* bytes of a dashboard's configuration JSON */
+    int64_t max_api_keys_per_user; /* 0: no limit */
 };
 
 /* A mail the core wants sent. The core only composes it; the agent's mailer thread sends it after

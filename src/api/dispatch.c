@@ -138,8 +138,23 @@ const struct op *ops_lookup(const char *name)
 }
 
 static struct api_settings settings;
+static struct ratelimit *per_principal;
 
-void api_init(const struct api_settings *s) { settings = *s; }
+void api_init(const struct api_settings *s)
+{
+    settings = *s;
+    per_principal = ratelimit_new();
+    admit_init();
+}
+
+void api_release(void)
+{
+    ratelimit_free(per_principal);
+    per_principal = NULL;
+    admit_release();
+}
+
+const struct api_settings *api_current_settings(void) { return &settings; }
 
 int64_t api_started_mono_ms(void);
 int64_t api_started_mono_ms(void) { return settings.started_mono_ms; }
@@ -297,7 +312,7 @@ static int authenticate(struct ctx *ctx, const cJSON *root, const struct op *op)
         return ctx->err.kind;
     /* The second run of a request that awaited its mail is not a new request. */
     if (ctx->mail_outcome == MAIL_NONE &&
-        !ratelimit_take(ctx->who.user_id, settings.rate_limit_per_second, clock_mono_ms()))
+        !ratelimit_take(per_principal, ctx->who.user_id, settings.rate_limit_per_second, 1000, clock_mono_ms()))
         return error_set(&ctx->err, ERR_RATE_LIMITED, "Too many requests for current user!");
     if (!(op->authorities & AUTH_BIT(ctx->who.authority)))
         return error_forbidden(&ctx->err);

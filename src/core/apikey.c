@@ -23,12 +23,28 @@ static int validate_key_request(struct ctx *ctx, const char *description, int64_
     return ERR_OK;
 }
 
+/* At most max_api_keys_per_user keys per user (0: no limit), so that a user's keys are bounded as
+ * the tenant's entities are: 403 errorCode 41 "API keys limit reached". */
+static int check_key_limit(struct ctx *ctx)
+{
+    int64_t limit = ctx->settings != NULL ? ctx->settings->max_api_keys_per_user : 0, count = 0;
+    if (limit <= 0)
+        return ERR_OK;
+    int rc = store_token_count_api_keys(ctx->store, ctx->who.user_id, &count);
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    if (count < limit)
+        return ERR_OK;
+    return error_limit_reached(&ctx->err, "API keys", "API_KEY", limit);
+}
+
 int apikey_create(struct ctx *ctx, const char *description, int64_t expires_in_ms,
                   char key[SECRET_TOKEN_MAX], struct token *out)
 {
     memset(out, 0, sizeof *out);
     key[0] = '\0';
-    if (perm_require(ctx, AUTH_ANY_USER) != ERR_OK || validate_key_request(ctx, description, expires_in_ms) != ERR_OK)
+    if (perm_require(ctx, AUTH_ANY_USER) != ERR_OK || validate_key_request(ctx, description, expires_in_ms) != ERR_OK ||
+        check_key_limit(ctx) != ERR_OK)
         return ctx->err.kind;
     secret_token(key, APIKEY_PREFIX, APIKEY_BYTES);
     secret_digest(key, out->digest);

@@ -28,6 +28,14 @@ int error_forbidden(struct error *e)
     return error_set(e, ERR_FORBIDDEN, "You don't have permission to perform this operation!");
 }
 
+int error_limit_reached(struct error *e, const char *what, const char *entity_type, int64_t limit)
+{
+    error_set(e, ERR_LIMIT_REACHED, "%s limit reached", what);
+    e->entity_type = entity_type;
+    e->limit = limit;
+    return ERR_LIMIT_REACHED;
+}
+
 void error_clear(struct error *e)
 {
     e->kind = ERR_OK;
