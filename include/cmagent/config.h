@@ -21,6 +21,7 @@ struct config {
     long session_expiry;     /* seconds the broker keeps our session while we are away */
     long max_payload;        /* bytes */
     long max_batch_commands; /* commands one batch request may hold */
+    long max_reply_topic;    /* bytes of a reply destination (Response Topic or replyTo) */
     /* Storage */
     char *database;
     long event_retention_days;

@@ -1,4 +1,5 @@
-/* log.c: one line per message on stderr, with a UTC timestamp and the level. Thread-safe (stdio locks). */
+/* log.c: one line per message on stderr, with a UTC timestamp and the level. Thread-safe (stdio locks).
+ * And the throttle of messages that come in floods. */
 #include "cmagent/log.h"
 
 #include <stdarg.h>
@@ -39,4 +40,16 @@ void log_write(enum log_level level, const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     funlockfile(stderr);
+}
+
+bool log_throttle_pass(struct log_throttle *t, int64_t now_ms, uint64_t *left_out)
+{
+    if (now_ms < t->next_ms) {
+        t->left_out++;
+        return false;
+    }
+    *left_out = t->left_out;
+    t->left_out = 0;
+    t->next_ms = now_ms + t->period_ms;
+    return true;
 }
