@@ -457,7 +457,7 @@ void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply
         goto done;
     if (req->payload_len > settings.max_payload) {
         /* Still echo what the reply echoes, when the envelope can be read. */
-        if (cJSON_IsObject(root) && text_ok)
+        if (cJSON_IsObject(root) && (text_ok || !fault.top_level))
             (void)check_envelope(ctx, root, &env, &data);
         error_set(&ctx->err, ERR_TOO_LARGE, "Payload of %zu bytes exceeds max_payload of %zu bytes",
                   req->payload_len, settings.max_payload);
@@ -465,6 +465,8 @@ void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply
     }
     if (!text_ok) {
         char message[ERROR_MESSAGE_MAX];
+        if (cJSON_IsObject(root) && !fault.top_level)
+            (void)check_envelope(ctx, root, &env, &data); /* the envelope is fine: echo it */
         json_text_fault_message(&fault, message, sizeof message);
         error_set(&ctx->err, ERR_BAD_REQUEST, "%s", message);
         goto fail;

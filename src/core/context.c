@@ -5,6 +5,7 @@
 #include "cmagent/auth.h"
 #include "cmagent/events.h"
 #include "cmagent/log.h"
+#include "cmagent/utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +53,7 @@ void ctx_forget_events(struct ctx *ctx, int64_t mark)
 void ctx_audit_subject(struct ctx *ctx, const struct user *u)
 {
     snprintf(ctx->audit_entity_id, sizeof ctx->audit_entity_id, "%s", u->id);
-    snprintf(ctx->audit_entity_name, sizeof ctx->audit_entity_name, "%s", u->email ? u->email : "");
+    utf8_copy(ctx->audit_entity_name, sizeof ctx->audit_entity_name, u->email ? u->email : "");
     snprintf(ctx->audit_tenant_id, sizeof ctx->audit_tenant_id, "%s", u->tenant_id);
     snprintf(ctx->audit_customer_id, sizeof ctx->audit_customer_id, "%s", u->customer_id);
 }
