@@ -834,6 +834,8 @@ static void settings_from_config(struct core_settings *s, const struct config *c
     s->password.min_special = cfg->password_min_special;
     s->password.forbid_whitespace = cfg->password_allow_whitespace == 0;
     s->password.reuse_days = cfg->password_reuse_days;
+    s->max_page_size = cfg->max_page_size;
+    s->max_page_offset = cfg->max_page_offset;
 }
 
 static int bootstrap(struct agent *a)
@@ -926,6 +928,8 @@ int agent_run(const struct config *cfg)
     api.max_batch_commands = (size_t)cfg->max_batch_commands;
     api.reply.prefix = cfg->topic_prefix;
     api.reply.max_bytes = (size_t)cfg->max_reply_topic;
+    api.max_reply = (size_t)cfg->max_reply;
+    api.max_batch_rows = cfg->max_batch_rows;
     api_init(&api);
     a.refusals.period_ms = 1000;
     queue_init(&a.queue);

@@ -17,6 +17,8 @@ struct api_settings {
     int64_t started_mono_ms;  /* for agent.ping's uptimeMs */
     size_t max_batch_commands; /* the most commands one batch may hold */
     struct reply_rules reply; /* where replies may go (reply_topic.h) */
+    size_t max_reply;         /* bytes of a reply, and of the rows one request may read; 0: no limit */
+    int64_t max_batch_rows;   /* the sum of pageSize, limit and ids over a batch's commands; 0: none */
 };
 
 struct api_request {

@@ -47,6 +47,8 @@ struct core_settings {
     int64_t reset_token_ttl_ms;    /* password reset links */
     int64_t max_failed_login_attempts; /* 0: no lockout */
     struct password_policy password;
+    int64_t max_page_size;         /* the largest pageSize of a listing; 0: no limit */
+    int64_t max_page_offset;       /* the deepest first row (page x pageSize) of an offset page; 0: no limit */
 };
 
 /* A mail the core wants sent. The core only composes it; the agent's mailer thread sends it after
@@ -123,8 +125,8 @@ void ctx_release(struct ctx *ctx);
 /* Writes ctx->kept in a savepoint of its own (after the request's savepoint was rolled back). */
 void ctx_apply_kept(struct ctx *ctx);
 
-/* Records a store failure: STORE_ERROR becomes ERR_DATABASE ("Database error: ..."). Returns the
- * error kind. Use only for codes the caller did not expect (not NOT_FOUND it handles itself). */
+/* Records a store failure: STORE_ERROR becomes ERR_DATABASE ("Database error: ..."), STORE_TOO_LARGE
+ * (the read budget, store.h) ERR_TOO_LARGE naming max_reply. Returns the error kind. Use only for codes the caller did not expect (not NOT_FOUND it handles itself). */
 int ctx_store_failed(struct ctx *ctx, int store_rc);
 
 /* One item of a many-ids request runs between these, in its own savepoint: keep == false rolls

@@ -151,6 +151,8 @@ int64_t api_started_mono_ms(void) { return settings.started_mono_ms; }
 
 size_t api_max_batch_commands(void) { return settings.max_batch_commands; }
 
+int64_t api_max_batch_rows(void) { return settings.max_batch_rows; }
+
 cJSON *error_object(const struct error *e)
 {
     cJSON *o = cJSON_CreateObject();
@@ -504,7 +506,11 @@ void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply
     call.op = op;
     call.data = data;
     call.result = NULL;
-    if (op->handler(&call) != ERR_OK) {
+    /* What the handler may read into memory is bounded like the reply it makes of it. */
+    store_budget_set(ctx->store, (int64_t)settings.max_reply);
+    int handled = op->handler(&call);
+    store_budget_set(ctx->store, 0);
+    if (handled != ERR_OK) {
         cJSON_Delete(call.result);
         goto fail;
     }
@@ -530,6 +536,13 @@ void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply
     cJSON_AddItemToObject(reply, "data", call.result != NULL ? call.result : cJSON_CreateObject());
     char *text = cJSON_PrintUnformatted(reply);
     cJSON_Delete(reply);
+    if (settings.max_reply > 0 && strlen(text) > settings.max_reply) {
+        error_set(&ctx->err, ERR_TOO_LARGE,
+                  "The reply of %zu bytes exceeds max_reply of %zu bytes: ask for fewer rows (a smaller pageSize or "
+                  "limit, fewer ids or commands)", strlen(text), settings.max_reply);
+        cJSON_free(text);
+        goto fail;
+    }
     if (idempotent && idem_record(ctx, env.id->valuestring, op->name, text) != ERR_OK) {
         cJSON_free(text);
         goto fail;
