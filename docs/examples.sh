@@ -512,11 +512,11 @@ expect '"message":"Page 20000 of size 10 starts deeper than max_page_offset (100
 call batch '{"token":"'"$TOKEN"'","data":{"commands":[{"op":"device.list","data":{"pageSize":1000}},{"op":"device.list","data":{"pageSize":1000}},{"op":"customer.list","data":{"pageSize":1}}]}}' 400
 expect '"message":"The batch may touch up to 2001 rows (the sum of its commands'"'"' pageSize, limit and ids), more than the limit of 2000 (max_batch_rows)"'
 BLOB=$(python3 -c 'print("x" * 120000)')
-for i in 1 2 3 4 5 6 7 8 9 10; do
+for i in $(seq 20); do
     call device.create '{"token":"'"$TOKEN"'","data":{"name":"Blob '"$i"'","type":"blob","additionalInfo":{"data":"'"$BLOB"'"}}}' 200
 done
-call device.list '{"token":"'"$TOKEN"'","data":{"pageSize":10,"type":"blob"}}' 413
-expect '"message":"The request would read more than max_reply (1048576 bytes) of rows: ask for fewer (a smaller pageSize or limit, fewer ids or commands)"'
+call device.list '{"token":"'"$TOKEN"'","data":{"pageSize":20,"type":"blob"}}' 413
+expect '"message":"The request would read more than max_reply (2097152 bytes) of rows: ask for fewer (a smaller pageSize or limit, fewer ids or commands)"'
 
 # ------------------------------------------------------------------------------------------------
 section "tenant.delete"

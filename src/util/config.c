@@ -44,7 +44,7 @@ static const struct key keys[] = {
     I(max_batch_rows, 1, 10000000, 2000),
     I(max_page_size, 1, 1000000, 1000),
     I(max_page_offset, 0, 1000000000000L, 100000),
-    I(max_reply, 65536, 268435455L, 1048576),
+    I(max_reply, 65536, 268435455L, 2097152),
     I(max_reply_topic, 32, 65535, 1024),
     S(database, "cmagent.db"),
     I(event_retention_days, 1, 3650, 7),

@@ -131,7 +131,7 @@ def test_a_batch_within_the_rows_runs(env):
 
 def test_rows_too_large_for_max_reply_are_refused_before_the_reply_is_built(env):
     _, b = setup(env)
-    big = "x" * 60000
+    big = "x" * 120000
     for i in range(20):
         env.c.ok("device.create", {"name": "big-%d" % i, "type": "big", "additionalInfo": {"d": big}}, token=b.token)
     pid = env.agent.proc.pid
@@ -140,14 +140,14 @@ def test_rows_too_large_for_max_reply_are_refused_before_the_reply_is_built(env)
     check(len(d["data"]) == 10, "ten large devices fit in max_reply", len(d["data"]))
     for _ in range(20):
         r = env.c.request("device.list", {"pageSize": 1000, "type": "big"}, token=b.token)
-        expect(r, 413, 31, message="The request would read more than max_reply (1048576 bytes) of rows: ask for fewer "
+        expect(r, 413, 31, message="The request would read more than max_reply (2097152 bytes) of rows: ask for fewer "
                "(a smaller pageSize or limit, fewer ids or commands)")
     ids = [eid(x["id"]) for x in d["data"]]
     r = env.c.request("batch", {"commands": [{"op": "device.get", "data": {"id": i}} for i in ids] * 3}, token=b.token)
     statuses = [x["status"] for x in expect(r, 200)["responses"]]
     check(statuses.count(200) >= 10 and statuses[-1] == 413, "a batch reads up to max_reply, then 413", statuses)
     growth = vm_hwm_kb(pid) - hwm_before
-    check(growth <= RSS_GROWTH_KB, "the agent's peak RSS grew by %d kB for replies of 1 MB" % growth)
+    check(growth <= RSS_GROWTH_KB, "the agent's peak RSS grew by %d kB for replies of 2 MB" % growth)
 
 
 if __name__ == "__main__":
