@@ -98,6 +98,8 @@ int store_exec_changing(struct store *s, sqlite3_stmt *st)
 
 void store_budget_set(struct store *s, int64_t limit)
 {
+    if (s == NULL)
+        return;
     s->budget_limit = limit > 0 ? limit : 0;
     s->budget_left = s->budget_limit;
 }
