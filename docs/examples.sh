@@ -500,6 +500,41 @@ PY
 [ "$VERBOSE" = 1 ] && head -n 3 "$TMP/events"
 
 # ------------------------------------------------------------------------------------------------
+section "envelope: strings must be UTF-8"
+call customer.create "$(printf '{"token":"%s","data":{"title":"\xff\xfe"}}' "$TOKEN")" 400
+expect '"message":"'"'"'data.title'"'"' is not valid UTF-8: a byte that cannot start a character"'
+
+section "reply destinations: refused ones get no reply and are counted"
+call agent.stats '{"token":"'"$SYS_TOKEN"'"}' 200
+REFUSED_BEFORE=$(printf '%s' "$OUT" | field data.refusedReplies)
+STEP=$((STEP + 1))
+mosquitto_pub -V 5 -h "$HOST" -p "$PORT" -q 1 -t "$PREFIX/req/agent.ping" -D PUBLISH response-topic "$PREFIX/reply/#" \
+    -m '{}' || fail "mosquitto_pub failed"
+mosquitto_pub -V 311 -h "$HOST" -p "$PORT" -q 1 -t "$PREFIX/req/agent.ping" \
+    -m '{"replyTo":"'"$PREFIX"'/event/x/CUSTOMER/ENTITY_CREATED"}' || fail "mosquitto_pub failed"
+for _ in $(seq 50); do
+    call agent.stats '{"token":"'"$SYS_TOKEN"'"}' 200
+    [ "$(printf '%s' "$OUT" | field data.refusedReplies)" -ge $((REFUSED_BEFORE + 2)) ] && break
+    sleep 0.1
+done
+[ "$(printf '%s' "$OUT" | field data.refusedReplies)" -eq $((REFUSED_BEFORE + 2)) ] ||
+    fail "refusedReplies went from $REFUSED_BEFORE to $(printf '%s' "$OUT" | field data.refusedReplies), not by 2"
+
+section "limits"
+call device.list '{"token":"'"$TOKEN"'","data":{"pageSize":5000}}' 400
+expect '"message":"Incorrect page link page size '"'"'5000'"'"'. Page size must be at most 1000 (max_page_size)."'
+call customer.list '{"token":"'"$TOKEN"'","data":{"pageSize":10,"page":20000}}' 400
+expect '"message":"Page 20000 of size 10 starts deeper than max_page_offset (100000 rows): continue with pageToken where the listing offers it, or narrow it with textSearch"'
+call batch '{"token":"'"$TOKEN"'","data":{"commands":[{"op":"device.list","data":{"pageSize":1000}},{"op":"device.list","data":{"pageSize":1000}},{"op":"customer.list","data":{"pageSize":1}}]}}' 400
+expect '"message":"The batch may touch up to 2001 rows (the sum of its commands'"'"' pageSize, limit and ids), more than the limit of 2000 (max_batch_rows)"'
+BLOB=$(python3 -c 'print("x" * 120000)')
+for i in $(seq 20); do
+    call device.create '{"token":"'"$TOKEN"'","data":{"name":"Blob '"$i"'","type":"blob","additionalInfo":{"data":"'"$BLOB"'"}}}' 200
+done
+call device.list '{"token":"'"$TOKEN"'","data":{"pageSize":20,"type":"blob"}}' 413
+expect '"message":"The request would read more than max_reply (2097152 bytes) of rows: ask for fewer (a smaller pageSize or limit, fewer ids or commands)"'
+
+# ------------------------------------------------------------------------------------------------
 section "tenant.delete"
 call tenant.delete '{"token":"'"$SYS_TOKEN"'","data":{"id":"'"$TENANT_ID"'"}}' 200
 call auth.login '{"data":{"email":"'"$ADMIN_EMAIL"'","password":"acme-secret-1"}}' 401

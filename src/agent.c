@@ -151,6 +151,7 @@ struct agent {
     struct store_checkpointer *checkpointer;
     bool unassign_waiting;         /* a deleted customer's entities are still to be unassigned */
     int batches_since_unassign;
+    struct log_throttle refusal_log; /* the log lines of refused reply destinations */
 };
 
 #define PURGE_INTERVAL_MS (3600 * 1000)
@@ -163,13 +164,37 @@ static struct work *work_new(enum work_kind kind)
     return w;
 }
 
-/* ---- callbacks from the transport (paho's threads): enqueue only ---- */
-
+/* The operation a request names: the last level of its topic. */
 static const char *op_of(const struct agent *a, const struct transport_message *m)
 {
     size_t plen = strlen(a->req_prefix);
     return strncmp(m->topic, a->req_prefix, plen) == 0 ? m->topic + plen : m->topic;
 }
+
+/* The api's view of a received request: its operation, payload and Response Topic. */
+static void request_of(const struct agent *a, const struct transport_message *m, struct api_request *req)
+{
+    memset(req, 0, sizeof *req);
+    req->op = op_of(a, m);
+    req->payload = m->payload;
+    req->payload_len = m->payload_len;
+    req->response_topic = m->response_topic;
+    req->response_topic_len = m->response_topic_len;
+}
+
+/* A request whose reply destination was refused: counted, and logged at most once a second. */
+static void refused_destination(struct agent *a, const char *op, const char *refusal)
+{
+    uint64_t left_out = 0;
+    stats_record_refused_reply();
+    if (log_throttle_pass(&a->refusal_log, clock_mono_ms(), &left_out))
+        log_warn("Refused the reply destination of %.64s: %s; the request was not applied and nothing was "
+                 "published (%llu more refused since the last such line).", op, refusal, (unsigned long long)left_out);
+}
+
+/* ---- callbacks from the transport (paho's threads): enqueue only ---- */
+
+static char *reply_topic_of(struct agent *a, const struct transport_message *m);
 
 /* Hands a request admission refused to the replier thread. */
 static void refuse(struct agent *a, struct work *w, const char *why)
@@ -184,7 +209,7 @@ static void refuse(struct agent *a, struct work *w, const char *why)
 static void answer_refusal(struct agent *a, struct work *w)
 {
     const struct transport_message *m = w->msg;
-    char *topic = m->response_topic != NULL ? xstrdup_or_null(m->response_topic) : api_reply_to(m->payload, m->payload_len);
+    char *topic = reply_topic_of(a, m);
     char *body = api_error_body(ERR_RATE_LIMITED, w->refusal, m->payload, m->payload_len);
 
     if (topic != NULL)
@@ -228,7 +253,8 @@ static void route_request(struct agent *a, struct work *w)
     }
     pthread_mutex_lock(&a->route_lock);
     struct ctx ctx;
-    struct api_request req = { .op = op, .payload = w->msg->payload, .payload_len = w->msg->payload_len };
+    struct api_request req;
+    request_of(a, w->msg, &req);
     memset(&ctx, 0, sizeof ctx);
     ctx.store = a->verifiers_running && prepares ? a->admit_reader : NULL;
     ctx.settings = &a->settings;
@@ -391,9 +417,7 @@ static int64_t handle_request(struct agent *a, struct work *w, struct pending_re
     snprintf(ctx.preset_id, sizeof ctx.preset_id, "%s", w->preset_id);
     snprintf(ctx.preset_token, sizeof ctx.preset_token, "%s", w->preset_token);
     w->parked = false;
-    req.op = op_of(a, m);
-    req.payload = m->payload;
-    req.payload_len = m->payload_len;
+    request_of(a, m, &req);
 
     store_savepoint(a->store);
     api_handle(&ctx, &req, &reply);
@@ -408,6 +432,8 @@ static int64_t handle_request(struct agent *a, struct work *w, struct pending_re
     }
     if (reply.replayed)
         stats_record_replayed();
+    if (reply.refused)
+        refused_destination(a, req.op, reply.refusal);
     if (hash_work_computed(w->hash_work) > 0)
         log_debug("%s: %zu password hash(es) computed on the writer: the stored hash changed after the "
                   "verifier's run", req.op, hash_work_computed(w->hash_work));
@@ -434,9 +460,7 @@ static int64_t handle_request(struct agent *a, struct work *w, struct pending_re
     ctx_release(&ctx);
     out->body = reply.body;
     reply.body = NULL;
-    out->topic = m->response_topic != NULL ? xstrdup_or_null(m->response_topic) : reply.reply_to;
-    if (m->response_topic != NULL)
-        free(reply.reply_to);
+    out->topic = reply.reply_to;
     reply.reply_to = NULL;
     return reply.failed ? 0 : ctx.events_written;
 }
@@ -483,12 +507,17 @@ static void submit_mail(struct agent *a, struct mail_job *j)
         queue_push(&a->mail_queue, &j->node);
 }
 
-/* Where a request's reply goes when it was never handled: its Response Topic, else its replyTo. */
-static char *reply_topic_of(const struct transport_message *m)
+/* Where a request's reply goes when it was never handled: its Response Topic, else its replyTo,
+ * as the api checks them (NULL: nowhere, a refusal is counted and logged). */
+static char *reply_topic_of(struct agent *a, const struct transport_message *m)
 {
-    if (m->response_topic != NULL)
-        return xstrdup_or_null(m->response_topic);
-    return api_reply_to(m->payload, m->payload_len);
+    struct api_request req;
+    struct api_reply dest;
+    request_of(a, m, &req);
+    api_reply_destination(&req, &dest);
+    if (dest.refused)
+        refused_destination(a, req.op, dest.refusal);
+    return dest.reply_to;
 }
 
 static void publish_replies(struct agent *a, struct pending_reply *r, size_t n)
@@ -503,7 +532,7 @@ static void publish_replies(struct agent *a, struct pending_reply *r, size_t n)
 }
 
 /* Every reply of a batch whose commit failed becomes a database error: nothing was applied. */
-static void fail_replies(struct pending_reply *r, size_t n, const char *why)
+static void fail_replies(struct agent *a, struct pending_reply *r, size_t n, const char *why)
 {
     char msg[700];
     snprintf(msg, sizeof msg, "Database error: the transaction could not be committed, nothing was applied: %s", why);
@@ -514,7 +543,7 @@ static void fail_replies(struct pending_reply *r, size_t n, const char *why)
         if (r[i].job != NULL && r[i].job->w != NULL) {
             r[i].job->w->parked = false; /* nothing committed: answer now, send nothing */
             if (r[i].topic == NULL)
-                r[i].topic = reply_topic_of(r[i].msg);
+                r[i].topic = reply_topic_of(a, r[i].msg);
         }
         mail_job_free(r[i].job);
         r[i].job = NULL;
@@ -631,7 +660,7 @@ static bool process_batch(struct agent *a, struct queue_node *first, size_t n)
         }
         if (begin_failed || lost) {
             replies[nreplies].msg = w->msg;
-            replies[nreplies].topic = reply_topic_of(w->msg);
+            replies[nreplies].topic = reply_topic_of(a, w->msg);
             nreplies++;
         } else {
             events += handle_request(a, w, &replies[nreplies++]);
@@ -670,7 +699,7 @@ static bool process_batch(struct agent *a, struct queue_node *first, size_t n)
             forget_batch_events(a);
             committed = false;
             if (nreplies > 0) {
-                fail_replies(replies, nreplies, why);
+                fail_replies(a, replies, nreplies, why);
                 give_back_acks(a, acks, nacks); /* the next batch tries again */
             } else {
                 log_warn("Marking %zu acknowledged events published failed (%s); they are published again "
@@ -775,9 +804,7 @@ static void verify_request(struct agent *a, struct store *reader, struct work *w
     ctx.settings = &a->settings;
     ctx.now = clock_now_ms();
     ctx.hash_work = w->hash_work = hash_work_new();
-    req.op = op_of(a, w->msg);
-    req.payload = w->msg->payload;
-    req.payload_len = w->msg->payload_len;
+    request_of(a, w->msg, &req);
     api_prepare(&ctx, &req);
     ctx_release(&ctx);
 }
@@ -878,6 +905,8 @@ static void settings_from_config(struct core_settings *s, const struct config *c
     s->max_text_field_length = cfg->max_text_field_length;
     s->max_dashboard_configuration_size = cfg->max_dashboard_configuration_size;
     s->max_api_keys_per_user = cfg->max_api_keys_per_user;
+    s->max_page_size = cfg->max_page_size;
+    s->max_page_offset = cfg->max_page_offset;
 }
 
 static int bootstrap(struct agent *a)
@@ -972,7 +1001,12 @@ int agent_run(const struct config *cfg)
     api.reply_prefix = reply_prefix;
     api.auth_rate_per_client = cfg->auth_rate_per_client;
     api.auth_rate_per_email = cfg->auth_rate_per_email;
+    api.reply.prefix = cfg->topic_prefix;
+    api.reply.max_bytes = (size_t)cfg->max_reply_topic;
+    api.max_reply = (size_t)cfg->max_reply;
+    api.max_batch_rows = cfg->max_batch_rows;
     api_init(&api);
+    a.refusal_log.period_ms = 1000;
     queue_init(&a.queue);
     queue_init(&a.mail_queue);
     queue_init(&a.refusals);
@@ -1051,6 +1085,8 @@ int agent_run(const struct config *cfg)
     stats_snapshot(&st);
     stats_format(&st, line, sizeof line);
     log_info("Group commit: %s.", line);
+    if (st.refused_replies > 0)
+        log_info("%llu requests were refused for their reply destination.", (unsigned long long)st.refused_replies);
     queue_release(&a.queue);
     queue_release(&a.mail_queue);
     queue_release(&a.refusals);

@@ -5,6 +5,7 @@
 #define CMAGENT_API_H
 
 #include "cmagent/context.h"
+#include "cmagent/reply_topic.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -18,17 +19,31 @@ struct api_settings {
     const char *reply_prefix; /* "<topic_prefix>/reply/": the client of a request is the level after it */
     int64_t auth_rate_per_client; /* anonymous authentication requests per client per minute; 0: no limit */
     int64_t auth_rate_per_email;  /* ... naming one e-mail per minute; 0: no limit */
+    struct reply_rules reply; /* where replies may go (reply_topic.h) */
+    size_t max_reply;         /* bytes of a reply, and of the rows one request may read; 0: no limit */
+    int64_t max_batch_rows;   /* the sum of pageSize, limit and ids over a batch's commands; 0: none */
 };
 
 struct api_request {
     const char *op;           /* the last topic level: "customer.create" */
     const char *payload;      /* not NUL-terminated */
     size_t payload_len;
+    const char *response_topic; /* the MQTT 5 Response Topic (response_topic_len bytes), or NULL */
+    size_t response_topic_len;
 };
+
+#define API_REFUSAL_MAX 400
 
 struct api_reply {
     char *body;               /* JSON reply text (heap) */
-    char *reply_to;           /* the envelope's replyTo, or NULL (heap) */
+    char *reply_to;           /* where the reply goes: the Response Topic, else the replyTo, checked
+                               * by reply_topic.h; NULL: nowhere (heap) */
+    const char *reply_source; /* "Response Topic" or "replyTo" (static) */
+    /* The reply destination was refused (reply_topic.h): nothing of the request ran, body and
+     * reply_to are NULL and nothing may be published for it. refusal says which destination and
+     * why, printable ("Response Topic 'cm/v1/reply/#' contains a wildcard (+ or #)"). */
+    bool refused;
+    char refusal[API_REFUSAL_MAX];
     bool failed;              /* the reply is an error: the caller rolls the request's writes back */
     bool deferred;            /* no reply yet: it waits for ctx->mail's outcome (body is NULL) */
     bool replayed;            /* a repeated request id: the stored first reply, nothing applied */
@@ -81,8 +96,9 @@ char *api_render_event(const struct event *ev, const struct principal *who);
 /* The audit actionData renderer the core uses (thingsboard-customers.md §7.3). */
 char *api_render_audit(const struct event *ev, const struct principal *who);
 
-/* The envelope's replyTo of a payload, or NULL (heap). */
-char *api_reply_to(const char *payload, size_t payload_len);
+/* The reply destination of a request that is answered without being handled (its batch could not
+ * begin): out->reply_to, or out->refused, as api_handle would find them for an anonymous request. */
+void api_reply_destination(const struct api_request *req, struct api_reply *out);
 
 /* An error reply body for failures outside a request's handling (e.g. the commit failed). */
 char *api_error_body(enum error_kind kind, const char *message, const char *payload, size_t payload_len);

@@ -21,6 +21,11 @@ struct config {
     long session_expiry;     /* seconds the broker keeps our session while we are away */
     long max_payload;        /* bytes */
     long max_batch_commands; /* commands one batch request may hold */
+    long max_batch_rows;     /* the sum of pageSize and limit over a batch's commands */
+    long max_page_size;      /* the largest pageSize of a listing */
+    long max_page_offset;    /* the deepest first row (page x pageSize) of an offset page */
+    long max_reply;          /* bytes of a reply, and of the rows one request may read */
+    long max_reply_topic;    /* bytes of a reply destination (Response Topic or replyTo) */
     /* Storage */
     char *database;
     long event_retention_days;

@@ -52,6 +52,8 @@ struct core_settings {
     int64_t max_text_field_length; /* characters of an address or address2 */
     int64_t max_dashboard_configuration_size; /* bytes of a dashboard's configuration JSON */
     int64_t max_api_keys_per_user; /* 0: no limit */
+    int64_t max_page_size;         /* the largest pageSize of a listing; 0: no limit */
+    int64_t max_page_offset;       /* the deepest first row (page x pageSize) of an offset page; 0: no limit */
 };
 
 /* A mail the core wants sent. The core only composes it; the agent's mailer thread sends it after
@@ -128,8 +130,8 @@ void ctx_release(struct ctx *ctx);
 /* Writes ctx->kept in a savepoint of its own (after the request's savepoint was rolled back). */
 void ctx_apply_kept(struct ctx *ctx);
 
-/* Records a store failure: STORE_ERROR becomes ERR_DATABASE ("Database error: ..."). Returns the
- * error kind. Use only for codes the caller did not expect (not NOT_FOUND it handles itself). */
+/* Records a store failure: STORE_ERROR becomes ERR_DATABASE ("Database error: ..."), STORE_TOO_LARGE
+ * (the read budget, store.h) ERR_TOO_LARGE naming max_reply. Returns the error kind. Use only for codes the caller did not expect (not NOT_FOUND it handles itself). */
 int ctx_store_failed(struct ctx *ctx, int store_rc);
 
 /* One item of a many-ids request runs between these, in its own savepoint: keep == false rolls

@@ -11,7 +11,8 @@ struct sort_column {
     const char *column;
 };
 
-/* Checks pageSize >= 1, page >= 0, the sortProperty pattern and that the property is in sortable.
+/* Checks pageSize >= 1, page >= 0, pageSize <= max_page_size and page x pageSize <= max_page_offset
+ * (core_settings), the sortProperty pattern and that the property is in sortable.
  * On success *column is the column to sort by (the entity's id column when no property is given). */
 int paging_validate(struct ctx *ctx, const struct page_request *p, const struct sort_column *sortable,
                     const char **column);

@@ -1,6 +1,7 @@
 /* stats.h: counters of the writer's group commit: how many requests each committed transaction
  * carried (a histogram in powers of two), commit time, replayed repeats; and of the login
  * protection: requests throttled before queueing, password hashes computed. The writer records; the
+ * carried (a histogram in powers of two), commit time, replayed repeats, refused reply destinations. The writer records; the
  * agent.stats operation and the shutdown log read a snapshot. */
 #ifndef CMAGENT_STATS_H
 #define CMAGENT_STATS_H
@@ -20,6 +21,7 @@ struct stats_snapshot {
     uint64_t replayed;         /* repeats answered from a stored first reply */
     uint64_t throttled;        /* authentication requests answered 429 before they were queued */
     uint64_t password_hashes;  /* crypt() calls: passwords hashed or checked */
+    uint64_t refused_replies;  /* requests not applied because their reply destination was refused */
     uint64_t commit_us;        /* total time in COMMIT (the fsync), microseconds */
     uint64_t max_commit_us;
     uint64_t buckets[STATS_BATCH_BUCKETS];
@@ -30,6 +32,7 @@ void stats_record_batch(size_t n, uint64_t commit_us, bool committed);
 void stats_record_replayed(void);
 void stats_record_throttled(void);
 void stats_record_password_hash(void);
+void stats_record_refused_reply(void);
 void stats_snapshot(struct stats_snapshot *out);
 
 /* The largest batch size bucket i holds (1, 2, 4, 8, ...). */

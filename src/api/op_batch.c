@@ -1,5 +1,5 @@
 /* op_batch.c: the batch operation (protocol §5.1): many operations in one request, each answered
- * in order. atomic: one savepoint around all of them, rolled back (events included, since they are
+ * in order, together touching at most max_batch_rows rows. atomic: one savepoint around all of them, rolled back (events included, since they are
  * outbox rows) when any fails; otherwise each command stands alone in its own savepoint. */
 #include "ops.h"
 
@@ -77,6 +77,54 @@ static cJSON *run_command(struct call *c, const cJSON *cmd, size_t i, bool *ok)
     return reply;
 }
 
+/* A positive number member of data, or 0. */
+static double positive_member(const cJSON *data, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(data, key);
+    return cJSON_IsNumber(v) && v->valuedouble > 0 ? v->valuedouble : 0;
+}
+
+/* The rows command cmd may read or write: its pageSize, its limit (event.replay reads 100 without
+ * one) and its ids, at least 1. A malformed command counts 1: it is refused when it runs. Summed in
+ * a double, which cannot overflow. */
+static double command_rows(const cJSON *cmd)
+{
+    const cJSON *data = cJSON_IsObject(cmd) ? cJSON_GetObjectItemCaseSensitive(cmd, "data") : NULL;
+    const cJSON *name = cJSON_IsObject(cmd) ? cJSON_GetObjectItemCaseSensitive(cmd, "op") : NULL;
+    double rows = 0;
+
+    if (cJSON_IsObject(data)) {
+        const cJSON *ids = cJSON_GetObjectItemCaseSensitive(data, "ids");
+        rows += positive_member(data, "pageSize") + positive_member(data, "limit");
+        if (cJSON_IsArray(ids))
+            rows += cJSON_GetArraySize(ids);
+        if (cJSON_GetObjectItemCaseSensitive(data, "limit") == NULL && cJSON_IsString(name) &&
+            strcmp(name->valuestring, "event.replay") == 0)
+            rows += 100;
+    } else if (cJSON_IsString(name) && strcmp(name->valuestring, "event.replay") == 0) {
+        rows += 100;
+    }
+    return rows > 1 ? rows : 1;
+}
+
+/* A batch's commands together may touch at most max_batch_rows rows: refused before any runs. */
+static int check_batch_rows(struct call *c, const cJSON *commands)
+{
+    const cJSON *cmd;
+    double rows = 0;
+    int64_t max = api_max_batch_rows();
+
+    if (max <= 0)
+        return ERR_OK;
+    cJSON_ArrayForEach(cmd, commands)
+        rows += command_rows(cmd);
+    if (rows > (double)max)
+        return error_set(&c->ctx->err, ERR_BAD_REQUEST,
+                         "The batch may touch up to %.0f rows (the sum of its commands' pageSize, limit and ids), "
+                         "more than the limit of %lld (max_batch_rows)", rows, (long long)max);
+    return ERR_OK;
+}
+
 int op_batch(struct call *c)
 {
     static const char *const keys[] = { "commands", "atomic", NULL };
@@ -98,6 +146,8 @@ int op_batch(struct call *c)
         return error_set(&ctx->err, ERR_BAD_REQUEST,
                          "The batch has %zu commands, more than the limit of %zu (max_batch_commands)", n,
                          api_max_batch_commands());
+    if (check_batch_rows(c, commands) != ERR_OK)
+        return call_failed(c);
 
     cJSON *responses = cJSON_CreateArray(), *failed_reply = NULL;
     int64_t events_mark = ctx->events_written;

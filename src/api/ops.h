@@ -137,6 +137,8 @@ int run_one_or_many(struct call *c, const char *const *keys, item_fn *fn);
 
 /* The most commands one batch may hold (config max_batch_commands). */
 size_t api_max_batch_commands(void);
+/* The most rows one batch's commands may touch together (config max_batch_rows; 0: no limit). */
+int64_t api_max_batch_rows(void);
 
 /* The error object of one failed item or command: {status, errorCode, message[, entityType, limit]}. */
 cJSON *error_object(const struct error *e);

@@ -10,6 +10,8 @@
 
 #define APIKEY_PREFIX "cmk_"
 #define APIKEY_BYTES 32
+/* expiresAt stays a number a JSON reader holds exactly (below 2^53) */
+#define APIKEY_MAX_EXPIRES_IN_MS (100LL * 365 * 24 * 3600 * 1000)
 
 static int validate_key_request(struct ctx *ctx, const char *description, int64_t expires_in_ms)
 {
@@ -18,8 +20,10 @@ static int validate_key_request(struct ctx *ctx, const char *description, int64_
     check_field(&v, "description", description);
     if (violations_report(ctx, &v) != ERR_OK)
         return ctx->err.kind;
-    if (expires_in_ms < 0)
-        return error_set(&ctx->err, ERR_BAD_REQUEST, "expiresIn must be zero (never) or a positive number of ms");
+    if (expires_in_ms < 0 || expires_in_ms > APIKEY_MAX_EXPIRES_IN_MS)
+        return error_set(&ctx->err, ERR_BAD_REQUEST,
+                         "expiresIn must be zero (never) or a positive number of ms up to 100 years (%lld)",
+                         (long long)APIKEY_MAX_EXPIRES_IN_MS);
     return ERR_OK;
 }
 
@@ -53,7 +57,7 @@ int apikey_create(struct ctx *ctx, const char *description, int64_t expires_in_m
     out->kind = TOKEN_API_KEY;
     out->created_time = ctx->now;
     if (expires_in_ms > 0)
-        out->expires_at = ctx->now > INT64_MAX - expires_in_ms ? INT64_MAX : ctx->now + expires_in_ms;
+        out->expires_at = ctx->now + expires_in_ms;
     out->description = xstrdup_or_null(description);
     int rc = store_token_insert(ctx->store, out);
     if (rc != STORE_OK) {

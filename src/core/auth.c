@@ -12,6 +12,7 @@
 #include "cmagent/store_audit.h"
 #include "cmagent/store_token.h"
 #include "cmagent/store_user.h"
+#include "cmagent/utf8.h"
 #include "cmagent/validate.h"
 
 #include <ctype.h>
@@ -45,20 +46,6 @@ static bool token_expired(const struct ctx *ctx, const struct token *t)
     return t->expires_at != 0 && t->expires_at <= ctx->now;
 }
 
-/* Copies src into dst (size bytes), cutting at a UTF-8 character boundary when it does not fit. */
-static void copy_text(char *dst, size_t size, const char *src)
-{
-    size_t n = src ? strlen(src) : 0;
-    if (n >= size) {
-        n = size - 1;
-        while (n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80)
-            n--;
-    }
-    if (n > 0)
-        memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
 /* ctx->who becomes the user u, authenticated by token t. */
 static void fill_principal(struct ctx *ctx, const struct user *u, const struct token *t)
 {
@@ -69,9 +56,9 @@ static void fill_principal(struct ctx *ctx, const struct user *u, const struct t
     strcpy(w->user_id, u->id);
     strcpy(w->tenant_id, u->tenant_id);
     strcpy(w->customer_id, u->customer_id);
-    copy_text(w->email, sizeof w->email, u->email);
-    copy_text(w->first_name, sizeof w->first_name, u->first_name);
-    copy_text(w->last_name, sizeof w->last_name, u->last_name);
+    utf8_copy(w->email, sizeof w->email, u->email ? u->email : "");
+    utf8_copy(w->first_name, sizeof w->first_name, u->first_name ? u->first_name : "");
+    utf8_copy(w->last_name, sizeof w->last_name, u->last_name ? u->last_name : "");
     strcpy(w->token_id, t->id);
     strcpy(w->pair_id, t->pair_id);
     w->token_kind = t->kind;

@@ -5,6 +5,7 @@
 #include "cmagent/auth.h"
 #include "cmagent/events.h"
 #include "cmagent/log.h"
+#include "cmagent/utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,10 @@ int ctx_store_failed(struct ctx *ctx, int rc)
         return error_set(&ctx->err, ERR_INTERNAL, "Internal error: a row vanished during the request");
     case STORE_DUPLICATE:
         return error_set(&ctx->err, ERR_DATABASE, "Database error: a unique constraint refused the write");
+    case STORE_TOO_LARGE:
+        return error_set(&ctx->err, ERR_TOO_LARGE,
+                         "The request would read more than max_reply (%lld bytes) of rows: ask for fewer (a smaller "
+                         "pageSize or limit, fewer ids or commands)", (long long)store_budget_limit(ctx->store));
     default:
         log_warn("Database error: %s", store_errmsg(ctx->store));
         return error_set(&ctx->err, ERR_DATABASE, "Database error: %s", store_errmsg(ctx->store));
@@ -52,7 +57,7 @@ void ctx_forget_events(struct ctx *ctx, int64_t mark)
 void ctx_audit_subject(struct ctx *ctx, const struct user *u)
 {
     snprintf(ctx->audit_entity_id, sizeof ctx->audit_entity_id, "%s", u->id);
-    snprintf(ctx->audit_entity_name, sizeof ctx->audit_entity_name, "%s", u->email ? u->email : "");
+    utf8_copy(ctx->audit_entity_name, sizeof ctx->audit_entity_name, u->email ? u->email : "");
     snprintf(ctx->audit_tenant_id, sizeof ctx->audit_tenant_id, "%s", u->tenant_id);
     snprintf(ctx->audit_customer_id, sizeof ctx->audit_customer_id, "%s", u->customer_id);
 }

@@ -1,5 +1,7 @@
-/* error.c: the table behind error_status() and error_code(), and message formatting. */
+/* error.c: the table behind error_status() and error_code(), and message formatting (kept UTF-8). */
 #include "cmagent/error.h"
+
+#include "cmagent/utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,6 +22,9 @@ int error_set(struct error *e, enum error_kind kind, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof e->message, fmt, ap);
     va_end(ap);
+    /* A precision ("%.128s") or the buffer's size may have cut a character in two: the message
+     * goes into a reply, which is UTF-8. */
+    utf8_scrub(e->message);
     return (int)kind;
 }
 

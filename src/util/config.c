@@ -4,6 +4,7 @@
 #include "cmagent/config.h"
 
 #include "cmagent/log.h"
+#include "cmagent/topic.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -40,6 +41,11 @@ static const struct key keys[] = {
     I(session_expiry, 0, 4294967295L, 86400),
     I(max_payload, 1024, 268435455L, 262144),
     I(max_batch_commands, 1, 10000, 100),
+    I(max_batch_rows, 1, 10000000, 2000),
+    I(max_page_size, 1, 1000000, 1000),
+    I(max_page_offset, 0, 1000000000000L, 100000),
+    I(max_reply, 65536, 268435455L, 2097152),
+    I(max_reply_topic, 32, 65535, 1024),
     S(database, "cmagent.db"),
     I(event_retention_days, 1, 3650, 7),
     I(max_group_commit, 1, 10000, 256),
@@ -222,9 +228,18 @@ int config_finish(struct config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "invalid value \"%s\" for \"broker\": must start with tcp:// or ssl://", cfg->broker);
         return -1;
     }
-    if (cfg->topic_prefix[0] == '\0' || strpbrk(cfg->topic_prefix, "+#") != NULL) {
-        snprintf(err, errlen, "invalid value \"%s\" for \"topic_prefix\": must be non-empty without + or #",
-                 cfg->topic_prefix);
+    const char *why = topic_name_refusal(cfg->topic_prefix, strlen(cfg->topic_prefix));
+    if (why != NULL) {
+        snprintf(err, errlen, "invalid value \"%s\" for \"topic_prefix\": it %s (it must be a topic name)",
+                 cfg->topic_prefix, why);
+        return -1;
+    }
+    why = topic_name_refusal(cfg->agent_id, strlen(cfg->agent_id));
+    if (why == NULL && strchr(cfg->agent_id, '/') != NULL)
+        why = "contains '/'";
+    if (why != NULL) {
+        snprintf(err, errlen, "invalid value \"%s\" for \"agent_id\": it %s (it must be one topic level)",
+                 cfg->agent_id, why);
         return -1;
     }
     if (cfg->password_min_length > cfg->password_max_length) {
