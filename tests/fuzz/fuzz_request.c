@@ -5,7 +5,8 @@
  * awaited its mail) on a real SQLite file.
  *
  * The database holds a fixture built once per process through the same API: a system
- * administrator, two tenants with an administrator and a customer each, in tenant A a second
+ * administrator, two tenants with an administrator and a customer each (tenant B at its limits,
+ * so that its creations fail), in tenant A a second
  * customer, an activated customer user and a pending one, two devices, an asset, an edge and a
  * dashboard assigned to the first customer, an API key, a refresh, an activation and a reset
  * token, listing cursors, and a request made with the envelope id "fixture-1". Placeholders in
@@ -291,6 +292,19 @@ static void setup_user(enum fixture_name id_slot, enum fixture_name token_slot, 
     free(activate_token);
 }
 
+/* "Tenant <name>" with its administrator (activated) and "Customer <name>"; extra is appended
+ * to tenant.create's data (limits). */
+static void setup_tenant(enum fixture_name tenant, enum fixture_name admin, enum fixture_name admin_token,
+                         enum fixture_name customer, const char *name, const char *admin_email, const char *extra)
+{
+    setup_value(tenant, "id", "id", "tenant.create", "{\"token\":\"%s\",\"data\":{\"title\":\"Tenant %s\"%s}}",
+                fixture_values[F_SYS], name, extra);
+    setup_user(admin, admin_token, fixture_values[F_SYS], admin_email, "TENANT_ADMIN", "tenantId",
+               fixture_values[tenant]);
+    setup_value(customer, "id", "id", "customer.create", "{\"token\":\"%s\",\"data\":{\"title\":\"Customer %s\"}}",
+                fixture_values[admin_token], name);
+}
+
 static void fixture_build(void)
 {
     char generated[64] = "", payload[1024];
@@ -314,22 +328,14 @@ static void fixture_build(void)
     fixture_values[F_SYSUSER] = strdup(sysadmin.id);
     user_release(&sysadmin);
 
-    setup_value(F_TENANT, "id", "id", "tenant.create", "{\"token\":\"%s\",\"data\":{\"title\":\"Tenant A\"}}",
-                fixture_values[F_SYS]);
-    setup_value(F_TENANTB, "id", "id", "tenant.create", "{\"token\":\"%s\",\"data\":{\"title\":\"Tenant B\"}}",
-                fixture_values[F_SYS]);
-    setup_user(F_TAUSER, F_TA, fixture_values[F_SYS], fixture_values[F_TAMAIL], "TENANT_ADMIN", "tenantId",
-               fixture_values[F_TENANT]);
-    setup_user(F_TBUSER, F_TB, fixture_values[F_SYS], "admin@b.fuzz.example", "TENANT_ADMIN", "tenantId",
-               fixture_values[F_TENANTB]);
+    /* Tenant B is at its limits: its creations answer 403 "... limit reached". */
+    setup_tenant(F_TENANT, F_TAUSER, F_TA, F_CUST, "A", fixture_values[F_TAMAIL], "");
+    setup_tenant(F_TENANTB, F_TBUSER, F_TB, F_CUSTB, "B", "admin@b.fuzz.example",
+                 ",\"limits\":{\"maxCustomers\":1,\"maxUsers\":1,\"maxDevices\":1,\"maxAssets\":1,"
+                 "\"maxEdges\":1,\"maxDashboards\":1}");
     /* A refresh token of tenant A's administrator, from a second login. */
     setup_value(F_REFRESH, "refreshToken", NULL, "auth.login", "{\"data\":{\"email\":\"%s\",\"password\":\"%s\"}}",
                 fixture_values[F_TAMAIL], PASSWORD);
-
-    setup_value(F_CUST, "id", "id", "customer.create", "{\"token\":\"%s\",\"data\":{\"title\":\"Customer A\"}}",
-                fixture_values[F_TA]);
-    setup_value(F_CUSTB, "id", "id", "customer.create", "{\"token\":\"%s\",\"data\":{\"title\":\"Customer B\"}}",
-                fixture_values[F_TB]);
     setup_user(F_CUUSER, F_CU, fixture_values[F_TA], fixture_values[F_CUMAIL], "CUSTOMER_USER", "customerId",
                fixture_values[F_CUST]);
     setup_user(F_PENDING, F_ACT, fixture_values[F_TA], fixture_values[F_PMAIL], "CUSTOMER_USER", "customerId",
