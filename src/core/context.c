@@ -49,7 +49,8 @@ void ctx_forget_events(struct ctx *ctx, int64_t mark)
     size_t drop = mark < ctx->events_written ? (size_t)(ctx->events_written - mark) : 0;
     if (drop > ctx->nemitted)
         drop = ctx->nemitted;
-    outbox_events_free_items(ctx->emitted + ctx->nemitted - drop, drop);
+    if (drop > 0) /* emitted is NULL until the first kept event: no pointer arithmetic on it */
+        outbox_events_free_items(ctx->emitted + ctx->nemitted - drop, drop);
     ctx->nemitted -= drop;
     ctx->events_written = mark;
 }
