@@ -527,11 +527,11 @@ call customer.list '{"token":"'"$TOKEN"'","data":{"pageSize":10,"page":20000}}' 
 expect '"message":"Page 20000 of size 10 starts deeper than max_page_offset (100000 rows): continue with pageToken where the listing offers it, or narrow it with textSearch"'
 call batch '{"token":"'"$TOKEN"'","data":{"commands":[{"op":"device.list","data":{"pageSize":1000}},{"op":"device.list","data":{"pageSize":1000}},{"op":"customer.list","data":{"pageSize":1}}]}}' 400
 expect '"message":"The batch may touch up to 2001 rows (the sum of its commands'"'"' pageSize, limit and ids), more than the limit of 2000 (max_batch_rows)"'
-BLOB=$(python3 -c 'print("x" * 120000)')
-for i in $(seq 20); do
+BLOB=$(python3 -c 'print("x" * 16000)')
+for i in $(seq 150); do
     call device.create '{"token":"'"$TOKEN"'","data":{"name":"Blob '"$i"'","type":"blob","additionalInfo":{"data":"'"$BLOB"'"}}}' 200
 done
-call device.list '{"token":"'"$TOKEN"'","data":{"pageSize":20,"type":"blob"}}' 413
+call device.list '{"token":"'"$TOKEN"'","data":{"pageSize":150,"type":"blob"}}' 413
 expect '"message":"The request would read more than max_reply (2097152 bytes) of rows: ask for fewer (a smaller pageSize or limit, fewer ids or commands)"'
 
 # ------------------------------------------------------------------------------------------------

@@ -1,8 +1,7 @@
 /* stats.h: counters of the writer's group commit: how many requests each committed transaction
- * carried (a histogram in powers of two), commit time, replayed repeats; and of the login
- * protection: requests throttled before queueing, password hashes computed. The writer records; the
- * carried (a histogram in powers of two), commit time, replayed repeats, refused reply destinations. The writer records; the
- * agent.stats operation and the shutdown log read a snapshot. */
+ * carried (a histogram in powers of two), commit time, replayed repeats; of the login protection:
+ * requests throttled before queueing, password hashes computed; and requests refused for their
+ * reply destination. The threads record; the agent.stats operation and the shutdown log read a snapshot. */
 #ifndef CMAGENT_STATS_H
 #define CMAGENT_STATS_H
 
