@@ -53,6 +53,12 @@ static const struct core_settings settings = {
     .mail_configured = true,
     .reset_token_ttl_ms = 24 * HOUR_MS,
     .max_failed_login_attempts = 5,
+    .max_json_field_size = 16384,
+    .max_text_field_length = 1024,
+    .max_dashboard_configuration_size = 262144,
+    .max_api_keys_per_user = 100,
+    .max_page_size = 1000,
+    .max_page_offset = 100000,
 };
 
 /* max_payload is smaller than the agent's default, so that inputs of libFuzzer's sizes reach the
@@ -61,6 +67,10 @@ static const struct api_settings api = {
     .max_payload = 4096,
     .rate_limit_per_second = 0,
     .max_batch_commands = 100,
+    .reply = { .prefix = "cm/v1", .max_bytes = 1024 },
+    .reply_prefix = "cm/v1/reply/",
+    .max_reply = 2097152,
+    .max_batch_rows = 2000,
 };
 
 /* The placeholders a payload may use, and what they stand for (filled by fixture_build). */
@@ -128,6 +138,12 @@ static void check_reply(const struct api_request *req, const struct api_reply *r
 {
     if (r->deferred)
         return;
+    if (r->refused) {
+        /* a refused reply destination: nothing ran, nothing may be published */
+        if (r->body != NULL || r->reply_to != NULL || r->refusal[0] == '\0')
+            fail("a refused request carries a reply or no reason", req->op);
+        return;
+    }
     if (r->body == NULL)
         fail("a request got no reply body", req->op);
     cJSON *root = cJSON_Parse(r->body);
