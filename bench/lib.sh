@@ -111,10 +111,10 @@ tenant_admin() {
     admin_of "$tenant" "$2"
 }
 
-# admin_of TENANT_ID EMAIL: a new activated administrator of an existing tenant, through the
-# protocol with $SYS_TOKEN; prints its access token
+# admin_of TENANT_ID EMAIL [PASSWORD]: a new activated administrator of an existing tenant, through
+# the protocol with $SYS_TOKEN, with PASSWORD (default: a random one); prints its access token
 admin_of() {
-    local r tenant=$1 user act pw=Bench-$RANDOM$RANDOM
+    local r tenant=$1 user act pw=${3:-Bench-$RANDOM$RANDOM}
     r=$(rr user.create "{\"token\":\"$SYS_TOKEN\",\"data\":{\"email\":\"$2\",\"authority\":\"TENANT_ADMIN\",\"tenantId\":\"$tenant\"}}")
     user=$(json_id <<<"$r"); [ -n "$user" ] || setup_fail user.create "$r"
     r=$(rr user.activationLink "{\"token\":\"$SYS_TOKEN\",\"data\":{\"id\":\"$user\"}}")
@@ -124,9 +124,10 @@ admin_of() {
 }
 
 # start_agent: the agent built in $AGENT_BIN with a fresh database in $TMP (or the database in
-# $AGENT_DB, kept as it is) on $BROKER_URI, then a tenant through the protocol: sets SYS_TOKEN
-# (system administrator, whose password is SYS_PASSWORD: set it beforehand for a kept database whose
-# administrator exists already) and TA_TOKEN (its tenant admin)
+# $AGENT_DB, kept as it is) on $BROKER_URI, with the configuration lines of the array AGENT_EXTRA
+# (when set) added, then a tenant through the protocol: sets SYS_TOKEN (system administrator, whose
+# password is SYS_PASSWORD: set it beforehand for a kept database whose administrator exists
+# already), TA_TENANT, and TA_TOKEN and TA_EMAIL of its tenant admin, whose password is TA_PASSWORD
 start_agent() {
     local sys_pw=${SYS_PASSWORD:-bench-$RANDOM$RANDOM} r=""
     SYS_PASSWORD=$sys_pw
@@ -139,6 +140,7 @@ sysadmin_email sysadmin@bench.local
 sysadmin_password $sys_pw
 log_level warning
 EOF
+    [ -z "${AGENT_EXTRA+set}" ] || printf '%s\n' "${AGENT_EXTRA[@]}" >>"$TMP/cmagent.conf"
     start_bg agent "$AGENT_BIN" -c "$TMP/cmagent.conf"
     for _ in $(seq 1 100); do
         r=$(mosquitto_rr -V 5 -h 127.0.0.1 -p "$BROKER_PORT" -W 1 -t cm/v1/req/agent.ping -e "bench/setup/$$" \
@@ -150,6 +152,10 @@ EOF
 
     r=$(rr auth.login "{\"data\":{\"email\":\"sysadmin@bench.local\",\"password\":\"$sys_pw\"}}")
     SYS_TOKEN=$(json_str token <<<"$r"); [ -n "$SYS_TOKEN" ] || setup_fail auth.login "$r"
-    TA_TOKEN=$(tenant_admin "Bench tenant" "admin-$$-$RANDOM@bench.local")
+    r=$(rr tenant.create "{\"token\":\"$SYS_TOKEN\",\"data\":{\"title\":\"Bench tenant\"}}")
+    TA_TENANT=$(json_id <<<"$r"); [ -n "$TA_TENANT" ] || setup_fail tenant.create "$r"
+    TA_EMAIL=admin-$$-$RANDOM@bench.local
+    TA_PASSWORD=Bench-$RANDOM$RANDOM
+    TA_TOKEN=$(admin_of "$TA_TENANT" "$TA_EMAIL" "$TA_PASSWORD")
     [ -n "$TA_TOKEN" ] || exit 1
 }

@@ -47,7 +47,7 @@ struct run {
     struct opts o;
     MQTTAsync client;
     char run_id[17];
-    char reply_topic[64];
+    char reply_topic[512];
     char request_topic[512];
     int broker_port;
 
@@ -108,7 +108,7 @@ static void usage(FILE *out)
             "Usage: cm-load [OPTION]...\n"
             "Send COUNT MQTT 5 requests to PREFIX/req/OP, WINDOW at a time, and report round-trip\n"
             "latency (publish call to reply arrival, CLOCK_MONOTONIC) and throughput.\n"
-            "Each request carries a Response Topic unique to the run (cm-load/<run>/reply) and\n"
+            "Each request carries a Response Topic unique to the run (<prefix>/reply/anon/cmload<run>) and\n"
             "Correlation Data = its sequence number; the payload is {\"token\":TOKEN,\"data\":DATA}.\n"
             "\n"
             "  -b, --broker URI        broker (default tcp://127.0.0.1:1883)\n"
@@ -857,7 +857,9 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof rnd; i++)
         snprintf(r->run_id + 2 * i, 3, "%02x", rnd[i]);
-    snprintf(r->reply_topic, sizeof r->reply_topic, "cm-load/%.16s/reply", r->run_id);
+    /* The agent answers only under <prefix>/reply/; the anonymous form works with every broker_acl. */
+    snprintf(r->reply_topic, sizeof r->reply_topic, "%s%sreply/anon/cmload%.16s", r->o.prefix, *r->o.prefix ? "/" : "",
+             r->run_id);
     if (snprintf(r->request_topic, sizeof r->request_topic, "%s%sreq/%s", r->o.prefix, *r->o.prefix ? "/" : "",
                  r->o.op) >= (int)sizeof r->request_topic) {
         fprintf(stderr, "cm-load: --prefix and --op are too long\n");

@@ -148,6 +148,14 @@ call customer.create '{"token":"'"$TOKEN"'","data":{"title":"Company A","country
 CUSTOMER_ID=$(printf '%s' "$OUT" | field data.id.id)
 expect '"title":"Company A"'
 expect '"version":1'
+
+section "field sizes"
+LONG=$(head -c 1025 /dev/zero | tr '\0' x)
+call customer.create '{"token":"'"$TOKEN"'","data":{"title":"Company L","address":"'"$LONG"'"}}' 400
+expect '"errorCode":31,"message":"Validation error: address length must be equal or less than 1024"'
+BIG=$(head -c 16400 /dev/zero | tr '\0' x)
+call customer.create '{"token":"'"$TOKEN"'","data":{"title":"Company L","additionalInfo":{"note":"'"$BIG"'"}}}' 400
+expect '"message":"Validation error: additionalInfo of 16411 bytes exceeds max_json_field_size of 16384 bytes"'
 call customer.create '{"token":"'"$TOKEN"'","data":{"title":"Company A"}}' 400
 expect '"message":"Customer with such title already exists!"'
 call customer.create '{"token":"'"$TOKEN"'","data":{"title":"Public"}}' 400
@@ -409,6 +417,14 @@ call user.setEnabled '{"token":"'"$TOKEN"'","data":{"id":"'"$USER_ID"'","enabled
 call auth.login '{"data":{"email":"'"$USER_EMAIL"'","password":"carl-secret-2"}}' 200
 USER_TOKEN=$(printf '%s' "$OUT" | field data.token)
 
+section "logins: the e-mail budget"
+NOBODY="nobody-$$@acme.example"
+for i in $(seq 1 20); do
+    call auth.login '{"data":{"email":"'"$NOBODY"'","password":"guess-'"$i"'"}}' 401
+done
+call auth.login '{"data":{"email":"'"$(printf '%s' "$NOBODY" | tr '[:lower:]' '[:upper:]')"'","password":"guess-21"}}' 429
+expect '"errorCode":33,"message":"Too many authentication requests for this e-mail: at most 20 a minute (auth_rate_per_email)"'
+
 section "user.delete"
 call user.delete '{"token":"'"$TOKEN"'","data":{"id":"'"$ADMIN_ID"'"}}' 400
 expect '"message":"At least one tenant administrator must remain!"'
@@ -486,6 +502,41 @@ for t in [("USER", "ENTITY_CREATED"), ("USER", "USER_ACTIVATED"), ("CUSTOMER", "
     assert t in types, t
 PY
 [ "$VERBOSE" = 1 ] && head -n 3 "$TMP/events"
+
+# ------------------------------------------------------------------------------------------------
+section "envelope: strings must be UTF-8"
+call customer.create "$(printf '{"token":"%s","data":{"title":"\xff\xfe"}}' "$TOKEN")" 400
+expect '"message":"'"'"'data.title'"'"' is not valid UTF-8: a byte that cannot start a character"'
+
+section "reply destinations: refused ones get no reply and are counted"
+call agent.stats '{"token":"'"$SYS_TOKEN"'"}' 200
+REFUSED_BEFORE=$(printf '%s' "$OUT" | field data.refusedReplies)
+STEP=$((STEP + 1))
+mosquitto_pub -V 5 -h "$HOST" -p "$PORT" -q 1 -t "$PREFIX/req/agent.ping" -D PUBLISH response-topic "$PREFIX/reply/#" \
+    -m '{}' || fail "mosquitto_pub failed"
+mosquitto_pub -V 311 -h "$HOST" -p "$PORT" -q 1 -t "$PREFIX/req/agent.ping" \
+    -m '{"replyTo":"'"$PREFIX"'/event/x/CUSTOMER/ENTITY_CREATED"}' || fail "mosquitto_pub failed"
+for _ in $(seq 50); do
+    call agent.stats '{"token":"'"$SYS_TOKEN"'"}' 200
+    [ "$(printf '%s' "$OUT" | field data.refusedReplies)" -ge $((REFUSED_BEFORE + 2)) ] && break
+    sleep 0.1
+done
+[ "$(printf '%s' "$OUT" | field data.refusedReplies)" -eq $((REFUSED_BEFORE + 2)) ] ||
+    fail "refusedReplies went from $REFUSED_BEFORE to $(printf '%s' "$OUT" | field data.refusedReplies), not by 2"
+
+section "limits"
+call device.list '{"token":"'"$TOKEN"'","data":{"pageSize":5000}}' 400
+expect '"message":"Incorrect page link page size '"'"'5000'"'"'. Page size must be at most 1000 (max_page_size)."'
+call customer.list '{"token":"'"$TOKEN"'","data":{"pageSize":10,"page":20000}}' 400
+expect '"message":"Page 20000 of size 10 starts deeper than max_page_offset (100000 rows): continue with pageToken where the listing offers it, or narrow it with textSearch"'
+call batch '{"token":"'"$TOKEN"'","data":{"commands":[{"op":"device.list","data":{"pageSize":1000}},{"op":"device.list","data":{"pageSize":1000}},{"op":"customer.list","data":{"pageSize":1}}]}}' 400
+expect '"message":"The batch may touch up to 2001 rows (the sum of its commands'"'"' pageSize, limit and ids), more than the limit of 2000 (max_batch_rows)"'
+BLOB=$(python3 -c 'print("x" * 16000)')
+for i in $(seq 150); do
+    call device.create '{"token":"'"$TOKEN"'","data":{"name":"Blob '"$i"'","type":"blob","additionalInfo":{"data":"'"$BLOB"'"}}}' 200
+done
+call device.list '{"token":"'"$TOKEN"'","data":{"pageSize":150,"type":"blob"}}' 413
+expect '"message":"The request would read more than max_reply (2097152 bytes) of rows: ask for fewer (a smaller pageSize or limit, fewer ids or commands)"'
 
 # ------------------------------------------------------------------------------------------------
 section "tenant.delete"

@@ -42,16 +42,29 @@
  * answer from the record when the question is the same: the same password against the same stored
  * hash. When the stored hash changed in between, the question is new and the writer computes it,
  * so the outcome is always the committed data's. Lockout counting, audit rows and the equal cost
- * of unknown e-mails (a dummy hash, on the verifier too) are unchanged. These requests reach the
- * writer in the order they arrived, whichever verifier finished first (tickets), so a login sent
- * after a password change sees the new password; but they may be applied after other requests
- * that arrived later, as a mailed user.create is. */
+ * of unknown e-mails (a dummy hash, on the verifier too) are unchanged.
+ *
+ * Admission and fairness. Before an authentication request is queued, the receiving thread admits
+ * it (api_admit): an anonymous one past its client's or its e-mail's budget is answered 429 there
+ * and then, before anything is read or hashed, so a flood costs no hashing and no writer time. A
+ * request with hash work is told the tenant of the account it names (one indexed read on the
+ * admission reader; unknown accounts share one bucket) and waits in that tenant's bucket of the
+ * verifiers' fair queue (fairq.h), at most password_queue_per_tenant of them (429 past that). The
+ * verifiers serve a bucket that had nothing waiting first and the busy ones in turn, so one
+ * tenant's flood (or one of unknown e-mails) delays another tenant's login by about the hashes
+ * being computed, not by the whole flood. Within a bucket, requests reach the writer in the order
+ * they arrived, whichever verifier finished first, so a login sent after a password change of
+ * the same account sees the new password; requests of different buckets, and these requests
+ * against others, may be applied in another order than they arrived, as a mailed user.create is.
+ * Refused requests are answered by the replier thread: paho's thread, which receives, must not
+ * wait for room among the publishes in flight, whose acknowledgements it delivers. */
 #include "cmagent/agent.h"
 
 #include "cmagent/api.h"
 #include "cmagent/clock.h"
 #include "cmagent/audit.h"
 #include "cmagent/events.h"
+#include "cmagent/fairq.h"
 #include "cmagent/hash_work.h"
 #include "cmagent/idempotency.h"
 #include "cmagent/log.h"
@@ -84,8 +97,8 @@ struct work {
     bool parked;                   /* its reply waits for its mails: the mailer owns the item */
     struct mail_list mailed;       /* for the second run: the first run's mails and their outcomes */
     struct hash_work *hash_work;   /* the verifier's answers, or NULL */
-    uint64_t ticket;               /* its place among the requests sent to the verifiers */
-    struct work *held_next;        /* verified, waiting for an earlier ticket (agent.held) */
+    struct fairq_item waiting;     /* its place in the verifiers' queue */
+    char *refusal;                 /* admission refused it: the 429 message (WORK_REQUEST), for the replier */
 };
 
 /* The mails of one request, for the mailer thread. */
@@ -129,21 +142,21 @@ struct agent {
     struct queue mail_queue;
     pthread_t mailer;
     bool mailer_stopped;           /* after shutdown mails are sent by the writer itself */
+    struct queue refusals;         /* requests admission refused, for the replier thread to answer */
+    pthread_t replier;
     /* Test hook (env CMAGENT_TEST_EXIT_AFTER_COMMIT=N): the process exits right after the N-th
      * commit that wrote events, before any reply or event of that batch is published. */
     long exit_after_commit;
-    struct queue verify_queue;     /* requests with password hash work, for the verifiers */
+    struct fairq *verify_queue;    /* requests with password hash work, for the verifiers */
     struct verifier *verifiers;
     size_t nverifiers;
-    pthread_mutex_t route_lock;    /* verifiers_running, next_ticket and the pushes onto verify_queue */
+    pthread_mutex_t route_lock;    /* verifiers_running, the admission reader and the pushes onto verify_queue */
     bool verifiers_running;
-    uint64_t next_ticket;
-    pthread_mutex_t release_lock;  /* next_release, held and the hand-over to the writer's queue */
-    uint64_t next_release;         /* the ticket the writer gets next */
-    struct work *held;             /* verified before an earlier ticket */
+    struct store *admit_reader;    /* finds the tenant a request's account belongs to, or NULL */
     struct store_checkpointer *checkpointer;
     bool unassign_waiting;         /* a deleted customer's entities are still to be unassigned */
     int batches_since_unassign;
+    struct log_throttle refusal_log; /* the log lines of refused reply destinations */
 };
 
 #define PURGE_INTERVAL_MS (3600 * 1000)
@@ -156,26 +169,117 @@ static struct work *work_new(enum work_kind kind)
     return w;
 }
 
-/* ---- callbacks from the transport (paho's threads): enqueue only ---- */
-
-/* A request with password hash work goes to the verifiers first, any other straight to the writer. */
-static void route_request(struct agent *a, struct work *w)
+/* The operation a request names: the last level of its topic. */
+static const char *op_of(const struct agent *a, const struct transport_message *m)
 {
     size_t plen = strlen(a->req_prefix);
-    const char *op = strncmp(w->msg->topic, a->req_prefix, plen) == 0 ? w->msg->topic + plen : w->msg->topic;
+    return strncmp(m->topic, a->req_prefix, plen) == 0 ? m->topic + plen : m->topic;
+}
 
-    if (api_prepares(op)) {
-        pthread_mutex_lock(&a->route_lock);
-        bool running = a->verifiers_running;
-        if (running) {
-            w->ticket = a->next_ticket++;
-            queue_push(&a->verify_queue, &w->node);
+/* The api's view of a received request: its operation, payload and Response Topic. */
+static void request_of(const struct agent *a, const struct transport_message *m, struct api_request *req)
+{
+    memset(req, 0, sizeof *req);
+    req->op = op_of(a, m);
+    req->payload = m->payload;
+    req->payload_len = m->payload_len;
+    req->response_topic = m->response_topic;
+    req->response_topic_len = m->response_topic_len;
+}
+
+/* A request whose reply destination was refused: counted, and logged at most once a second. */
+static void refused_destination(struct agent *a, const char *op, const char *refusal)
+{
+    uint64_t left_out = 0;
+    stats_record_refused_reply();
+    if (log_throttle_pass(&a->refusal_log, clock_mono_ms(), &left_out))
+        log_warn("Refused the reply destination of %.64s: %s; the request was not applied and nothing was "
+                 "published (%llu more refused since the last such line).", op, refusal, (unsigned long long)left_out);
+}
+
+/* ---- callbacks from the transport (paho's threads): enqueue only ---- */
+
+static char *reply_topic_of(struct agent *a, const struct transport_message *m);
+
+/* Hands a request admission refused to the replier thread. */
+static void refuse(struct agent *a, struct work *w, const char *why)
+{
+    stats_record_throttled();
+    log_debug("%s -> 429 before queueing: %s", op_of(a, w->msg), why);
+    w->refusal = xstrdup_or_null(why);
+    queue_push(&a->refusals, &w->node);
+}
+
+/* Answers a refused request: it wrote nothing, so its reply waits for no commit and no writer. */
+static void answer_refusal(struct agent *a, struct work *w)
+{
+    const struct transport_message *m = w->msg;
+    char *topic = reply_topic_of(a, m);
+    char *body = api_error_body(ERR_RATE_LIMITED, w->refusal, m->payload, m->payload_len);
+
+    if (topic != NULL)
+        transport_publish(a->transport, topic, body, strlen(body), 1, false, m->correlation, m->correlation_len, 0);
+    free(topic);
+    free(body);
+}
+
+static void *replier_main(void *arg)
+{
+    struct agent *a = arg;
+    for (;;) {
+        size_t n = 0;
+        struct queue_node *node = queue_pop_many(&a->refusals, 256, -1, &n);
+        while (node != NULL) {
+            struct work *w = (struct work *)node;
+            node = node->next;
+            if (w->kind == WORK_STOP) {
+                free(w);
+                return NULL; /* pushed after the last refusal */
+            }
+            answer_refusal(a, w);
+            transport_message_free(w->msg);
+            free(w->refusal);
+            free(w);
         }
-        pthread_mutex_unlock(&a->route_lock);
-        if (running)
-            return;
     }
-    queue_push(&a->queue, &w->node);
+}
+
+/* Admits an authentication request (api_admit) and queues it: a request with password hash work
+ * in its tenant's bucket of the verifiers' queue, any other straight for the writer. */
+static void route_request(struct agent *a, struct work *w)
+{
+    const char *op = op_of(a, w->msg);
+    struct api_admission adm = { 0 };
+    bool prepares = api_prepares(op);
+
+    if (!api_admits(op) && !prepares) {
+        queue_push(&a->queue, &w->node);
+        return;
+    }
+    pthread_mutex_lock(&a->route_lock);
+    struct ctx ctx;
+    struct api_request req;
+    request_of(a, w->msg, &req);
+    memset(&ctx, 0, sizeof ctx);
+    ctx.store = a->verifiers_running && prepares ? a->admit_reader : NULL;
+    ctx.settings = &a->settings;
+    ctx.now = clock_now_ms();
+    api_admit(&ctx, &req, w->msg->response_topic, &adm);
+    ctx_release(&ctx);
+    bool queued = false, full = false;
+    if (adm.refusal[0] == '\0' && prepares && a->verifiers_running) {
+        queued = fairq_push(a->verify_queue, adm.queue, &w->waiting);
+        full = !queued;
+    }
+    pthread_mutex_unlock(&a->route_lock);
+    if (full)
+        snprintf(adm.refusal, sizeof adm.refusal,
+                 "Too many password checks are waiting: at most %ld for one tenant (password_queue_per_tenant)",
+                 a->cfg->password_queue_per_tenant);
+    if (adm.refusal[0] != '\0')
+        refuse(a, w, adm.refusal);
+    else if (!queued)
+        queue_push(&a->queue, &w->node);
 }
 
 static void on_message(void *context, struct transport_message *msg)
@@ -288,19 +392,10 @@ static void mail_job_free(struct mail_job *j)
 static struct mail_job *take_mails(struct ctx *ctx, bool deferred)
 {
     struct mail_list *l = &ctx->mails;
-    size_t kept = 0;
 
-    for (size_t i = 0; i < l->n; i++) {
-        if (deferred && !l->items[i].await) {
-            free(l->items[i].to);
-            free(l->items[i].subject);
-            free(l->items[i].body);
-            continue;
-        }
-        l->items[kept++] = l->items[i];
-    }
-    l->n = kept;
-    if (kept == 0) {
+    if (deferred)
+        mail_list_keep_awaited(l);
+    if (l->n == 0) {
         mail_list_release(l);
         return NULL;
     }
@@ -337,7 +432,6 @@ static int64_t handle_request(struct agent *a, struct work *w, struct pending_re
     struct ctx ctx;
     struct api_request req;
     struct api_reply reply;
-    size_t plen = strlen(a->req_prefix);
 
     memset(&ctx, 0, sizeof ctx);
     ctx.store = a->store;
@@ -350,9 +444,7 @@ static int64_t handle_request(struct agent *a, struct work *w, struct pending_re
     ctx.hash_work = w->hash_work;
     hash_work_reset_count(w->hash_work);
     w->parked = false;
-    req.op = strncmp(m->topic, a->req_prefix, plen) == 0 ? m->topic + plen : m->topic;
-    req.payload = m->payload;
-    req.payload_len = m->payload_len;
+    request_of(a, m, &req);
 
     store_savepoint(a->store);
     api_handle(&ctx, &req, &reply);
@@ -370,6 +462,8 @@ static int64_t handle_request(struct agent *a, struct work *w, struct pending_re
     }
     if (reply.replayed)
         stats_record_replayed();
+    if (reply.refused)
+        refused_destination(a, req.op, reply.refusal);
     if (hash_work_computed(w->hash_work) > 0)
         log_debug("%s: %zu password hash(es) computed on the writer: the stored hash changed after the "
                   "verifier's run", req.op, hash_work_computed(w->hash_work));
@@ -389,9 +483,7 @@ static int64_t handle_request(struct agent *a, struct work *w, struct pending_re
     ctx_release(&ctx);
     out->body = reply.body;
     reply.body = NULL;
-    out->topic = m->response_topic != NULL ? xstrdup_or_null(m->response_topic) : reply.reply_to;
-    if (m->response_topic != NULL)
-        free(reply.reply_to);
+    out->topic = reply.reply_to;
     reply.reply_to = NULL;
     return applied ? ctx.events_written : 0;
 }
@@ -454,12 +546,17 @@ static void submit_mail(struct agent *a, struct mail_job *j)
         queue_push(&a->mail_queue, &j->node);
 }
 
-/* Where a request's reply goes when it was never handled: its Response Topic, else its replyTo. */
-static char *reply_topic_of(const struct transport_message *m)
+/* Where a request's reply goes when it was never handled: its Response Topic, else its replyTo,
+ * as the api checks them (NULL: nowhere, a refusal is counted and logged). */
+static char *reply_topic_of(struct agent *a, const struct transport_message *m)
 {
-    if (m->response_topic != NULL)
-        return xstrdup_or_null(m->response_topic);
-    return api_reply_to(m->payload, m->payload_len);
+    struct api_request req;
+    struct api_reply dest;
+    request_of(a, m, &req);
+    api_reply_destination(&req, &dest);
+    if (dest.refused)
+        refused_destination(a, req.op, dest.refusal);
+    return dest.reply_to;
 }
 
 static void publish_replies(struct agent *a, struct pending_reply *r, size_t n)
@@ -474,7 +571,7 @@ static void publish_replies(struct agent *a, struct pending_reply *r, size_t n)
 }
 
 /* Every reply of a batch whose commit failed becomes a database error: nothing was applied. */
-static void fail_replies(struct pending_reply *r, size_t n, const char *why)
+static void fail_replies(struct agent *a, struct pending_reply *r, size_t n, const char *why)
 {
     char msg[700];
     snprintf(msg, sizeof msg, "Database error: the transaction could not be committed, nothing was applied: %s", why);
@@ -485,7 +582,7 @@ static void fail_replies(struct pending_reply *r, size_t n, const char *why)
         if (r[i].job != NULL && r[i].job->w != NULL) {
             r[i].job->w->parked = false; /* nothing committed: answer now, send nothing */
             if (r[i].topic == NULL)
-                r[i].topic = reply_topic_of(r[i].msg);
+                r[i].topic = reply_topic_of(a, r[i].msg);
         }
         mail_job_free(r[i].job);
         r[i].job = NULL;
@@ -602,7 +699,7 @@ static bool process_batch(struct agent *a, struct queue_node *first, size_t n)
         }
         if (begin_failed || lost) {
             replies[nreplies].msg = w->msg;
-            replies[nreplies].topic = reply_topic_of(w->msg);
+            replies[nreplies].topic = reply_topic_of(a, w->msg);
             nreplies++;
         } else {
             events += handle_request(a, w, &replies[nreplies++]);
@@ -641,7 +738,7 @@ static bool process_batch(struct agent *a, struct queue_node *first, size_t n)
             forget_batch_events(a);
             committed = false;
             if (nreplies > 0) {
-                fail_replies(replies, nreplies, why);
+                fail_replies(a, replies, nreplies, why);
                 give_back_acks(a, acks, nacks); /* the next batch tries again */
             } else {
                 log_warn("Marking %zu acknowledged events published failed (%s); they are published again "
@@ -738,58 +835,36 @@ static void verify_request(struct agent *a, struct store *reader, struct work *w
 {
     struct ctx ctx;
     struct api_request req;
-    size_t plen = strlen(a->req_prefix);
 
     memset(&ctx, 0, sizeof ctx);
     ctx.store = reader;
     ctx.settings = &a->settings;
     ctx.now = clock_now_ms();
     ctx.hash_work = w->hash_work = hash_work_new();
-    req.op = strncmp(w->msg->topic, a->req_prefix, plen) == 0 ? w->msg->topic + plen : w->msg->topic;
-    req.payload = w->msg->payload;
-    req.payload_len = w->msg->payload_len;
+    request_of(a, w->msg, &req);
     api_prepare(&ctx, &req);
     ctx_release(&ctx);
 }
 
-/* Hands w to the writer, and with it every verified request whose turn has come: the writer gets
- * them in the order they arrived, whichever verifier finished first. */
-static void release_verified(struct agent *a, struct work *w)
+#define WORK_OF_WAITING(item) ((struct work *)((char *)(item) - offsetof(struct work, waiting)))
+
+/* Called by the fair queue, in each bucket's order, for the verified requests whose turn came. */
+static void hand_to_writer(void *arg, struct fairq_item *item)
 {
-    pthread_mutex_lock(&a->release_lock);
-    w->held_next = a->held;
-    a->held = w;
-    for (;;) {
-        struct work **p = &a->held;
-        while (*p != NULL && (*p)->ticket != a->next_release)
-            p = &(*p)->held_next;
-        if (*p == NULL)
-            break;
-        struct work *next = *p;
-        *p = next->held_next;
-        next->held_next = NULL;
-        queue_push(&a->queue, &next->node);
-        a->next_release++;
-    }
-    pthread_mutex_unlock(&a->release_lock);
+    struct agent *a = arg;
+    queue_push(&a->queue, &WORK_OF_WAITING(item)->node);
 }
 
 static void *verifier_main(void *arg)
 {
     struct verifier *v = arg;
     struct agent *a = v->agent;
-    for (;;) {
-        size_t n = 0;
-        struct work *w = (struct work *)queue_pop_many(&a->verify_queue, 1, -1, &n);
-        if (w == NULL)
-            continue;
-        if (w->kind == WORK_STOP) {
-            free(w);
-            return NULL;
-        }
-        verify_request(a, v->reader, w);
-        release_verified(a, w);
+    struct fairq_item *item;
+    while ((item = fairq_take(a->verify_queue)) != NULL) {
+        verify_request(a, v->reader, WORK_OF_WAITING(item));
+        fairq_finish(a->verify_queue, item, hand_to_writer, a);
     }
+    return NULL;
 }
 
 /* Opens a reader per verifier and starts them. Without a reader (a database that cannot be opened
@@ -810,6 +885,11 @@ static void start_verifiers(struct agent *a)
         }
         a->nverifiers++;
     }
+    if (a->nverifiers > 0) {
+        a->admit_reader = store_open_reader(a->cfg->database, err, sizeof err);
+        if (a->admit_reader == NULL)
+            log_warn("Password requests of every tenant share one queue: %s", err);
+    }
     for (size_t i = 0; i < a->nverifiers; i++)
         pthread_create(&a->verifiers[i].thread, NULL, verifier_main, &a->verifiers[i]);
     pthread_mutex_lock(&a->route_lock);
@@ -823,12 +903,13 @@ static void stop_verifiers(struct agent *a)
     pthread_mutex_lock(&a->route_lock);
     a->verifiers_running = false;
     pthread_mutex_unlock(&a->route_lock);
-    for (size_t i = 0; i < a->nverifiers; i++)
-        queue_push(&a->verify_queue, &work_new(WORK_STOP)->node);
+    fairq_close(a->verify_queue);
     for (size_t i = 0; i < a->nverifiers; i++) {
         pthread_join(a->verifiers[i].thread, NULL);
         store_close(a->verifiers[i].reader);
     }
+    store_close(a->admit_reader);
+    a->admit_reader = NULL;
     free(a->verifiers);
     a->verifiers = NULL;
     a->nverifiers = 0;
@@ -857,6 +938,12 @@ static void settings_from_config(struct core_settings *s, const struct config *c
     s->password.min_special = cfg->password_min_special;
     s->password.forbid_whitespace = cfg->password_allow_whitespace == 0;
     s->password.reuse_days = cfg->password_reuse_days;
+    s->max_json_field_size = cfg->max_json_field_size;
+    s->max_text_field_length = cfg->max_text_field_length;
+    s->max_dashboard_configuration_size = cfg->max_dashboard_configuration_size;
+    s->max_api_keys_per_user = cfg->max_api_keys_per_user;
+    s->max_page_size = cfg->max_page_size;
+    s->max_page_offset = cfg->max_page_offset;
 }
 
 static int bootstrap(struct agent *a)
@@ -913,7 +1000,7 @@ static void tune_malloc(void)
 int agent_run(const struct config *cfg)
 {
     struct agent a;
-    char err[600], status_topic[512], filter[640], online[512], offline[256];
+    char err[600], status_topic[512], filter[640], online[512], offline[256], reply_prefix[512];
     sigset_t signals;
     pthread_t writer;
     struct api_settings api;
@@ -947,13 +1034,22 @@ int agent_run(const struct config *cfg)
     api.rate_limit_per_second = cfg->rate_limit_per_second;
     api.started_mono_ms = clock_mono_ms();
     api.max_batch_commands = (size_t)cfg->max_batch_commands;
+    snprintf(reply_prefix, sizeof reply_prefix, "%s/reply/", cfg->topic_prefix);
+    api.reply_prefix = reply_prefix;
+    api.auth_rate_per_client = cfg->auth_rate_per_client;
+    api.auth_rate_per_email = cfg->auth_rate_per_email;
+    api.reply.prefix = cfg->topic_prefix;
+    api.reply.max_bytes = (size_t)cfg->max_reply_topic;
+    api.max_reply = (size_t)cfg->max_reply;
+    api.max_batch_rows = cfg->max_batch_rows;
     api_init(&api);
+    a.refusal_log.period_ms = 1000;
     queue_init(&a.queue);
     queue_init(&a.mail_queue);
+    queue_init(&a.refusals);
     pthread_mutex_init(&a.acks_lock, NULL);
-    queue_init(&a.verify_queue);
+    a.verify_queue = fairq_new((size_t)cfg->password_queue_per_tenant);
     pthread_mutex_init(&a.route_lock, NULL);
-    pthread_mutex_init(&a.release_lock, NULL);
     a.mail_opts.url = cfg->smtp_url;
     a.mail_opts.from = cfg->smtp_from;
     a.mail_opts.username = cfg->smtp_username;
@@ -988,15 +1084,17 @@ int agent_run(const struct config *cfg)
         log_error("%s", err);
         queue_release(&a.queue);
         queue_release(&a.mail_queue);
-        queue_release(&a.verify_queue);
+        queue_release(&a.refusals);
+        fairq_free(a.verify_queue);
         pthread_mutex_destroy(&a.route_lock);
-        pthread_mutex_destroy(&a.release_lock);
+        api_release();
         store_checkpointer_stop(a.checkpointer, a.store);
         store_close(a.store);
         mailer_global_cleanup();
         return 1;
     }
     pthread_create(&a.mailer, NULL, mailer_main, &a);
+    pthread_create(&a.replier, NULL, replier_main, &a);
     start_verifiers(&a);
     pthread_create(&writer, NULL, writer_main, &a);
     log_info("cmagent %s serving %s on %s with database %s.", CMAGENT_VERSION, filter, cfg->broker, cfg->database);
@@ -1015,6 +1113,8 @@ int agent_run(const struct config *cfg)
     a.mailer_stopped = true;
     drain_after_stop(&a);
     transport_stop(a.transport, 3000);
+    queue_push(&a.refusals, &work_new(WORK_STOP)->node); /* no request arrives after the stop */
+    pthread_join(a.replier, NULL);
     drain_after_stop(&a);
     transport_free(a.transport);
     struct stats_snapshot st;
@@ -1022,14 +1122,17 @@ int agent_run(const struct config *cfg)
     stats_snapshot(&st);
     stats_format(&st, line, sizeof line);
     log_info("Group commit: %s.", line);
+    if (st.refused_replies > 0)
+        log_info("%llu requests were refused for their reply destination.", (unsigned long long)st.refused_replies);
     queue_release(&a.queue);
     queue_release(&a.mail_queue);
+    queue_release(&a.refusals);
     pthread_mutex_destroy(&a.acks_lock);
     free(a.acks);
     free(a.batch_events);
-    queue_release(&a.verify_queue);
+    fairq_free(a.verify_queue);
     pthread_mutex_destroy(&a.route_lock);
-    pthread_mutex_destroy(&a.release_lock);
+    api_release();
     store_checkpointer_stop(a.checkpointer, a.store);
     store_close(a.store);
     mailer_global_cleanup();

@@ -5,6 +5,7 @@
 #define CMAGENT_API_H
 
 #include "cmagent/context.h"
+#include "cmagent/reply_topic.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -15,17 +16,34 @@ struct api_settings {
     int64_t rate_limit_per_second; /* requests per principal per second; 0: no limit */
     int64_t started_mono_ms;  /* for agent.ping's uptimeMs */
     size_t max_batch_commands; /* the most commands one batch may hold */
+    const char *reply_prefix; /* "<topic_prefix>/reply/": the client of a request is the level after it */
+    int64_t auth_rate_per_client; /* anonymous authentication requests per client per minute; 0: no limit */
+    int64_t auth_rate_per_email;  /* ... naming one e-mail per minute; 0: no limit */
+    struct reply_rules reply; /* where replies may go (reply_topic.h) */
+    size_t max_reply;         /* bytes of a reply, and of the rows one request may read; 0: no limit */
+    int64_t max_batch_rows;   /* the sum of pageSize, limit and ids over a batch's commands; 0: none */
 };
 
 struct api_request {
     const char *op;           /* the last topic level: "customer.create" */
     const char *payload;      /* not NUL-terminated */
     size_t payload_len;
+    const char *response_topic; /* the MQTT 5 Response Topic (response_topic_len bytes), or NULL */
+    size_t response_topic_len;
 };
+
+#define API_REFUSAL_MAX 400
 
 struct api_reply {
     char *body;               /* JSON reply text (heap) */
-    char *reply_to;           /* the envelope's replyTo, or NULL (heap) */
+    char *reply_to;           /* where the reply goes: the Response Topic, else the replyTo, checked
+                               * by reply_topic.h; NULL: nowhere (heap) */
+    const char *reply_source; /* "Response Topic" or "replyTo" (static) */
+    /* The reply destination was refused (reply_topic.h): nothing of the request ran, body and
+     * reply_to are NULL and nothing may be published for it. refusal says which destination and
+     * why, printable ("Response Topic 'cm/v1/reply/#' contains a wildcard (+ or #)"). */
+    bool refused;
+    char refusal[API_REFUSAL_MAX];
     bool failed;              /* the reply is an error: the caller rolls the request's writes back */
     bool deferred;            /* no reply yet: it waits for the outcome of ctx->mails (body is NULL);
                                * the caller rolls this run's writes back */
@@ -34,6 +52,9 @@ struct api_reply {
 };
 
 void api_init(const struct api_settings *settings);
+
+/* Frees what api_init made. */
+void api_release(void);
 
 /* Runs one request in ctx (whose store, settings and now are set; who is filled by
  * authentication here). Always fills out with a reply body, whatever the input. */
@@ -51,14 +72,34 @@ bool api_prepares(const char *op_name);
  * counts. Safe on any thread with its own ctx and store. */
 void api_prepare(struct ctx *ctx, const struct api_request *req);
 
+/* Admission (admit.c): what is decided about an authentication request on the thread that
+ * received it, before it is queued. */
+struct api_admission {
+    char refusal[256];            /* "": admitted; else the 429 message it is answered with at once */
+    char queue[UUID_STR_LEN];     /* with password hash work: the tenant of the account it names, whose
+                                   * queue it waits in; "" when it names none (unknown accounts share one) */
+};
+
+/* Whether api_admit has anything to decide about op_name (the anonymous authentication operations
+ * and auth.changePassword). Safe on any thread. */
+bool api_admits(const char *op_name);
+
+/* Spends the request's budgets (per client, named by response_topic or the envelope's replyTo, and
+ * per e-mail) and, when ctx has a store, finds its queue. Requests it cannot read (malformed,
+ * oversized) are admitted: the writer answers them without hashing. Safe on any thread; ctx's
+ * store is used by this thread alone. */
+void api_admit(struct ctx *ctx, const struct api_request *req, const char *response_topic,
+               struct api_admission *out);
+
 /* The event renderer the core uses (protocol §6 body). */
 char *api_render_event(const struct event *ev, const struct principal *who);
 
 /* The audit actionData renderer the core uses (thingsboard-customers.md §7.3). */
 char *api_render_audit(const struct event *ev, const struct principal *who);
 
-/* The envelope's replyTo of a payload, or NULL (heap). */
-char *api_reply_to(const char *payload, size_t payload_len);
+/* The reply destination of a request that is answered without being handled (its batch could not
+ * begin): out->reply_to, or out->refused, as api_handle would find them for an anonymous request. */
+void api_reply_destination(const struct api_request *req, struct api_reply *out);
 
 /* An error reply body for failures outside a request's handling (e.g. the commit failed). */
 char *api_error_body(enum error_kind kind, const char *message, const char *payload, size_t payload_len);

@@ -5,6 +5,7 @@
 
 #include "cmagent/context.h"
 #include "cmagent/secret.h"
+#include "cmagent/store_user.h"
 
 #include <stdbool.h>
 
@@ -67,5 +68,10 @@ void auth_login_prepare(struct ctx *ctx, const char *email, const char *password
 void auth_change_password_prepare(struct ctx *ctx, const char *current, const char *next);
 void auth_activate_prepare(struct ctx *ctx, const char *activate_token, const char *password);
 void auth_reset_password_prepare(struct ctx *ctx, const char *reset_token, const char *password);
+
+/* The tenant whose password queue a request waits in (agent.c): the tenant of the user that key
+ * (an e-mail, an activation or reset token, or an access token, as by tells) names, read alone;
+ * "" when it names none or the read fails. Reads only, on any store. */
+void auth_queue_tenant(struct ctx *ctx, enum user_key by, const char *key, char tenant_id[UUID_STR_LEN]);
 
 #endif

@@ -21,6 +21,11 @@ struct config {
     long session_expiry;     /* seconds the broker keeps our session while we are away */
     long max_payload;        /* bytes */
     long max_batch_commands; /* commands one batch request may hold */
+    long max_batch_rows;     /* the sum of pageSize and limit over a batch's commands */
+    long max_page_size;      /* the largest pageSize of a listing */
+    long max_page_offset;    /* the deepest first row (page x pageSize) of an offset page */
+    long max_reply;          /* bytes of a reply, and of the rows one request may read */
+    long max_reply_topic;    /* bytes of a reply destination (Response Topic or replyTo) */
     /* Storage */
     char *database;
     char *database_check;           /* "quick": PRAGMA quick_check at start; "off" */
@@ -44,8 +49,15 @@ struct config {
     long password_allow_whitespace; /* 1 or 0 */
     long password_reuse_days;       /* 0 = no reuse rule */
     long max_failed_login_attempts; /* 0 = no lockout */
+    long auth_rate_per_client;      /* anonymous authentication requests per client per minute, 0 = none */
+    long auth_rate_per_email;       /* ... naming one e-mail per minute, 0 = none */
+    long password_queue_per_tenant; /* password requests waiting for a verifier, per tenant */
     long rate_limit_per_second;     /* per principal, 0 = none */
     long audit_retention_days;      /* 0 = keep forever */
+    long max_json_field_size;       /* bytes of an additionalInfo, 0 = none */
+    long max_text_field_length;     /* characters of an address or address2, 0 = none */
+    long max_dashboard_configuration_size; /* bytes of a dashboard's configuration, 0 = none */
+    long max_api_keys_per_user;     /* 0 = none */
     /* Mail */
     char *smtp_url, *smtp_from, *smtp_username, *smtp_password;
     long smtp_timeout;              /* seconds per mail */

@@ -47,6 +47,13 @@ struct core_settings {
     int64_t reset_token_ttl_ms;    /* password reset links */
     int64_t max_failed_login_attempts; /* 0: no lockout */
     struct password_policy password;
+    /* The free-form fields' limits (validate.h), 0: none. */
+    int64_t max_json_field_size;   /* bytes of an additionalInfo's compact JSON */
+    int64_t max_text_field_length; /* characters of an address or address2 */
+    int64_t max_dashboard_configuration_size; /* bytes of a dashboard's configuration JSON */
+    int64_t max_api_keys_per_user; /* 0: no limit */
+    int64_t max_page_size;         /* the largest pageSize of a listing; 0: no limit */
+    int64_t max_page_offset;       /* the deepest first row (page x pageSize) of an offset page; 0: no limit */
 };
 
 /* The outcome of an awaited mail, given to the second run of the request that asked for it. */
@@ -72,6 +79,10 @@ struct mail_list {
 };
 
 void mail_list_release(struct mail_list *l);
+
+/* Drops (frees) the mails nobody waits for, keeping the awaited ones in order: what a deferred
+ * run hands to the mailer, the others being composed again by its second run. */
+void mail_list_keep_awaited(struct mail_list *l);
 
 /* What a request asked to keep although it failed: its savepoint is rolled back, then these are
  * written in a savepoint of their own (ctx_apply_kept). A failed login must count, and a failed
@@ -147,8 +158,8 @@ void ctx_release(struct ctx *ctx);
 /* Writes ctx->kept in a savepoint of its own (after the request's savepoint was rolled back). */
 void ctx_apply_kept(struct ctx *ctx);
 
-/* Records a store failure: STORE_ERROR becomes ERR_DATABASE ("Database error: ..."). Returns the
- * error kind. Use only for codes the caller did not expect (not NOT_FOUND it handles itself). */
+/* Records a store failure: STORE_ERROR becomes ERR_DATABASE ("Database error: ..."), STORE_TOO_LARGE
+ * (the read budget, store.h) ERR_TOO_LARGE naming max_reply. Returns the error kind. Use only for codes the caller did not expect (not NOT_FOUND it handles itself). */
 int ctx_store_failed(struct ctx *ctx, int store_rc);
 
 /* What a request has produced so far, taken before a savepoint: rolling the savepoint back also

@@ -45,6 +45,10 @@ int error_set(struct error *e, enum error_kind kind, const char *fmt, ...) __att
 /* The permission failure, with ThingsBoard's exact message. Returns ERR_FORBIDDEN. */
 int error_forbidden(struct error *e);
 
+/* A tenant limit (or another count limit) reached: 403 errorCode 41 "<what> limit reached" with the
+ * entity type and the limit the reply names. Returns ERR_LIMIT_REACHED. */
+int error_limit_reached(struct error *e, const char *what, const char *entity_type, int64_t limit);
+
 void error_clear(struct error *e);
 
 #endif

@@ -2,6 +2,9 @@
 #ifndef CMAGENT_LOG_H
 #define CMAGENT_LOG_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 
 extern enum log_level log_threshold;
@@ -16,5 +19,20 @@ void log_write(enum log_level level, const char *fmt, ...) __attribute__((format
 #define log_warn(...)  log_at(LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_info(...)  log_at(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_debug(...) log_at(LOG_LEVEL_DEBUG, __VA_ARGS__)
+
+/* At most one line per period_ms for a message that can come in floods (a request an attacker may
+ * send as fast as the broker takes it), so that it cannot fill the disk: the lines in between are
+ * not written but counted, and the next line written says how many were left out. Any thread may
+ * use a throttle (the throttles share one lock: they are taken on refusal paths only).
+ * Zero-initialise, then set period_ms. */
+struct log_throttle {
+    int64_t period_ms;
+    int64_t next_ms;             /* monotonic ms from which the next line may be written */
+    uint64_t left_out;           /* lines not written since the last one */
+};
+
+/* Whether a line may be written now (monotonic ms). When it may, *left_out is how many were not
+ * written since the last one, and the count starts again. */
+bool log_throttle_pass(struct log_throttle *t, int64_t now_ms, uint64_t *left_out);
 
 #endif

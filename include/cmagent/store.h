@@ -14,6 +14,7 @@ enum store_rc {
     STORE_NOT_FOUND,   /* no such row */
     STORE_DUPLICATE,   /* a UNIQUE constraint refused the write */
     STORE_ERROR,       /* anything else: I/O, disk full, read-only, corrupt; see store_errmsg() */
+    STORE_TOO_LARGE,   /* the rows would exceed the read budget (store_budget_set) */
 };
 
 struct store;
@@ -60,6 +61,14 @@ int store_savepoint_rollback(struct store *s);
 /* Whether a transaction is open. SQLite ends one by itself on some errors (disk full, I/O):
  * the writer then knows that the requests of its batch were rolled back. */
 bool store_in_transaction(struct store *s);
+
+/* A read budget bounds what one request may read into memory: while one is set, the rows that the
+ * store's queries return may total at most limit bytes (their text and blob columns' sizes, 16 bytes
+ * more for each column); the query that would go past it stops there, frees what it read and fails
+ * with STORE_TOO_LARGE. limit 0 clears the budget (nothing is counted). */
+void store_budget_set(struct store *s, int64_t limit);
+/* The budget's limit (0: none), for messages. */
+int64_t store_budget_limit(const struct store *s);
 
 /* Number of rows changed by the last statement. */
 int64_t store_changes(struct store *s);

@@ -19,6 +19,8 @@ int store_audit_purge(struct store *s, int64_t before_ts, int64_t *deleted);
 
 /* Password history (the reuse rule): adds a hash, and lists the hashes set since since_ts. */
 int store_password_history_add(struct store *s, const char *user_id, const char *hash, int64_t ts);
+/* Deletes the user's history rows older than before_ts. */
+int store_password_history_prune(struct store *s, const char *user_id, int64_t before_ts);
 int store_password_history_since(struct store *s, const char *user_id, int64_t since_ts, char ***hashes,
                                  size_t *n);
 void password_hashes_free(char **hashes, size_t n);

@@ -22,6 +22,8 @@ int store_token_delete_pair(struct store *s, const char *pair_id);
 int store_token_delete_by_user(struct store *s, const char *user_id, bool sessions_only);
 /* The user's API keys, newest first. The caller frees *items with tokens_free(). */
 int store_token_list_api_keys(struct store *s, const char *user_id, struct token **items, size_t *n);
+/* How many API keys the user has. */
+int store_token_count_api_keys(struct store *s, const char *user_id, int64_t *count);
 /* Deletes the tokens that expired before now; *deleted receives how many. */
 int store_token_purge_expired(struct store *s, int64_t now, int64_t *deleted);
 

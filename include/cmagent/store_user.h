@@ -46,4 +46,9 @@ int store_credentials_get(struct store *s, const char *user_id, struct credentia
 int store_credentials_get_by_activate_token(struct store *s, const char *token, struct credentials *out);
 int store_credentials_get_by_reset_token(struct store *s, const char *token, struct credentials *out);
 
+/* The tenant of the user an e-mail, an activation token, a reset token or an access token's digest
+ * names, read alone (no other column): STORE_NOT_FOUND when none does. */
+enum user_key { USER_BY_EMAIL, USER_BY_ACTIVATE_TOKEN, USER_BY_RESET_TOKEN, USER_BY_TOKEN_DIGEST };
+int store_user_tenant_of(struct store *s, enum user_key by, const char *key, char tenant_id[UUID_STR_LEN]);
+
 #endif

@@ -28,7 +28,8 @@ struct transport_message {
     char *topic;
     char *payload;                /* NUL-terminated for convenience; payload_len excludes the NUL */
     size_t payload_len;
-    char *response_topic;         /* MQTT 5 Response Topic, or NULL */
+    char *response_topic;         /* MQTT 5 Response Topic (NUL-terminated, as it came: unchecked), or NULL */
+    size_t response_topic_len;
     void *correlation;            /* MQTT 5 Correlation Data, or NULL */
     size_t correlation_len;
 };

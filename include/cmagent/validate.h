@@ -24,11 +24,23 @@ void check_no_xss(struct violations *v, const char *label, const char *value);
 /* Both of the above for an optional string field with the default 255 limit. */
 void check_field(struct violations *v, const char *label, const char *value);
 
+/* The free-form fields ThingsBoard bounds only by its HTTP request size, bounded here by the
+ * settings of ctx (none when it has no settings or the setting is 0):
+ * a JSON field (additionalInfo): NoXss, and "<label> of <n> bytes exceeds max_json_field_size of
+ * <max> bytes" past that many bytes of compact JSON text; */
+void check_free_json(struct violations *v, const struct ctx *ctx, const char *label, const char *json);
+/* a text field (address, address2): NoXss, and "<label> length must be equal or less than <max>"
+ * past max_text_field_length characters; */
+void check_free_text(struct violations *v, const struct ctx *ctx, const char *label, const char *text);
+/* a dashboard's configuration: "configuration of <n> bytes exceeds max_dashboard_configuration_size
+ * of <max> bytes". */
+void check_configuration_size(struct violations *v, const struct ctx *ctx, const char *json);
+
 struct contact;
 /* The field constraints of an entity with a title and contact details (ThingsBoard's
  * ContactBased: tenants and customers), in their order: title, country, state, city, address,
  * address2, zip, phone, email, additionalInfo. */
-void check_contact_fields(struct violations *v, const char *title, const struct contact *k,
+void check_contact_fields(struct violations *v, const struct ctx *ctx, const char *title, const struct contact *k,
                           const char *additional_info);
 
 /* Reports the collected violations as one ERR_BAD_REQUEST and frees them. Returns ERR_OK if none. */

@@ -2,11 +2,13 @@
 #include "call.h"
 
 #include "cmagent/model.h"
-#include "cmagent/utf8_clip.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define JSON_MAX_SAFE_INTEGER 9007199254740991.0 /* 2^53 - 1 */
 
 static int bad(struct call *call, const char *fmt, const char *key)
 {
@@ -21,8 +23,7 @@ int args_allow(struct call *call, const char *const *keys)
         for (const char *const *k = keys; *k != NULL && !known; k++)
             known = strcmp(*k, item->string) == 0;
         if (!known)
-            return error_set(&call->ctx->err, ERR_BAD_REQUEST, "Unknown key '%.*s' in data",
-                             UTF8_CLIPPED(item->string, 64));
+            return bad(call, "Unknown key '%.64s' in data", item->string);
     }
     return ERR_OK;
 }
@@ -57,9 +58,12 @@ int arg_int(struct call *call, const char *key, bool required, int64_t *out, boo
         *present = false;
     if (v == NULL)
         return missing(call, key, required);
-    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
-        v->valuedouble < -9007199254740992.0 || v->valuedouble > 9007199254740992.0)
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble))
         return bad(call, "'%s' must be an integer", key);
+    /* A double holds every integer up to 2^53 - 1 exactly; beyond, "9007199254740993" would be read
+     * as another number, and far beyond the conversion to int64_t is undefined. */
+    if (v->valuedouble < -JSON_MAX_SAFE_INTEGER || v->valuedouble > JSON_MAX_SAFE_INTEGER)
+        return bad(call, "'%s' must be an integer from -9007199254740991 to 9007199254740991", key);
     *out = (int64_t)v->valuedouble;
     if (present != NULL)
         *present = true;
@@ -88,7 +92,7 @@ static int id_from(struct call *call, const char *key, const cJSON *v, char out[
     if (!cJSON_IsString(v))
         return bad(call, "'%s' must be a UUID string or {\"entityType\":...,\"id\":\"<uuid>\"}", key);
     if (!uuid_parse(v->valuestring, out))
-        return error_set(&call->ctx->err, ERR_BAD_REQUEST, "Invalid UUID string: %.*s", UTF8_CLIPPED(v->valuestring, 64));
+        return error_set(&call->ctx->err, ERR_BAD_REQUEST, "Invalid UUID string: %.64s", v->valuestring);
     return ERR_OK;
 }
 
@@ -169,7 +173,7 @@ int arg_paging(struct call *call, struct page_request *p)
             p->descending = true;
         } else if (strcasecmp(order, "ASC") != 0) {
             error_set(&call->ctx->err, ERR_BAD_REQUEST,
-                      "Unsupported sort order '%.*s'! Only 'ASC' or 'DESC' types are allowed.", UTF8_CLIPPED(order, 64));
+                      "Unsupported sort order '%.64s'! Only 'ASC' or 'DESC' types are allowed.", order);
             free(order);
             page_request_release(p);
             return call_failed(call);
@@ -208,4 +212,15 @@ cJSON *json_page(cJSON *items, const struct page_info *info)
     cJSON_AddNumberToObject(o, "totalElements", (double)info->total_elements);
     cJSON_AddBoolToObject(o, "hasNext", info->has_next);
     return o;
+}
+
+void json_add_integer(cJSON *o, const char *key, int64_t v)
+{
+    char text[24];
+    if (v > -1000000000000000LL && v < 1000000000000000LL) { /* 15 digits: cJSON prints them exactly */
+        cJSON_AddNumberToObject(o, key, (double)v);
+        return;
+    }
+    snprintf(text, sizeof text, "%lld", (long long)v);
+    cJSON_AddRawToObject(o, key, text);
 }

@@ -44,5 +44,8 @@ cJSON *json_entity_id(const char *type, const char *id);  /* {"entityType","id"}
 cJSON *json_string_or_null(const char *s);
 cJSON *json_parse_text(const char *text);                  /* object from stored JSON text, or null */
 cJSON *json_page(cJSON *items, const struct page_info *info); /* takes ownership of items */
+/* Adds an integer that keeps every digit: cJSON prints a number with 15 significant digits when that
+ * reads back close enough, which turns 9007199254740991 into 9007199254740990. */
+void json_add_integer(cJSON *o, const char *key, int64_t v);
 
 #endif

@@ -1,5 +1,6 @@
-/* dispatch.c: the operation table and the request pipeline: size check, JSON parse, envelope,
- * operation lookup, authentication, authority check, the handler, and the reply (protocol §2-§3). */
+/* dispatch.c: the operation table and the request pipeline: the reply destination, size check,
+ * the strings' UTF-8, JSON parse, envelope, operation lookup, authentication, the destination's
+ * binding, authority check, the handler, and the reply (protocol §2-§3). */
 #include "cmagent/api.h"
 
 #include "cmagent/audit.h"
@@ -7,7 +8,10 @@
 #include "cmagent/clock.h"
 #include "cmagent/idempotency.h"
 #include "cmagent/perm.h"
-#include "cmagent/utf8_clip.h"
+#include "cmagent/reply_topic.h"
+#include "cmagent/topic.h"
+#include "cmagent/utf8.h"
+#include "json_text.h"
 #include "ops.h"
 #include "ratelimit.h"
 
@@ -139,13 +143,30 @@ const struct op *ops_lookup(const char *name)
 }
 
 static struct api_settings settings;
+static struct ratelimit *per_principal;
 
-void api_init(const struct api_settings *s) { settings = *s; }
+void api_init(const struct api_settings *s)
+{
+    settings = *s;
+    per_principal = ratelimit_new();
+    admit_init();
+}
+
+void api_release(void)
+{
+    ratelimit_free(per_principal);
+    per_principal = NULL;
+    admit_release();
+}
+
+const struct api_settings *api_current_settings(void) { return &settings; }
 
 int64_t api_started_mono_ms(void);
 int64_t api_started_mono_ms(void) { return settings.started_mono_ms; }
 
 size_t api_max_batch_commands(void) { return settings.max_batch_commands; }
+
+int64_t api_max_batch_rows(void) { return settings.max_batch_rows; }
 
 cJSON *error_object(const struct error *e)
 {
@@ -167,12 +188,24 @@ struct envelope {
     const cJSON *id;
 };
 
+/* v as compact JSON text, or NULL when v is NULL or its strings are not UTF-8 (a payload that was
+ * refused for that, or never checked): a reply never carries what is not UTF-8. */
+static char *printed_utf8(const cJSON *v)
+{
+    char *text = v != NULL ? cJSON_PrintUnformatted(v) : NULL;
+    if (text != NULL && !utf8_valid(text, strlen(text), NULL, NULL)) {
+        cJSON_free(text);
+        text = NULL;
+    }
+    return text;
+}
+
 /* Appends the envelope members to text, a reply object printed without them (a stored first reply
  * is kept that way, so a repeat echoes its own correlationId). Takes ownership of text. */
 static char *splice_envelope(char *text, const struct envelope *env)
 {
-    char *cid = env->correlation_id != NULL ? cJSON_PrintUnformatted(env->correlation_id) : NULL;
-    char *id = env->id != NULL ? cJSON_PrintUnformatted(env->id) : NULL;
+    char *cid = printed_utf8(env->correlation_id);
+    char *id = printed_utf8(env->id);
     size_t n = strlen(text);
 
     if ((cid == NULL && id == NULL) || n < 2 || text[n - 1] != '}') {
@@ -225,8 +258,8 @@ static int replay_first_reply(struct ctx *ctx, const struct op *op, const struct
             prev = NULL;
             answered = 1;
         } else {
-            error_set(&ctx->err, ERR_BAD_REQUEST, "Request id '%.*s' was already used for %s",
-                      UTF8_CLIPPED(env->id->valuestring, 128), prev_op);
+            error_set(&ctx->err, ERR_BAD_REQUEST, "Request id '%.128s' was already used for %s",
+                      env->id->valuestring, prev_op);
             answered = -1;
         }
     }
@@ -242,21 +275,7 @@ static void reply_error(struct ctx *ctx, const struct envelope *env, struct api_
     out->body = finish_reply(error_object(&ctx->err), env);
 }
 
-/* JSON text may not carry \u0000: C strings would silently cut there. */
-static bool has_nul_escape(const char *p, size_t n)
-{
-    for (size_t i = 0; i + 5 < n; i++) {
-        if (p[i] == '\\') {
-            if (p[i + 1] == 'u' && p[i + 2] == '0' && p[i + 3] == '0' && p[i + 4] == '0' && p[i + 5] == '0')
-                return true;
-            i++; /* skip the escaped character */
-        }
-    }
-    return false;
-}
-
-static int check_envelope(struct ctx *ctx, const cJSON *root, struct envelope *env, const cJSON **data,
-                          char **reply_to)
+static int check_envelope(struct ctx *ctx, const cJSON *root, struct envelope *env, const cJSON **data)
 {
     const cJSON *v;
 
@@ -269,12 +288,6 @@ static int check_envelope(struct ctx *ctx, const cJSON *root, struct envelope *e
         if (!cJSON_IsString(v) || strlen(v->valuestring) == 0 || strlen(v->valuestring) > 128)
             return error_set(&ctx->err, ERR_BAD_REQUEST, "'id' must be a string of 1 to 128 characters");
     }
-    v = cJSON_GetObjectItemCaseSensitive(root, "replyTo");
-    if (v != NULL && !cJSON_IsNull(v)) {
-        if (!cJSON_IsString(v) || v->valuestring[0] == '\0' || strpbrk(v->valuestring, "+#") != NULL)
-            return error_set(&ctx->err, ERR_BAD_REQUEST, "'replyTo' must be a topic name without wildcards");
-        *reply_to = strdup(v->valuestring);
-    }
     v = cJSON_GetObjectItemCaseSensitive(root, "data");
     if (v != NULL && !cJSON_IsNull(v)) {
         if (!cJSON_IsObject(v))
@@ -282,6 +295,75 @@ static int check_envelope(struct ctx *ctx, const cJSON *root, struct envelope *e
         *data = v;
     }
     return ERR_OK;
+}
+
+/* Marks out refused: nothing of the request runs and nothing is published for it. */
+static bool refuse_destination(struct api_reply *out, const char *source, const char *topic, size_t len,
+                               const char *why)
+{
+    char shown[256];
+    free(out->reply_to);
+    out->reply_to = NULL;
+    out->refused = true;
+    snprintf(out->refusal, sizeof out->refusal, "%s '%s' %s", source, topic_printable(topic, len, 160, shown, sizeof shown),
+             why);
+    for (char *c = out->refusal; *c != '\0'; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?'; /* the reason may quote a key: the log gets no control character */
+    return false;
+}
+
+static bool accept_destination(struct api_reply *out, const char *source, const char *topic, size_t len)
+{
+    const char *why = reply_topic_refusal(&settings.reply, topic, len);
+    if (why != NULL)
+        return refuse_destination(out, source, topic, len, why);
+    out->reply_to = xcalloc(len + 1, 1);
+    memcpy(out->reply_to, topic, len);
+    out->reply_source = source;
+    return true;
+}
+
+/* The namespace rule (reply_topic.h) for the request's destination: its Response Topic, else the
+ * replyTo of root (the parsed payload, or NULL). fault is the payload's string fault, or NULL: a
+ * fault in a member of the envelope itself leaves the replyTo unreadable (cJSON may have cut it
+ * at a U+0000 or turned it into another key). No destination at all is fine: fire-and-forget.
+ * Returns false when refused. */
+static bool find_destination(const struct api_request *req, const cJSON *root, const struct json_text_fault *fault,
+                             struct api_reply *out)
+{
+    char message[300];
+
+    if (req->response_topic != NULL)
+        return accept_destination(out, "Response Topic", req->response_topic, req->response_topic_len);
+    if (fault != NULL && fault->top_level) {
+        char why[340];
+        json_text_fault_message(fault, message, sizeof message);
+        snprintf(why, sizeof why, "cannot be read: %s", message);
+        return refuse_destination(out, "replyTo", "", 0, why);
+    }
+    const cJSON *v = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "replyTo") : NULL;
+    if (v == NULL || cJSON_IsNull(v))
+        return true;
+    if (!cJSON_IsString(v))
+        return refuse_destination(out, "replyTo", "", 0, "is not a string");
+    return accept_destination(out, "replyTo", v->valuestring, strlen(v->valuestring));
+}
+
+/* The binding rule (reply_topic.h) for the destination found, once ctx->who is known (or known to
+ * be nobody). Returns false when refused. */
+static bool bind_destination(const struct ctx *ctx, struct api_reply *out)
+{
+    if (out->reply_to == NULL)
+        return true;
+    const char *why = reply_topic_binding_refusal(&settings.reply, &ctx->who, out->reply_to);
+    if (why == NULL)
+        return true;
+    char *topic = out->reply_to;
+    out->reply_to = NULL;
+    refuse_destination(out, out->reply_source, topic, strlen(topic), why);
+    free(topic);
+    return false;
 }
 
 static int authenticate(struct ctx *ctx, const cJSON *root, const struct op *op)
@@ -296,9 +378,9 @@ static int authenticate(struct ctx *ctx, const cJSON *root, const struct op *op)
         return error_set(&ctx->err, ERR_UNAUTHORIZED, "'token' must be a string");
     if (auth_authenticate(ctx, token->valuestring) != ERR_OK)
         return ctx->err.kind;
-    /* The second run of a request that awaited its mail is not a new request. */
+    /* The second run of a request that awaited its mails is not a new request. */
     if (ctx->mailed == NULL &&
-        !ratelimit_take(ctx->who.user_id, settings.rate_limit_per_second, clock_mono_ms()))
+        !ratelimit_take(per_principal, ctx->who.user_id, settings.rate_limit_per_second, 1000, clock_mono_ms()))
         return error_set(&ctx->err, ERR_RATE_LIMITED, "Too many requests for current user!");
     if (!(op->authorities & AUTH_BIT(ctx->who.authority)))
         return error_forbidden(&ctx->err);
@@ -364,34 +446,48 @@ static void keep_failure_audit(struct ctx *ctx, const struct op *op, const cJSON
     ctx->kept.audit = true;
 }
 
+/* Parses the payload unless it is too large to be worth it, and scans its strings (json_text.h).
+ * Returns the parsed root (or NULL); *text_ok tells whether the strings are fine (fault set if not). */
+static cJSON *read_payload(const struct api_request *req, bool *text_ok, struct json_text_fault *fault)
+{
+    *text_ok = true;
+    if (req->payload_len > settings.max_payload && req->payload_len > OVERSIZED_PARSE_MAX)
+        return NULL;
+    *text_ok = json_text_check(req->payload, req->payload_len, fault);
+    return cJSON_ParseWithLength(req->payload, req->payload_len);
+}
+
 void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply *out)
 {
     struct envelope env = { 0 };
+    struct json_text_fault fault;
     cJSON *root = NULL, *empty = cJSON_CreateObject();
     const cJSON *data = empty;
     const struct op *op = NULL;
     struct call call;
-    bool idempotent = false;
+    bool idempotent = false, text_ok, bound = false;
 
     memset(out, 0, sizeof *out);
     error_clear(&ctx->err);
+    root = read_payload(req, &text_ok, &fault);
+    if (!find_destination(req, root, text_ok ? NULL : &fault, out))
+        goto done;
     if (req->payload_len > settings.max_payload) {
-        /* Still find where the reply goes (replyTo of an MQTT 3.1.1 client) and what it echoes,
-         * unless the payload is too big to be worth parsing at all. */
-        if (req->payload_len <= OVERSIZED_PARSE_MAX) {
-            root = cJSON_ParseWithLength(req->payload, req->payload_len);
-            if (cJSON_IsObject(root))
-                (void)check_envelope(ctx, root, &env, &data, &out->reply_to);
-        }
+        /* Still echo what the reply echoes, when the envelope can be read. */
+        if (cJSON_IsObject(root) && (text_ok || !fault.top_level))
+            (void)check_envelope(ctx, root, &env, &data);
         error_set(&ctx->err, ERR_TOO_LARGE, "Payload of %zu bytes exceeds max_payload of %zu bytes",
                   req->payload_len, settings.max_payload);
         goto fail;
     }
-    if (has_nul_escape(req->payload, req->payload_len)) {
-        error_set(&ctx->err, ERR_BAD_REQUEST, "Request strings should not contain 0x00 symbol!");
+    if (!text_ok) {
+        char message[ERROR_MESSAGE_MAX];
+        if (cJSON_IsObject(root) && !fault.top_level)
+            (void)check_envelope(ctx, root, &env, &data); /* the envelope is fine: echo it */
+        json_text_fault_message(&fault, message, sizeof message);
+        error_set(&ctx->err, ERR_BAD_REQUEST, "%s", message);
         goto fail;
     }
-    root = cJSON_ParseWithLength(req->payload, req->payload_len);
     if (root == NULL) {
         error_set(&ctx->err, ERR_BAD_REQUEST, "Malformed JSON: the payload is not a valid JSON document");
         goto fail;
@@ -400,14 +496,18 @@ void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply
         error_set(&ctx->err, ERR_BAD_REQUEST, "The request payload must be a JSON object");
         goto fail;
     }
-    if (check_envelope(ctx, root, &env, &data, &out->reply_to) != ERR_OK)
+    if (check_envelope(ctx, root, &env, &data) != ERR_OK)
         goto fail;
     op = ops_lookup(req->op);
     if (op == NULL) {
-        error_set(&ctx->err, ERR_BAD_REQUEST, "Unknown operation '%.*s'", UTF8_CLIPPED(req->op, 128));
+        error_set(&ctx->err, ERR_BAD_REQUEST, "Unknown operation '%.128s'", req->op);
         goto fail;
     }
-    if (authenticate(ctx, root, op) != ERR_OK)
+    int auth = authenticate(ctx, root, op);
+    bound = true;
+    if (!bind_destination(ctx, out))
+        goto done;
+    if (auth != ERR_OK)
         goto fail;
     idempotent = env.id != NULL && (op->flags & OP_IDEMPOTENT);
     if (idempotent) {
@@ -421,7 +521,11 @@ void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply
     call.op = op;
     call.data = data;
     call.result = NULL;
-    if (op->handler(&call) != ERR_OK) {
+    /* What the handler may read into memory is bounded like the reply it makes of it. */
+    store_budget_set(ctx->store, (int64_t)settings.max_reply);
+    int handled = op->handler(&call);
+    store_budget_set(ctx->store, 0);
+    if (handled != ERR_OK) {
         cJSON_Delete(call.result);
         goto fail;
     }
@@ -448,6 +552,13 @@ void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply
     cJSON_AddItemToObject(reply, "data", call.result != NULL ? call.result : cJSON_CreateObject());
     char *text = cJSON_PrintUnformatted(reply);
     cJSON_Delete(reply);
+    if (settings.max_reply > 0 && strlen(text) > settings.max_reply) {
+        error_set(&ctx->err, ERR_TOO_LARGE,
+                  "The reply of %zu bytes exceeds max_reply of %zu bytes: ask for fewer rows (a smaller pageSize or "
+                  "limit, fewer ids or commands)", strlen(text), settings.max_reply);
+        cJSON_free(text);
+        goto fail;
+    }
     if (idempotent && idem_record(ctx, env.id->valuestring, op->name, text) != ERR_OK) {
         cJSON_free(text);
         goto fail;
@@ -456,11 +567,16 @@ void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply
     out->body = splice_envelope(text, &env);
     goto done;
 fail:
+    /* Failed before authentication: the destination is bound to nobody. */
+    if (!bound && !bind_destination(ctx, out))
+        goto done;
     if (ctx->err.kind == ERR_OK)
         error_set(&ctx->err, ERR_INTERNAL, "Internal error: the operation failed without a reason");
     keep_failure_audit(ctx, op, data);
     reply_error(ctx, &env, out);
 done:
+    if (out->refused)
+        out->failed = true; /* nothing ran: the savepoint has nothing to keep */
     cJSON_Delete(root);
     cJSON_Delete(empty);
 }
@@ -493,15 +609,19 @@ void api_prepare(struct ctx *ctx, const struct api_request *req)
     const cJSON *data = empty;
     const struct op *op = ops_lookup(req->op);
     op_preparer *prepare = preparer_of(req->op);
-    char *reply_to = NULL;
+    struct api_reply dest;
+    struct json_text_fault fault;
+    bool text_ok;
     struct call call;
 
+    memset(&dest, 0, sizeof dest);
+
     /* The writer's run will refuse what fails these without hashing anything: so does this one. */
-    if (op == NULL || prepare == NULL || req->payload_len > settings.max_payload ||
-        has_nul_escape(req->payload, req->payload_len))
+    if (op == NULL || prepare == NULL || req->payload_len > settings.max_payload)
         goto done;
-    root = cJSON_ParseWithLength(req->payload, req->payload_len);
-    if (!cJSON_IsObject(root) || check_envelope(ctx, root, &env, &data, &reply_to) != ERR_OK)
+    root = read_payload(req, &text_ok, &fault);
+    if (!find_destination(req, root, text_ok ? NULL : &fault, &dest) || !text_ok || !cJSON_IsObject(root) ||
+        check_envelope(ctx, root, &env, &data) != ERR_OK)
         goto done;
     if (!(op->flags & OP_ANONYMOUS)) {
         const cJSON *token = cJSON_GetObjectItemCaseSensitive(root, "token");
@@ -509,13 +629,15 @@ void api_prepare(struct ctx *ctx, const struct api_request *req)
             !(op->authorities & AUTH_BIT(ctx->who.authority)))
             goto done;
     }
+    if (!bind_destination(ctx, &dest))
+        goto done;
     call.ctx = ctx;
     call.data = data;
     call.result = NULL;
     prepare(&call);
     cJSON_Delete(call.result);
 done:
-    free(reply_to);
+    free(dest.reply_to);
     cJSON_Delete(root);
     cJSON_Delete(empty);
 }
@@ -544,13 +666,18 @@ char *api_error_body(enum error_kind kind, const char *message, const char *payl
     return text;
 }
 
-char *api_reply_to(const char *payload, size_t payload_len)
+void api_reply_destination(const struct api_request *req, struct api_reply *out)
 {
-    cJSON *root = cJSON_ParseWithLength(payload, payload_len);
-    const cJSON *v = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "replyTo") : NULL;
-    char *topic = cJSON_IsString(v) && v->valuestring[0] != '\0' ? strdup(v->valuestring) : NULL;
+    struct ctx nobody;
+    struct json_text_fault fault;
+    bool text_ok;
+
+    memset(out, 0, sizeof *out);
+    memset(&nobody, 0, sizeof nobody);
+    cJSON *root = read_payload(req, &text_ok, &fault);
+    if (find_destination(req, root, text_ok ? NULL : &fault, out))
+        (void)bind_destination(&nobody, out);
     cJSON_Delete(root);
-    return topic;
 }
 
 /* The FAILURE audit row of one item of a many-ids write; the item's savepoint was rolled back, so

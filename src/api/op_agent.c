@@ -71,6 +71,9 @@ int op_agent_stats(struct call *c)
     cJSON_AddNumberToObject(c->result, "maxBatch", (double)st.max_batch);
     cJSON_AddNumberToObject(c->result, "failedCommits", (double)st.failed_commits);
     cJSON_AddNumberToObject(c->result, "replayed", (double)st.replayed);
+    cJSON_AddNumberToObject(c->result, "throttled", (double)st.throttled);
+    cJSON_AddNumberToObject(c->result, "passwordHashes", (double)st.password_hashes);
+    cJSON_AddNumberToObject(c->result, "refusedReplies", (double)st.refused_replies);
     cJSON_AddNumberToObject(c->result, "commitUsTotal", (double)st.commit_us);
     cJSON_AddNumberToObject(c->result, "commitUsMax", (double)st.max_commit_us);
     cJSON_AddItemToObject(c->result, "batchSizes", sizes);

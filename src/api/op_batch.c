@@ -1,14 +1,14 @@
 /* op_batch.c: the batch operation (protocol §5.1): many operations in one request, each answered
- * in order. atomic: one savepoint around all of them, rolled back (events included, since they are
- * outbox rows) when any fails; otherwise each command stands alone in its own savepoint. Each
- * command runs as ctx->command = its index, so a command that mails (user.create with
- * sendActivationMail, user.sendActivationMail) composes its own mail, and finds its own outcome in
- * the second run (agent.c); a rolled-back command or batch forgets the mails it composed. */
+ * in order, together touching at most max_batch_rows rows. atomic: one savepoint around all of
+ * them, rolled back (events included, since they are outbox rows) when any fails; otherwise each
+ * command stands alone in its own savepoint. Each command runs as ctx->command = its index, so a
+ * command that mails (user.create with sendActivationMail, user.sendActivationMail) composes its own
+ * mail, and finds its own outcome in the second run (agent.c); a rolled-back command or batch
+ * forgets the mails it composed. */
 #include "ops.h"
 
 #include "cmagent/perm.h"
 #include "cmagent/store.h"
-#include "cmagent/utf8_clip.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +35,7 @@ static cJSON *run_command(struct call *c, const cJSON *cmd, size_t i, bool *ok)
     }
     cJSON_ArrayForEach(item, cmd) {
         if (strcmp(item->string, "op") != 0 && strcmp(item->string, "data") != 0) {
-            error_set(&ctx->err, ERR_BAD_REQUEST, "Unknown key '%.*s' in command %zu", UTF8_CLIPPED(item->string, 64), i);
+            error_set(&ctx->err, ERR_BAD_REQUEST, "Unknown key '%.64s' in command %zu", item->string, i);
             return error_reply(&ctx->err);
         }
     }
@@ -47,7 +47,7 @@ static cJSON *run_command(struct call *c, const cJSON *cmd, size_t i, bool *ok)
     }
     op = ops_lookup(name->valuestring);
     if (op == NULL) {
-        error_set(&ctx->err, ERR_BAD_REQUEST, "Unknown operation '%.*s'", UTF8_CLIPPED(name->valuestring, 128));
+        error_set(&ctx->err, ERR_BAD_REQUEST, "Unknown operation '%.128s'", name->valuestring);
         return error_reply(&ctx->err);
     }
     if (strcmp(op->name, "batch") == 0 || (op->flags & OP_ANONYMOUS)) {
@@ -81,6 +81,54 @@ static cJSON *run_command(struct call *c, const cJSON *cmd, size_t i, bool *ok)
     return reply;
 }
 
+/* A positive number member of data, or 0. */
+static double positive_member(const cJSON *data, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(data, key);
+    return cJSON_IsNumber(v) && v->valuedouble > 0 ? v->valuedouble : 0;
+}
+
+/* The rows command cmd may read or write: its pageSize, its limit (event.replay reads 100 without
+ * one) and its ids, at least 1. A malformed command counts 1: it is refused when it runs. Summed in
+ * a double, which cannot overflow. */
+static double command_rows(const cJSON *cmd)
+{
+    const cJSON *data = cJSON_IsObject(cmd) ? cJSON_GetObjectItemCaseSensitive(cmd, "data") : NULL;
+    const cJSON *name = cJSON_IsObject(cmd) ? cJSON_GetObjectItemCaseSensitive(cmd, "op") : NULL;
+    double rows = 0;
+
+    if (cJSON_IsObject(data)) {
+        const cJSON *ids = cJSON_GetObjectItemCaseSensitive(data, "ids");
+        rows += positive_member(data, "pageSize") + positive_member(data, "limit");
+        if (cJSON_IsArray(ids))
+            rows += cJSON_GetArraySize(ids);
+        if (cJSON_GetObjectItemCaseSensitive(data, "limit") == NULL && cJSON_IsString(name) &&
+            strcmp(name->valuestring, "event.replay") == 0)
+            rows += 100;
+    } else if (cJSON_IsString(name) && strcmp(name->valuestring, "event.replay") == 0) {
+        rows += 100;
+    }
+    return rows > 1 ? rows : 1;
+}
+
+/* A batch's commands together may touch at most max_batch_rows rows: refused before any runs. */
+static int check_batch_rows(struct call *c, const cJSON *commands)
+{
+    const cJSON *cmd;
+    double rows = 0;
+    int64_t max = api_max_batch_rows();
+
+    if (max <= 0)
+        return ERR_OK;
+    cJSON_ArrayForEach(cmd, commands)
+        rows += command_rows(cmd);
+    if (rows > (double)max)
+        return error_set(&c->ctx->err, ERR_BAD_REQUEST,
+                         "The batch may touch up to %.0f rows (the sum of its commands' pageSize, limit and ids), "
+                         "more than the limit of %lld (max_batch_rows)", rows, (long long)max);
+    return ERR_OK;
+}
+
 int op_batch(struct call *c)
 {
     static const char *const keys[] = { "commands", "atomic", NULL };
@@ -102,6 +150,8 @@ int op_batch(struct call *c)
         return error_set(&ctx->err, ERR_BAD_REQUEST,
                          "The batch has %zu commands, more than the limit of %zu (max_batch_commands)", n,
                          api_max_batch_commands());
+    if (check_batch_rows(c, commands) != ERR_OK)
+        return call_failed(c);
 
     cJSON *responses = cJSON_CreateArray(), *failed_reply = NULL;
     struct ctx_mark batch_mark = ctx_mark(ctx);

@@ -2,7 +2,6 @@
 #include "ops.h"
 
 #include "cmagent/user.h"
-#include "cmagent/utf8_clip.h"
 #include "render.h"
 
 #include <stdlib.h>
@@ -14,24 +13,25 @@
 static int read_user_fields(struct call *c, struct user *u)
 {
     char *authority = NULL;
+    int rc = ERR_OK;
+
     if (arg_string(c, "email", false, &u->email) || arg_string(c, "authority", false, &authority) ||
         arg_string(c, "firstName", false, &u->first_name) || arg_string(c, "lastName", false, &u->last_name) ||
         arg_string(c, "phone", false, &u->phone) || arg_object_text(c, "additionalInfo", &u->additional_info) ||
-        arg_id(c, "tenantId", false, u->tenant_id) || arg_id(c, "customerId", false, u->customer_id))
-        return call_failed(c);
+        arg_id(c, "tenantId", false, u->tenant_id) || arg_id(c, "customerId", false, u->customer_id)) {
+        rc = call_failed(c);
+        goto out;
+    }
     render_user_strip_derived(&u->additional_info);
     if (authority != NULL) {
         u->authority = authority_parse(authority);
-        if (u->authority == AUTHORITY_NONE) {
-            error_set(&c->ctx->err, ERR_BAD_REQUEST,
-                      "authority must be SYS_ADMIN, TENANT_ADMIN or CUSTOMER_USER, not '%.*s'",
-                      UTF8_CLIPPED(authority, 64));
-            free(authority);
-            return call_failed(c);
-        }
-        free(authority);
+        if (u->authority == AUTHORITY_NONE)
+            rc = error_set(&c->ctx->err, ERR_BAD_REQUEST,
+                           "authority must be SYS_ADMIN, TENANT_ADMIN or CUSTOMER_USER, not '%.64s'", authority);
     }
-    return ERR_OK;
+out:
+    free(authority);
+    return rc;
 }
 
 static int reply_user(struct call *c, int rc, struct user *u, const struct credentials *cred)

@@ -4,6 +4,7 @@
 #define CMAGENT_API_OPS_H
 
 #include "call.h"
+#include "cmagent/api.h"
 
 #include <stddef.h>
 
@@ -27,6 +28,11 @@ struct op {
     const char *audit_entity; /* writes: the entity type of their audit rows (NULL: a read, no row) */
     const char *audit_action; /* writes: the action type when no event names it (LOGIN, ...) */
 };
+
+/* The settings api_init was given, and admission's budget tables (admit.c). */
+const struct api_settings *api_current_settings(void);
+void admit_init(void);
+void admit_release(void);
 
 /* The table, sorted by name (a unit test checks it), and its lookup. */
 const struct op *ops_table(size_t *count);
@@ -131,6 +137,8 @@ int run_one_or_many(struct call *c, const char *const *keys, item_fn *fn);
 
 /* The most commands one batch may hold (config max_batch_commands). */
 size_t api_max_batch_commands(void);
+/* The most rows one batch's commands may touch together (config max_batch_rows; 0: no limit). */
+int64_t api_max_batch_rows(void);
 
 /* The error object of one failed item or command: {status, errorCode, message[, entityType, limit]}. */
 cJSON *error_object(const struct error *e);

@@ -1,57 +1,114 @@
-/* ratelimit.c: one token bucket per principal in a fixed open-addressing table. A bucket idle for
- * more than a second is full again, so such slots are reused when the table fills up. */
+/* ratelimit.c: token buckets in a fixed open-addressing table. Keys are kept as 64-bit hashes with
+ * a random seed per table, so a slot is small and no key can be crafted to collide with another.
+ * A key looks at PROBES slots from its hash: its own, an empty one, or one whose bucket is full
+ * again (idle for a whole period) is taken; when every slot there is in use, the fullest bucket is
+ * evicted, so the buckets a flood of new keys pushes out are the ones that lose nothing by it and
+ * a key that spent its budget keeps its empty bucket. */
 #include "ratelimit.h"
 
-#include <stdio.h>
-#include <string.h>
+#include "cmagent/model.h"
+#include "cmagent/secret.h"
 
-#define SLOTS 4096 /* a power of two */
-#define KEY_MAX 40
+#include <pthread.h>
+#include <stdlib.h>
 
-struct bucket {
-    char key[KEY_MAX];
+#define SLOTS 16384 /* a power of two */
+#define PROBES 32
+
+struct slot {
+    uint64_t key;   /* 0: empty */
     double tokens;
     int64_t last_ms;
 };
 
-static struct bucket table[SLOTS];
+struct ratelimit {
+    pthread_mutex_t lock;
+    uint64_t seed;
+    struct slot slots[SLOTS];
+};
 
-static size_t hash(const char *s)
+struct ratelimit *ratelimit_new(void)
 {
-    size_t h = 5381;
-    for (; *s != '\0'; s++)
-        h = h * 33 + (unsigned char)*s;
-    return h & (SLOTS - 1);
+    struct ratelimit *t = xcalloc(1, sizeof *t);
+    pthread_mutex_init(&t->lock, NULL);
+    secret_random(&t->seed, sizeof t->seed);
+    return t;
 }
 
-bool ratelimit_take(const char *principal, int64_t per_second, int64_t now_ms)
+void ratelimit_free(struct ratelimit *t)
 {
-    struct bucket *b = NULL, *idle = NULL;
+    if (t == NULL)
+        return;
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}
 
-    if (per_second <= 0 || principal == NULL || principal[0] == '\0')
-        return true;
-    for (size_t i = 0, h = hash(principal); i < SLOTS; i++, h = (h + 1) & (SLOTS - 1)) {
-        struct bucket *s = &table[h];
-        if (s->key[0] == '\0' || strcmp(s->key, principal) == 0) {
-            b = s;
-            break;
+/* FNV-1a over the seed and the key, then splitmix64's finalizer; never 0. */
+static uint64_t hash_key(uint64_t seed, const char *s)
+{
+    uint64_t h = 1469598103934665603ULL ^ seed;
+    for (; *s != '\0'; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return h != 0 ? h : 1;
+}
+
+/* The tokens slot s holds at now_ms, refilled at burst per period_ms and capped at burst. */
+static double refilled(const struct slot *s, double burst, int64_t period_ms, int64_t now_ms)
+{
+    int64_t idle = now_ms - s->last_ms;
+    if (idle >= period_ms)
+        return burst;
+    double t = s->tokens + (idle > 0 ? (double)idle * burst / (double)period_ms : 0.0);
+    return t > burst ? burst : t;
+}
+
+static struct slot *find_slot(struct ratelimit *t, uint64_t key, double burst, int64_t period_ms, int64_t now_ms)
+{
+    struct slot *reuse = NULL, *fullest = NULL;
+    double most = -1.0;
+    size_t h = (size_t)key & (SLOTS - 1);
+
+    for (size_t i = 0; i < PROBES; i++, h = (h + 1) & (SLOTS - 1)) {
+        struct slot *s = &t->slots[h];
+        if (s->key == key)
+            return s;
+        if (s->key == 0 || refilled(s, burst, period_ms, now_ms) >= burst) {
+            if (reuse == NULL)
+                reuse = s;
+            continue;
         }
-        if (idle == NULL && now_ms - s->last_ms > 1000)
-            idle = s;
+        double left = refilled(s, burst, period_ms, now_ms);
+        if (left > most) {
+            most = left;
+            fullest = s;
+        }
     }
-    if (b == NULL)
-        b = idle != NULL ? idle : &table[hash(principal)];
-    if (strcmp(b->key, principal) != 0) {
-        snprintf(b->key, sizeof b->key, "%s", principal);
-        b->tokens = (double)per_second;
-        b->last_ms = now_ms;
-    }
-    b->tokens += (double)(now_ms - b->last_ms) * (double)per_second / 1000.0;
-    if (b->tokens > (double)per_second)
-        b->tokens = (double)per_second;
-    b->last_ms = now_ms;
-    if (b->tokens < 1.0)
-        return false;
-    b->tokens -= 1.0;
-    return true;
+    struct slot *s = reuse != NULL ? reuse : fullest;
+    s->key = key;
+    s->tokens = burst;
+    s->last_ms = now_ms;
+    return s;
+}
+
+bool ratelimit_take(struct ratelimit *t, const char *key, int64_t burst, int64_t period_ms, int64_t now_ms)
+{
+    if (t == NULL || burst <= 0 || period_ms <= 0 || key == NULL || key[0] == '\0')
+        return true;
+    uint64_t k = hash_key(t->seed, key);
+    pthread_mutex_lock(&t->lock);
+    struct slot *s = find_slot(t, k, (double)burst, period_ms, now_ms);
+    s->tokens = refilled(s, (double)burst, period_ms, now_ms);
+    s->last_ms = now_ms;
+    bool ok = s->tokens >= 1.0;
+    if (ok)
+        s->tokens -= 1.0;
+    pthread_mutex_unlock(&t->lock);
+    return ok;
 }

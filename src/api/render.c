@@ -45,12 +45,12 @@ cJSON *render_tenant(const struct tenant *t)
     add_contact(o, &t->contact);
     cJSON_AddItemToObject(o, "additionalInfo", json_parse_text(t->additional_info));
     cJSON *l = cJSON_AddObjectToObject(o, "limits");
-    cJSON_AddNumberToObject(l, "maxCustomers", (double)t->limits.max_customers);
-    cJSON_AddNumberToObject(l, "maxUsers", (double)t->limits.max_users);
-    cJSON_AddNumberToObject(l, "maxDevices", (double)t->limits.max_devices);
-    cJSON_AddNumberToObject(l, "maxAssets", (double)t->limits.max_assets);
-    cJSON_AddNumberToObject(l, "maxEdges", (double)t->limits.max_edges);
-    cJSON_AddNumberToObject(l, "maxDashboards", (double)t->limits.max_dashboards);
+    json_add_integer(l, "maxCustomers", t->limits.max_customers);
+    json_add_integer(l, "maxUsers", t->limits.max_users);
+    json_add_integer(l, "maxDevices", t->limits.max_devices);
+    json_add_integer(l, "maxAssets", t->limits.max_assets);
+    json_add_integer(l, "maxEdges", t->limits.max_edges);
+    json_add_integer(l, "maxDashboards", t->limits.max_dashboards);
     cJSON_AddNumberToObject(o, "version", (double)t->version);
     return o;
 }

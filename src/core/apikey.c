@@ -10,6 +10,8 @@
 
 #define APIKEY_PREFIX "cmk_"
 #define APIKEY_BYTES 32
+/* expiresAt stays a number a JSON reader holds exactly (below 2^53) */
+#define APIKEY_MAX_EXPIRES_IN_MS (100LL * 365 * 24 * 3600 * 1000)
 
 static int validate_key_request(struct ctx *ctx, const char *description, int64_t expires_in_ms)
 {
@@ -18,9 +20,26 @@ static int validate_key_request(struct ctx *ctx, const char *description, int64_
     check_field(&v, "description", description);
     if (violations_report(ctx, &v) != ERR_OK)
         return ctx->err.kind;
-    if (expires_in_ms < 0)
-        return error_set(&ctx->err, ERR_BAD_REQUEST, "expiresIn must be zero (never) or a positive number of ms");
+    if (expires_in_ms < 0 || expires_in_ms > APIKEY_MAX_EXPIRES_IN_MS)
+        return error_set(&ctx->err, ERR_BAD_REQUEST,
+                         "expiresIn must be zero (never) or a positive number of ms up to 100 years (%lld)",
+                         (long long)APIKEY_MAX_EXPIRES_IN_MS);
     return ERR_OK;
+}
+
+/* At most max_api_keys_per_user keys per user (0: no limit), so that a user's keys are bounded as
+ * the tenant's entities are: 403 errorCode 41 "API keys limit reached". */
+static int check_key_limit(struct ctx *ctx)
+{
+    int64_t limit = ctx->settings != NULL ? ctx->settings->max_api_keys_per_user : 0, count = 0;
+    if (limit <= 0)
+        return ERR_OK;
+    int rc = store_token_count_api_keys(ctx->store, ctx->who.user_id, &count);
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    if (count < limit)
+        return ERR_OK;
+    return error_limit_reached(&ctx->err, "API keys", "API_KEY", limit);
 }
 
 int apikey_create(struct ctx *ctx, const char *description, int64_t expires_in_ms,
@@ -28,7 +47,8 @@ int apikey_create(struct ctx *ctx, const char *description, int64_t expires_in_m
 {
     memset(out, 0, sizeof *out);
     key[0] = '\0';
-    if (perm_require(ctx, AUTH_ANY_USER) != ERR_OK || validate_key_request(ctx, description, expires_in_ms) != ERR_OK)
+    if (perm_require(ctx, AUTH_ANY_USER) != ERR_OK || validate_key_request(ctx, description, expires_in_ms) != ERR_OK ||
+        check_key_limit(ctx) != ERR_OK)
         return ctx->err.kind;
     secret_token(key, APIKEY_PREFIX, APIKEY_BYTES);
     secret_digest(key, out->digest);
@@ -37,7 +57,7 @@ int apikey_create(struct ctx *ctx, const char *description, int64_t expires_in_m
     out->kind = TOKEN_API_KEY;
     out->created_time = ctx->now;
     if (expires_in_ms > 0)
-        out->expires_at = ctx->now > INT64_MAX - expires_in_ms ? INT64_MAX : ctx->now + expires_in_ms;
+        out->expires_at = ctx->now + expires_in_ms;
     out->description = xstrdup_or_null(description);
     int rc = store_token_insert(ctx->store, out);
     if (rc != STORE_OK) {

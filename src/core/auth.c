@@ -12,6 +12,7 @@
 #include "cmagent/store_audit.h"
 #include "cmagent/store_token.h"
 #include "cmagent/store_user.h"
+#include "cmagent/utf8.h"
 #include "cmagent/validate.h"
 
 #include <ctype.h>
@@ -28,7 +29,7 @@
 #define INVALID_TOKEN "Invalid or revoked token"
 #define INVALID_LOGIN "Invalid username or password"
 #define NOT_ACTIVE "User account is not active"
-#define LOCKED "Authentication Failed. Username was locked due to security policy."
+#define LOCKED "User account is locked due to security policy"
 #define RESET_TOKEN_BYTES 30
 #define DAY_MS (24 * 3600 * 1000LL)
 
@@ -45,20 +46,6 @@ static bool token_expired(const struct ctx *ctx, const struct token *t)
     return t->expires_at != 0 && t->expires_at <= ctx->now;
 }
 
-/* Copies src into dst (size bytes), cutting at a UTF-8 character boundary when it does not fit. */
-static void copy_text(char *dst, size_t size, const char *src)
-{
-    size_t n = src ? strlen(src) : 0;
-    if (n >= size) {
-        n = size - 1;
-        while (n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80)
-            n--;
-    }
-    if (n > 0)
-        memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
 /* ctx->who becomes the user u, authenticated by token t. */
 static void fill_principal(struct ctx *ctx, const struct user *u, const struct token *t)
 {
@@ -69,9 +56,9 @@ static void fill_principal(struct ctx *ctx, const struct user *u, const struct t
     strcpy(w->user_id, u->id);
     strcpy(w->tenant_id, u->tenant_id);
     strcpy(w->customer_id, u->customer_id);
-    copy_text(w->email, sizeof w->email, u->email);
-    copy_text(w->first_name, sizeof w->first_name, u->first_name);
-    copy_text(w->last_name, sizeof w->last_name, u->last_name);
+    utf8_copy(w->email, sizeof w->email, u->email ? u->email : "");
+    utf8_copy(w->first_name, sizeof w->first_name, u->first_name ? u->first_name : "");
+    utf8_copy(w->last_name, sizeof w->last_name, u->last_name ? u->last_name : "");
     strcpy(w->token_id, t->id);
     strcpy(w->pair_id, t->pair_id);
     w->token_kind = t->kind;
@@ -157,12 +144,17 @@ static int hash_new_password(struct ctx *ctx, const char *password, char hash[SE
     return ERR_OK;
 }
 
-/* Replaces the stored password hash with hash (of the new password) and records it in the history. */
+/* Replaces the stored password hash with hash (of the new password) and records it in the history,
+ * which keeps only what the reuse rule looks at (the passwords of the last reuse_days days), so a
+ * user's rows do not pile up with every change. */
 static int store_password(struct ctx *ctx, struct credentials *c, const char *hash)
 {
+    int64_t days = ctx->settings->password.reuse_days;
     free(c->password_hash);
     c->password_hash = xstrdup_or_null(hash);
-    int rc = store_password_history_add(ctx->store, c->user_id, hash, ctx->now);
+    int rc = store_password_history_prune(ctx->store, c->user_id, ctx->now - (days > 0 ? days * DAY_MS : 0));
+    if (rc == STORE_OK)
+        rc = store_password_history_add(ctx->store, c->user_id, hash, ctx->now);
     return rc == STORE_OK ? ERR_OK : ctx_store_failed(ctx, rc);
 }
 
@@ -273,24 +265,25 @@ int auth_authenticate(struct ctx *ctx, const char *token)
     return rc;
 }
 
-/* Checks password against the account. A miss is counted in failed_login_attempts by a write kept
- * despite the failure (ctx->kept); the miss past max_failed_login_attempts locks the account. */
+/* Checks password against the account as ThingsBoard's validateUserCredentials does: a disabled
+ * account (never activated, locked, or disabled by an administrator) answers "User account is not
+ * active" whatever the password and counts nothing; it still costs one hash, as a wrong password
+ * does. A miss is counted in failed_login_attempts by a write kept despite the failure
+ * (ctx->kept); the miss past max_failed_login_attempts locks the account. */
 static int check_login_password(struct ctx *ctx, const struct credentials *c, const char *password)
 {
     int64_t max = ctx->settings->max_failed_login_attempts;
 
-    if (c->password_hash == NULL) {
+    if (!c->enabled || c->password_hash == NULL) {
         password_matches(ctx, password, secret_dummy_hash(ctx->settings->password_hash_cost));
         return error_set(&ctx->err, ERR_UNAUTHORIZED, NOT_ACTIVE);
     }
     if (!password_matches(ctx, password, c->password_hash)) {
         strcpy(ctx->kept.failed_login_user, c->user_id);
-        if (max > 0 && c->failed_login_attempts + 1 > max && c->enabled)
+        if (max > 0 && c->failed_login_attempts + 1 > max)
             return error_set(&ctx->err, ERR_UNAUTHORIZED, LOCKED);
         return error_set(&ctx->err, ERR_UNAUTHORIZED, INVALID_LOGIN);
     }
-    if (!c->enabled)
-        return error_set(&ctx->err, ERR_UNAUTHORIZED, NOT_ACTIVE);
     return ERR_OK;
 }
 
@@ -692,4 +685,16 @@ int auth_reset_password(struct ctx *ctx, const char *reset_token, const char *pa
         rc = issue_pair(ctx, c.user_id, out, NULL);
     credentials_release(&c);
     return rc;
+}
+
+void auth_queue_tenant(struct ctx *ctx, enum user_key by, const char *key, char tenant_id[UUID_STR_LEN])
+{
+    char digest[SECRET_DIGEST_HEX];
+
+    if (by == USER_BY_TOKEN_DIGEST) {
+        secret_digest(key != NULL ? key : "", digest);
+        key = digest;
+    }
+    if (store_user_tenant_of(ctx->store, by, key != NULL ? key : "", tenant_id) != STORE_OK)
+        tenant_id[0] = '\0';
 }

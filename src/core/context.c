@@ -7,6 +7,7 @@
 #include "cmagent/auth.h"
 #include "cmagent/events.h"
 #include "cmagent/log.h"
+#include "cmagent/utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,10 @@ int ctx_store_failed(struct ctx *ctx, int rc)
         return error_set(&ctx->err, ERR_INTERNAL, "Internal error: a row vanished during the request");
     case STORE_DUPLICATE:
         return error_set(&ctx->err, ERR_DATABASE, "Database error: a unique constraint refused the write");
+    case STORE_TOO_LARGE:
+        return error_set(&ctx->err, ERR_TOO_LARGE,
+                         "The request would read more than max_reply (%lld bytes) of rows: ask for fewer (a smaller "
+                         "pageSize or limit, fewer ids or commands)", (long long)store_budget_limit(ctx->store));
     default:
         log_warn("Database error: %s", store_errmsg(ctx->store));
         return error_set(&ctx->err, ERR_DATABASE, "Database error: %s", store_errmsg(ctx->store));
@@ -31,15 +36,18 @@ struct ctx_mark ctx_mark(const struct ctx *ctx)
     return m;
 }
 
+static void mail_free(struct outgoing_mail *m)
+{
+    free(m->to);
+    free(m->subject);
+    free(m->body);
+    memset(m, 0, sizeof *m);
+}
+
 static void forget_mails(struct ctx *ctx, size_t mark)
 {
-    while (ctx->mails.n > mark) {
-        struct outgoing_mail *m = &ctx->mails.items[--ctx->mails.n];
-        free(m->to);
-        free(m->subject);
-        free(m->body);
-        memset(m, 0, sizeof *m);
-    }
+    while (ctx->mails.n > mark)
+        mail_free(&ctx->mails.items[--ctx->mails.n]);
 }
 
 /* The events written since the mark are the last ones kept in emitted (when they are kept). */
@@ -80,20 +88,30 @@ void ctx_item_end(struct ctx *ctx, struct ctx_mark begun, bool keep)
 void ctx_audit_subject(struct ctx *ctx, const struct user *u)
 {
     snprintf(ctx->audit_entity_id, sizeof ctx->audit_entity_id, "%s", u->id);
-    snprintf(ctx->audit_entity_name, sizeof ctx->audit_entity_name, "%s", u->email ? u->email : "");
+    utf8_copy(ctx->audit_entity_name, sizeof ctx->audit_entity_name, u->email ? u->email : "");
     snprintf(ctx->audit_tenant_id, sizeof ctx->audit_tenant_id, "%s", u->tenant_id);
     snprintf(ctx->audit_customer_id, sizeof ctx->audit_customer_id, "%s", u->customer_id);
 }
 
 void mail_list_release(struct mail_list *l)
 {
-    for (size_t i = 0; i < l->n; i++) {
-        free(l->items[i].to);
-        free(l->items[i].subject);
-        free(l->items[i].body);
-    }
+    for (size_t i = 0; i < l->n; i++)
+        mail_free(&l->items[i]);
     free(l->items);
     memset(l, 0, sizeof *l);
+}
+
+void mail_list_keep_awaited(struct mail_list *l)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->items[i].await)
+            l->items[kept++] = l->items[i];
+        else
+            mail_free(&l->items[i]);
+    }
+    l->n = kept;
 }
 
 void ctx_release(struct ctx *ctx)

@@ -32,7 +32,7 @@ static int validate_customer(struct ctx *ctx, const struct customer *c)
     struct violations v = { 0 };
     const struct contact *k = &c->contact;
 
-    check_contact_fields(&v, c->title, k, c->additional_info);
+    check_contact_fields(&v, ctx, c->title, k, c->additional_info);
     if (violations_report(ctx, &v) != ERR_OK)
         return ctx->err.kind;
     if (require_string(ctx, "Customer title", c->title) != ERR_OK)
@@ -133,12 +133,8 @@ static int check_customer_limit(struct ctx *ctx)
     rc = store_customer_count(ctx->store, ctx->who.tenant_id, &count);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
-    if (count >= limit) {
-        error_set(&ctx->err, ERR_LIMIT_REACHED, "Customers limit reached");
-        ctx->err.entity_type = "CUSTOMER";
-        ctx->err.limit = limit;
-        return ERR_LIMIT_REACHED;
-    }
+    if (count >= limit)
+        return error_limit_reached(&ctx->err, "Customers", "CUSTOMER", limit);
     return ERR_OK;
 }
 

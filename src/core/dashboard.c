@@ -25,6 +25,7 @@ static int validate_dashboard(struct ctx *ctx, const struct dashboard *d)
 {
     struct violations v = { 0 };
     check_field(&v, "title", d->title);
+    check_configuration_size(&v, ctx, d->configuration);
     if (violations_report(ctx, &v) != ERR_OK)
         return ctx->err.kind;
     return require_string(ctx, "Dashboard title", d->title);
@@ -47,12 +48,8 @@ static int check_limit(struct ctx *ctx)
     rc = store_dashboard_count(ctx->store, ctx->who.tenant_id, &count);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
-    if (count >= limit) {
-        error_set(&ctx->err, ERR_LIMIT_REACHED, "Dashboards limit reached");
-        ctx->err.entity_type = "DASHBOARD";
-        ctx->err.limit = limit;
-        return ERR_LIMIT_REACHED;
-    }
+    if (count >= limit)
+        return error_limit_reached(&ctx->err, "Dashboards", "DASHBOARD", limit);
     return ERR_OK;
 }
 

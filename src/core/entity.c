@@ -37,7 +37,7 @@ static int validate_entity(struct ctx *ctx, struct entity *e)
     check_field(&v, "name", e->name);
     check_field(&v, "type", e->type);
     check_field(&v, "label", e->label);
-    check_no_xss(&v, "additionalInfo", e->additional_info);
+    check_free_json(&v, ctx, "additionalInfo", e->additional_info);
     if (e->kind == ENTITY_EDGE) {
         check_field(&v, "routingKey", e->routing_key);
         check_field(&v, "secret", e->secret);
@@ -115,12 +115,8 @@ static int check_limit(struct ctx *ctx, enum entity_kind kind)
     rc = store_entity_count(ctx->store, kind, ctx->who.tenant_id, &count);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
-    if (count >= limit) {
-        error_set(&ctx->err, ERR_LIMIT_REACHED, "%s limit reached", plural[kind]);
-        ctx->err.entity_type = entity_kind_type(kind);
-        ctx->err.limit = limit;
-        return ERR_LIMIT_REACHED;
-    }
+    if (count >= limit)
+        return error_limit_reached(&ctx->err, plural[kind], entity_kind_type(kind), limit);
     return ERR_OK;
 }
 

@@ -1,8 +1,7 @@
-/* error.c: the table behind error_status() and error_code(), and message formatting (cut to the
- * message buffer on a character boundary). */
+/* error.c: the table behind error_status() and error_code(), and message formatting (kept UTF-8). */
 #include "cmagent/error.h"
 
-#include "cmagent/utf8_clip.h"
+#include "cmagent/utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,14 +22,23 @@ int error_set(struct error *e, enum error_kind kind, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof e->message, fmt, ap);
     va_end(ap);
-    /* A message longer than the buffer loses its end, never half a character. */
-    e->message[utf8_clip(e->message, sizeof e->message - 1)] = '\0';
+    /* A precision ("%.128s") or the buffer's size may have cut a character in two: the message
+     * goes into a reply, which is UTF-8. */
+    utf8_scrub(e->message);
     return (int)kind;
 }
 
 int error_forbidden(struct error *e)
 {
     return error_set(e, ERR_FORBIDDEN, "You don't have permission to perform this operation!");
+}
+
+int error_limit_reached(struct error *e, const char *what, const char *entity_type, int64_t limit)
+{
+    error_set(e, ERR_LIMIT_REACHED, "%s limit reached", what);
+    e->entity_type = entity_type;
+    e->limit = limit;
+    return ERR_LIMIT_REACHED;
 }
 
 void error_clear(struct error *e)

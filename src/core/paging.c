@@ -21,6 +21,26 @@ static bool sort_property_is_valid(const char *s)
     return true;
 }
 
+/* The bounds of one page's work (core_settings): its size, and how deep an offset page starts,
+ * since OFFSET steps over every row before it. page x pageSize is compared by division: both may
+ * be as large as 2^53. */
+static int page_too_large(struct ctx *ctx, const struct page_request *p)
+{
+    int64_t max_size = ctx->settings != NULL ? ctx->settings->max_page_size : 0;
+    int64_t max_offset = ctx->settings != NULL ? ctx->settings->max_page_offset : 0;
+
+    if (max_size > 0 && p->page_size > max_size)
+        return error_set(&ctx->err, ERR_BAD_REQUEST,
+                         "Incorrect page link page size '%lld'. Page size must be at most %lld (max_page_size).",
+                         (long long)p->page_size, (long long)max_size);
+    if (max_offset > 0 && p->page > max_offset / p->page_size)
+        return error_set(&ctx->err, ERR_BAD_REQUEST,
+                         "Page %lld of size %lld starts deeper than max_page_offset (%lld rows): continue with "
+                         "pageToken where the listing offers it, or narrow it with textSearch",
+                         (long long)p->page, (long long)p->page_size, (long long)max_offset);
+    return ERR_OK;
+}
+
 int paging_validate(struct ctx *ctx, const struct page_request *p, const struct sort_column *sortable,
                     const char **column)
 {
@@ -32,6 +52,8 @@ int paging_validate(struct ctx *ctx, const struct page_request *p, const struct 
     if (p->page < 0)
         return error_set(&ctx->err, ERR_BAD_REQUEST,
                          "Incorrect page link page '%lld'. Page must be positive integer.", (long long)p->page);
+    if (page_too_large(ctx, p) != ERR_OK)
+        return ctx->err.kind;
     if (p->text_search != NULL && (utf8_length(p->text_search) > PAGING_TEXT_SEARCH_MAX ||
                                    strlen(p->text_search) > 4 * PAGING_TEXT_SEARCH_MAX))
         return error_set(&ctx->err, ERR_BAD_REQUEST, "textSearch length must be equal or less than %d",

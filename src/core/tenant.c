@@ -37,7 +37,7 @@ static int validate_tenant(struct ctx *ctx, const struct tenant *t)
     struct violations v = { 0 };
     const struct contact *k = &t->contact;
 
-    check_contact_fields(&v, t->title, k, t->additional_info);
+    check_contact_fields(&v, ctx, t->title, k, t->additional_info);
     if (violations_report(ctx, &v) != ERR_OK)
         return ctx->err.kind;
     if (require_string(ctx, "Tenant title", t->title) != ERR_OK)

@@ -55,7 +55,7 @@ static int validate_fields(struct ctx *ctx, const struct user *u)
     check_field(&v, "first name", u->first_name);
     check_field(&v, "last name", u->last_name);
     check_field(&v, "phone", u->phone);
-    check_no_xss(&v, "additionalInfo", u->additional_info);
+    check_free_json(&v, ctx, "additionalInfo", u->additional_info);
     return violations_report(ctx, &v);
 }
 
@@ -179,10 +179,7 @@ static int check_user_limit(struct ctx *ctx, const char *tenant_id)
         return ctx_store_failed(ctx, rc);
     if (count < limit)
         return ERR_OK;
-    error_set(&ctx->err, ERR_LIMIT_REACHED, "Users limit reached");
-    ctx->err.entity_type = "USER";
-    ctx->err.limit = limit;
-    return ERR_LIMIT_REACHED;
+    return error_limit_reached(&ctx->err, "Users", "USER", limit);
 }
 
 /* ---------------------------------------------------------------- loading */

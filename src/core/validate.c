@@ -66,19 +66,51 @@ static int compare_strings(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-void check_contact_fields(struct violations *v, const char *title, const struct contact *k,
+static void check_bytes(struct violations *v, const char *label, const char *json, int64_t max, const char *setting)
+{
+    char buf[512];
+    size_t n = json != NULL ? strlen(json) : 0;
+
+    if (max <= 0 || n <= (size_t)max || v->n >= VALIDATE_MAX_VIOLATIONS)
+        return;
+    snprintf(buf, sizeof buf, "%s of %zu bytes exceeds %s of %lld bytes", label, n, setting, (long long)max);
+    v->items[v->n++] = xstrdup_or_null(buf);
+}
+
+void check_free_json(struct violations *v, const struct ctx *ctx, const char *label, const char *json)
+{
+    check_no_xss(v, label, json);
+    if (ctx != NULL && ctx->settings != NULL)
+        check_bytes(v, label, json, ctx->settings->max_json_field_size, "max_json_field_size");
+}
+
+void check_free_text(struct violations *v, const struct ctx *ctx, const char *label, const char *text)
+{
+    check_no_xss(v, label, text);
+    if (ctx != NULL && ctx->settings != NULL && ctx->settings->max_text_field_length > 0)
+        check_length(v, label, text, (size_t)ctx->settings->max_text_field_length);
+}
+
+void check_configuration_size(struct violations *v, const struct ctx *ctx, const char *json)
+{
+    if (ctx != NULL && ctx->settings != NULL)
+        check_bytes(v, "configuration", json, ctx->settings->max_dashboard_configuration_size,
+                    "max_dashboard_configuration_size");
+}
+
+void check_contact_fields(struct violations *v, const struct ctx *ctx, const char *title, const struct contact *k,
                           const char *additional_info)
 {
     check_field(v, "title", title);
     check_field(v, "country", k->country);
     check_field(v, "state", k->state);
     check_field(v, "city", k->city);
-    check_no_xss(v, "address", k->address);
-    check_no_xss(v, "address2", k->address2);
+    check_free_text(v, ctx, "address", k->address);
+    check_free_text(v, ctx, "address2", k->address2);
     check_field(v, "zip or postal code", k->zip);
     check_field(v, "phone", k->phone);
     check_field(v, "email", k->email);
-    check_no_xss(v, "additionalInfo", additional_info);
+    check_free_json(v, ctx, "additionalInfo", additional_info);
 }
 
 int violations_report(struct ctx *ctx, struct violations *v)

@@ -100,6 +100,40 @@ int store_exec_changing(struct store *s, sqlite3_stmt *st)
     return rc;
 }
 
+void store_budget_set(struct store *s, int64_t limit)
+{
+    if (s == NULL)
+        return;
+    s->budget_limit = limit > 0 ? limit : 0;
+    s->budget_left = s->budget_limit;
+}
+
+int64_t store_budget_limit(const struct store *s) { return s->budget_limit; }
+
+#define BUDGET_PER_COLUMN 16 /* a column's share of a rendered row beyond its bytes: its key, quotes */
+
+/* Charges the current row of st to the read budget. Returns false when the row goes past it. Only
+ * text and blob columns are measured: sqlite3_column_bytes() would turn a number into text. */
+static bool budget_take_row(struct store *s, sqlite3_stmt *st)
+{
+    if (s->budget_limit == 0)
+        return true;
+    int64_t bytes = 0;
+    int ncol = sqlite3_column_count(st);
+    for (int i = 0; i < ncol; i++) {
+        int type = sqlite3_column_type(st, i);
+        bytes += BUDGET_PER_COLUMN + (type == SQLITE_TEXT || type == SQLITE_BLOB ? sqlite3_column_bytes(st, i) : 8);
+    }
+    if (bytes > s->budget_left) {
+        s->budget_left = 0;
+        snprintf(s->errmsg, sizeof s->errmsg, "the rows read exceed the read budget of %lld bytes",
+                 (long long)s->budget_limit);
+        return false;
+    }
+    s->budget_left -= bytes;
+    return true;
+}
+
 int store_collect(struct store *s, sqlite3_stmt *st, size_t row_size, store_row_reader read, const void *arg,
                   store_rows_freer free_rows, void **rows, size_t *n)
 {
@@ -112,6 +146,8 @@ int store_collect(struct store *s, sqlite3_stmt *st, size_t row_size, store_row_
     if (st == NULL)
         return STORE_ERROR;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (!budget_take_row(s, st))
+            break;
         if (count == cap) {
             cap = cap == 0 ? 16 : 2 * cap;
             out = xrealloc(out, cap * row_size);
@@ -121,7 +157,7 @@ int store_collect(struct store *s, sqlite3_stmt *st, size_t row_size, store_row_
         count++;
     }
     if (rc != SQLITE_DONE) {
-        int mapped = store_rc(s, rc);
+        int mapped = rc == SQLITE_ROW ? STORE_TOO_LARGE : store_rc(s, rc);
         sqlite3_reset(st);
         if (out != NULL)
             free_rows(out, count);
@@ -152,6 +188,10 @@ int store_get_one(struct store *s, sqlite3_stmt *st, store_row_reader read, cons
     if (st == NULL)
         return STORE_ERROR;
     int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && !budget_take_row(s, st)) {
+        sqlite3_reset(st);
+        return STORE_TOO_LARGE;
+    }
     if (rc == SQLITE_ROW) {
         read(st, row, arg);
         sqlite3_reset(st);

@@ -156,6 +156,17 @@ int store_password_history_add(struct store *s, const char *user_id, const char 
     return store_exec_stmt(s, st);
 }
 
+int store_password_history_prune(struct store *s, const char *user_id, int64_t before_ts)
+{
+    static const char sql[] = "DELETE FROM password_history WHERE user_id = ? AND ts < ?";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, user_id);
+    sqlite3_bind_int64(st, 2, before_ts);
+    return store_exec_stmt(s, st);
+}
+
 int store_password_history_since(struct store *s, const char *user_id, int64_t since_ts, char ***hashes,
                                  size_t *n)
 {

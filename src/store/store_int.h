@@ -17,6 +17,8 @@ struct store {
     sqlite3_stmt *stmt[STMT_CACHE_SIZE];
     char errmsg[512];
     bool unsynced; /* the open transaction began with store_begin_unsynced */
+    int64_t budget_limit; /* store_budget_set: 0 when no budget is set */
+    int64_t budget_left;  /* bytes of rows still allowed */
 };
 
 /* Returns the cached, reset statement for sql (a string literal with static storage), preparing

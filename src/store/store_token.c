@@ -125,6 +125,15 @@ int store_token_list_api_keys(struct store *s, const char *user_id, struct token
     return rc;
 }
 
+int store_token_count_api_keys(struct store *s, const char *user_id, int64_t *count)
+{
+    static const char sql[] = "SELECT COUNT(*) FROM auth_token WHERE user_id = ? AND kind = 'api_key'";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st != NULL)
+        bind_text(st, 1, user_id);
+    return store_query_int(s, st, count);
+}
+
 int store_token_purge_expired(struct store *s, int64_t now, int64_t *deleted)
 {
     static const char sql[] = "DELETE FROM auth_token WHERE expires_at > 0 AND expires_at <= ?";

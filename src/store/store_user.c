@@ -320,3 +320,28 @@ int store_credentials_get_by_reset_token(struct store *s, const char *token, str
     static const char sql[] = "SELECT " CREDENTIALS_COLUMNS " FROM user_credentials WHERE reset_token = ?";
     return get_credentials(s, sql, token, out);
 }
+
+static void read_id(sqlite3_stmt *st, void *row, const void *arg)
+{
+    (void)arg;
+    column_id(st, 0, row);
+}
+
+int store_user_tenant_of(struct store *s, enum user_key by, const char *key, char tenant_id[UUID_STR_LEN])
+{
+    static const char *const sql[] = {
+        [USER_BY_EMAIL] = "SELECT tenant_id FROM tb_user WHERE email = ?",
+        [USER_BY_ACTIVATE_TOKEN] = "SELECT u.tenant_id FROM user_credentials c JOIN tb_user u ON u.id = c.user_id"
+                                   " WHERE c.activate_token = ?",
+        [USER_BY_RESET_TOKEN] = "SELECT u.tenant_id FROM user_credentials c JOIN tb_user u ON u.id = c.user_id"
+                                " WHERE c.reset_token = ?",
+        [USER_BY_TOKEN_DIGEST] = "SELECT u.tenant_id FROM auth_token t JOIN tb_user u ON u.id = t.user_id"
+                                 " WHERE t.digest = ?",
+    };
+    sqlite3_stmt *st = store_stmt(s, sql[by]);
+    tenant_id[0] = '\0';
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, key);
+    return store_get_one(s, st, read_id, NULL, tenant_id);
+}

@@ -270,8 +270,10 @@ static int on_message(void *context, char *topic, int topic_len, MQTTAsync_messa
     if (t->opt.mqtt_version == 5) {
         MQTTProperty *rt = MQTTProperties_getProperty(&m->properties, MQTTPROPERTY_CODE_RESPONSE_TOPIC);
         MQTTProperty *cd = MQTTProperties_getProperty(&m->properties, MQTTPROPERTY_CODE_CORRELATION_DATA);
-        if (rt != NULL && rt->value.data.len > 0)
+        if (rt != NULL && rt->value.data.len > 0) {
             msg->response_topic = copy_bytes(rt->value.data.data, (size_t)rt->value.data.len);
+            msg->response_topic_len = (size_t)rt->value.data.len;
+        }
         if (cd != NULL && cd->value.data.len > 0) {
             msg->correlation = copy_bytes(cd->value.data.data, (size_t)cd->value.data.len);
             msg->correlation_len = (size_t)cd->value.data.len;

@@ -4,6 +4,7 @@
 #include "cmagent/config.h"
 
 #include "cmagent/log.h"
+#include "cmagent/topic.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -40,6 +41,11 @@ static const struct key keys[] = {
     I(session_expiry, 0, 4294967295L, 86400),
     I(max_payload, 1024, 268435455L, 262144),
     I(max_batch_commands, 1, 10000, 100),
+    I(max_batch_rows, 1, 10000000, 2000),
+    I(max_page_size, 1, 1000000, 1000),
+    I(max_page_offset, 0, 1000000000000L, 100000),
+    I(max_reply, 65536, 268435455L, 2097152),
+    I(max_reply_topic, 32, 65535, 1024),
     S(database, "cmagent.db"),
     S(database_check, "quick"),
     I(event_retention_days, 1, 3650, 7),
@@ -63,9 +69,16 @@ static const struct key keys[] = {
     I(password_min_special, 0, 4096, 0),
     I(password_allow_whitespace, 0, 1, 1),
     I(password_reuse_days, 0, 3650, 0),
-    I(max_failed_login_attempts, 0, 1000, 0),
+    I(max_failed_login_attempts, 0, 1000, 5),
+    I(auth_rate_per_client, 0, 1000000, 300),
+    I(auth_rate_per_email, 0, 1000000, 20),
+    I(password_queue_per_tenant, 1, 100000, 64),
     I(rate_limit_per_second, 0, 1000000, 0),
     I(audit_retention_days, 0, 3650, 30),
+    I(max_json_field_size, 0, 268435455L, 16384),
+    I(max_text_field_length, 0, 268435455L, 1024),
+    I(max_dashboard_configuration_size, 0, 268435455L, 262144),
+    I(max_api_keys_per_user, 0, 1000000, 100),
     S(smtp_url, ""),
     S(smtp_from, "cmagent@localhost"),
     S(smtp_username, ""),
@@ -216,9 +229,18 @@ int config_finish(struct config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "invalid value \"%s\" for \"broker\": must start with tcp:// or ssl://", cfg->broker);
         return -1;
     }
-    if (cfg->topic_prefix[0] == '\0' || strpbrk(cfg->topic_prefix, "+#") != NULL) {
-        snprintf(err, errlen, "invalid value \"%s\" for \"topic_prefix\": must be non-empty without + or #",
-                 cfg->topic_prefix);
+    const char *why = topic_name_refusal(cfg->topic_prefix, strlen(cfg->topic_prefix));
+    if (why != NULL) {
+        snprintf(err, errlen, "invalid value \"%s\" for \"topic_prefix\": it %s (it must be a topic name)",
+                 cfg->topic_prefix, why);
+        return -1;
+    }
+    why = topic_name_refusal(cfg->agent_id, strlen(cfg->agent_id));
+    if (why == NULL && strchr(cfg->agent_id, '/') != NULL)
+        why = "contains '/'";
+    if (why != NULL) {
+        snprintf(err, errlen, "invalid value \"%s\" for \"agent_id\": it %s (it must be one topic level)",
+                 cfg->agent_id, why);
         return -1;
     }
     if (cfg->password_min_length > cfg->password_max_length) {

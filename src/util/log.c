@@ -1,6 +1,8 @@
-/* log.c: one line per message on stderr, with a UTC timestamp and the level. Thread-safe (stdio locks). */
+/* log.c: one line per message on stderr, with a UTC timestamp and the level. Thread-safe (stdio locks).
+ * And the throttle of messages that come in floods. */
 #include "cmagent/log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,4 +41,21 @@ void log_write(enum log_level level, const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     funlockfile(stderr);
+}
+
+static pthread_mutex_t throttle_lock = PTHREAD_MUTEX_INITIALIZER;
+
+bool log_throttle_pass(struct log_throttle *t, int64_t now_ms, uint64_t *left_out)
+{
+    pthread_mutex_lock(&throttle_lock);
+    bool pass = now_ms >= t->next_ms;
+    if (pass) {
+        *left_out = t->left_out;
+        t->left_out = 0;
+        t->next_ms = now_ms + t->period_ms;
+    } else {
+        t->left_out++;
+    }
+    pthread_mutex_unlock(&throttle_lock);
+    return pass;
 }

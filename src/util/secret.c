@@ -2,6 +2,7 @@
 #include "cmagent/secret.h"
 
 #include "cmagent/log.h"
+#include "cmagent/stats.h"
 
 #include <crypt.h>
 #include <openssl/crypto.h>
@@ -73,6 +74,7 @@ int secret_hash_password(const char *password, unsigned long cost, char out[SECR
     cd = calloc(1, sizeof *cd);
     if (cd == NULL)
         return -1;
+    stats_record_password_hash();
     const char *h = crypt_rn(password, salt, cd, sizeof *cd);
     if (h != NULL && h[0] != '*' && strlen(h) < SECRET_HASH_MAX) {
         strcpy(out, h);
@@ -92,6 +94,7 @@ bool secret_check_password(const char *password, const char *hash)
     cd = calloc(1, sizeof *cd);
     if (cd == NULL)
         return false;
+    stats_record_password_hash();
     const char *h = crypt_rn(password, hash, cd, sizeof *cd);
     if (h != NULL && h[0] != '*' && strlen(h) == strlen(hash))
         ok = CRYPTO_memcmp(h, hash, strlen(hash)) == 0;

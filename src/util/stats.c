@@ -1,4 +1,4 @@
-/* stats.c: the group-commit counters. The writer thread updates them and readers take relaxed
+/* stats.c: the group-commit counters and the count of refused reply destinations. The writer thread updates them and readers take relaxed
  * snapshots, so each counter is atomic on its own (a snapshot may be mid-batch, never torn). */
 #include "cmagent/stats.h"
 
@@ -6,6 +6,8 @@
 #include <stdio.h>
 
 static _Atomic uint64_t batches, requests, max_batch, failed_commits, replayed, commit_us, max_commit_us;
+static _Atomic uint64_t throttled, password_hashes;
+static _Atomic uint64_t refused_replies;
 static _Atomic uint64_t buckets[STATS_BATCH_BUCKETS];
 
 static size_t bucket_of(size_t n)
@@ -38,6 +40,10 @@ void stats_record_batch(size_t n, uint64_t us, bool committed)
 }
 
 void stats_record_replayed(void) { atomic_fetch_add_explicit(&replayed, 1, memory_order_relaxed); }
+void stats_record_throttled(void) { atomic_fetch_add_explicit(&throttled, 1, memory_order_relaxed); }
+void stats_record_password_hash(void) { atomic_fetch_add_explicit(&password_hashes, 1, memory_order_relaxed); }
+
+void stats_record_refused_reply(void) { atomic_fetch_add_explicit(&refused_replies, 1, memory_order_relaxed); }
 
 void stats_snapshot(struct stats_snapshot *out)
 {
@@ -46,6 +52,9 @@ void stats_snapshot(struct stats_snapshot *out)
     out->max_batch = atomic_load_explicit(&max_batch, memory_order_relaxed);
     out->failed_commits = atomic_load_explicit(&failed_commits, memory_order_relaxed);
     out->replayed = atomic_load_explicit(&replayed, memory_order_relaxed);
+    out->throttled = atomic_load_explicit(&throttled, memory_order_relaxed);
+    out->password_hashes = atomic_load_explicit(&password_hashes, memory_order_relaxed);
+    out->refused_replies = atomic_load_explicit(&refused_replies, memory_order_relaxed);
     out->commit_us = atomic_load_explicit(&commit_us, memory_order_relaxed);
     out->max_commit_us = atomic_load_explicit(&max_commit_us, memory_order_relaxed);
     for (size_t i = 0; i < STATS_BATCH_BUCKETS; i++)

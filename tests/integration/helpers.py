@@ -103,6 +103,24 @@ def tail(path, lines=150):
     return "".join(content[-lines:])
 
 
+# What AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer print when they find
+# something (the sanitized build): any of it in an agent's output fails the test.
+SANITIZER_REPORT_RE = re.compile(r"^==\d+==ERROR: (?:LeakSanitizer|AddressSanitizer)|^\S+:\d+:\d+: runtime error: ",
+                                 re.M)
+
+
+def sanitizer_report(text):
+    """The sanitizer report in text (a process's output), from its first line on, or None."""
+    m = SANITIZER_REPORT_RE.search(text)
+    return text[m.start():m.start() + 6000] if m else None
+
+
+def check_no_sanitizer_report(text, what):
+    report = sanitizer_report(text)
+    if report is not None:
+        raise AssertionError("%s: a sanitizer report:\n%s" % (what, report))
+
+
 def eid(v):
     """The uuid of an entity id given as {"entityType":..,"id":..} or as a bare string."""
     if isinstance(v, dict):
@@ -503,9 +521,14 @@ class Agent:
             self.settings["sysadmin_password"] = sysadmin_password
         self.settings.update(extra or {})
         self.env = dict(os.environ)
+        # A sanitized agent checks for leaks at exit and stops at the first undefined behaviour
+        # (scripts/test sets the same; these apply when a test file runs on its own).
+        self.env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
+        self.env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
         self.env.update(env or {})
         self.proc = None
         self.exit_codes = []
+        self.log_checked = 0  # bytes of the log already searched for sanitizer reports
 
     @property
     def status_topic(self):
@@ -563,8 +586,21 @@ class Agent:
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def check_sanitizers(self):
+        """Fails when the agent's log, since the last check, holds a sanitizer report (a leak found
+        at exit, a heap error, undefined behaviour): whatever exit code a test expects, that is a bug."""
+        try:
+            with open(self.log, "rb") as f:
+                f.seek(self.log_checked)
+                text = f.read().decode(errors="replace")
+                self.log_checked = f.tell()
+        except OSError:
+            return
+        check_no_sanitizer_report(text, "cmagent (log %s)" % self.log)
+
     def stop(self, check=True):
-        """SIGTERM; asserts exit code 0 (unless check=False). Returns the exit code."""
+        """SIGTERM; asserts exit code 0 (unless check=False) and no sanitizer report in the log
+        (always). Returns the exit code."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
@@ -579,6 +615,7 @@ class Agent:
         rc = self.proc.returncode
         self.exit_codes.append(rc)
         self.proc = None
+        self.check_sanitizers()
         if check and rc != 0:
             raise AssertionError("cmagent exited with %s (expected 0):\n%s" % (rc, tail(self.log, 250)))
         return rc
@@ -591,6 +628,7 @@ class Agent:
             self.proc.wait(10)
             self.exit_codes.append(self.proc.returncode)
             self.proc = None
+        self.check_sanitizers()
 
     def restart(self, hard=False):
         if hard:
@@ -618,6 +656,11 @@ class Agent:
                     failed = True
                     if exc_type is None:
                         raise AssertionError("cmagent exited with %s at shutdown (expected 0)" % rc)
+            else:
+                self.check_sanitizers()  # a process the test waited for itself
+        except BaseException:
+            failed = True
+            raise
         finally:
             if failed:
                 print("---- cmagent log (kept in %s), exit codes %s ----\n%s"

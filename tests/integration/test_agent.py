@@ -7,8 +7,8 @@ import subprocess
 import time
 
 from helpers import (
-    AGENT_ID, CMAGENT_BIN, PREFIX, SYSADMIN_EMAIL, SYSADMIN_PASSWORD, Agent, Broker, Client, check, eid, expect,
-    make_customer, make_tenant_admin, read_retained, run_tests, tail, unique, wait_status, wait_until)
+    AGENT_ID, CMAGENT_BIN, PREFIX, SYSADMIN_EMAIL, SYSADMIN_PASSWORD, Agent, Broker, Client, check,
+    check_no_sanitizer_report, eid, expect, make_customer, make_tenant_admin, read_retained, run_tests, tail, unique, wait_status, wait_until)
 
 
 def test_ping_anonymous():
@@ -93,6 +93,7 @@ def test_sigint_exits_zero():
             a.kill()
             raise AssertionError("no exit within 60s of SIGINT\n" + tail(a.log))
         a.proc = None
+        a.check_sanitizers()
         check(rc == 0, "SIGINT: exit code %r\n%s" % (rc, tail(a.log)))
         wait_status(b.port, "offline")
 
@@ -173,11 +174,13 @@ def test_bad_config_names_the_line():
         a.write_config()
         r = subprocess.run([CMAGENT_BIN, "-c", a.conf], capture_output=True, text=True, timeout=30)
         check(r.returncode != 0, "an unknown key did not stop the start")
+        check_no_sanitizer_report(r.stderr, "cmagent with an unknown key")
         check("no_such_key" in r.stderr + r.stdout, "the error does not name the key: %r" % r.stderr)
         a = Agent(b.port, extra={"max_payload": "12"})
         a.write_config()
         r = subprocess.run([CMAGENT_BIN, "-c", a.conf], capture_output=True, text=True, timeout=30)
         check(r.returncode != 0, "a bad value did not stop the start")
+        check_no_sanitizer_report(r.stderr, "cmagent with a bad value")
         check("max_payload" in r.stderr + r.stdout, "the error does not name the key: %r" % r.stderr)
 
 

@@ -87,12 +87,18 @@ def drive(c, token, prefix, n, window=16, retry_after=3.0, time_limit=60.0, hook
 
 def check_customers(c, token, prefix, acked, n):
     """Every create exists exactly once, with the id its acknowledgement named."""
-    d = expect(c.request("customer.list", {"pageSize": 10000, "page": 0, "textSearch": prefix}, token=token,
-                         timeout=30), 200)
-    titles = [x["title"] for x in d["data"]]
+    rows, page = [], 0
+    while True:  # max_page_size is 1000
+        d = expect(c.request("customer.list", {"pageSize": 1000, "page": page, "textSearch": prefix}, token=token,
+                             timeout=30), 200)
+        rows += d["data"]
+        if not d["hasNext"]:
+            break
+        page += 1
+    titles = [x["title"] for x in rows]
     check(len(titles) == len(set(titles)), "a create exists twice", sorted(titles))
     check(sorted(titles) == ["%s-%04d" % (prefix, i) for i in range(n)], "creates lost or extra", sorted(titles))
-    by_title = {x["title"]: eid(x["id"]) for x in d["data"]}
+    by_title = {x["title"]: eid(x["id"]) for x in rows}
     for i, r in acked.items():
         check(by_title["%s-%04d" % (prefix, i)] == eid(r["data"]["id"]),
               "the acknowledged customer is not the stored one", r)

@@ -13,7 +13,7 @@ from helpers import (
 MAX_ATTEMPTS = 3
 RATE = 20
 GOOD = "Passw0rd-123"
-LOCKED = "Authentication Failed. Username was locked due to security policy."
+LOCKED = "User account is locked due to security policy"
 
 
 def new_env():

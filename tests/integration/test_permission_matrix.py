@@ -224,7 +224,9 @@ DATA = {
     "auth.refresh": lambda w, s, col: {"refreshToken": w.env.c.ok(
         "auth.login", {"email": s.cu.email, "password": DEFAULT_PASSWORD})["refreshToken"]},
     "auth.resetPassword": lambda w, s, col: {"resetToken": "no-such-reset-token", "password": "Brand-new-pass-1"},
-    "auth.resetPasswordByEmail": lambda w, s, col: {"email": s.cu.email},
+    # an address of its own per cell: logins and resets of one address spend its budget
+    # (auth_rate_per_email), which test_login_floods.py covers; here every caller gets 200 alike
+    "auth.resetPasswordByEmail": lambda w, s, col: {"email": unique_email("reset-" + s.marker)},
     "customer.create": lambda w, s, col: {"title": unique("Matrix customer")},
     "customer.delete": lambda w, s, col: {"id": s.fresh_customer_id()},
     "customer.findByTitle": lambda w, s, col: {"title": s.cust["title"]},

@@ -6,6 +6,7 @@
 #include "cmagent/apikey.h"
 #include "cmagent/hash_work.h"
 #include "cmagent/secret.h"
+#include "cmagent/store_audit.h"
 #include "cmagent/store_token.h"
 
 #include <stdlib.h>
@@ -209,6 +210,64 @@ static void change_password_should_check_and_revoke_sessions(void)
     close_world();
 }
 
+static size_t history_rows(const char *user_id)
+{
+    char **hashes = NULL;
+    size_t n = 0;
+    CHECK(store_password_history_since(ctx->store, user_id, 0, &hashes, &n) == STORE_OK);
+    password_hashes_free(hashes, n);
+    return n;
+}
+
+static void password_history_should_keep_only_the_reuse_window(void)
+{
+    struct core_settings s = fixture_settings;
+    struct token_pair pair;
+    const char *passwords[] = { "secret-password", "second-password", "third-password", "fourth-password" };
+
+    open_with_customer_user();
+    ctx->settings = &s;
+    s.password.reuse_days = 0; /* no reuse rule: the current password's row alone is kept */
+    for (int i = 0; i < 2; i++) {
+        ctx->now += 1000;
+        CHECK(login("cu@a.example.com", passwords[i], &pair) == ERR_OK);
+        CHECK(authenticate(pair.token) == ERR_OK);
+        CHECK(TX(ctx, auth_change_password(ctx, passwords[i], passwords[i + 1], &pair)) == ERR_OK);
+    }
+    CHECK_INT(history_rows(cu.id), 1);
+    s.password.reuse_days = 30; /* the rows of the last 30 days are kept for the rule */
+    ctx->now += 1000;
+    CHECK(login("cu@a.example.com", passwords[2], &pair) == ERR_OK);
+    CHECK(authenticate(pair.token) == ERR_OK);
+    CHECK(TX(ctx, auth_change_password(ctx, passwords[2], passwords[3], &pair)) == ERR_OK);
+    CHECK_INT(history_rows(cu.id), 2);
+    ctx->settings = &fixture_settings;
+    close_world();
+}
+
+static void api_keys_per_user_should_be_bounded(void)
+{
+    struct core_settings s = fixture_settings;
+    struct token_pair pair;
+    struct token row = { 0 };
+    char key[SECRET_TOKEN_MAX];
+
+    open_with_customer_user();
+    s.max_api_keys_per_user = 2;
+    ctx->settings = &s;
+    CHECK(login("cu@a.example.com", "secret-password", &pair) == ERR_OK);
+    CHECK(authenticate(pair.token) == ERR_OK);
+    for (int i = 0; i < 2; i++) {
+        CHECK(TX(ctx, apikey_create(ctx, "ci", 0, key, &row)) == ERR_OK);
+        token_release(&row);
+    }
+    CHECK(TX(ctx, apikey_create(ctx, "ci", 0, key, &row)) == ERR_LIMIT_REACHED);
+    CHECK_STR(ctx->err.message, "API keys limit reached");
+    CHECK(ctx->err.limit == 2 && strcmp(ctx->err.entity_type, "API_KEY") == 0);
+    ctx->settings = &fixture_settings;
+    close_world();
+}
+
 static void password_policy_should_be_6_to_72_characters(void)
 {
     struct ctx c = { 0 };
@@ -268,13 +327,19 @@ static void lockout_should_disable_after_max_attempts_and_enable_should_reset(vo
     CHECK(login("cu@a.example.com", "wrong-2", &pair) == ERR_UNAUTHORIZED);
     CHECK_STR(ctx->err.message, "Invalid username or password");
     CHECK(login("cu@a.example.com", "wrong-3", &pair) == ERR_UNAUTHORIZED);
-    CHECK_STR(ctx->err.message, "Authentication Failed. Username was locked due to security policy.");
+    CHECK_STR(ctx->err.message, "User account is locked due to security policy");
     CHECK(store_credentials_get(ctx->store, cu.id, &cred) == STORE_OK);
     CHECK(!cred.enabled && cred.failed_login_attempts == 3);
     credentials_release(&cred);
     CHECK(authenticate(access) == ERR_UNAUTHORIZED); /* its sessions went with the lock */
     CHECK(login("cu@a.example.com", "secret-password", &pair) == ERR_UNAUTHORIZED);
     CHECK_STR(ctx->err.message, "User account is not active");
+    /* a locked account answers so whatever the password, and counts no more misses */
+    CHECK(login("cu@a.example.com", "wrong-4", &pair) == ERR_UNAUTHORIZED);
+    CHECK_STR(ctx->err.message, "User account is not active");
+    CHECK(store_credentials_get(ctx->store, cu.id, &cred) == STORE_OK);
+    CHECK(cred.failed_login_attempts == 3);
+    credentials_release(&cred);
 
     act_as(ctx, &w.admin_a);
     CHECK(TX(ctx, user_set_enabled(ctx, cu.id, true)) == ERR_OK);
@@ -567,6 +632,8 @@ int main(void)
     RUN(refresh_should_replace_the_pair);
     RUN(logout_should_revoke_only_the_calling_pair);
     RUN(change_password_should_check_and_revoke_sessions);
+    RUN(password_history_should_keep_only_the_reuse_window);
+    RUN(api_keys_per_user_should_be_bounded);
     RUN(password_policy_should_be_6_to_72_characters);
     RUN(password_policy_should_name_every_broken_rule);
     RUN(lockout_should_disable_after_max_attempts_and_enable_should_reset);

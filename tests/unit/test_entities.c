@@ -537,6 +537,67 @@ static void listing_statements_use_an_index_per_order(void)
     world_close(&w);
 }
 
+/* The read budget (store.h) and the page bounds (core_settings): a listing that would read more
+ * bytes of rows than the budget stops with 413 naming max_reply, having kept nothing; one within
+ * it reads every row; the budget spans every query until it is cleared; and pages larger or
+ * deeper than the settings are refused before anything is read. */
+static void listings_stop_at_the_read_budget_and_the_page_bounds(void)
+{
+    struct world w;
+    struct entity e;
+    struct page_request p = { .page_size = 100 };
+    struct page_info info;
+    struct entity *items = NULL;
+    size_t n = 0;
+    world_open(&w);
+    for (int i = 0; i < 20; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "Budget %02d", i);
+        CHECK_INT(create_entity(&w, &w.admin_a, ENTITY_DEVICE, name, &e), ERR_OK);
+        entity_release(&e);
+    }
+    act_as(&w.ctx, &w.admin_a);
+    store_budget_set(w.ctx.store, 1000); /* a few rows' worth */
+    CHECK_INT(TX(&w.ctx, entity_list(&w.ctx, ENTITY_DEVICE, NULL, &p, &items, &n, &info)), ERR_TOO_LARGE);
+    CHECK_STR(w.ctx.err.message, "The request would read more than max_reply (1000 bytes) of rows: ask for fewer (a "
+                                 "smaller pageSize or limit, fewer ids or commands)");
+    CHECK(items == NULL);
+    CHECK_INT(n, 0);
+    store_budget_set(w.ctx.store, 1000000);
+    CHECK_INT(TX(&w.ctx, entity_list(&w.ctx, ENTITY_DEVICE, NULL, &p, &items, &n, &info)), ERR_OK);
+    CHECK_INT(n, 20);
+    entities_free(items, n);
+    /* the budget is what is left of it: the second query of the same budget gets what the first left */
+    store_budget_set(w.ctx.store, 8000);
+    CHECK_INT(TX(&w.ctx, entity_list(&w.ctx, ENTITY_DEVICE, NULL, &p, &items, &n, &info)), ERR_OK);
+    entities_free(items, n);
+    CHECK_INT(TX(&w.ctx, entity_list(&w.ctx, ENTITY_DEVICE, NULL, &p, &items, &n, &info)), ERR_TOO_LARGE);
+    store_budget_set(w.ctx.store, 0);
+    CHECK_INT(TX(&w.ctx, entity_list(&w.ctx, ENTITY_DEVICE, NULL, &p, &items, &n, &info)), ERR_OK);
+    CHECK_INT(n, 20);
+    entities_free(items, n);
+
+    struct core_settings bounded = fixture_settings;
+    bounded.max_page_size = 50;
+    bounded.max_page_offset = 200;
+    w.ctx.settings = &bounded;
+    p.page_size = 51;
+    CHECK_INT(TX(&w.ctx, entity_list(&w.ctx, ENTITY_DEVICE, NULL, &p, &items, &n, &info)), ERR_BAD_REQUEST);
+    CHECK_STR(w.ctx.err.message, "Incorrect page link page size '51'. Page size must be at most 50 (max_page_size).");
+    p.page_size = 50;
+    p.page = 4; /* starts at row 200: still allowed */
+    CHECK_INT(TX(&w.ctx, entity_list(&w.ctx, ENTITY_DEVICE, NULL, &p, &items, &n, &info)), ERR_OK);
+    CHECK_INT(n, 0);
+    p.page = 5;
+    CHECK_INT(TX(&w.ctx, entity_list(&w.ctx, ENTITY_DEVICE, NULL, &p, &items, &n, &info)), ERR_BAD_REQUEST);
+    CHECK_STR(w.ctx.err.message, "Page 5 of size 50 starts deeper than max_page_offset (200 rows): continue with "
+                                 "pageToken where the listing offers it, or narrow it with textSearch");
+    p.page = INT64_C(9007199254740991); /* page x pageSize would overflow: compared by division */
+    CHECK_INT(TX(&w.ctx, entity_list(&w.ctx, ENTITY_DEVICE, NULL, &p, &items, &n, &info)), ERR_BAD_REQUEST);
+    w.ctx.settings = &fixture_settings;
+    world_close(&w);
+}
+
 int main(void)
 {
     RUN(entities_validate_and_keep_names_unique_per_tenant);
@@ -549,5 +610,6 @@ int main(void)
     RUN(cascade_statements_use_the_customer_index);
     RUN(kept_counts_follow_every_write);
     RUN(listing_statements_use_an_index_per_order);
+    RUN(listings_stop_at_the_read_budget_and_the_page_bounds);
     return test_report("test_entities");
 }

@@ -1,5 +1,6 @@
 /* test_tables.c: the tables that must stay consistent by hand: the operation table (sorted, no
- * duplicates, every row documented) and the configuration table (every key in the example file). */
+ * duplicates, every row documented) and the configuration table (every key in the example file,
+ * with its default). */
 #include "test.h"
 
 #include "cmagent/config.h"
@@ -41,6 +42,23 @@ static void every_config_key_is_in_the_example(void)
             CHECK(0);
         }
     }
+    /* and with its default: "# key value" lines of config_print_defaults, "#key value" in the file */
+    char *defaults = NULL;
+    size_t dlen = 0;
+    FILE *m = open_memstream(&defaults, &dlen);
+    config_print_defaults(m);
+    fclose(m);
+    for (char *l = strtok(defaults, "\n"); l != NULL; l = strtok(NULL, "\n")) {
+        char want[512];
+        if (l[strlen(l) - 1] == ' ')
+            continue; /* an empty default: the file shows the key alone */
+        snprintf(want, sizeof want, "\n#%s\n", l + 2);
+        if (strstr(text, want) == NULL) {
+            fprintf(stderr, "config/cmagent.conf.example lacks the default line \"#%s\"\n", l + 2);
+            CHECK(0);
+        }
+    }
+    free(defaults);
 }
 
 static void config_rejects_unknown_keys_and_bad_values(void)

@@ -1,15 +1,15 @@
 /* test_util.c: the small utilities: e-mail pattern, NoXss, UUIDs, tokens, password hashes, queue,
- * UTF-8 clipping. */
+ * the verifiers' fair queue and the token buckets of the rate limits. */
 #include "test.h"
 
+#include "cmagent/fairq.h"
 #include "cmagent/queue.h"
 #include "cmagent/secret.h"
-#include "cmagent/utf8_clip.h"
 #include "cmagent/uuid.h"
 #include "cmagent/validate.h"
+#include "ratelimit.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 static void email_pattern_matches_thingsboard(void)
 {
@@ -98,17 +98,80 @@ static void queue_pops_in_order_and_times_out(void)
     queue_release(&q);
 }
 
-static void utf8_clip_never_cuts_a_character(void)
+static struct fairq_item *take_now(struct fairq *q)
 {
-    const char *s = "ab\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"; /* a b e-acute euro-sign emoji */
-    size_t expect[] = { 0, 1, 2, 2, 4, 4, 4, 7, 7, 7, 7, 11, 11 };
-    for (size_t max = 0; max < sizeof expect / sizeof expect[0]; max++)
-        CHECK(utf8_clip(s, max) == expect[max]);
-    CHECK(utf8_clip("plain", 3) == 3);
-    CHECK(utf8_clip("plain", 100) == 5);
-    CHECK(utf8_clip("x\xe2\x82", 100) == 1);          /* incomplete at the end of the text */
-    CHECK(utf8_clip("\x80\x80\x80\x80\x80", 3) == 3); /* not UTF-8: kept as it is */
-    CHECK(utf8_clip("a\x80\x80", 100) == 3);           /* stray continuation bytes after ASCII */
+    fairq_close(q); /* takes what waits without blocking; closing refuses only new pushes */
+    return fairq_take(q);
+}
+
+struct handed {
+    struct fairq_item *items[16];
+    size_t n;
+};
+
+static void record_hand_on(void *arg, struct fairq_item *x)
+{
+    struct handed *h = arg;
+    h->items[h->n++] = x;
+}
+
+static void fair_queue_serves_quiet_buckets_first_and_hands_on_in_order(void)
+{
+    struct fairq *q = fairq_new(3);
+    struct fairq_item flood[4], quiet[2], other;
+    struct handed h = { .n = 0 };
+
+    for (int i = 0; i < 4; i++)
+        CHECK(fairq_push(q, "tenant-a", &flood[i]) == (i < 3)); /* bounded: the fourth is refused */
+    CHECK_INT(fairq_waiting(q, "tenant-a"), 3);
+    struct fairq_item *a0 = fairq_take(q);
+    CHECK(a0 == &flood[0]);
+    /* a bucket with nothing waiting is served before the busy one's next item */
+    CHECK(fairq_push(q, "tenant-b", &quiet[0]));
+    CHECK(fairq_push(q, "tenant-b", &quiet[1]));
+    CHECK(fairq_push(q, "", &other));
+    struct fairq_item *b0 = fairq_take(q), *u0 = fairq_take(q);
+    CHECK(b0 == &quiet[0] && u0 == &other);
+    /* then in turn: a, b, a */
+    struct fairq_item *a1 = fairq_take(q), *b1 = fairq_take(q), *a2 = take_now(q);
+    CHECK(a1 == &flood[1] && b1 == &quiet[1] && a2 == &flood[2]);
+    CHECK(fairq_take(q) == NULL); /* closed and empty */
+    CHECK(!fairq_push(q, "tenant-c", &flood[3]));
+
+    /* finished out of order, handed on in each bucket's order */
+    fairq_finish(q, a2, record_hand_on, &h);
+    fairq_finish(q, a1, record_hand_on, &h);
+    CHECK_INT(h.n, 0);
+    fairq_finish(q, b1, record_hand_on, &h);
+    fairq_finish(q, u0, record_hand_on, &h);
+    CHECK(h.n == 1 && h.items[0] == &other);
+    fairq_finish(q, a0, record_hand_on, &h);
+    CHECK(h.n == 4 && h.items[1] == &flood[0] && h.items[2] == &flood[1] && h.items[3] == &flood[2]);
+    fairq_finish(q, b0, record_hand_on, &h);
+    CHECK(h.n == 6 && h.items[4] == &quiet[0] && h.items[5] == &quiet[1]);
+    fairq_free(q);
+}
+
+static void token_buckets_hold_a_period_and_refill(void)
+{
+    struct ratelimit *t = ratelimit_new();
+    char key[32];
+    int64_t now = 1000000;
+
+    for (int i = 0; i < 3; i++)
+        CHECK(ratelimit_take(t, "a@x.io", 3, 60000, now));
+    CHECK(!ratelimit_take(t, "a@x.io", 3, 60000, now));
+    CHECK(ratelimit_take(t, "b@x.io", 3, 60000, now));       /* a key of its own */
+    CHECK(!ratelimit_take(t, "a@x.io", 3, 60000, now + 19000)); /* 0.95 of a token back */
+    CHECK(ratelimit_take(t, "a@x.io", 3, 60000, now + 20000));
+    CHECK(ratelimit_take(t, "anyone", 0, 60000, now));        /* 0: no limit */
+    /* a flood of new keys does not push out a spent bucket */
+    for (int i = 0; i < 100000; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        (void)ratelimit_take(t, key, 3, 60000, now + 20000);
+    }
+    CHECK(!ratelimit_take(t, "a@x.io", 3, 60000, now + 20000));
+    ratelimit_free(t);
 }
 
 int main(void)
@@ -118,6 +181,7 @@ int main(void)
     RUN(uuids_are_v7_and_ordered);
     RUN(tokens_and_password_hashes);
     RUN(queue_pops_in_order_and_times_out);
-    RUN(utf8_clip_never_cuts_a_character);
+    RUN(fair_queue_serves_quiet_buckets_first_and_hands_on_in_order);
+    RUN(token_buckets_hold_a_period_and_refill);
     return test_report("test_util");
 }

@@ -1,0 +1,2 @@
+user.delete
+{"token":"$SYS","data":{"id":"$SYSUSER"}}
