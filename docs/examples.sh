@@ -230,6 +230,10 @@ call customer.fetch '{"token":"'"$TOKEN"'"}' 400
 expect "\"message\":\"Unknown operation 'customer.fetch'\""
 call customer.list '{"token":"'"$TOKEN"'","data":{"pageSize":10' 400
 expect '"message":"Malformed JSON: the payload is not a valid JSON document"'
+call customer.list '{"token":"'"$TOKEN"'","data":{"pageSize":10,"textSearch":"'"$(printf 'x%.0s' $(seq 300))"'"}}' 400
+expect '"message":"textSearch length must be equal or less than 255"'
+call customer.get '{"token":"'"$TOKEN"'","data":{"id":"ééééééééééééééééééééééééééééééééééééééééé"}}' 400
+expect '"message":"Invalid UUID string: éééééééééééééééééééééééééééééééé"'
 
 # ------------------------------------------------------------------------------------------------
 section "agent.ops"
@@ -435,7 +439,7 @@ expect '"errorCode":2,"message":"Couldn'"'"'t send user activation email"'
 
 section "mail and reset operations (no SMTP server here)"
 call user.sendActivationMail '{"token":"'"$TOKEN"'","data":{"email":"nobody'"$RUN"'@company-a.example"}}' 404
-expect '"message":"User with email '"'"'nobody'"$RUN"'@company-a.example'"'"' is not found"'
+expect '"message":"User with the given email is not found"'
 call auth.resetPasswordByEmail '{"data":{"email":"'"$ADMIN_EMAIL"'"}}' 200
 call auth.resetPasswordByEmail '{"data":{"email":"nobody'"$RUN"'@company-a.example"}}' 200
 call auth.resetPassword '{"data":{"resetToken":"no-such-token","password":"New-secret-1"}}' 404

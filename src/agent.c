@@ -9,18 +9,25 @@
  * their own), so events not acknowledged before a crash or a disconnect are published again, in
  * seq order. The main thread handles signals and reconnects.
  *
- * Mail. The writer never waits on SMTP: a mail the core asks for (ctx->mail) is handed to the mailer
- * thread after the transaction that made it committed. A request whose reply depends on its mail
- * (user.create with sendActivationMail, user.sendActivationMail) runs twice. The first run checks
- * everything but writes nothing lasting for the user: user.create only picks the new user's id and
- * activation token and composes the mail; the reply is parked (its work item is not freed). The
- * mailer sends, records the outcome in the work item and puts it back on the writer's queue. The
- * second run repeats every check and then, if the mail went out, creates the user with the id and
- * token the mail carries and answers 200; if the mail failed it creates nothing and answers 500
- * "Couldn't send user activation email". So no user exists whose mail failed, nothing has to be
- * undone, a success reply is never published for a user that is later removed, and a crash between
- * the runs leaves no trace but a mail whose link leads nowhere. Mails nobody waits for (password
- * reset) are handed over the same way and only logged.
+ * Mail. The writer never waits on SMTP: the mails the core asks for (ctx->mails) are handed to the
+ * mailer thread after the transaction that made them committed. A request whose reply depends on
+ * its mails (user.create with sendActivationMail, user.sendActivationMail, or a batch holding any
+ * number of them) runs twice. The first run does everything, each mailing command composing its
+ * own mail with its own user id and activation token (ctx->command tells the commands of a batch
+ * apart), and is then rolled back whole: nothing of it lasts, not the users, not a batch's other
+ * commands, not their events or audit rows. Its reply is parked (the work item is not freed) with
+ * the mails of the commands that succeeded; an atomic batch that failed, or a command that failed,
+ * composed none and a request left without awaited mails is answered at once. The mailer sends
+ * each mail, records each outcome in the work item and puts it back on the writer's queue. The
+ * second run repeats every command and check as a new request would, and each mailing command
+ * takes its own mail: sent, the user is created with the id and token that mail carries (or the
+ * mailed token is stored, for user.sendActivationMail); failed, the command answers 500 "Couldn't
+ * send user activation email" (which fails an atomic batch: committed false, nothing kept). So
+ * every command of a batch is applied once, no user exists whose mail failed, no link activates
+ * another user than the one it was mailed to, nothing has to be undone, and a crash between the
+ * runs leaves no trace but mails whose links lead nowhere. In an atomic batch the mails after a
+ * failed one are not sent. Mails nobody waits for (password reset) are handed over after the
+ * commit and only logged.
  *
  * Kept writes. A failed request's savepoint is rolled back, then ctx_apply_kept() writes what must
  * survive the failure in a savepoint of its own: the failed-login count (and lockout) and the
@@ -87,19 +94,17 @@ struct work {
     struct queue_node node;       /* first member: a queue_node pointer is a work pointer */
     enum work_kind kind;
     struct transport_message *msg; /* WORK_REQUEST */
-    bool parked;                   /* its reply waits for a mail: the mailer owns the item */
-    enum mail_outcome mail_outcome; /* set by the mailer for the request's second run */
-    char preset_id[UUID_STR_LEN];  /* the first run's new id and activation token */
-    char preset_token[128];
+    bool parked;                   /* its reply waits for its mails: the mailer owns the item */
+    struct mail_list mailed;       /* for the second run: the first run's mails and their outcomes */
     struct hash_work *hash_work;   /* the verifier's answers, or NULL */
     struct fairq_item waiting;     /* its place in the verifiers' queue */
     char *refusal;                 /* admission refused it: the 429 message (WORK_REQUEST), for the replier */
 };
 
-/* A mail for the mailer thread. */
+/* The mails of one request, for the mailer thread. */
 struct mail_job {
     struct queue_node node;        /* first member */
-    char *to, *subject, *body;
+    struct mail_list mails;
     struct work *w;                /* the parked request to run again, or NULL */
     bool stop;                     /* ends the mailer thread */
 };
@@ -366,14 +371,38 @@ static int mark_acked(struct agent *a, int64_t *acks, size_t n)
     return rc;
 }
 
+static void work_free(struct work *w)
+{
+    transport_message_free(w->msg);
+    hash_work_free(w->hash_work);
+    mail_list_release(&w->mailed);
+    free(w);
+}
+
 static void mail_job_free(struct mail_job *j)
 {
     if (j == NULL)
         return;
-    free(j->to);
-    free(j->subject);
-    free(j->body);
+    mail_list_release(&j->mails);
     free(j);
+}
+
+/* A job with the mails the request composed (taken from ctx): a deferred request's awaited ones
+ * (the others are composed again by its second run), any other request's all. NULL when none. */
+static struct mail_job *take_mails(struct ctx *ctx, bool deferred)
+{
+    struct mail_list *l = &ctx->mails;
+
+    if (deferred)
+        mail_list_keep_awaited(l);
+    if (l->n == 0) {
+        mail_list_release(l);
+        return NULL;
+    }
+    struct mail_job *j = xcalloc(1, sizeof *j);
+    j->mails = *l;
+    memset(l, 0, sizeof *l);
+    return j;
 }
 
 /* Moves the events a request wrote to the batch's, to be published once the batch commits. */
@@ -411,23 +440,24 @@ static int64_t handle_request(struct agent *a, struct work *w, struct pending_re
     ctx.render_audit = api_render_audit;
     ctx.now = clock_now_ms();
     ctx.keep_events = true;
-    ctx.mail_outcome = w->mail_outcome;
+    ctx.mailed = w->mailed.n > 0 ? &w->mailed : NULL;
     ctx.hash_work = w->hash_work;
     hash_work_reset_count(w->hash_work);
-    snprintf(ctx.preset_id, sizeof ctx.preset_id, "%s", w->preset_id);
-    snprintf(ctx.preset_token, sizeof ctx.preset_token, "%s", w->preset_token);
     w->parked = false;
     request_of(a, m, &req);
 
     store_savepoint(a->store);
     api_handle(&ctx, &req, &reply);
-    /* After some errors (disk full, I/O) SQLite has already rolled the whole transaction back. */
+    /* After some errors (disk full, I/O) SQLite has already rolled the whole transaction back. A
+     * deferred first run is rolled back whole: the second run applies the request. */
+    bool applied = !reply.failed && !reply.deferred;
     if (store_in_transaction(a->store)) {
-        if (reply.failed) {
-            store_savepoint_rollback(a->store);
-            ctx_apply_kept(&ctx);
-        } else {
+        if (applied) {
             store_savepoint_release(a->store);
+        } else {
+            store_savepoint_rollback(a->store);
+            if (reply.failed)
+                ctx_apply_kept(&ctx);
         }
     }
     if (reply.replayed)
@@ -441,43 +471,52 @@ static int64_t handle_request(struct agent *a, struct work *w, struct pending_re
               reply.replayed ? " (repeated id: first reply)" : reply.deferred ? " (waits for its mail)" : "");
 
     out->msg = m;
-    if (!reply.failed && ctx.mail.to != NULL) {
-        struct mail_job *j = xcalloc(1, sizeof *j);
-        j->to = ctx.mail.to;
-        j->subject = ctx.mail.subject;
-        j->body = ctx.mail.body;
-        ctx.mail.to = ctx.mail.subject = ctx.mail.body = NULL;
-        if (reply.deferred) {
-            j->w = w;
+    if (!reply.failed) {
+        out->job = take_mails(&ctx, reply.deferred);
+        if (reply.deferred && out->job != NULL) {
+            out->job->w = w;
             w->parked = true;
-            snprintf(w->preset_id, sizeof w->preset_id, "%s", ctx.preset_id);
-            snprintf(w->preset_token, sizeof w->preset_token, "%s", ctx.preset_token);
         }
-        out->job = j;
     }
-    if (!reply.failed)
+    if (applied)
         keep_request_events(a, &ctx);
     ctx_release(&ctx);
     out->body = reply.body;
     reply.body = NULL;
     out->topic = reply.reply_to;
     reply.reply_to = NULL;
-    return reply.failed ? 0 : ctx.events_written;
+    return applied ? ctx.events_written : 0;
 }
 
 /* ---- the mailer thread ---- */
 
-/* Sends one job's mail and, for a parked request, puts it back on the writer's queue with the outcome. */
+/* Sends one job's mails in order, recording each outcome (after a failure, an atomic batch's others
+ * are not sent and count as failed) and, for a parked request, puts it back on the writer's queue
+ * with them. */
 static void run_mail_job(struct agent *a, struct mail_job *j)
 {
     char err[512];
-    int rc = mailer_send(&a->mail_opts, j->to, j->subject, j->body, err, sizeof err);
-    if (rc == 0)
-        log_info("Mail \"%s\" sent to %s.", j->subject, j->to);
-    else
-        log_warn("Mail \"%s\" to %s failed: %s", j->subject, j->to, err);
+    bool failed = false;
+
+    for (size_t i = 0; i < j->mails.n; i++) {
+        struct outgoing_mail *m = &j->mails.items[i];
+        if (failed && j->mails.stop_at_failure) {
+            m->outcome = MAIL_FAILED;
+            log_info("Mail \"%s\" to %s not sent: an earlier mail of its atomic batch failed.", m->subject, m->to);
+            continue;
+        }
+        int rc = mailer_send(&a->mail_opts, m->to, m->subject, m->body, err, sizeof err);
+        if (rc == 0)
+            log_info("Mail \"%s\" sent to %s.", m->subject, m->to);
+        else
+            log_warn("Mail \"%s\" to %s failed: %s", m->subject, m->to, err);
+        m->outcome = rc == 0 ? MAIL_SENT : MAIL_FAILED;
+        failed = failed || rc != 0;
+    }
     if (j->w != NULL) {
-        j->w->mail_outcome = rc == 0 ? MAIL_SENT : MAIL_FAILED;
+        mail_list_release(&j->w->mailed);
+        j->w->mailed = j->mails;
+        memset(&j->mails, 0, sizeof j->mails);
         queue_push(&a->queue, &j->w->node);
     }
     mail_job_free(j);
@@ -725,9 +764,7 @@ static bool process_batch(struct agent *a, struct queue_node *first, size_t n)
     for (size_t i = 0; i < ndone; i++) {
         if (done[i]->parked)
             continue; /* the mailer gives it back */
-        transport_message_free(done[i]->msg);
-        hash_work_free(done[i]->hash_work);
-        free(done[i]);
+        work_free(done[i]);
     }
     free(done);
     free(replies);
@@ -981,7 +1018,7 @@ int agent_run(const struct config *cfg)
     memset(&a, 0, sizeof a);
     a.cfg = cfg;
     settings_from_config(&a.settings, cfg);
-    a.store = store_open(cfg->database, err, sizeof err);
+    a.store = store_open_checked(cfg->database, strcmp(cfg->database_check, "quick") == 0, err, sizeof err);
     if (a.store == NULL) {
         log_error("%s", err);
         return 1;

@@ -45,7 +45,8 @@ struct api_reply {
     bool refused;
     char refusal[API_REFUSAL_MAX];
     bool failed;              /* the reply is an error: the caller rolls the request's writes back */
-    bool deferred;            /* no reply yet: it waits for ctx->mail's outcome (body is NULL) */
+    bool deferred;            /* no reply yet: it waits for the outcome of ctx->mails (body is NULL);
+                               * the caller rolls this run's writes back */
     bool replayed;            /* a repeated request id: the stored first reply, nothing applied */
     int status;
 };

@@ -28,6 +28,7 @@ struct config {
     long max_reply_topic;    /* bytes of a reply destination (Response Topic or replyTo) */
     /* Storage */
     char *database;
+    char *database_check;           /* "quick": PRAGMA quick_check at start; "off" */
     long event_retention_days;
     long max_group_commit;   /* requests the writer commits in one transaction at most */
     long unassign_chunk_size; /* rows of a deleted customer unassigned per transaction of their own */

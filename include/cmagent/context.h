@@ -56,15 +56,33 @@ struct core_settings {
     int64_t max_page_offset;       /* the deepest first row (page x pageSize) of an offset page; 0: no limit */
 };
 
-/* A mail the core wants sent. The core only composes it; the agent's mailer thread sends it after
- * the request's transaction committed, so the writer never waits on SMTP. */
-struct outgoing_mail {
-    char *to, *subject, *body;     /* heap; NULL when no mail is wanted */
-    bool await;                    /* the reply waits for the outcome: the request runs again with it */
-};
-
 /* The outcome of an awaited mail, given to the second run of the request that asked for it. */
 enum mail_outcome { MAIL_NONE = 0, MAIL_SENT, MAIL_FAILED };
+
+/* A mail the core wants sent. The core only composes it; the agent's mailer thread sends it after
+ * the request's transaction committed, so the writer never waits on SMTP. A request composes one
+ * per command that mails (a batch may hold many), each with its own id, token and outcome. */
+struct outgoing_mail {
+    char *to, *subject, *body;     /* heap */
+    bool await;                    /* the reply waits for the outcome: the request runs again with it */
+    size_t command;                /* the batch command that composed it (0 outside a batch) */
+    char user_id[UUID_STR_LEN];    /* the user the mail is for (user.create: the id it will get) */
+    char token[128];               /* the activation token its link carries */
+    enum mail_outcome outcome;     /* set by the mailer, read by the second run */
+};
+
+/* A request's mails, in the order its commands composed them. */
+struct mail_list {
+    struct outgoing_mail *items;
+    size_t n, cap;
+    bool stop_at_failure;          /* an atomic batch: after one failure the others are not sent */
+};
+
+void mail_list_release(struct mail_list *l);
+
+/* Drops (frees) the mails nobody waits for, keeping the awaited ones in order: what a deferred
+ * run hands to the mailer, the others being composed again by its second run. */
+void mail_list_keep_awaited(struct mail_list *l);
 
 /* What a request asked to keep although it failed: its savepoint is rolled back, then these are
  * written in a savepoint of their own (ctx_apply_kept). A failed login must count, and a failed
@@ -95,13 +113,13 @@ struct ctx {
     bool keep_events;              /* keep a copy of each event written in emitted, so that the */
     struct outbox_event *emitted;  /* writer publishes them after the commit without reading them */
     size_t nemitted, emitted_cap;  /* back from the outbox */
-    int64_t item_events_mark;      /* events_written when the current item began */
     event_renderer *render_audit;  /* an event's audit actionData (JSON text), or NULL */
     int64_t audits_written;        /* audit rows this request added */
-    struct outgoing_mail mail;     /* set by the core when the request wants a mail sent */
-    enum mail_outcome mail_outcome; /* second run of a request that awaited its mail */
-    char preset_id[UUID_STR_LEN];  /* the second run reuses the first run's new id ... */
-    char preset_token[128];        /* ... and activation token */
+    struct mail_list mails;        /* the mails this run composed */
+    /* The second run of a request that awaited its mails: the first run's mails with their
+     * outcomes (agent.c). NULL in a first run, and for every request that awaits no mail. */
+    const struct mail_list *mailed;
+    size_t command;                /* the batch command running (0 outside a batch) */
     struct kept_writes kept;
     /* The request's password hash work (hash_work.h): recorded by its run on a verifier thread,
      * answered from there in the writer's run. NULL: every crypt() is computed where it is asked. */
@@ -114,17 +132,27 @@ struct ctx {
     char audit_customer_id[UUID_STR_LEN];
 };
 
-/* Asks for a mail (copies the texts); await makes the reply wait for the mail's outcome. */
-void ctx_want_mail(struct ctx *ctx, const char *to, const char *subject, const char *body, bool await);
+/* Asks for a mail (copies the texts) for the running command; await makes the reply wait for the
+ * mail's outcome. Returns the entry, for the caller to name the user and token it carries. */
+struct outgoing_mail *ctx_want_mail(struct ctx *ctx, const char *to, const char *subject, const char *body,
+                                    bool await);
+
+/* Whether the run composed a mail whose outcome the reply waits for. */
+bool ctx_awaits_mail(const struct ctx *ctx);
+
+/* In a second run: the awaited mail the first run composed for the running command, with its
+ * outcome, or NULL when it composed none. Always NULL in a first run. */
+const struct outgoing_mail *ctx_mailed(const struct ctx *ctx);
 
 /* "<base_url><path><token>" without a doubled '/' (heap). */
 char *ctx_link(const struct ctx *ctx, const char *path, const char *token);
 
-/* Frees what the context owns (mail, kept audit row). */
 /* Names u as the entity of the request's audit row, with its tenant and customer (which an
- * anonymous operation, a login or a reset, has no caller to take them from). */
+ * anonymous operation, a login or a reset, has no caller to take them from). Only for a user the
+ * caller may see: the row is the caller's. */
 void ctx_audit_subject(struct ctx *ctx, const struct user *u);
 
+/* Frees what the context owns (mails, kept audit row, kept events). */
 void ctx_release(struct ctx *ctx);
 
 /* Writes ctx->kept in a savepoint of its own (after the request's savepoint was rolled back). */
@@ -134,13 +162,20 @@ void ctx_apply_kept(struct ctx *ctx);
  * (the read budget, store.h) ERR_TOO_LARGE naming max_reply. Returns the error kind. Use only for codes the caller did not expect (not NOT_FOUND it handles itself). */
 int ctx_store_failed(struct ctx *ctx, int store_rc);
 
-/* One item of a many-ids request runs between these, in its own savepoint: keep == false rolls
- * back that item's writes alone (the events it emitted included). */
-void ctx_item_begin(struct ctx *ctx);
-void ctx_item_end(struct ctx *ctx, bool keep);
+/* What a request has produced so far, taken before a savepoint: rolling the savepoint back also
+ * forgets the events and mails produced since (ctx_forget_since). */
+struct ctx_mark {
+    int64_t events;
+    size_t mails;
+};
 
-/* After rolling back to a savepoint taken when events_written was mark: forgets the events written
- * since. */
-void ctx_forget_events(struct ctx *ctx, int64_t mark);
+struct ctx_mark ctx_mark(const struct ctx *ctx);
+void ctx_forget_since(struct ctx *ctx, struct ctx_mark mark);
+
+/* One item of a many-ids request, or one command of a batch, runs between these, in its own
+ * savepoint: keep == false rolls back that item's writes alone (its events and mails included).
+ * Items nest (a many-ids command inside a batch): each end takes its own begin's mark. */
+struct ctx_mark ctx_item_begin(struct ctx *ctx);
+void ctx_item_end(struct ctx *ctx, struct ctx_mark begun, bool keep);
 
 #endif

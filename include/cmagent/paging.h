@@ -11,8 +11,14 @@ struct sort_column {
     const char *column;
 };
 
+/* The longest textSearch, in characters (and at most 4 bytes each): every field a listing searches
+ * is at most 255 characters long, so a longer search can match nothing, and SQLite refuses LIKE
+ * patterns over 50,000 bytes. */
+#define PAGING_TEXT_SEARCH_MAX 255
+
 /* Checks pageSize >= 1, page >= 0, pageSize <= max_page_size and page x pageSize <= max_page_offset
- * (core_settings), the sortProperty pattern and that the property is in sortable.
+ * (core_settings), textSearch's length (400 "textSearch length must be equal or less than 255"),
+ * the sortProperty pattern and that the property is in sortable.
  * On success *column is the column to sort by (the entity's id column when no property is given). */
 int paging_validate(struct ctx *ctx, const struct page_request *p, const struct sort_column *sortable,
                     const char **column);

@@ -13,11 +13,12 @@
  * TENANT_ADMIN or CUSTOMER_USER (u->customer_id given) in its own tenant. The credentials start
  * disabled with a 40-character activation token (TTL from settings). Emits ENTITY_CREATED
  * (customerId: the caller's).
- * With send_activation_mail the request runs twice. First run (ctx->mail_outcome MAIL_NONE): after
- * every check, nothing is written; ctx->preset_id/preset_token receive the new id and token and
- * ctx->mail the awaited activation mail. Second run, with the mailer's outcome: MAIL_SENT creates
- * the user with the preset id and token; MAIL_FAILED answers 500 "Couldn't send user activation
- * email" and nothing exists. */
+ * With send_activation_mail the request runs twice (agent.c). First run (ctx->mailed NULL): the user
+ * is created with a new id and activation token and the awaited mail composed with both for the
+ * running command (ctx->command); the writer rolls this run back. Second run (ctx->mailed the first
+ * run's mails with their outcomes): sent, the user is created with the id and token of its own
+ * command's mail; failed, 500 "Couldn't send user activation email" and nothing exists; no mail for
+ * the command (it failed in the first run, the data changed since), 409 and nothing exists. */
 int user_create(struct ctx *ctx, struct user *u, bool send_activation_mail);
 
 /* Saves u over the user with u->id; tenantId, customerId and authority may not change (400 with
@@ -46,9 +47,10 @@ int user_list_by_customer(struct ctx *ctx, const char *customer_id, const struct
 int user_activation_link(struct ctx *ctx, const char *id, char **link, int64_t *ttl_ms);
 
 /* user.sendActivationMail: the activation mail of a not yet activated user the caller may read
- * (404 for an unknown e-mail, 400 "User is already activated!"). Runs twice like user_create: the
- * first run queues the awaited mail, the second answers its outcome (500 "Couldn't send user
- * activation email" on failure). */
+ * (404 "User with the given email is not found" for an unknown e-mail and for a user the caller
+ * may not read alike; 400 "User is already activated!"). Runs twice like user_create: the first
+ * run composes the awaited mail (renewing a token with under 15 minutes left), the second answers
+ * its outcome (500 "Couldn't send user activation email" on failure) and stores the mailed token. */
 int user_send_activation_mail(struct ctx *ctx, const char *email);
 
 /* Enables or disables the user's credentials. Disabling revokes its tokens and API keys at once;

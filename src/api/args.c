@@ -23,7 +23,7 @@ int args_allow(struct call *call, const char *const *keys)
         for (const char *const *k = keys; *k != NULL && !known; k++)
             known = strcmp(*k, item->string) == 0;
         if (!known)
-            return bad(call, "Unknown key '%s' in data", item->string);
+            return bad(call, "Unknown key '%.64s' in data", item->string);
     }
     return ERR_OK;
 }

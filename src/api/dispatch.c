@@ -378,8 +378,8 @@ static int authenticate(struct ctx *ctx, const cJSON *root, const struct op *op)
         return error_set(&ctx->err, ERR_UNAUTHORIZED, "'token' must be a string");
     if (auth_authenticate(ctx, token->valuestring) != ERR_OK)
         return ctx->err.kind;
-    /* The second run of a request that awaited its mail is not a new request. */
-    if (ctx->mail_outcome == MAIL_NONE &&
+    /* The second run of a request that awaited its mails is not a new request. */
+    if (ctx->mailed == NULL &&
         !ratelimit_take(per_principal, ctx->who.user_id, settings.rate_limit_per_second, 1000, clock_mono_ms()))
         return error_set(&ctx->err, ERR_RATE_LIMITED, "Too many requests for current user!");
     if (!(op->authorities & AUTH_BIT(ctx->who.authority)))
@@ -529,8 +529,9 @@ void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply
         cJSON_Delete(call.result);
         goto fail;
     }
-    if (ctx->mail.await) {
-        /* The reply waits for the mail; the request runs again with the outcome. */
+    if (ctx->mailed == NULL && ctx_awaits_mail(ctx)) {
+        /* The reply waits for the mails; the writer rolls this run back and runs the request
+         * again with their outcomes. */
         cJSON_Delete(call.result);
         out->deferred = true;
         out->status = 200;
@@ -699,9 +700,9 @@ int run_per_item(struct call *c, char (*ids)[UUID_STR_LEN], size_t n, item_fn *f
     for (size_t i = 0; i < n; i++) {
         cJSON *data = NULL, *item = cJSON_CreateObject();
         error_clear(&c->ctx->err);
-        ctx_item_begin(c->ctx);
+        struct ctx_mark begun = ctx_item_begin(c->ctx);
         bool ok = fn(c, ids[i], &data) == ERR_OK;
-        ctx_item_end(c->ctx, ok);
+        ctx_item_end(c->ctx, begun, ok);
         cJSON_AddStringToObject(item, "id", ids[i]);
         if (ok) {
             cJSON_AddNumberToObject(item, "status", 200);

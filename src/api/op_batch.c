@@ -1,6 +1,10 @@
 /* op_batch.c: the batch operation (protocol §5.1): many operations in one request, each answered
- * in order, together touching at most max_batch_rows rows. atomic: one savepoint around all of them, rolled back (events included, since they are
- * outbox rows) when any fails; otherwise each command stands alone in its own savepoint. */
+ * in order, together touching at most max_batch_rows rows. atomic: one savepoint around all of
+ * them, rolled back (events included, since they are outbox rows) when any fails; otherwise each
+ * command stands alone in its own savepoint. Each command runs as ctx->command = its index, so a
+ * command that mails (user.create with sendActivationMail, user.sendActivationMail) composes its own
+ * mail, and finds its own outcome in the second run (agent.c); a rolled-back command or batch
+ * forgets the mails it composed. */
 #include "ops.h"
 
 #include "cmagent/perm.h"
@@ -150,18 +154,23 @@ int op_batch(struct call *c)
         return call_failed(c);
 
     cJSON *responses = cJSON_CreateArray(), *failed_reply = NULL;
-    int64_t events_mark = ctx->events_written;
-    if (atomic)
+    struct ctx_mark batch_mark = ctx_mark(ctx);
+    if (atomic) {
         store_savepoint(ctx->store);
+        ctx->mails.stop_at_failure = true; /* one failed mail fails the batch: send no more */
+    }
     cJSON_ArrayForEach(cmd, commands) {
         bool ok;
         if (atomic && any_failed)
             break; /* the rest is not run: it answers 424 below */
+        struct ctx_mark item_mark = { 0 };
         if (!atomic)
-            ctx_item_begin(ctx);
+            item_mark = ctx_item_begin(ctx);
+        ctx->command = i;
         cJSON *reply = run_command(c, cmd, i, &ok);
+        ctx->command = 0;
         if (!atomic)
-            ctx_item_end(ctx, ok);
+            ctx_item_end(ctx, item_mark, ok);
         if (!ok && atomic) {
             any_failed = true;
             failed_at = i;
@@ -174,7 +183,7 @@ int op_batch(struct call *c)
     bool committed = true;
     if (atomic && any_failed) {
         store_savepoint_rollback(ctx->store);
-        ctx_forget_events(ctx, events_mark);
+        ctx_forget_since(ctx, batch_mark);
         committed = false;
         cJSON_Delete(responses);
         responses = cJSON_CreateArray();

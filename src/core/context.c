@@ -1,4 +1,6 @@
-/* context.c: turning unexpected store results into reportable errors. */
+/* context.c: what a request's context owns: unexpected store results turned into reportable
+ * errors, the mails it composed, the writes kept after a failure, and the marks that let a rolled-back
+ * savepoint forget its events and mails. */
 #include "cmagent/context.h"
 
 #include "cmagent/audit.h"
@@ -28,31 +30,59 @@ int ctx_store_failed(struct ctx *ctx, int rc)
     }
 }
 
-void ctx_item_begin(struct ctx *ctx)
+struct ctx_mark ctx_mark(const struct ctx *ctx)
 {
-    ctx->item_events_mark = ctx->events_written;
-    store_savepoint(ctx->store);
+    struct ctx_mark m = { ctx->events_written, ctx->mails.n };
+    return m;
 }
 
-void ctx_item_end(struct ctx *ctx, bool keep)
+static void mail_free(struct outgoing_mail *m)
+{
+    free(m->to);
+    free(m->subject);
+    free(m->body);
+    memset(m, 0, sizeof *m);
+}
+
+static void forget_mails(struct ctx *ctx, size_t mark)
+{
+    while (ctx->mails.n > mark)
+        mail_free(&ctx->mails.items[--ctx->mails.n]);
+}
+
+/* The events written since the mark are the last ones kept in emitted (when they are kept). */
+static void forget_events(struct ctx *ctx, int64_t mark)
+{
+    size_t drop = mark < ctx->events_written ? (size_t)(ctx->events_written - mark) : 0;
+    if (drop > ctx->nemitted)
+        drop = ctx->nemitted;
+    if (drop > 0) {
+        outbox_events_free_items(ctx->emitted + (ctx->nemitted - drop), drop);
+        ctx->nemitted -= drop;
+    }
+    ctx->events_written = mark;
+}
+
+void ctx_forget_since(struct ctx *ctx, struct ctx_mark mark)
+{
+    forget_events(ctx, mark.events);
+    forget_mails(ctx, mark.mails);
+}
+
+struct ctx_mark ctx_item_begin(struct ctx *ctx)
+{
+    store_savepoint(ctx->store);
+    return ctx_mark(ctx);
+}
+
+void ctx_item_end(struct ctx *ctx, struct ctx_mark begun, bool keep)
 {
     if (keep) {
         store_savepoint_release(ctx->store);
     } else {
         store_savepoint_rollback(ctx->store);
-        ctx_forget_events(ctx, ctx->item_events_mark);
+        ctx_forget_since(ctx, begun);
     }
-}
-
-void ctx_forget_events(struct ctx *ctx, int64_t mark)
-{
-    size_t drop = mark < ctx->events_written ? (size_t)(ctx->events_written - mark) : 0;
-    if (drop > ctx->nemitted)
-        drop = ctx->nemitted;
-    if (drop > 0) /* emitted is NULL until the first kept event: no pointer arithmetic on it */
-        outbox_events_free_items(ctx->emitted + ctx->nemitted - drop, drop);
-    ctx->nemitted -= drop;
-    ctx->events_written = mark;
 }
 
 void ctx_audit_subject(struct ctx *ctx, const struct user *u)
@@ -63,12 +93,30 @@ void ctx_audit_subject(struct ctx *ctx, const struct user *u)
     snprintf(ctx->audit_customer_id, sizeof ctx->audit_customer_id, "%s", u->customer_id);
 }
 
+void mail_list_release(struct mail_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        mail_free(&l->items[i]);
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+void mail_list_keep_awaited(struct mail_list *l)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->items[i].await)
+            l->items[kept++] = l->items[i];
+        else
+            mail_free(&l->items[i]);
+    }
+    l->n = kept;
+}
+
 void ctx_release(struct ctx *ctx)
 {
-    free(ctx->mail.to);
-    free(ctx->mail.subject);
-    free(ctx->mail.body);
-    memset(&ctx->mail, 0, sizeof ctx->mail);
+    mail_list_release(&ctx->mails);
     if (ctx->kept.audit_row != NULL) {
         audit_row_release(ctx->kept.audit_row);
         free(ctx->kept.audit_row);
@@ -103,15 +151,40 @@ void ctx_apply_kept(struct ctx *ctx)
     ctx->err = reply_error;
 }
 
-void ctx_want_mail(struct ctx *ctx, const char *to, const char *subject, const char *body, bool await)
+struct outgoing_mail *ctx_want_mail(struct ctx *ctx, const char *to, const char *subject, const char *body,
+                                    bool await)
 {
-    free(ctx->mail.to);
-    free(ctx->mail.subject);
-    free(ctx->mail.body);
-    ctx->mail.to = xstrdup_or_null(to);
-    ctx->mail.subject = xstrdup_or_null(subject);
-    ctx->mail.body = xstrdup_or_null(body);
-    ctx->mail.await = await;
+    struct mail_list *l = &ctx->mails;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 4;
+        l->items = xrealloc(l->items, l->cap * sizeof *l->items);
+    }
+    struct outgoing_mail *m = &l->items[l->n++];
+    memset(m, 0, sizeof *m);
+    m->to = xstrdup_or_null(to);
+    m->subject = xstrdup_or_null(subject);
+    m->body = xstrdup_or_null(body);
+    m->await = await;
+    m->command = ctx->command;
+    return m;
+}
+
+bool ctx_awaits_mail(const struct ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->mails.n; i++)
+        if (ctx->mails.items[i].await)
+            return true;
+    return false;
+}
+
+const struct outgoing_mail *ctx_mailed(const struct ctx *ctx)
+{
+    if (ctx->mailed == NULL)
+        return NULL;
+    for (size_t i = 0; i < ctx->mailed->n; i++)
+        if (ctx->mailed->items[i].await && ctx->mailed->items[i].command == ctx->command)
+            return &ctx->mailed->items[i];
+    return NULL;
 }
 
 char *ctx_link(const struct ctx *ctx, const char *path, const char *token)

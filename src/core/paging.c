@@ -1,6 +1,8 @@
 /* paging.c: validation and arithmetic of paged listings. */
 #include "cmagent/paging.h"
 
+#include "cmagent/validate.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +54,10 @@ int paging_validate(struct ctx *ctx, const struct page_request *p, const struct 
                          "Incorrect page link page '%lld'. Page must be positive integer.", (long long)p->page);
     if (page_too_large(ctx, p) != ERR_OK)
         return ctx->err.kind;
+    if (p->text_search != NULL && (utf8_length(p->text_search) > PAGING_TEXT_SEARCH_MAX ||
+                                   strlen(p->text_search) > 4 * PAGING_TEXT_SEARCH_MAX))
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "textSearch length must be equal or less than %d",
+                         PAGING_TEXT_SEARCH_MAX);
     if (p->sort_property == NULL)
         return ERR_OK;
     if (!sort_property_is_valid(p->sort_property))

@@ -238,8 +238,8 @@ static int emit_user_event(struct ctx *ctx, const char *type, const struct user 
 
 /* ---------------------------------------------------------------- activation tokens */
 
-/* Replaces the credentials' activation token with a fresh one (or preset, when the first run of
- * the request already mailed it) valid for the configured TTL. */
+/* Replaces the credentials' activation token with a fresh one (or preset: the token a mail already
+ * carries) valid for the configured TTL. */
 static void new_activation_token(const struct ctx *ctx, struct credentials *c, const char *preset)
 {
     char token[SECRET_TOKEN_MAX];
@@ -268,8 +268,9 @@ static char *activation_link(const struct ctx *ctx, const char *token)
     return ctx_link(ctx, "/api/noauth/activate?activateToken=", token);
 }
 
-/* Queues the activation mail of email with token; the reply waits for the outcome. */
-static void want_activation_mail(struct ctx *ctx, const char *email, const char *token, int64_t ttl_ms)
+/* Queues the activation mail of user_id (email) with token; the reply waits for the outcome. */
+static void want_activation_mail(struct ctx *ctx, const char *user_id, const char *email, const char *token,
+                                 int64_t ttl_ms)
 {
     char body[2048];
     char *link = activation_link(ctx, token);
@@ -277,13 +278,32 @@ static void want_activation_mail(struct ctx *ctx, const char *email, const char 
              "Hello,\r\n\r\nAn account was created for you (%s).\r\n"
              "Open this link to set your password and activate it (valid for %lld hours):\r\n\r\n%s\r\n",
              email, (long long)(ttl_ms / 3600000), link);
-    ctx_want_mail(ctx, email, "Your account activation", body, true);
+    struct outgoing_mail *m = ctx_want_mail(ctx, email, "Your account activation", body, true);
+    snprintf(m->user_id, sizeof m->user_id, "%s", user_id);
+    snprintf(m->token, sizeof m->token, "%s", token);
     free(link);
 }
 
 static int activation_mail_failed(struct ctx *ctx)
 {
     return error_set(&ctx->err, ERR_INTERNAL, "Couldn't send user activation email");
+}
+
+/* The second run of a request that awaited its mails: the mail the first run composed for this
+ * command, which must have gone out. A command that composed none then (it failed in the first run
+ * and passes now, the data having changed in between) was mailed nothing and is not applied. */
+static int mailed_for_command(struct ctx *ctx, const char *email, const struct outgoing_mail **out)
+{
+    const struct outgoing_mail *m = ctx_mailed(ctx);
+
+    *out = NULL;
+    if (m == NULL || strcmp(m->to, email) != 0)
+        return error_set(&ctx->err, ERR_CONFLICT,
+                         "No activation email was sent: the data changed while the request waited for its mails");
+    if (m->outcome != MAIL_SENT)
+        return activation_mail_failed(ctx);
+    *out = m;
+    return ERR_OK;
 }
 
 /* ---------------------------------------------------------------- operations */
@@ -299,22 +319,24 @@ int user_create(struct ctx *ctx, struct user *u, bool send_activation_mail)
     if (perm_user(ctx, PERM_CREATE, u) != ERR_OK || validate_user(ctx, u) != ERR_OK ||
         check_user_limit(ctx, u->tenant_id) != ERR_OK || check_email_free(ctx, u) != ERR_OK)
         return ctx->err.kind;
-    if (send_activation_mail && ctx->mail_outcome == MAIL_NONE) {
-        /* First run: nothing is written. The mail goes out with the id and token the second run
-         * (after the mailer's outcome) will create the user with; see agent.c. */
-        char token[SECRET_TOKEN_MAX];
-        uuid_generate(ctx->preset_id);
-        secret_token(token, "", ACTIVATION_TOKEN_BYTES);
-        snprintf(ctx->preset_token, sizeof ctx->preset_token, "%s", token);
-        want_activation_mail(ctx, u->email, token, ctx->settings->activation_token_ttl_ms);
-        return ERR_OK;
-    }
-    if (send_activation_mail && ctx->mail_outcome != MAIL_SENT)
-        return activation_mail_failed(ctx);
-    if (send_activation_mail && ctx->preset_id[0] != '\0')
-        strcpy(u->id, ctx->preset_id);
-    else
+    const char *token = NULL;
+    char fresh_token[SECRET_TOKEN_MAX];
+    const struct outgoing_mail *sent = NULL;
+    if (send_activation_mail && ctx->mailed == NULL) {
+        /* First run: the user is created with a new id and token and the mail composed with them;
+         * the writer rolls the run back, sends the mail, and the second run creates the user with
+         * the same id and token (see agent.c). */
         uuid_generate(u->id);
+        secret_token(fresh_token, "", ACTIVATION_TOKEN_BYTES);
+        token = fresh_token;
+    } else if (send_activation_mail) {
+        if (mailed_for_command(ctx, u->email, &sent) != ERR_OK)
+            return ctx->err.kind;
+        snprintf(u->id, sizeof u->id, "%s", sent->user_id);
+        token = sent->token;
+    } else {
+        uuid_generate(u->id);
+    }
     u->created_time = ctx->now;
     u->version = 1;
     int rc = store_user_insert(ctx->store, u);
@@ -322,8 +344,10 @@ int user_create(struct ctx *ctx, struct user *u, bool send_activation_mail)
         return email_taken(ctx, u);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
-    if (insert_pending_credentials(ctx, u->id, send_activation_mail ? ctx->preset_token : NULL) != ERR_OK)
+    if (insert_pending_credentials(ctx, u->id, token) != ERR_OK)
         return ctx->err.kind;
+    if (send_activation_mail && ctx->mailed == NULL)
+        want_activation_mail(ctx, u->id, u->email, token, ctx->settings->activation_token_ttl_ms);
     return emit_user_event(ctx, "ENTITY_CREATED", u);
 }
 
@@ -483,59 +507,82 @@ int user_list_by_customer(struct ctx *ctx, const char *customer_id, const struct
     return ERR_OK;
 }
 
+/* The pending credentials of u, with a token valid for at least 15 more minutes, saved: mailed, the
+ * token an activation mail carries, which becomes the stored one when it is not already (the first
+ * run of the request that mailed it renewed it, and was rolled back); NULL: a token with under 15
+ * minutes left is renewed. 400 "User is already activated!" once activated. */
+static int pending_activation(struct ctx *ctx, const struct user *u, const char *mailed, struct credentials *c)
+{
+    int rc = load_credentials(ctx, u->id, c);
+
+    if (rc != ERR_OK)
+        return rc;
+    if (c->enabled || c->activate_token == NULL)
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "User is already activated!");
+    if (mailed != NULL ? strcmp(c->activate_token, mailed) != 0
+                       : c->activate_token_exp - ctx->now < ACTIVATION_RENEW_BEFORE_MS) {
+        new_activation_token(ctx, c, mailed);
+        rc = save_credentials(ctx, c);
+    }
+    return rc;
+}
+
 int user_activation_link(struct ctx *ctx, const char *id, char **link, int64_t *ttl_ms)
 {
     struct user u;
     struct credentials c;
-    int rc;
 
     *link = NULL;
     *ttl_ms = 0;
     if (load_user_for(ctx, AUTH_SYS | AUTH_TENANT, PERM_READ, id, &u) != ERR_OK)
         return ctx->err.kind;
-    rc = load_credentials(ctx, u.id, &c);
-    user_release(&u);
-    if (rc != ERR_OK)
-        return rc;
-    if (c.enabled || c.activate_token == NULL) {
-        rc = error_set(&ctx->err, ERR_BAD_REQUEST, "User is already activated!");
-    } else if (c.activate_token_exp - ctx->now < ACTIVATION_RENEW_BEFORE_MS) {
-        new_activation_token(ctx, &c, NULL);
-        rc = save_credentials(ctx, &c);
-    }
+    int rc = pending_activation(ctx, &u, NULL, &c);
     if (rc == ERR_OK) {
         *link = activation_link(ctx, c.activate_token);
         *ttl_ms = c.activate_token_exp - ctx->now;
     }
     credentials_release(&c);
+    user_release(&u);
     return rc;
+}
+
+/* The user with this e-mail when the caller may read it. Another tenant's user (or any the caller
+ * may not read) answers exactly as a missing one, so an e-mail address tells the caller nothing
+ * about users it may not see; the message does not repeat the address, which the caller's failed
+ * audit row records. */
+static int load_readable_user_by_email(struct ctx *ctx, const char *email, struct user *out)
+{
+    int rc = store_user_get_by_email(ctx->store, email, out);
+
+    if (rc == STORE_OK && perm_user(ctx, PERM_READ, out) != ERR_OK) {
+        user_release(out);
+        memset(out, 0, sizeof *out);
+        rc = STORE_NOT_FOUND;
+    }
+    if (rc == STORE_NOT_FOUND)
+        return error_set(&ctx->err, ERR_NOT_FOUND, "User with the given email is not found");
+    return rc == STORE_OK ? ERR_OK : ctx_store_failed(ctx, rc);
 }
 
 int user_send_activation_mail(struct ctx *ctx, const char *email)
 {
     struct user u = { 0 };
-    char *link = NULL;
-    int64_t ttl = 0;
-    int rc;
+    struct credentials c = { 0 };
+    const struct outgoing_mail *sent = NULL;
 
     if (perm_require(ctx, AUTH_SYS | AUTH_TENANT) != ERR_OK)
         return ctx->err.kind;
     if (email == NULL || email[0] == '\0')
         return error_set(&ctx->err, ERR_BAD_REQUEST, "User email should be specified!");
-    rc = store_user_get_by_email(ctx->store, email, &u);
-    if (rc == STORE_NOT_FOUND)
-        return error_set(&ctx->err, ERR_NOT_FOUND, "User with email '%.255s' is not found", email);
-    if (rc != STORE_OK)
-        return ctx_store_failed(ctx, rc);
+    if (load_readable_user_by_email(ctx, email, &u) != ERR_OK)
+        return ctx->err.kind;
     ctx_audit_subject(ctx, &u);
-    rc = user_activation_link(ctx, u.id, &link, &ttl);
-    if (rc == ERR_OK && ctx->mail_outcome == MAIL_FAILED) {
-        rc = activation_mail_failed(ctx);
-    } else if (rc == ERR_OK && ctx->mail_outcome == MAIL_NONE) {
-        const char *token = strstr(link, "activateToken=") + strlen("activateToken=");
-        want_activation_mail(ctx, u.email, token, ttl);
-    }
-    free(link);
+    int rc = ctx->mailed != NULL ? mailed_for_command(ctx, u.email, &sent) : ERR_OK;
+    if (rc == ERR_OK)
+        rc = pending_activation(ctx, &u, sent != NULL ? sent->token : NULL, &c);
+    if (rc == ERR_OK && ctx->mailed == NULL)
+        want_activation_mail(ctx, u.id, u.email, c.activate_token, c.activate_token_exp - ctx->now);
+    credentials_release(&c);
     user_release(&u);
     return rc;
 }

@@ -47,6 +47,7 @@ static const struct key keys[] = {
     I(max_reply, 65536, 268435455L, 2097152),
     I(max_reply_topic, 32, 65535, 1024),
     S(database, "cmagent.db"),
+    S(database_check, "quick"),
     I(event_retention_days, 1, 3650, 7),
     I(max_group_commit, 1, 10000, 256),
     I(unassign_chunk_size, 1, 1000000, 2000),
@@ -255,6 +256,10 @@ int config_finish(struct config *cfg, char *err, size_t errlen)
     }
     if (cfg->database[0] == '\0') {
         snprintf(err, errlen, "\"database\" must name a file");
+        return -1;
+    }
+    if (strcmp(cfg->database_check, "quick") != 0 && strcmp(cfg->database_check, "off") != 0) {
+        snprintf(err, errlen, "invalid value \"%s\" for \"database_check\": must be quick or off", cfg->database_check);
         return -1;
     }
     log_threshold = level;

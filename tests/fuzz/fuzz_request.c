@@ -1,8 +1,9 @@
 /* fuzz_request.c: the libFuzzer harness of the request path. One input is one request,
  * "<op>\n<payload>": the operation name (the last topic level) and the MQTT payload, run through
  * api_handle exactly as the agent's writer runs it (verifier run first for password operations,
- * a savepoint per request, the kept writes of a failed one, the second run of a request that
- * awaited its mail) on a real SQLite file.
+ * a savepoint per request, the kept writes of a failed one, the rolled-back first run and the second
+ * run of a request that awaited its mails, each mail sent or failed by the input's length) on a
+ * real SQLite file.
  *
  * The database holds a fixture built once per process through the same API: a system
  * administrator, two tenants with an administrator and a customer each (tenant B at its limits,
@@ -167,44 +168,61 @@ static void run_once(struct ctx *ctx, const struct api_request *req, struct api_
 {
     store_savepoint(store);
     api_handle(ctx, req, reply);
+    /* A deferred first run is rolled back whole: the second run applies the request. */
     if (store_in_transaction(store)) {
-        if (reply->failed) {
-            store_savepoint_rollback(store);
-            ctx_apply_kept(ctx);
-        } else {
+        if (!reply->failed && !reply->deferred) {
             store_savepoint_release(store);
+        } else {
+            store_savepoint_rollback(store);
+            if (reply->failed)
+                ctx_apply_kept(ctx);
         }
     }
     check_reply(req, reply);
 }
 
-/* Runs req; a request that awaits its mail runs a second time with the mail's outcome, as the
- * agent does once the mailer has tried. Fills ctx (the last run's) and reply. */
-static void run_request(struct ctx *ctx, const struct api_request *req, enum mail_outcome outcome,
-                        struct api_reply *reply)
+/* The awaited mails a deferred run composed, as the mailer hands them back to the second run:
+ * mail i failed when bit i of failures is set (and every later one of an atomic batch after a
+ * failure, which the mailer does not send). Takes them from ctx. */
+static void mail_outcomes(struct ctx *ctx, unsigned failures, struct mail_list *out)
+{
+    bool failed = false;
+
+    *out = ctx->mails;
+    memset(&ctx->mails, 0, sizeof ctx->mails);
+    mail_list_keep_awaited(out);
+    for (size_t i = 0; i < out->n; i++) {
+        failed = (failed && out->stop_at_failure) || (i < 32 && (failures >> i) & 1u);
+        out->items[i].outcome = failed ? MAIL_FAILED : MAIL_SENT;
+    }
+}
+
+/* Runs req; a request that awaits its mails runs a second time with their outcomes, as the agent
+ * does once the mailer has tried (failures: see mail_outcomes). Fills ctx (the last run's) and
+ * reply. */
+static void run_request(struct ctx *ctx, const struct api_request *req, unsigned failures, struct api_reply *reply)
 {
     struct hash_work *work = verify(req);
+    struct mail_list mailed;
 
     ctx_init(ctx, store);
     ctx->hash_work = work;
     hash_work_reset_count(work);
     run_once(ctx, req, reply);
     if (reply->deferred) {
-        char preset_id[UUID_STR_LEN], preset_token[sizeof ctx->preset_token];
-        snprintf(preset_id, sizeof preset_id, "%s", ctx->preset_id);
-        snprintf(preset_token, sizeof preset_token, "%s", ctx->preset_token);
-        if (ctx->mail.to == NULL)
-            fail("a deferred reply asked for no mail", req->op);
+        if (!ctx_awaits_mail(ctx))
+            fail("a deferred reply awaits no mail", req->op);
+        mail_outcomes(ctx, failures, &mailed);
         ctx_release(ctx);
         api_reply_release(reply);
         ctx_init(ctx, store);
         ctx->hash_work = work;
-        ctx->mail_outcome = outcome;
-        snprintf(ctx->preset_id, sizeof ctx->preset_id, "%s", preset_id);
-        snprintf(ctx->preset_token, sizeof ctx->preset_token, "%s", preset_token);
+        ctx->mailed = &mailed;
         run_once(ctx, req, reply);
         if (reply->deferred)
-            fail("a request awaited its mail twice", req->op);
+            fail("a request awaited its mails twice", req->op);
+        ctx->mailed = NULL;
+        mail_list_release(&mailed);
     }
     hash_work_free(work);
     ctx->hash_work = NULL;
@@ -223,13 +241,13 @@ static cJSON *setup(const char *op, const char *payload, const cJSON **data, cha
 
     if (store_begin(store) != STORE_OK)
         fail("BEGIN failed", store_errmsg(store));
-    run_request(&ctx, &req, MAIL_SENT, &reply);
+    run_request(&ctx, &req, 0, &reply);
     if (reply.failed || store_commit(store) != STORE_OK)
         fail(op, reply.body);
     cJSON *root = cJSON_Parse(reply.body);
     *data = cJSON_GetObjectItemCaseSensitive(root, "data");
     if (mail_body != NULL)
-        *mail_body = ctx.mail.body != NULL ? strdup(ctx.mail.body) : NULL;
+        *mail_body = ctx.mails.n > 0 && ctx.mails.items[0].body != NULL ? strdup(ctx.mails.items[0].body) : NULL;
     ctx_release(&ctx);
     api_reply_release(&reply);
     return root;
@@ -530,7 +548,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (store_begin(store) != STORE_OK)
         fail("BEGIN failed", store_errmsg(store));
-    run_request(&ctx, &req, size % 2 == 0 ? MAIL_SENT : MAIL_FAILED, &reply);
+    run_request(&ctx, &req, (unsigned)size, &reply);
     if (verbose)
         fprintf(stderr, "%s -> %s\n", op, reply.body);
     ctx_release(&ctx);

@@ -2,6 +2,7 @@
 failed, in the same transaction as the write (a failed write's row survives its rollback); audit.list
 with its filters and paging; a tenant administrator sees only its own tenant's rows."""
 
+import json
 import time
 
 from helpers import (
@@ -124,6 +125,31 @@ def test_failed_items_of_a_many_ids_write_leave_rows(env):
     rows = rows_of(c, ta.token, entityType="DEVICE", entityId=missing)
     check([(r["actionType"], r["actionStatus"]) for r in rows] == [("ASSIGNED_TO_CUSTOMER", "FAILURE")],
           "the failed device item's row", rows)
+
+
+def test_another_tenants_email_answers_as_a_missing_one_and_leaves_no_trace(env):
+    """user.sendActivationMail names its user by e-mail: tenant A's administrator learns nothing of
+    tenant B's user, neither from the reply nor from A's audit rows."""
+    c = env.c
+    a = make_tenant_admin(c, env.sys_token)
+    b = make_tenant_admin(c, env.sys_token)
+    b_user = make_customer_user(c, b.token, eid(make_customer(c, b.token)["id"]), activate=False)
+    missing = "nobody-" + b_user.email
+    replies = [c.request("user.sendActivationMail", {"email": e}, token=a.token) for e in (b_user.email, missing)]
+    for r in replies:
+        expect(r, 404, 32, "User with the given email is not found")
+    same = [{k: v for k, v in r.items() if k != "timestamp"} for r in replies]
+    check(same[0] == same[1], "another tenant's address and a missing one answer alike", replies)
+    rows = rows_of(c, a.token)
+    text = json.dumps(rows)
+    check(b_user.user_id not in text and b_user.email not in text and b.tenant_id not in text,
+          "tenant A's audit rows name tenant B's user", rows)
+    failed = [r for r in rows if r["actionStatus"] == "FAILURE" and
+              r["actionFailureDetails"] == "User with the given email is not found"]
+    check(len(failed) == 2 and eid(failed[0]["entityId"]) == eid(failed[1]["entityId"]) == a.user_id,
+          "both failures are recorded alike, on the caller", failed)
+    # addressed by id, another tenant's user keeps ThingsBoard's 403
+    expect(c.request("user.activationLink", {"id": b_user.user_id}, token=a.token), 403, 20, FORBIDDEN)
 
 
 def test_who_may_list_and_bad_input(env):

@@ -113,9 +113,11 @@ def test_send_activation_mail_again(env):
     expect(c.request("user.sendActivationMail", {}, token=ta.token), 400, 31)
     expect(c.request("user.sendActivationMail", {"email": 5}, token=ta.token), 400, 31)
     expect(c.request("user.sendActivationMail", {"email": u.email, "x": 1}, token=ta.token), 400, 31)
-    expect(c.request("user.sendActivationMail", {"email": "nobody-" + u.email}, token=ta.token), 404, 32)
+    expect(c.request("user.sendActivationMail", {"email": "nobody-" + u.email}, token=ta.token), 404, 32,
+           "User with the given email is not found")
     other = make_tenant_admin(c, env.sys_token)
-    expect(c.request("user.sendActivationMail", {"email": u.email}, token=other.token), 403, 20)
+    expect(c.request("user.sendActivationMail", {"email": u.email}, token=other.token), 404, 32,
+           "User with the given email is not found")
     expect(c.request("user.sendActivationMail", {"email": u.email}), 401, 10)
     c.ok("auth.activate", {"activateToken": token, "password": DEFAULT_PASSWORD})
     expect(c.request("user.sendActivationMail", {"email": u.email}, token=ta.token), 400, 31,

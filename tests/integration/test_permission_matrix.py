@@ -68,7 +68,9 @@ MATRIX = [
     ("user.delete",              "403  200  403  403  403  401  401  401"),
     ("user.get",                 "403  200  403  200  403  401  401  401"),
     ("user.list",                "200  200  403  200  403  401  401  401"),
-    ("user.sendActivationMail",  "403  200  403  403  403  401  401  401"),
+    # by e-mail, a user the caller may not read answers as a missing one (ThingsBoard: 403), so that
+    # an address tells nothing about other tenants; the customer user is refused by authority first
+    ("user.sendActivationMail",  "404  200  404  403  403  401  401  401"),
     ("user.setEnabled",          "403  200  403  403  403  401  401  401"),
     ("user.update",              "403  200  403  200  403  401  401  401"),
     ("customer.assets",          "403  200  403  200  403  401  401  401"),

@@ -363,18 +363,19 @@ static void reset_should_mail_a_link_and_set_a_new_password_once(void)
     ctx->settings = &s;
     act_anonymous(ctx);
     CHECK(TX(ctx, auth_request_password_reset(ctx, "nobody@a.example.com")) == ERR_OK);
-    CHECK(ctx->mail.to == NULL);
+    CHECK(ctx->mails.n == 0);
     CHECK(TX(ctx, auth_request_password_reset(ctx, "")) == ERR_BAD_REQUEST);
     CHECK(TX(ctx, auth_request_password_reset(ctx, "cu@a.example.com")) == ERR_OK);
-    CHECK_STR(ctx->mail.to, "cu@a.example.com");
-    CHECK(!ctx->mail.await);
+    CHECK(ctx->mails.n == 1);
+    CHECK_STR(ctx->mails.items[0].to, "cu@a.example.com");
+    CHECK(!ctx->mails.items[0].await);
     CHECK(store_credentials_get(ctx->store, cu.id, &cred) == STORE_OK);
     char token[128];
     snprintf(token, sizeof token, "%s", cred.reset_token);
     credentials_release(&cred);
     char expect[256];
     snprintf(expect, sizeof expect, "https://cm.example.com/api/noauth/resetPassword?resetToken=%s", token);
-    CHECK(strstr(ctx->mail.body, expect) != NULL);
+    CHECK(strstr(ctx->mails.items[0].body, expect) != NULL);
 
     CHECK(TX(ctx, auth_reset_password(ctx, "not-a-token", "another-password", &pair)) == ERR_NOT_FOUND);
     CHECK_STR(ctx->err.message, "Invalid reset token!");
