@@ -1,0 +1,193 @@
+/* call.c: authenticated requests: the envelope (token, request id, data), the session's token
+ * refreshed with auth.refresh before it expires or when the agent answers 401 "Token has expired",
+ * and the outcome: the reply printed (a table, or raw with --json) or the error on stderr with a
+ * non-zero exit status. */
+#include "cmctl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int client_open(struct client *c, struct settings *s)
+{
+    char err[512];
+    memset(c, 0, sizeof *c);
+    c->s = s;
+    if (!s->token[0]) {
+        int rc = session_load(s, &c->ss);
+        if (rc < 0)
+            return EXIT_USAGE;
+        c->have_session = rc == 0;
+    }
+    c->link = link_open(s, err, sizeof err);
+    if (c->link == NULL) {
+        fprintf(stderr, "cmctl: %s\n", err);
+        return EXIT_LINK;
+    }
+    return 0;
+}
+
+void client_close(struct client *c)
+{
+    link_close(c->link);
+    c->link = NULL;
+}
+
+static int reply_status(const cJSON *r)
+{
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(r, "status");
+    return cJSON_IsNumber(st) ? st->valueint : 0;
+}
+
+static int reply_code(const cJSON *r)
+{
+    const cJSON *ec = cJSON_GetObjectItemCaseSensitive(r, "errorCode");
+    return cJSON_IsNumber(ec) ? ec->valueint : 0;
+}
+
+int print_error_reply(const char *op, const cJSON *reply)
+{
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(reply, "message");
+    fprintf(stderr, "cmctl: %s: %d (errorCode %d): %s\n", op, reply_status(reply), reply_code(reply),
+            cJSON_IsString(msg) ? msg->valuestring : "(no message)");
+    return EXIT_REPLY;
+}
+
+static cJSON *send_once(struct client *c, const char *op, const cJSON *data, const char *token, char **raw,
+                        int *exit_code)
+{
+    cJSON *env = cJSON_CreateObject(), *reply;
+    char err[512], *payload;
+    if (token != NULL && token[0])
+        cJSON_AddStringToObject(env, "token", token);
+    if (c->s->request_id[0])
+        cJSON_AddStringToObject(env, "id", c->s->request_id);
+    if (data != NULL)
+        cJSON_AddItemReferenceToObject(env, "data", (cJSON *)data);
+    payload = cJSON_PrintUnformatted(env);
+    cJSON_Delete(env);
+    reply = link_request(c->link, op, payload, raw, err, sizeof err);
+    cJSON_free(payload);
+    if (reply == NULL) {
+        fprintf(stderr, "cmctl: %s\n", err);
+        *exit_code = EXIT_LINK;
+    }
+    return reply;
+}
+
+/* Takes the pair of an auth.login / auth.refresh reply into the session and saves it. */
+static int take_pair(struct client *c, const cJSON *reply)
+{
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(reply, "data");
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(d, "token");
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(d, "refreshToken");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(d, "expiresIn");
+    if (!cJSON_IsString(t) || !cJSON_IsString(r)) {
+        fprintf(stderr, "cmctl: the reply holds no token pair\n");
+        return EXIT_REPLY;
+    }
+    snprintf(c->ss.token, sizeof c->ss.token, "%s", t->valuestring);
+    snprintf(c->ss.refresh, sizeof c->ss.refresh, "%s", r->valuestring);
+    c->ss.expires_at_ms = cJSON_IsNumber(e) ? now_ms() + (long long)e->valuedouble : 0;
+    snprintf(c->ss.broker, sizeof c->ss.broker, "%s", c->s->broker);
+    c->have_session = true;
+    return session_save(c->s, &c->ss) ? EXIT_USAGE : 0;
+}
+
+/* Exchanges the refresh token for a new pair, under the session lock; when another cmctl did so
+ * meanwhile, takes its pair instead of spending the used refresh token. Returns 0 or an exit status. */
+static int refresh_session(struct client *c)
+{
+    struct session now;
+    char old[CMCTL_STR], *raw = NULL;
+    int fd = session_lock(c->s), rc = 0;
+    cJSON *data, *reply;
+    if (fd < 0)
+        return EXIT_USAGE;
+    snprintf(old, sizeof old, "%s", c->ss.token);
+    if (session_load(c->s, &now) == 0 && strcmp(now.token, old) != 0) {
+        c->ss = now;
+        session_unlock(fd);
+        return 0;
+    }
+    data = cJSON_CreateObject();
+    cJSON_AddStringToObject(data, "refreshToken", c->ss.refresh);
+    reply = send_once(c, "auth.refresh", data, NULL, &raw, &rc);
+    cJSON_Delete(data);
+    if (reply != NULL && reply_status(reply) == 200)
+        rc = take_pair(c, reply);
+    else if (reply != NULL) {
+        print_error_reply("auth.refresh", reply);
+        fprintf(stderr, "cmctl: the session of %s cannot be renewed; log in again (cmctl login)\n",
+                c->ss.email[0] ? c->ss.email : "this profile");
+        rc = EXIT_REPLY;
+    }
+    cJSON_Delete(reply);
+    free(raw);
+    session_unlock(fd);
+    return rc;
+}
+
+static bool near_expiry(const struct session *ss)
+{
+    return ss->expires_at_ms > 0 && now_ms() + 5000 >= ss->expires_at_ms;
+}
+
+cJSON *client_call(struct client *c, const char *op, cJSON *data, bool anonymous, char **raw, int *exit_code)
+{
+    cJSON *reply;
+    bool use_session = !anonymous && !c->s->token[0] && c->have_session;
+    *raw = NULL;
+    *exit_code = 0;
+    if (!anonymous && !c->s->token[0] && !c->have_session) {
+        fprintf(stderr, "cmctl: %s: not logged in%s%s; run cmctl login (or give --token)\n", op,
+                c->s->profile[0] ? " with profile " : "", c->s->profile);
+        *exit_code = EXIT_USAGE;
+        return NULL;
+    }
+    if (use_session && near_expiry(&c->ss) && (*exit_code = refresh_session(c)) != 0)
+        return NULL;
+    reply = send_once(c, op, data, anonymous ? NULL : c->s->token[0] ? c->s->token : c->ss.token, raw, exit_code);
+    if (reply != NULL && use_session && reply_status(reply) == 401 && strcmp(op, "auth.logout") != 0) {
+        struct session now;
+        bool changed = session_load(c->s, &now) == 0 && strcmp(now.token, c->ss.token) != 0;
+        if (changed || reply_code(reply) == 11) { /* another cmctl refreshed it, or it expired */
+            if (changed)
+                c->ss = now;
+            else if ((*exit_code = refresh_session(c)) != 0) {
+                cJSON_Delete(reply);
+                free(*raw);
+                *raw = NULL;
+                return NULL;
+            }
+            cJSON_Delete(reply);
+            free(*raw);
+            reply = send_once(c, op, data, c->ss.token, raw, exit_code);
+        }
+    }
+    return reply;
+}
+
+int client_run(struct client *c, const char *op, cJSON *data, bool anonymous, const char *columns)
+{
+    char *raw = NULL;
+    int rc;
+    cJSON *reply = client_call(c, op, data, anonymous, &raw, &rc);
+    if (reply == NULL)
+        return rc;
+    if (reply_status(reply) != 200)
+        rc = print_error_reply(op, reply);
+    else if (c->s->json)
+        printf("%s\n", raw);
+    else
+        render_reply(reply, columns);
+    fflush(stdout);
+    cJSON_Delete(reply);
+    free(raw);
+    return rc;
+}
+
+int client_take_pair(struct client *c, const cJSON *reply)
+{
+    return take_pair(c, reply);
+}
