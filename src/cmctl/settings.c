@@ -131,9 +131,9 @@ int settings_from_file(struct settings *s, const char *path, bool must_exist)
         snprintf(where, sizeof where, "%s:%d", path, ++n);
         rc = file_line(s, line, where);
     }
-    if (rc == 0 && s->password[0] && fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
-        fprintf(stderr, "cmctl: warning: %s holds broker_password but others may read it (chmod 600 %s)\n", path,
-                path);
+    if (rc == 0 && (s->password[0] || s->token[0]) && fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
+        fprintf(stderr, "cmctl: warning: %s holds a password or token but others may read it (chmod 600 %s)\n",
+                path, path);
     fclose(f);
     return rc;
 }

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import time
 
-from helpers import (CMAGENT_BIN, HOST, SYSADMIN_EMAIL, SYSADMIN_PASSWORD, Env, check,
+from helpers import (CMAGENT_BIN, HOST, SYSADMIN_EMAIL, SYSADMIN_PASSWORD, Agent, Broker, Env, check,
                      check_no_sanitizer_report, free_port, run_tests, unique, unique_email)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -320,6 +320,58 @@ def test_logout_revokes_and_removes_the_session(env):
     check(not os.path.exists(cli.session_path("bye")), "the session file is still there")
     r = env.c.request("customer.list", {"pageSize": 1}, token=token)
     check(r["status"] == 401, "the token still works after logout: %r" % r)
+
+
+def make_certs(d):
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, with the openssl CLI."""
+    def ossl(*args):
+        p = subprocess.run(["openssl"] + list(args), capture_output=True, text=True, cwd=d, timeout=60)
+        check(p.returncode == 0, "openssl %s: %s" % (" ".join(args), p.stderr))
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    ossl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=cmctl test CA")
+    with open(os.path.join(d, "san.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    for name, ext in (("server", ["-extfile", "san.ext"]), ("client", [])):
+        ossl("req", *ec, "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + name)
+        ossl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+             "-out", name + ".pem", "-days", "2", *ext)
+    os.chmod(d, 0o755)  # mosquitto started as root reads them as the user mosquitto
+    for f in os.listdir(d):
+        os.chmod(os.path.join(d, f), 0o644)
+
+
+def test_tls_broker_with_client_certificate(_env):
+    """cmctl on an ssl:// listener that requires a client certificate (the agent on the plain one):
+    the CA, certificate and key from flags, from CMCTL_* and from the config file; without the CA
+    the broker's certificate is refused."""
+    certs = tempfile.mkdtemp(prefix="cmctl-tls-")
+    make_certs(certs)
+    tls_port = free_port()
+    lines = ["listener %d %s" % (tls_port, HOST), "cafile %s/ca.pem" % certs, "certfile %s/server.pem" % certs,
+             "keyfile %s/server.key" % certs, "require_certificate true"]
+    try:
+        with Broker(extra_lines=lines) as b, Agent(b.port):
+            cli = Cli(b.port)
+            uri = "ssl://%s:%d" % (HOST, tls_port)
+            files = ["--cafile", certs + "/ca.pem", "--certfile", certs + "/client.pem",
+                     "--keyfile", certs + "/client.key"]
+            p = cli.run("--broker", uri, *files, "agent", "ping")
+            check(re.search(r"^version\s+\S+", p.stdout, re.M), "ping over TLS: %r" % p.stdout)
+            p = cli.run("agent", "ping", env={"CMCTL_BROKER": uri, "CMCTL_CAFILE": certs + "/ca.pem",
+                                              "CMCTL_CERTFILE": certs + "/client.pem",
+                                              "CMCTL_KEYFILE": certs + "/client.key"})
+            conf = os.path.join(cli.home, "tls.conf")
+            with open(conf, "w") as f:
+                f.write("broker %s\ncafile %s/ca.pem\ncertfile %s/client.pem\nkeyfile %s/client.key\n"
+                        % (uri, certs, certs, certs))
+            p = cli.run("--config", conf, "agent", "ping", env={"CMCTL_BROKER": ""})
+            p = cli.run("--broker", uri, "--certfile", certs + "/client.pem", "--keyfile", certs + "/client.key",
+                        "agent", "ping", ok=False)
+            check(p.returncode == 3 and "cannot connect" in p.stderr, "TLS without the CA: %r" % (p,))
+            p = cli.run("--broker", uri, "--cafile", certs + "/ca.pem", "agent", "ping", ok=False)
+            check(p.returncode == 3, "TLS without a client certificate: %r" % (p,))
+    finally:
+        shutil.rmtree(certs, ignore_errors=True)
 
 
 def test_refresh_when_the_token_expired(_env):
