@@ -168,6 +168,31 @@ cJSON *client_call(struct client *c, const char *op, cJSON *data, bool anonymous
     return reply;
 }
 
+/* The failed parts of a 200 reply that answers many (a batch's responses, customer.delete's
+ * results): each on stderr; returns how many failed. */
+static int failed_parts(const char *op, const cJSON *reply)
+{
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(reply, "data");
+    const cJSON *parts = cJSON_GetObjectItemCaseSensitive(d, "responses");
+    int i = 0, failed = 0;
+    if (!cJSON_IsArray(parts))
+        parts = cJSON_GetObjectItemCaseSensitive(d, "results");
+    for (const cJSON *p = cJSON_IsArray(parts) ? parts->child : NULL; p; p = p->next, i++) {
+        const cJSON *msg = cJSON_GetObjectItemCaseSensitive(p, "message");
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(p, "id");
+        if (reply_status(p) == 200)
+            continue;
+        failed++;
+        if (cJSON_IsString(id))
+            fprintf(stderr, "cmctl: %s: id %s: ", op, id->valuestring);
+        else
+            fprintf(stderr, "cmctl: %s: command %d: ", op, i);
+        fprintf(stderr, "%d (errorCode %d): %s\n", reply_status(p), reply_code(p),
+                cJSON_IsString(msg) ? msg->valuestring : "(no message)");
+    }
+    return failed;
+}
+
 int client_run(struct client *c, const char *op, cJSON *data, bool anonymous, const char *columns)
 {
     char *raw = NULL;
@@ -182,6 +207,8 @@ int client_run(struct client *c, const char *op, cJSON *data, bool anonymous, co
     else
         render_reply(reply, columns);
     fflush(stdout);
+    if (rc == 0 && failed_parts(op, reply) > 0)
+        rc = EXIT_REPLY;
     cJSON_Delete(reply);
     free(raw);
     return rc;

@@ -214,7 +214,8 @@ static const cJSON *only_array(const cJSON *d)
                 return NULL;
             found = m;
         } else if (strcmp(m->string, "hasNext") != 0 && strcmp(m->string, "totalPages") != 0 &&
-                   strcmp(m->string, "totalElements") != 0 && strcmp(m->string, "nextPageToken") != 0)
+                   strcmp(m->string, "totalElements") != 0 && strcmp(m->string, "nextPageToken") != 0 &&
+                   strcmp(m->string, "committed") != 0)
             return NULL;
     }
     return found;
@@ -238,6 +239,9 @@ void render_reply(const cJSON *reply, const char *columns)
     } else if (cJSON_IsObject(d) && d->child == NULL) {
         printf("OK\n");
     } else if (cJSON_IsObject(d) && (rows = only_array(d)) != NULL) {
+        const cJSON *committed = cJSON_GetObjectItemCaseSensitive(d, "committed");
+        if (cJSON_IsBool(committed))
+            printf("committed  %s\n", cJSON_IsTrue(committed) ? "true" : "false");
         render_table(rows, columns);
         page_footer(d, cJSON_GetArraySize(rows));
     } else if (cJSON_IsObject(d)) {

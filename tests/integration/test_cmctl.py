@@ -178,6 +178,22 @@ def test_error_reply_exits_non_zero_with_the_message_on_stderr(env):
     check(p.returncode != 0 and "went on" not in p.stdout, "the script went on: %r" % (p,))
 
 
+def test_a_reply_for_many_fails_when_one_of_them_failed(env):
+    cli = acme(env)
+    title = unique("Batch Co")
+    cmds = [{"op": "customer.create", "data": {"title": title}}, {"op": "customer.create", "data": {"title": ""}}]
+    p = cli.run("-p", "acme", "batch", "run", "--commands", json.dumps(cmds), ok=False)
+    check(p.returncode == 1 and "batch: command 1: 400 (errorCode 31)" in p.stderr, "batch: %r" % (p,))
+    check(p.stdout.startswith("committed  true") and "STATUS" in p.stdout, "batch table: %r" % p.stdout)
+    cid = cli.json("-p", "acme", "customer", "find-by-title", "--title", title)["data"]["id"]["id"]
+    missing = "01a208c0-9e7d-76cd-92e5-622cfd1d6d89"
+    p = cli.run("-p", "acme", "customer", "delete", cid, missing, ok=False)
+    check(p.returncode == 1 and "customer.delete: id %s: 404 (errorCode 32)" % missing in p.stderr,
+          "delete of two ids: %r" % (p,))
+    p = cli.run("-p", "acme", "customer", "get", cid, ok=False)
+    check(p.returncode == 1 and "404" in p.stderr, "the existing one was deleted: %r" % (p,))
+
+
 def test_op_name_json_reaches_any_operation(env):
     cli = acme(env)
     title = unique("Op Co")
