@@ -165,6 +165,7 @@ int cmd_events(struct settings *s, int argc, char **argv)
     int rc;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        rc = 0;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
             return usage_events();
         if (strcmp(a, "--follow") == 0 || strcmp(a, "-f") == 0)
@@ -176,7 +177,7 @@ int cmd_events(struct settings *s, int argc, char **argv)
         else if (v && strcmp(a, "--count") == 0 && ++i)
             rc = long_arg(a, v, &count);
         else if (v && strcmp(a, "--tenant") == 0 && ++i)
-            tenant = v, rc = 0;
+            tenant = v;
         else {
             fprintf(stderr, "cmctl: events: unexpected argument '%s' (cmctl events --help)\n", a);
             return EXIT_USAGE;
