@@ -390,6 +390,51 @@ def test_tls_broker_with_client_certificate(_env):
         shutil.rmtree(certs, ignore_errors=True)
 
 
+def test_broker_credentials_from_flags_environment_and_config_file(_env):
+    """A broker that refuses anonymous clients: the broker's user name and password reach cmctl
+    from flags, CMCTL_BROKER_USERNAME/PASSWORD and the config file (which it wants kept private)."""
+    d = tempfile.mkdtemp(prefix="cmctl-auth-")
+    pwfile = os.path.join(d, "passwd")
+    agent = None
+    try:
+        for user, pw in (("agent", "agent-pw-1"), ("operator", "operator-pw-1")):
+            p = subprocess.run(["mosquitto_passwd", "-b"] + (["-c"] if user == "agent" else []) + [pwfile, user, pw],
+                               capture_output=True, text=True, timeout=30)
+            check(p.returncode == 0, "mosquitto_passwd: %s" % p.stderr)
+        os.chmod(d, 0o755)
+        os.chmod(pwfile, 0o644)  # mosquitto started as root reads it as the user mosquitto
+        with Broker(extra_lines=["allow_anonymous false", "password_file %s" % pwfile]) as b:
+            agent = Agent(b.port, extra={"username": "agent", "password": "agent-pw-1"}).start(wait=False)
+            cli = Cli(b.port)
+            auth = ["--broker-username", "operator", "--broker-password", "operator-pw-1"]
+            deadline = time.monotonic() + 60  # the harness waits anonymously; cmctl waits here
+            while cli.run(*auth, "--timeout", "2", "agent", "ping", ok=False).returncode != 0:
+                check(agent.running() and time.monotonic() < deadline, "the agent does not answer")
+                time.sleep(0.2)
+            p = cli.run("agent", "ping", ok=False)
+            check(p.returncode == 3 and "cannot connect" in p.stderr, "anonymous: %r" % (p,))
+            p = cli.run("--broker-username", "operator", "--broker-password", "operator-pw-1", "agent", "ping")
+            check(re.search(r"^version\s+\S+", p.stdout, re.M), "flags: %r" % p.stdout)
+            cli.run("agent", "ping", env={"CMCTL_BROKER_USERNAME": "operator", "CMCTL_BROKER_PASSWORD": "operator-pw-1"})
+            p = cli.run("--broker-username", "operator", "--broker-password", "wrong", "agent", "ping", ok=False)
+            check(p.returncode == 3, "a wrong password: %r" % (p,))
+            conf = os.path.join(cli.home, "broker.conf")
+            with open(conf, "w") as f:
+                f.write("broker_username operator\nbroker_password operator-pw-1\n")
+            os.chmod(conf, 0o644)
+            p = cli.run("--config", conf, "agent", "ping")
+            check("others may read it" in p.stderr, "no warning for a readable password file: %r" % p.stderr)
+            os.chmod(conf, 0o600)
+            p = cli.run("--config", conf, "agent", "ping")
+            check(p.stderr == "", "a warning for a private config file: %r" % p.stderr)
+            agent.stop()
+            agent = None
+    finally:
+        if agent is not None:
+            agent.stop(check=False)
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def test_refresh_when_the_token_expired(_env):
     """An agent whose access tokens live 60 s (the least access_token_ttl): cmctl refreshes before
     the expiry the session file knows, and on the agent's 401 "Token has expired" when that expiry
