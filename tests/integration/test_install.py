@@ -127,7 +127,7 @@ def test_systemd_unit():
     check(k["LoadCredential"] == ["cmagent.conf:%s" % os.path.join(d, "etc/cmagent/cmagent.conf")],
           "LoadCredential %r" % k.get("LoadCredential"))
     want = {"DynamicUser": "yes", "ProtectSystem": "strict", "StateDirectory": "cmagent",
-            "Restart": "on-failure", "NoNewPrivileges": "yes", "ProtectHome": "yes", "PrivateTmp": "yes",
+            "Restart": "on-failure", "RestartPreventExitStatus": "2", "NoNewPrivileges": "yes", "ProtectHome": "yes", "PrivateTmp": "yes",
             "CapabilityBoundingSet": "", "WorkingDirectory": "/var/lib/cmagent", "WantedBy": "multi-user.target"}
     for key, v in want.items():
         check(k.get(key) == [v], "%s=%r, want %r" % (key, k.get(key), v))
