@@ -306,6 +306,7 @@ static void on_message(void *context, struct transport_message *msg)
 static void on_connected(void *context)
 {
     struct agent *a = context;
+    metrics_gauge_set(METRICS_BROKER_CONNECTED, 1); /* the main thread's tick sees a loss */
     queue_push(&a->queue, &work_new(WORK_CONNECTED)->node);
 }
 

@@ -3,6 +3,8 @@
  * syslog socket's own lock). And the throttle of messages that come in floods. */
 #include "cmagent/log.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +34,7 @@ int log_level_parse(const char *word, enum log_level *out)
 static const int severities[] = { 3, 4, 6, 7 };
 #define FACILITY_DAEMON (3 << 3)
 #define SYSLOG_LINE_MAX 2048
+#define SYSLOG_WAIT_MS 100
 
 static enum log_target target = LOG_TARGET_STDERR;
 static pthread_mutex_t syslog_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -58,6 +61,18 @@ void log_set_target(enum log_target t, const char *syslog_socket)
     snprintf(syslog_addr.sun_path, sizeof syslog_addr.sun_path, "%s", syslog_socket != NULL ? syslog_socket : "");
 }
 
+/* Sends one datagram without blocking: a daemon that does not read (its queue full) delays a
+ * line by at most SYSLOG_WAIT_MS, then the line goes to stderr. */
+static bool send_now_or_soon(const char *line, size_t len)
+{
+    if (send(syslog_fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)len)
+        return true;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+        return false;
+    struct pollfd p = { .fd = syslog_fd, .events = POLLOUT };
+    return poll(&p, 1, SYSLOG_WAIT_MS) == 1 && send(syslog_fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)len;
+}
+
 /* Sends one datagram, (re)connecting once when the daemon restarted. Under syslog_lock. */
 static bool syslog_send(const char *line, size_t len)
 {
@@ -69,8 +84,10 @@ static bool syslog_send(const char *line, size_t len)
                 syslog_fd = -1;
             }
         }
-        if (syslog_fd >= 0 && send(syslog_fd, line, len, MSG_NOSIGNAL) == (ssize_t)len)
+        if (syslog_fd >= 0 && send_now_or_soon(line, len))
             return true;
+        if (syslog_fd >= 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return false; /* connected, only busy: keep the connection */
         if (syslog_fd >= 0)
             close(syslog_fd);
         syslog_fd = -1;
