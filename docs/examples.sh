@@ -2,11 +2,15 @@
 # docs/examples.sh: runs every example of docs/protocol.md against a live agent and checks each reply.
 #
 #   SYSADMIN_PASSWORD='<password>' [HOST=127.0.0.1] [PORT=1883] [SYSADMIN_EMAIL=sysadmin@cmagent.local] \
-#       [PREFIX=cm/v1] [VERBOSE=1] docs/examples.sh
+#       [PREFIX=cm/v1] [VERBOSE=1] [RUN=suffix] [WRITE_DOC=1] docs/examples.sh
 #
 # It needs mosquitto_rr, mosquitto_sub and mosquitto_pub (Debian: mosquitto-clients) and python3.
-# It creates the tenant "Acme" with the users admin@acme.example and user@company-a.example (set RUN
-# to a suffix to change the names) and deletes that tenant again at the end, also when a step fails.
+# It creates the tenant "Acme" with the users admin-<RUN>@acme.example and user-<RUN>@company-a.example
+# (RUN: a suffix of its own for every run, so that it can run again at once, also after the README's
+# walkthrough made admin@acme.example) and deletes that tenant again at the end, also when a step
+# fails. The examples from "Devices, assets, edges and dashboards" on are run from the document
+# itself by docs/check_examples.py, which compares every reply with the one shown there
+# (WRITE_DOC=1 writes this run's replies into the document instead).
 # Exit status: 0 when every reply was as expected, 1 at the first unexpected reply, 2 on bad usage.
 set -u
 
@@ -16,7 +20,9 @@ PREFIX=${PREFIX:-cm/v1}
 SYSADMIN_EMAIL=${SYSADMIN_EMAIL:-sysadmin@cmagent.local}
 SYSADMIN_PASSWORD=${SYSADMIN_PASSWORD:-}
 VERBOSE=${VERBOSE:-0}
-RUN=${RUN:-}
+RUN=${RUN:--$(date +%s)-$$}
+WRITE_DOC=${WRITE_DOC:-0}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 if [ -z "$SYSADMIN_PASSWORD" ]; then
     echo "examples.sh: set SYSADMIN_PASSWORD (and SYSADMIN_EMAIL unless it is sysadmin@cmagent.local)" >&2
@@ -416,6 +422,17 @@ expect '"message":"User account is not active"'
 call user.setEnabled '{"token":"'"$TOKEN"'","data":{"id":"'"$USER_ID"'","enabled":true}}' 200
 call auth.login '{"data":{"email":"'"$USER_EMAIL"'","password":"carl-secret-2"}}' 200
 USER_TOKEN=$(printf '%s' "$OUT" | field data.token)
+
+section "the examples of the later sections, from the document (docs/check_examples.py)"
+STEP=$((STEP + 1))
+export R TOKEN CUSTOMER_ID USER_ID USER_TOKEN RUN
+if [ "$WRITE_DOC" = 1 ]; then
+    python3 "$HERE/check_examples.py" --write "$HERE/protocol.md" || fail "check_examples.py --write failed"
+else
+    OUT=$(python3 "$HERE/check_examples.py" "$HERE/protocol.md" 2>&1) || fail "the replies differ from the document:
+$OUT"
+    [ "$VERBOSE" = 1 ] && printf '%s\n' "$OUT"
+fi
 
 section "logins: the e-mail budget"
 NOBODY="nobody-$$@acme.example"
