@@ -1,6 +1,6 @@
 /* metrics_http.c: GET /metrics (and HEAD) answered with metrics_render_prometheus(); any other
  * path 404, any other method 405. Loopback only: the figures carry no tenant's data, but they are
- * the agent's and nobody off the host is meant to read them (protocol §9). */
+ * the agent's and nobody off the host is meant to read them (docs/protocol.md 1.16). */
 #include "cmagent/metrics_http.h"
 
 #include "cmagent/metrics.h"
