@@ -607,11 +607,14 @@ static int publish_event(struct agent *a, const struct outbox_event *ev)
 {
     char topic[1024];
     snprintf(topic, sizeof topic, "%s%s/%s/%s", a->event_prefix, ev->tenant_id, ev->entity_type, ev->event_type);
+    metrics_gauge_add(METRICS_EVENTS_UNACKED, 1); /* before: the acknowledgement may come first */
     if (transport_publish(a->transport, topic, ev->payload, strlen(ev->payload), 1, false, NULL, 0,
-                          (uint64_t)ev->seq) != 0)
+                          (uint64_t)ev->seq) != 0) {
+        metrics_gauge_add(METRICS_EVENTS_UNACKED, -1);
         return -1;
+    }
     a->last_sent_seq = ev->seq;
-    metrics_gauge_add(METRICS_EVENTS_UNACKED, 1);
+    metrics_gauge_add(METRICS_EVENTS_PUBLISHED, 1);
     return 0;
 }
 

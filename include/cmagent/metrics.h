@@ -26,7 +26,10 @@ void metrics_register_ops(const char *const *names, size_t n);
  * arrived, clock_mono_us(); 0 when unknown: then no latency is recorded). */
 void metrics_record_reply(const char *op, int status, int64_t received_mono_us);
 
-enum metrics_gauge { METRICS_QUEUE_DEPTH, METRICS_EVENTS_UNACKED, METRICS_BROKER_CONNECTED, METRICS_GAUGES };
+/* The gauges, and one counter kept the same way (events handed to the broker, resends included). */
+enum metrics_gauge {
+    METRICS_QUEUE_DEPTH, METRICS_EVENTS_UNACKED, METRICS_BROKER_CONNECTED, METRICS_EVENTS_PUBLISHED, METRICS_GAUGES
+};
 void metrics_gauge_set(enum metrics_gauge g, int64_t v);
 void metrics_gauge_add(enum metrics_gauge g, int64_t delta); /* never below 0 */
 int64_t metrics_gauge(enum metrics_gauge g);

@@ -96,6 +96,7 @@ cJSON *api_stats_object(void)
 
     add_group_commit(o);
     cJSON_AddNumberToObject(o, "queueDepth", (double)metrics_gauge(METRICS_QUEUE_DEPTH));
+    cJSON_AddNumberToObject(o, "eventsPublished", (double)metrics_gauge(METRICS_EVENTS_PUBLISHED));
     cJSON_AddNumberToObject(o, "eventsUnacknowledged", (double)metrics_gauge(METRICS_EVENTS_UNACKED));
     cJSON_AddBoolToObject(o, "brokerConnected", metrics_gauge(METRICS_BROKER_CONNECTED) != 0);
     for (size_t i = 0; metrics_op_at(i, &m); i++)

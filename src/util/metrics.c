@@ -212,6 +212,8 @@ char *metrics_render_prometheus(void)
     stats_snapshot(&st);
     render_group_commit(f, &st);
     gauge(f, "cmagent_queue_depth", "Requests waiting for the writer.", metrics_gauge(METRICS_QUEUE_DEPTH));
+    counter(f, "cmagent_events_published_total", "Events handed to the broker (again after a reconnect).",
+            (uint64_t)metrics_gauge(METRICS_EVENTS_PUBLISHED));
     gauge(f, "cmagent_events_unacknowledged", "Events published and not yet acknowledged by the broker.",
           metrics_gauge(METRICS_EVENTS_UNACKED));
     gauge(f, "cmagent_broker_connected", "1 while connected to the broker, else 0.",

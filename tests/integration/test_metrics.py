@@ -103,6 +103,7 @@ def test_counts_errors_and_histograms_after_requests(env):
 
 
 def test_events_are_counted_until_acknowledged(env):
+    before = value(samples(scrape()[2]), "cmagent_events_published_total")
     ta = make_tenant_admin(env.c, env.sys_token)
     for i in range(3):
         env.c.ok("customer.create", {"title": "Metrics %d %s" % (i, ta.tenant_id)}, token=ta.token)
@@ -111,6 +112,9 @@ def test_events_are_counted_until_acknowledged(env):
                what="the broker to acknowledge every event")
     s = samples(scrape()[2])
     check(value(s, "cmagent_requests_total", op="customer.create") == 3, "3 customer.create")
+    # tenant.create, user.create, auth.activate and the 3 customers: 6 events at least
+    check(value(s, "cmagent_events_published_total") >= before + 6, "the events were counted", before,
+          value(s, "cmagent_events_published_total"))
 
 
 def test_other_paths_and_methods(env):
@@ -149,7 +153,8 @@ def test_stats_topic_and_agent_stats_carry_the_same_figures(env):
           "per operation: requests, errors by status, latency", tl)
     check([b["le"] for b in tl["latencyBuckets"]] == [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
           "the Prometheus default buckets", tl)
-    check(body["brokerConnected"] is True and "queueDepth" in body and "eventsUnacknowledged" in body, "gauges", body)
+    check(body["brokerConnected"] is True and "queueDepth" in body and "eventsUnacknowledged" in body and
+          body["eventsPublished"] >= 1, "gauges", body)
     text = json.dumps(body)
     for secret in (ta.tenant_id, eid(cu["id"]), ta.email, "Stats topic customer"):
         check(secret not in text, "nothing tenant-specific on the stats topic: %s" % secret)
