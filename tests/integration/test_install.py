@@ -128,7 +128,7 @@ def test_systemd_unit():
           "LoadCredential %r" % k.get("LoadCredential"))
     want = {"DynamicUser": "yes", "ProtectSystem": "strict", "StateDirectory": "cmagent",
             "Restart": "on-failure", "RestartPreventExitStatus": "2", "NoNewPrivileges": "yes", "ProtectHome": "yes", "PrivateTmp": "yes",
-            "CapabilityBoundingSet": "", "WorkingDirectory": "/var/lib/cmagent", "WantedBy": "multi-user.target"}
+            "SyslogIdentifier": "cmagent", "CapabilityBoundingSet": "", "WorkingDirectory": "/var/lib/cmagent", "WantedBy": "multi-user.target"}
     for key, v in want.items():
         check(k.get(key) == [v], "%s=%r, want %r" % (key, k.get(key), v))
     check("@system-service" in k.get("SystemCallFilter", []), "no system call filter")
