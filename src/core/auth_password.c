@@ -123,6 +123,17 @@ static int check_password_reuse(struct ctx *ctx, const char *user_id, const char
     return ERR_OK;
 }
 
+/* A new password for the credentials c: the policy, not the current one, not one of the reuse
+ * window's. */
+static int check_new_password(struct ctx *ctx, const struct credentials *c, const char *next)
+{
+    if (auth_check_password_policy(ctx, next) != ERR_OK)
+        return ctx->err.kind;
+    if (c->password_hash != NULL && auth_password_matches(ctx, next, c->password_hash))
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "New password should be different from existing!");
+    return check_password_reuse(ctx, c->user_id, next);
+}
+
 /* AuthController.changePassword's checks on the caller's credentials (read into c, which the
  * caller releases), then the new password's hash. */
 static int verify_password_change(struct ctx *ctx, const char *current, const char *next, struct credentials *c,
@@ -135,11 +146,7 @@ static int verify_password_change(struct ctx *ctx, const char *current, const ch
         return ctx_store_failed(ctx, rc);
     if (c->password_hash == NULL || !auth_password_matches(ctx, current ? current : "", c->password_hash))
         return error_set(&ctx->err, ERR_BAD_REQUEST, "Current password doesn't match!");
-    if (auth_check_password_policy(ctx, next) != ERR_OK)
-        return ctx->err.kind;
-    if (auth_password_matches(ctx, next, c->password_hash))
-        return error_set(&ctx->err, ERR_BAD_REQUEST, "New password should be different from existing!");
-    if (check_password_reuse(ctx, c->user_id, next) != ERR_OK)
+    if (check_new_password(ctx, c, next) != ERR_OK)
         return ctx->err.kind;
     return hash_new_password(ctx, next, hash);
 }
@@ -324,11 +331,7 @@ static int verify_reset(struct ctx *ctx, const char *reset_token, const char *pa
     snprintf(ctx->audit_entity_id, sizeof ctx->audit_entity_id, "%s", c->user_id);
     if (c->reset_token_exp != 0 && c->reset_token_exp <= ctx->now)
         return error_set(&ctx->err, ERR_BAD_REQUEST, "Password reset token expired");
-    if (auth_check_password_policy(ctx, password) != ERR_OK)
-        return ctx->err.kind;
-    if (c->password_hash != NULL && auth_password_matches(ctx, password, c->password_hash))
-        return error_set(&ctx->err, ERR_BAD_REQUEST, "New password should be different from existing!");
-    if (check_password_reuse(ctx, c->user_id, password) != ERR_OK)
+    if (check_new_password(ctx, c, password) != ERR_OK)
         return ctx->err.kind;
     return hash_new_password(ctx, password, hash);
 }

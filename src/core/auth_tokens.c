@@ -108,70 +108,63 @@ static int load_account(struct ctx *ctx, const char *user_id, const char *not_fo
     return ERR_OK;
 }
 
-int auth_authenticate(struct ctx *ctx, const char *token)
+/* The token a secret names and its owner, who must be enabled: 401 for an unknown token, one of
+ * the other kind (an access token or API key to refresh, a refresh token to authenticate), or an
+ * owner disabled or gone; 401 TOKEN_EXPIRED for an expired one. The caller releases t and u. */
+static int load_session(struct ctx *ctx, const char *secret, bool refresh, struct token *t, struct user *u)
 {
     char digest[SECRET_DIGEST_HEX];
-    struct token t = { 0 };
-    struct user u = { 0 };
     struct credentials c = { 0 };
-    int rc;
 
-    if (token == NULL || token[0] == '\0')
-        return error_set(&ctx->err, ERR_UNAUTHORIZED, "Authentication token is missing");
-    secret_digest(token, digest);
-    rc = store_token_get_by_digest(ctx->store, digest, &t);
+    secret_digest(secret, digest);
+    int rc = store_token_get_by_digest(ctx->store, digest, t);
     if (rc == STORE_NOT_FOUND)
         return error_set(&ctx->err, ERR_UNAUTHORIZED, INVALID_TOKEN);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
-    if (t.kind == TOKEN_REFRESH)
-        rc = error_set(&ctx->err, ERR_UNAUTHORIZED, "A refresh token can't be used as an access token");
-    else if (token_expired(ctx, &t))
+    if (refresh != (t->kind == TOKEN_REFRESH))
+        rc = error_set(&ctx->err, ERR_UNAUTHORIZED, "%s",
+                       refresh ? INVALID_TOKEN : "A refresh token can't be used as an access token");
+    else if (token_expired(ctx, t))
         rc = error_set(&ctx->err, ERR_TOKEN_EXPIRED, "Token has expired");
     else
-        rc = load_account(ctx, t.user_id, INVALID_TOKEN, &u, &c);
+        rc = load_account(ctx, t->user_id, INVALID_TOKEN, u, &c);
     if (rc == ERR_OK && !c.enabled)
         rc = error_set(&ctx->err, ERR_UNAUTHORIZED, NOT_ACTIVE);
+    credentials_release(&c);
+    return rc;
+}
+
+int auth_authenticate(struct ctx *ctx, const char *token)
+{
+    struct token t = { 0 };
+    struct user u = { 0 };
+
+    if (token == NULL || token[0] == '\0')
+        return error_set(&ctx->err, ERR_UNAUTHORIZED, "Authentication token is missing");
+    int rc = load_session(ctx, token, false, &t, &u);
     if (rc == ERR_OK)
         auth_fill_principal(ctx, &u, &t);
     token_release(&t);
     user_release(&u);
-    credentials_release(&c);
     return rc;
 }
 
 int auth_refresh(struct ctx *ctx, const char *refresh_token, struct token_pair *out)
 {
-    char digest[SECRET_DIGEST_HEX];
     struct token t = { 0 };
     struct user u = { 0 };
-    struct credentials c = { 0 };
-    int rc;
 
     memset(out, 0, sizeof *out);
     if (refresh_token == NULL || refresh_token[0] == '\0')
         return error_set(&ctx->err, ERR_UNAUTHORIZED, "Refresh token is missing");
-    secret_digest(refresh_token, digest);
-    rc = store_token_get_by_digest(ctx->store, digest, &t);
-    if (rc == STORE_NOT_FOUND)
-        return error_set(&ctx->err, ERR_UNAUTHORIZED, INVALID_TOKEN);
-    if (rc != STORE_OK)
-        return ctx_store_failed(ctx, rc);
-    if (t.kind != TOKEN_REFRESH)
-        rc = error_set(&ctx->err, ERR_UNAUTHORIZED, INVALID_TOKEN);
-    else if (token_expired(ctx, &t))
-        rc = error_set(&ctx->err, ERR_TOKEN_EXPIRED, "Token has expired");
-    else
-        rc = load_account(ctx, t.user_id, INVALID_TOKEN, &u, &c);
-    if (rc == ERR_OK && !c.enabled)
-        rc = error_set(&ctx->err, ERR_UNAUTHORIZED, NOT_ACTIVE);
+    int rc = load_session(ctx, refresh_token, true, &t, &u);
     if (rc == ERR_OK) {
         int src = store_token_delete_pair(ctx->store, t.pair_id);
         rc = src == STORE_OK ? auth_issue_pair(ctx, u.id, out, NULL) : ctx_store_failed(ctx, src);
     }
     token_release(&t);
     user_release(&u);
-    credentials_release(&c);
     return rc;
 }
 

@@ -102,20 +102,5 @@ void dashboard_release(struct dashboard *d)
     d->n_assigned = 0;
 }
 
-void entities_free(struct entity *items, size_t n)
-{
-    if (items == NULL)
-        return;
-    for (size_t i = 0; i < n; i++)
-        entity_release(&items[i]);
-    free(items);
-}
-
-void dashboards_free(struct dashboard *items, size_t n)
-{
-    if (items == NULL)
-        return;
-    for (size_t i = 0; i < n; i++)
-        dashboard_release(&items[i]);
-    free(items);
-}
+ARRAY_FREE(entities_free, entity_release, struct entity)
+ARRAY_FREE(dashboards_free, dashboard_release, struct dashboard)
