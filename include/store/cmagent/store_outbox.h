@@ -20,7 +20,6 @@ void outbox_events_free(struct outbox_event *items, size_t n);
 /* Frees what n events own, not the array. */
 void outbox_events_free_items(struct outbox_event *items, size_t n);
 
-
 /* Increments and returns the event counter. Rolled back with the transaction, so seq has no gaps. */
 int store_outbox_next_seq(struct store *s, int64_t *seq);
 int store_outbox_insert(struct store *s, const struct outbox_event *ev, int64_t ts);
