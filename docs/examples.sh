@@ -71,14 +71,20 @@ section() { [ "$VERBOSE" = 1 ] && printf '\n### %s\n' "$*"; return 0; }
 call() {
     local op=$1 payload=$2 want=$3
     shift 3
+    call_any "$op" "$payload" "$@"
+    [ "$GOT" = "$want" ] || fail "$op: status $GOT, expected $want"
+}
+
+# call_any OP PAYLOAD [mosquitto_rr options]: as call, whatever the status, which is left in GOT.
+call_any() {
+    local op=$1 payload=$2
+    shift 2
     STEP=$((STEP + 1))
     OUT=$(mosquitto_rr $R "$@" -t "$PREFIX/req/$op" -m "$payload" 2>&1)
     if [ "$VERBOSE" = 1 ]; then
         printf '> %s %s\n< %s\n' "$op" "$payload" "$OUT"
     fi
-    local got
-    got=$(printf '%s' "$OUT" | field status 2>/dev/null) || fail "$op: the reply is not JSON"
-    [ "$got" = "$want" ] || fail "$op: status $got, expected $want"
+    GOT=$(printf '%s' "$OUT" | field status 2>/dev/null) || fail "$op: the reply is not JSON"
 }
 
 # expect TEXT: fails unless the last reply contains TEXT.
@@ -422,7 +428,13 @@ NOBODY="nobody-$$@acme.example"
 for i in $(seq 1 20); do
     call auth.login '{"data":{"email":"'"$NOBODY"'","password":"guess-'"$i"'"}}' 401
 done
-call auth.login '{"data":{"email":"'"$(printf '%s' "$NOBODY" | tr '[:lower:]' '[:upper:]')"'","password":"guess-21"}}' 429
+# The budget refills at one login every 3 s: a loaded machine may have taken long enough over the
+# 20 to earn one back, answered (401) before the refusal.
+for i in 21 22 23 24 25; do
+    call_any auth.login '{"data":{"email":"'"$(printf '%s' "$NOBODY" | tr '[:lower:]' '[:upper:]')"'","password":"guess-'"$i"'"}}'
+    [ "$GOT" = 401 ] || break
+done
+[ "$GOT" = 429 ] || fail "auth.login: status $GOT, expected 429"
 expect '"errorCode":33,"message":"Too many authentication requests for this e-mail: at most 20 a minute (auth_rate_per_email)"'
 
 section "user.delete"
