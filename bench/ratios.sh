@@ -107,13 +107,29 @@ fsync_probe() {
 # cpu_ms PID: CPU time (user + system, all threads) the process has used so far, in ms
 cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15) * 1000 / hz }' "/proc/$1/stat"; }
 
+# CPU per request at 64 in flight of the responder, mosquitto and cm-load, "label" -> "r b l" µs
+declare -A CPU
+# load64 KEY RESPONDER_PID LOAD ARGS...: load with the CPU the responder and mosquitto used around it
+load64() {
+    local key=$1 pid=$2 r0 b0 n
+    shift 2
+    r0=$(cpu_ms "$pid"); b0=$(cpu_ms "$BROKER_PID")
+    load "$@"
+    n=$(( $4 + $4 / 10 ))
+    CPU[$key]+="$(awk -v r=$(( $(cpu_ms "$pid") - r0 )) -v b=$(( $(cpu_ms "$BROKER_PID") - b0 )) \
+        -v l="$(field cpu_ms "$LAST")" -v n="$n" 'BEGIN { printf "%.0f %.0f %.0f;", r * 1000 / n, b * 1000 / n, l * 1000 / n }')"
+}
+
 [ -z "$OUT" ] || : >"$OUT"
 start_broker_conf "$HERE/../config/mosquitto.conf"
+BROKER_PID=${PIDS[${#PIDS[@]} - 1]}
 start_bg echo "$ECHO_BIN" --broker "$BROKER_URI" --topic "bench/echo/req/+" --qos 1
 wait_for_log cm-echo "$TMP/echo.log" 'cm-echo: ready' 10
+ECHO_PID=${PIDS[${#PIDS[@]} - 1]}
 start_bg echo3 "$ECHO_BIN" --broker "$BROKER_URI" --topic "bench/echo3/req/+" --qos 1 \
     --event-topic "bench/echo3/event/CUSTOMER/ENTITY_CREATED"
 wait_for_log cm-echo "$TMP/echo3.log" 'cm-echo: ready' 10
+ECHO3_PID=${PIDS[${#PIDS[@]} - 1]}
 start_agent
 AGENT_PID=${PIDS[${#PIDS[@]} - 1]}
 r=$(rr customer.create "{\"token\":\"$TA_TOKEN\",\"data\":{\"title\":\"Ratio probe\"}}")
@@ -133,15 +149,15 @@ CREATE='{"title":"ratio {run} {n}"}'
 GET="{\"id\":\"$CUSTOMER_ID\"}"
 declare -a R1 R2 R3 R4 V_CREATE V_ECHO3 V_GET V_ECHO V_CREATE1 V_FLOOR1 V_PING1 V_ECHO1 V_FSYNC V_FSYNCW V_R3W
 for ((run = 1; run <= RUNS; run++)); do
-    load "echo3 64" bench/echo3 agent.ping "$N64" 64 0 '{"title":"ratio {run} {n}"}' ""
+    load64 echo3 "$ECHO3_PID" "echo3 64" bench/echo3 agent.ping "$N64" 64 0 '{"title":"ratio {run} {n}"}' ""
     echo3=$(field throughput_rps "$LAST")
     a0=$(cpu_ms "$AGENT_PID")
-    load "customer.create 64" cm/v1 customer.create "$N64" 64 200 "$CREATE" "$TA_TOKEN"
+    load64 create "$AGENT_PID" "customer.create 64" cm/v1 customer.create "$N64" 64 200 "$CREATE" "$TA_TOKEN"
     a1=$(cpu_ms "$AGENT_PID")
     create=$(field throughput_rps "$LAST")
-    load "echo 64" bench/echo agent.ping "$N64" 64 0 "$GET" ""
+    load64 echo "$ECHO_PID" "echo 64" bench/echo agent.ping "$N64" 64 0 "$GET" ""
     echo64=$(field throughput_rps "$LAST")
-    load "customer.get 64" cm/v1 customer.get "$N64" 64 200 "$GET" "$TA_TOKEN"
+    load64 get "$AGENT_PID" "customer.get 64" cm/v1 customer.get "$N64" 64 200 "$GET" "$TA_TOKEN"
     get=$(field throughput_rps "$LAST")
     load "echo 1" bench/echo agent.ping "$N1" 1 0 "$CREATE" ""
     echo1=$(field p50_ms "$LAST")
@@ -204,6 +220,24 @@ row "agent.ping, 1 in flight, p50" "$(median "${V_PING1[@]}")" "echo" "$(median 
 echo
 echo "fsync over allocated blocks (a reused WAL): p50 $(median "${V_FSYNCW[@]}") ms; create at 1 in flight against" \
      "echo + that: ratio $(stats "${V_R3W[@]}" | awk '{ printf "%.2f / %.2f / %.2f", $1, $2, $3 }')"
+
+echo
+echo "CPU per request at 64 in flight (µs, user + system, all threads, warm-up included; medians):"
+printf '  %-24s %10s %10s %10s %10s\n' load responder mosquitto cm-load sum
+for key in echo3 create echo get; do
+    IFS=';' read -r -a samples <<<"${CPU[$key]}"
+    r=() b=() l=() t=()
+    for x in "${samples[@]}"; do
+        read -r xr xb xl <<<"$x"
+        r+=("$xr") b+=("$xb") l+=("$xl") t+=("$((xr + xb + xl))")
+    done
+    case $key in
+        echo3) name="three-message echo" ;; create) name="customer.create" ;;
+        echo) name="echo" ;; get) name="customer.get" ;;
+    esac
+    printf '  %-24s %10s %10s %10s %10s\n' "$name" "$(median "${r[@]}")" "$(median "${b[@]}")" "$(median "${l[@]}")" \
+        "$(median "${t[@]}")"
+done
 
 if [ "$FAILED" -ne 0 ]; then
     exit 1
