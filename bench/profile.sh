@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/profile.sh: where a request's time goes in cmagent, under the loads of bench/ratios.sh. On
 # one broker with the settings of config/mosquitto.conf (free 127.0.0.1 port) it runs the agent with
-# a fresh database three ways, each under agent.ping at 1 in flight, customer.create at 1 in flight
-# and customer.create at 64 in flight (cm-load, QoS 1, 10% warm-up):
+# a fresh database three ways, each under agent.ping at 1 in flight, customer.create at 1 and at 64
+# in flight, and customer.get at 64 in flight (cm-load, QoS 1, 10% warm-up):
 #   1. natively: CPU per request of the agent (/proc/PID/stat, all threads) and, from agent.stats,
 #      the transactions, requests per transaction and time in COMMIT (the WAL write and its fsync);
 #   2. under `perf record -e cpu-clock` (sampling; this VM has no hardware counters) when perf
@@ -103,7 +103,21 @@ stats_now() { rr agent.stats "{\"token\":\"$SYS_TOKEN\"}"; }
 
 CREATE='{"title":"profile {run} {n}"}'
 # the three loads, as "LABEL OP WINDOW"
-LOADS=("ping1 agent.ping 1" "create1 customer.create 1" "create64 customer.create 64")
+LOADS=("ping1 agent.ping 1" "create1 customer.create 1" "create64 customer.create 64" "get64 customer.get 64")
+# data_of OP: sets data and token for a load of OP
+data_of() {
+    case $1 in
+        customer.create) data=$CREATE; token=$TA_TOKEN ;;
+        customer.get) data="{\"id\":\"$CUSTOMER_ID\"}"; token=$TA_TOKEN ;;
+    esac
+}
+# a customer for customer.get, after each start_agent
+make_customer() {
+    local r
+    r=$(rr customer.create "{\"token\":\"$TA_TOKEN\",\"data\":{\"title\":\"Profile probe\"}}")
+    CUSTOMER_ID=$(json_id <<<"$r")
+    [ -n "$CUSTOMER_ID" ] || setup_fail customer.create "$r"
+}
 count_of() { if [ "$1" = 64 ]; then echo "$N64"; else echo "$N1"; fi; }
 
 start_broker_conf "$HERE/../config/mosquitto.conf"
@@ -114,14 +128,14 @@ echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
 AGENT_BIN=$REAL_AGENT
 start_agent
 AGENT_PID=${PIDS[${#PIDS[@]} - 1]}
+make_customer
 echo
 echo "== natively: CPU per request (all the agent's threads, warm-up included) and group commit"
 printf '%-9s %8s %9s %9s %10s %10s %12s %12s %12s\n' load count "req/s" "p50 ms" "cpu µs/req" "user µs" transactions "req/transact" "commit µs/tx"
 for spec in "${LOADS[@]}"; do
     read -r label op window <<<"$spec"
     n=$(count_of "$window")
-    data=""; token=""
-    [ "$op" = customer.create ] && { data=$CREATE; token=$TA_TOKEN; }
+    data_of "$op"
     s0=$(stats_now); c0=$(cpu_ms "$AGENT_PID"); u0=$(user_ms "$AGENT_PID")
     load "$label" "$op" "$n" "$window" "$data" "$token"
     c1=$(cpu_ms "$AGENT_PID"); u1=$(user_ms "$AGENT_PID"); s1=$(stats_now)
@@ -146,9 +160,8 @@ if [ "$PERF" = 1 ]; then
     for spec in "${LOADS[@]}"; do
         read -r label op window <<<"$spec"
         n=$(count_of "$window")
-        data=""; token=""
-        [ "$op" = customer.create ] && { data=$CREATE; token=$TA_TOKEN; }
-        perf record -q -e cpu-clock -F 4999 -p "$AGENT_PID" -o "$TMP/perf.$label.data" >"$TMP/perf.$label.log" 2>&1 &
+        data_of "$op"
+        perf record -q -e cpu-clock -F 4999 -g -p "$AGENT_PID" -o "$TMP/perf.$label.data" >"$TMP/perf.$label.log" 2>&1 &
         PIDS+=("$!")
         sleep 0.5 # perf attaches to every thread
         load "$label" "$op" "$n" "$window" "$data" "$token"
@@ -156,14 +169,21 @@ if [ "$PERF" = 1 ]; then
         wait "${PIDS[${#PIDS[@]} - 1]}" 2>/dev/null || true
         unset 'PIDS[${#PIDS[@]}-1]'
         total=$((n + n / 10))
-        perf report -i "$TMP/perf.$label.data" --stdio --no-children -n --sort dso >"$TMP/perf.$label.dso" 2>/dev/null || true
-        perf report -i "$TMP/perf.$label.data" --stdio --no-children -n --sort dso,sym >"$TMP/perf.$label.sym" 2>/dev/null || true
+        perf report -i "$TMP/perf.$label.data" --stdio --children -n -g none --sort sym >"$TMP/perf.$label.incl" 2>/dev/null || true
+        perf report -i "$TMP/perf.$label.data" --stdio --no-children -n -g none --sort dso >"$TMP/perf.$label.dso" 2>/dev/null || true
+        perf report -i "$TMP/perf.$label.data" --stdio --no-children -n -g none --sort dso,sym >"$TMP/perf.$label.sym" 2>/dev/null || true
         samples=$(awk '/^#/ || NF < 3 { next } { s += $2 } END { print s + 0 }' "$TMP/perf.$label.dso")
         echo
         echo "== perf, $label: $samples samples of cpu-clock at 4999 Hz over $total requests (the sampling's own cost included)"
         echo "-- per library (µs of CPU per request)"
         awk -v n="$total" '/^#/ || NF < 3 { next } { printf "   %-28s %7s  %7.1f µs/req\n", $3, $1, $2 / 4999 * 1e6 / n; if (++k == 9) exit }' \
             "$TMP/perf.$label.dso"
+        echo "-- the kernel by system call, and the scheduler, inclusive (µs of CPU per request)"
+        awk -v n="$total" -v hz=4999 '/^#/ || NF < 5 { next }
+            $5 ~ /^(__x64_sys_|__do_sys_|finish_task_switch|schedule$|asm_sysvec|asm_common_interrupt|irq_exit|handle_softirqs)/ {
+                sub(/\.isra\.0$/, "", $5);
+                if (!seen[$5]++) printf "   %-44s %7s  %7.1f µs/req\n", $5, $1, $1 / 100 * tot / hz * 1e6 / n }
+            ' tot="$samples" "$TMP/perf.$label.incl" | head -n 16
         echo "-- per function, its own time (top 25)"
         awk -v n="$total" '/^#/ || NF < 5 { next } { s = $5; for (i = 6; i <= NF; i++) s = s " " $i;
                 printf "   %-44s %-16s %7s  %7.1f µs/req\n", substr(s, 1, 44), substr($3, 1, 16), $1, $2 / 4999 * 1e6 / n;
@@ -182,13 +202,13 @@ EOF
     AGENT_BIN=$TMP/agent-callgrind
     start_agent
     AGENT_PID=${PIDS[${#PIDS[@]} - 1]}
+    make_customer
     dump=0
     echo
     echo "== under callgrind: $NCG measured requests per load (instructions count the same however loaded the machine is)"
     for spec in "${LOADS[@]}"; do
         read -r label op window <<<"$spec"
-        data=""; token=""
-        [ "$op" = customer.create ] && { data=$CREATE; token=$TA_TOKEN; }
+        data_of "$op"
         # a warm-up outside the counted window, then zero, the measured load (its own 10% warm-up
         # counted), dump
         load "$label warm-up" "$op" "$((NCG / 10 + 1))" "$window" "$data" "$token" 60000
