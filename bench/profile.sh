@@ -102,10 +102,11 @@ stat_of() { grep -o -E "\"$1\":[0-9.]+" <<<"$2" | head -n 1 | cut -d: -f2; }
 stats_now() { rr agent.stats "{\"token\":\"$SYS_TOKEN\"}"; }
 
 CREATE='{"title":"profile {run} {n}"}'
-# the three loads, as "LABEL OP WINDOW"
+# the loads, as "LABEL OP WINDOW"
 LOADS=("ping1 agent.ping 1" "create1 customer.create 1" "create64 customer.create 64" "get64 customer.get 64")
 # data_of OP: sets data and token for a load of OP
 data_of() {
+    data=""; token=""
     case $1 in
         customer.create) data=$CREATE; token=$TA_TOKEN ;;
         customer.get) data="{\"id\":\"$CUSTOMER_ID\"}"; token=$TA_TOKEN ;;
