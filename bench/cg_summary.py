@@ -138,7 +138,8 @@ def parse(path, names, prof):
             elif key == "calls":
                 in_call = True
                 if cfn is not None:
-                    prof.calls_fn[cfn] += int(value.split()[0])
+                    # versioned libc names: pthread_cond_signal@@GLIBC_2.3.2
+                    prof.calls_fn[cfn.split("@")[0]] += int(value.split()[0])
     thread = None
     for tname, roots in THREAD_ROOTS:
         if any(r in fns for r in roots):
@@ -181,7 +182,7 @@ def main():
     print("-- the agent's functions, inclusive (instructions per request; top 30)")
     agent = [(f, v) for (o, f), v in prof.incl_fn.items() if o == "cmagent"]
     for f, v in sorted(agent, key=lambda kv: -kv[1])[:30]:
-        print("   %-40s %10.0f  calls/request %6.2f" % (f, per(v, n), per(prof.calls_fn.get(f, 0), n)))
+        print("   %-40s %10.0f  calls/request %6.2f" % (f, per(v, n), per(prof.calls_fn.get(f.split("@")[0], 0), n)))
     print("-- functions by their own instructions (per request; top 20)")
     for (o, f), v in sorted(prof.self_fn.items(), key=lambda kv: -kv[1])[:20]:
         print("   %-40s %-16s %10.0f" % (f[:40], o[:16], per(v, n)))
