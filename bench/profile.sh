@@ -10,7 +10,8 @@
 #   3. under valgrind's callgrind (counts instructions, so the figures do not move with the load of
 #      the machine): instructions per request by thread, by library, by agent function, and calls
 #      per request of the functions that mark a cost (SQL statements stepped, JSON rendered,
-#      messages published, threads woken, syncs), from bench/cg_summary.py.
+#      messages published, threads woken, syncs), from bench/cg_summary.py; then the same for
+#      cm-echo (plain at 1 in flight, three-message at 64): paho's own cost per message.
 # Everything it started is stopped on exit.
 #
 # Usage: bench/profile.sh [-n COUNT] [-m COUNT1] [-c COUNT_CG] [-k] [BUILD_DIR]
@@ -76,11 +77,13 @@ BENCH_NAME=profile.sh
 [ "$KEEP" = 0 ] || echo "files kept in $TMP"
 
 LAST=""
-# load LABEL OP COUNT WINDOW DATA TOKEN [TIMEOUT_MS]: one cm-load run against the agent; JSON in $LAST
+# load LABEL OP COUNT WINDOW DATA TOKEN [TIMEOUT_MS]: one cm-load run against the agent (or, with
+# PREFIX and EXPECT=0, an echo); JSON in $LAST
 load() {
     local label=$1 op=$2 count=$3 window=$4 data=$5 token=$6 tmo=${7:-10000} rc=0
-    local -a args=(--broker "$BROKER_URI" --op "$op" --count "$count" --warmup "$((count / 10))"
-                   --window "$window" --label "$label" --timeout-ms "$tmo" --json)
+    local -a args=(--broker "$BROKER_URI" --prefix "${PREFIX:-cm/v1}" --op "$op" --count "$count"
+                   --warmup "$((count / 10))" --window "$window" --label "$label" --timeout-ms "$tmo"
+                   --expect-status "${EXPECT:-200}" --json)
     [ -n "$data" ] && args+=(--data "$data")
     [ -n "$token" ] && args+=(--token "$token")
     "$LOAD_BIN" "${args[@]}" >"$TMP/load.out" 2>"$TMP/load.err" &
@@ -224,6 +227,31 @@ EOF
         /usr/bin/python3 "$HERE/cg_summary.py" "$((NCG + NCG / 10))" \
             "$label (window $window)" $files
         echo
+    done
+fi
+# ---- the floors under callgrind: paho's own cost per message, for comparison ----
+if [ "$NCG" -gt 0 ] && [ -x "$BUILD/bench/cm-echo" ]; then
+    forget_last # the agent under callgrind
+    for spec in "echo1 bench/echo 1" "echo3-64 bench/echo3 64"; do
+        read -r label prefix window <<<"$spec"
+        extra=()
+        [ "$label" = echo1 ] || extra=(--event-topic bench/echo3/event/CUSTOMER/ENTITY_CREATED)
+        start_bg "$label" valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$TMP/cg-$label.out" \
+            "$BUILD/bench/cm-echo" --broker "$BROKER_URI" --topic "$prefix/req/+" --qos 1 "${extra[@]}"
+        wait_for_log cm-echo "$TMP/$label.log" 'cm-echo: ready' 60
+        pid=${PIDS[${#PIDS[@]} - 1]}
+        PREFIX=$prefix EXPECT=0 load "$label warm-up" agent.ping "$((NCG / 10 + 1))" "$window" "$CREATE" "" 60000
+        callgrind_control -z "$pid" >/dev/null
+        PREFIX=$prefix EXPECT=0 load "$label" agent.ping "$NCG" "$window" "$CREATE" "" 60000
+        callgrind_control -d "$label" "$pid" >/dev/null
+        sleep 1
+        files=$(ls "$TMP/cg-$label.out.1"-* 2>/dev/null | sort)
+        [ -n "$files" ] || { echo "profile.sh: no callgrind dump for $label" >&2; FAILED=1; continue; }
+        # shellcheck disable=SC2086
+        /usr/bin/python3 "$HERE/cg_summary.py" "$((NCG + NCG / 10))" "cm-echo, $label (window $window)" $files |
+            sed -n '1,/^-- calls from one library/p' | sed '$d'
+        echo
+        forget_last
     done
 fi
 exit "$FAILED"
