@@ -1,7 +1,8 @@
 # bench/lib.sh: what the benchmark scripts share, sourced by them (not run): the processes they
 # start and stop on exit, a private mosquitto on a free 127.0.0.1 port, the agent with a fresh
 # database and a tenant administrator made through the protocol, and reading cm-load's JSON lines.
-# The sourcing script sets BENCH_NAME (for messages) before sourcing, and MOSQUITTO, AGENT_BIN.
+# The sourcing script sets BENCH_NAME (for messages) before sourcing, and MOSQUITTO, AGENT_BIN;
+# with BENCH_KEEP set (to anything) the temporary directory is left in place at exit.
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cm-$BENCH_NAME.XXXXXX")
 PIDS=()      # every process the script started, stopped in reverse order on exit
