@@ -767,18 +767,22 @@ static bool process_batch(struct agent *a, struct queue_node *first, size_t n)
         log_warn("Test hook CMAGENT_TEST_EXIT_AFTER_COMMIT: exiting after a commit, before publishing.");
         _exit(70);
     }
-    /* before the replies: a revoked account is cut off, and issued credentials work, by the time
-     * the requester reads that the request succeeded */
-    if (a->broker != NULL && resend)
-        broker_sync_connected(a->broker);
-    else if (a->broker != NULL && began && committed)
-        broker_sync_after_commit(a->broker);
     for (size_t i = 0; i < nreplies; i++) {
         if (replies[i].job != NULL)
             submit_mail(a, replies[i].job);
         replies[i].job = NULL;
     }
+    /* The broker hears of changed accounts on the agent's one connection, so it applies them in
+     * this order with the replies: revocations and new accounts before, new passwords of existing
+     * accounts (which end their sessions, the asking one included) after (broker_sync.h). */
+    bool synced = a->broker != NULL && began && committed;
+    if (synced)
+        broker_sync_after_commit(a->broker, false);
     publish_replies(a, replies, nreplies);
+    if (synced)
+        broker_sync_after_commit(a->broker, true);
+    if (a->broker != NULL && resend)
+        broker_sync_connected(a->broker);
     if (resend)
         a->last_sent_seq = 0;
     publish_events(a);

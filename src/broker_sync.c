@@ -125,13 +125,22 @@ static void add_account(struct broker_sync *bs, struct dynsec_batch *b, const st
     char corr[BROKER_NAME_MAX + 48];
     const char p = st->presence == BROKER_PRESENT ? 'p' : st->presence == BROKER_DISABLED ? 'd' : 'x';
     snprintf(corr, sizeof corr, "a %lld %c %s", (long long)st->version, p, st->username);
-    dynsec_batch_account(b, &bs->names, st, st->password, st->rotate, corr);
+    dynsec_batch_account(b, &bs->names, st, st->password, corr);
     note_sent(bs, st->username, st->version);
 }
 
-/* Sends the accounts of the database, the pending ones (skipping those sent lately) or all. */
-static void send_accounts(struct broker_sync *bs, bool pending_only)
+/* Whether a pending account's change ends its sessions (a new password of an existing client). */
+static bool ends_sessions(const struct broker_state *st)
 {
+    return st->presence == BROKER_PRESENT && st->applied > 0 && (st->password != NULL || st->rotate);
+}
+
+enum which { PENDING_BEFORE_REPLIES, PENDING_AFTER_REPLIES, EVERY_ACCOUNT };
+
+/* Sends the accounts of the database: the pending ones of a phase (skipping those sent lately), or all. */
+static void send_accounts(struct broker_sync *bs, enum which which)
+{
+    bool pending_only = which != EVERY_ACCOUNT;
     struct dynsec_batch *b = dynsec_batch_new();
     char after[BROKER_NAME_MAX] = "";
     size_t accounts = 0;
@@ -147,6 +156,8 @@ static void send_accounts(struct broker_sync *bs, bool pending_only)
         for (size_t i = 0; i < n; i++) {
             const struct sent *s = find_sent(bs, v[i].username);
             if (pending_only && s != NULL && s->version >= v[i].version && now_mono - s->at_ms < RESEND_AFTER_MS)
+                continue;
+            if (pending_only && ends_sessions(&v[i]) != (which == PENDING_AFTER_REPLIES))
                 continue;
             add_account(bs, b, &v[i]);
             if (++accounts % ACCOUNTS_PER_PUBLISH == 0)
@@ -164,9 +175,9 @@ static void send_accounts(struct broker_sync *bs, bool pending_only)
         log_debug("Told the broker about %zu accounts%s.", accounts, pending_only ? " that changed" : "");
 }
 
-void broker_sync_after_commit(struct broker_sync *bs)
+void broker_sync_after_commit(struct broker_sync *bs, bool after_replies)
 {
-    send_accounts(bs, true);
+    send_accounts(bs, after_replies ? PENDING_AFTER_REPLIES : PENDING_BEFORE_REPLIES);
 }
 
 static void reconcile(struct broker_sync *bs)
@@ -175,7 +186,7 @@ static void reconcile(struct broker_sync *bs)
     dynsec_batch_list_clients(b, "list");
     publish_batch(bs, b);
     dynsec_batch_free(b);
-    send_accounts(bs, false);
+    send_accounts(bs, EVERY_ACCOUNT);
     bs->next_reconcile_ms = clock_mono_ms() + bs->interval_ms;
 }
 

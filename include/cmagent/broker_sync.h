@@ -23,8 +23,12 @@ struct broker_sync *broker_sync_new(const struct broker_names *names, const char
                                     int64_t reconcile_interval_ms, struct store *store, struct transport *t);
 void broker_sync_free(struct broker_sync *bs);
 
-/* After a commit: tells the broker what changed (the accounts the database has pending). */
-void broker_sync_after_commit(struct broker_sync *bs);
+/* After a commit: tells the broker what changed (the accounts the database has pending). Called
+ * twice. Before the batch's replies (after_replies false) with what must hold when the requester
+ * reads its reply: new accounts, disabled and deleted ones. After them (true) with new passwords
+ * of accounts the broker has: mosquitto ends an account's sessions when its password changes, and
+ * the session that asked must get its reply first. */
+void broker_sync_after_commit(struct broker_sync *bs, bool after_replies);
 
 /* Connected (again): the baseline, then a full reconcile. */
 void broker_sync_connected(struct broker_sync *bs);

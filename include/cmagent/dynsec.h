@@ -21,16 +21,16 @@ size_t dynsec_batch_size(const struct dynsec_batch *b);   /* commands gathered *
 /* The gathered commands as {"commands":[...]} (heap), and an empty batch again; NULL when empty. */
 char *dynsec_batch_take(struct dynsec_batch *b);
 
-/* The shared roles, the anonymous group, the default access (deny but unsubscribing) and the agent's
- * role on its own client. Idempotent: what already exists answers an error the agent ignores. */
+/* The shared roles, the anonymous group's role and the agent's role on its own client. Idempotent:
+ * what already exists answers an error the agent ignores, and changes nothing. */
 void dynsec_batch_baseline(struct dynsec_batch *b, const struct broker_names *names, const char *agent_username);
 
-/* Makes the broker client of st what its presence says (broker_store.h): present (its role
- * recreated with its rights, created with password or, when none is given, a random one nobody
- * knows, enabled; kick ends its sessions first), disabled, or deleted. The command that tells the
- * outcome carries correlation. */
+/* Makes the broker client of st what its presence says (store_broker.h): present (its role with
+ * its rights, created with password or, when none is given, a random one nobody knows; given
+ * password, or with st->rotate a random one; enabled), disabled (which ends its sessions), or
+ * deleted (the same). The command that tells the outcome carries correlation. */
 void dynsec_batch_account(struct dynsec_batch *b, const struct broker_names *names, const struct broker_state *st,
-                          const char *password, bool kick, const char *correlation);
+                          const char *password, const char *correlation);
 
 /* Deletes a client and its role (a client of the agent's prefix the database does not know). */
 void dynsec_batch_delete(struct dynsec_batch *b, const char *username, const char *correlation);
@@ -47,7 +47,8 @@ typedef void dynsec_response_fn(void *arg, const char *command, const char *erro
 int dynsec_parse(const char *payload, size_t len, dynsec_response_fn *fn, void *arg);
 
 /* The plugin's first configuration (plugin_opt_config_file): the agent's client with the plugin's
- * admin role and its own, the baseline above, and nothing else (heap JSON). */
+ * admin role and its own, the baseline above, the anonymous group set, every default access denied
+ * but unsubscribing, and nothing else (heap JSON). */
 char *dynsec_initial_config(const struct broker_names *names, const char *agent_username, const char *agent_password);
 
 #endif

@@ -22,6 +22,7 @@ struct broker_state {
     char user_id[UUID_STR_LEN];
     char key_id[UUID_STR_LEN];     /* "" for a user's own account */
     int64_t version;
+    int64_t applied;               /* the last version the broker confirmed (0: never) */
     char *password;                /* heap: a password to hand to the broker, or NULL */
     bool rotate;                   /* set a new random password and end the client's sessions */
     enum broker_presence presence;

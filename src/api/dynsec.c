@@ -105,22 +105,14 @@ static void ensure_role(struct dynsec_batch *b, const char *name, const struct b
     }
 }
 
-static void add_default_access(cJSON *into_array_or_object, bool as_commands)
+static void add_default_access(cJSON *into)
 {
     static const struct { const char *type; bool allow; } access[] = {
         { "publishClientSend", false }, { "publishClientReceive", false }, { "subscribe", false },
         { "unsubscribe", true },
     };
-    for (size_t i = 0; i < sizeof access / sizeof access[0]; i++) {
-        if (as_commands) {
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "acltype", access[i].type);
-            cJSON_AddBoolToObject(o, "allow", access[i].allow);
-            cJSON_AddItemToArray(into_array_or_object, o);
-        } else {
-            cJSON_AddBoolToObject(into_array_or_object, access[i].type, access[i].allow);
-        }
-    }
+    for (size_t i = 0; i < sizeof access / sizeof access[0]; i++)
+        cJSON_AddBoolToObject(into, access[i].type, access[i].allow);
 }
 
 void dynsec_batch_baseline(struct dynsec_batch *b, const struct broker_names *names, const char *agent_username)
@@ -145,11 +137,9 @@ void dynsec_batch_baseline(struct dynsec_batch *b, const struct broker_names *na
     c = command(b, "addGroupRole", NULL);
     cJSON_AddStringToObject(c, "groupname", anon);
     cJSON_AddStringToObject(c, "rolename", anon);
-    c = command(b, "setAnonymousGroup", NULL);
-    cJSON_AddStringToObject(c, "groupname", anon);
-    c = command(b, "setDefaultACLAccess", NULL);
-    cJSON *acls = cJSON_AddArrayToObject(c, "acls");
-    add_default_access(acls, true);
+    /* Not setAnonymousGroup nor setDefaultACLAccess: mosquitto disconnects every anonymous client
+     * on the first, at every agent start; the first configuration (dynsec_initial_config) has
+     * both, and docs/broker-acl.md says how to set them on a configuration made otherwise. */
 }
 
 static void client_command(struct dynsec_batch *b, const char *name, const char *username, const char *correlation)
@@ -166,7 +156,7 @@ void dynsec_batch_delete(struct dynsec_batch *b, const char *username, const cha
 }
 
 void dynsec_batch_account(struct dynsec_batch *b, const struct broker_names *names, const struct broker_state *st,
-                          const char *password, bool kick, const char *correlation)
+                          const char *password, const char *correlation)
 {
     char client[BROKER_NAME_MAX], unknown[SECRET_TOKEN_MAX];
     struct broker_acl_list l;
@@ -179,31 +169,23 @@ void dynsec_batch_account(struct dynsec_batch *b, const struct broker_names *nam
         client_command(b, "disableClient", st->username, correlation);
         return;
     }
+    /* Never deleteRole on a role a client holds: mosquitto 2.0.11 then crashes on the next
+     * command naming that client. An account's rights never change (its user's authority, tenant
+     * and customer are fixed), so the role is created and its entries added again, which the
+     * broker refuses harmlessly when they are there. */
     broker_role_name(names, "client", client);
     broker_account_acls(names, st, &l);
-    cJSON *c = command(b, "deleteRole", NULL);
-    cJSON_AddStringToObject(c, "rolename", st->username);
-    c = command(b, "createRole", NULL);
-    cJSON_AddStringToObject(c, "rolename", st->username);
-    cJSON_AddItemToObject(c, "acls", acls_json(&l));
+    ensure_role(b, st->username, &l);
     secret_token(unknown, "", 24);
-    c = command(b, "createClient", NULL);
+    cJSON *c = command(b, "createClient", NULL);
     cJSON_AddStringToObject(c, "username", st->username);
     cJSON_AddStringToObject(c, "password", password != NULL ? password : unknown);
     cJSON_AddItemToObject(c, "roles", roles_json(st->username, client));
-    const char *roles[] = { st->username, client };
-    for (size_t i = 0; i < 2; i++) {
-        c = command(b, "addClientRole", NULL);
-        cJSON_AddStringToObject(c, "username", st->username);
-        cJSON_AddStringToObject(c, "rolename", roles[i]);
-    }
-    if (password != NULL) {
+    if (password != NULL || st->rotate) {
         c = command(b, "setClientPassword", NULL);
         cJSON_AddStringToObject(c, "username", st->username);
-        cJSON_AddStringToObject(c, "password", password);
+        cJSON_AddStringToObject(c, "password", password != NULL ? password : unknown);
     }
-    if (kick)
-        client_command(b, "disableClient", st->username, NULL);
     client_command(b, "enableClient", st->username, correlation);
 }
 
@@ -307,7 +289,7 @@ char *dynsec_initial_config(const struct broker_names *names, const char *agent_
     cJSON_AddItemToObject(g, "roles", roles_json(anon, NULL));
     cJSON_AddItemToArray(groups, g);
     cJSON_AddStringToObject(root, "anonymousGroup", anon);
-    add_default_access(cJSON_AddObjectToObject(root, "defaultACLAccess"), false);
+    add_default_access(cJSON_AddObjectToObject(root, "defaultACLAccess"));
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     return text;

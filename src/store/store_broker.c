@@ -26,7 +26,7 @@ int store_broker_issue(struct store *s, const char *username, const char *user_i
 #define STATE_SELECT                                                                                     \
     "SELECT a.username, a.user_id, a.key_id, a.version, a.password, a.rotate, u.id IS NOT NULL,"        \
     " COALESCE(c.enabled, 0), u.authority, u.tenant_id, u.customer_id,"                                 \
-    " a.key_id IS NULL OR (k.id IS NOT NULL AND (k.expires_at = 0 OR k.expires_at > ?1))"              \
+    " a.key_id IS NULL OR (k.id IS NOT NULL AND (k.expires_at = 0 OR k.expires_at > ?1)), a.applied"   \
     " FROM broker_account a LEFT JOIN tb_user u ON u.id = a.user_id"                                    \
     " LEFT JOIN user_credentials c ON c.user_id = a.user_id"                                            \
     " LEFT JOIN auth_token k ON k.id = a.key_id AND k.kind = 'api_key'"
@@ -48,6 +48,7 @@ static void read_state(sqlite3_stmt *st, void *row, const void *arg)
     b->authority = auth != NULL ? authority_parse((const char *)auth) : AUTHORITY_NONE;
     column_id(st, 9, b->tenant_id);
     column_id(st, 10, b->customer_id);
+    b->applied = sqlite3_column_int64(st, 12);
 }
 
 void broker_states_free(struct broker_state *v, size_t n)
