@@ -20,6 +20,11 @@ import time
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+import re
+
+import paho.mqtt.client as mqtt
+
+from test_reply_topics import raw_publish_v5, refused_reply_tos, refused_response_topics
 from helpers import (
     DEFAULT_PASSWORD, DYNSEC_AGENT_SETTINGS, DYNSEC_SECRET, DYNSEC_USERNAME, HOST, NULL_UUID, PREFIX, SYSADMIN_EMAIL,
     SYSADMIN_PASSWORD, Agent, Broker, Client, MqttSession, anon_reply_topic, check, eid, expect, make_customer,
@@ -235,6 +240,39 @@ def test_forgeries_are_refused(env):
     check(got and got[-1][1].get("state") == "online", "the status is not the agent's online: %r" % got)
 
 
+def agent_connects(env):
+    with open(env.broker.log, errors="replace") as f:
+        return sum(1 for line in f if re.search(r"New client connected .* as cmagent-%s\b" % env.agent.agent_id, line))
+
+
+def test_reply_destination_attacks_on_the_locked_broker(env):
+    # issue 11 points 2 and 3 by an anonymous client, which may publish agent.ping: every Response
+    # Topic and replyTo the broker or the namespace refuses, and the destinations the binding refuses
+    # (another's namespace, a short nonce); the agent stays connected, answers, and publishes nothing
+    a_user = env.a.cred["username"]
+    bound = [("victim namespace", ("cm/v1/reply/%s/x" % a_user).encode()), ("short nonce", b"cm/v1/reply/anon/abc"),
+             ("nonce with a level", b"cm/v1/reply/anon/0123456789abcdef0123/x")]
+    before, connects = env.c.ok("agent.stats", token=env.sys_token)["refusedReplies"], agent_connects(env)
+    with Watcher(env.port, username=env.a.cred["username"], password=env.a.cred["password"]) as victim:
+        victim.subscribe("cm/v1/reply/%s/#" % a_user)
+        victim.subscribe("cm/v1/event/%s/#" % env.a.tenant_id)
+        outcomes = {}
+        for label, topic in refused_response_topics(env.a.tenant_id, env.b.tenant_id) + bound:
+            outcomes[label] = raw_publish_v5(env.port, "%s/req/agent.ping" % PREFIX, b"{}", topic)
+        reply_tos = refused_reply_tos(env.a.tenant_id, env.b.tenant_id) + \
+            [(label, json.dumps(t.decode()).encode()) for label, t in bound]
+        with MqttSession(env.port, protocol=mqtt.MQTTv311) as v3:
+            for i, (label, value) in enumerate(reply_tos):
+                v3.publish("%s/req/agent.ping" % PREFIX, b'{"correlationId":"attacker-%d","replyTo":' % i + value + b"}")
+        reached = sum(1 for how in outcomes.values() if how == "puback") + len(reply_tos)
+        wait_until(lambda: env.c.ok("agent.stats", token=env.sys_token)["refusedReplies"] - before >= reached,
+                   timeout=15, what="%d refusals counted" % reached)
+        check(env.anon.request("agent.ping").get("status") == 200, "the agent does not answer after the attack")
+        time.sleep(0.5)
+        check(victim.topics() == [], "the victim received %r" % victim.topics()[:5])
+    check(agent_connects(env) == connects, "the agent reconnected during the attack")
+
+
 # ---- the subscription matrix ------------------------------------------------------------------------
 
 # (filter template, who may subscribe): SYS, TA (tenant A admin), CU (A's customer user), TB.
@@ -376,6 +414,26 @@ def test_disable_and_delete_cut_a_live_session(env):
     check(w.disconnected.wait(5), "the deleted user's session is still connected")
     w.close()
     check(not can_connect(env.port, cred), "the deleted user can still connect")
+
+
+def test_customer_and_tenant_delete_cut_their_users_sessions(env):
+    # the users a cascade deletes lose their accounts as a user.delete does
+    ta = env.c_as(env.a)
+    cust = ta.ok("customer.create", {"title": unique("Doomed")}, token=env.a.token)
+    u = make_customer_user(ta, env.a.token, eid(cust["id"]))
+    cred = credentials(env.anon, u.token)
+    w = live_session(env, cred)
+    ta.ok("customer.delete", {"id": eid(cust["id"])}, token=env.a.token)
+    check(w.disconnected.wait(5), "the deleted customer's user is still connected")
+    w.close()
+    check(not can_connect(env.port, cred), "the deleted customer's user can still connect")
+    doomed = make_tenant_admin(env.c, env.sys_token)
+    dcred = credentials(env.anon, doomed.token)
+    w = live_session(env, dcred)
+    env.c.ok("tenant.delete", {"id": doomed.tenant_id}, token=env.sys_token)
+    check(w.disconnected.wait(5), "the deleted tenant's administrator is still connected")
+    w.close()
+    check(not can_connect(env.port, dcred), "the deleted tenant's administrator can still connect")
 
 
 def test_lockout_cuts_a_live_session(env):
