@@ -427,7 +427,13 @@ NOBODY="nobody-$$@acme.example"
 for i in $(seq 1 20); do
     call auth.login '{"data":{"email":"'"$NOBODY"'","password":"guess-'"$i"'"}}' 401
 done
-call auth.login '{"data":{"email":"'"$(printf '%s' "$NOBODY" | tr '[:lower:]' '[:upper:]')"'","password":"guess-21"}}' 429
+# The budget refills one request every 3 s (20 a minute), also while the 20 go out: on a slow
+# machine (20 hashed logins take longer than 3 s under a sanitizer) one or two more pass first.
+for i in 21 22 23 24 25; do
+    OUT=$(mosquitto_rr $R -t "$PREFIX/req/auth.login" -m '{"data":{"email":"'"$NOBODY"'","password":"guess-'"$i"'"}}' 2>&1)
+    case "$OUT" in *'"status":429'*) break ;; esac
+done
+call auth.login '{"data":{"email":"'"$(printf '%s' "$NOBODY" | tr '[:lower:]' '[:upper:]')"'","password":"guess-26"}}' 429
 expect '"errorCode":33,"message":"Too many authentication requests for this e-mail: at most 20 a minute (auth_rate_per_email)"'
 
 section "user.delete"
