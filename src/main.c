@@ -2,6 +2,7 @@
 #include "cmagent/agent.h"
 #include "cmagent/config.h"
 #include "cmagent/dynsec.h"
+#include "cmagent/metrics_http.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -92,7 +93,18 @@ int main(int argc, char **argv)
         config_release(&cfg);
         return 2;
     }
-    rc = dynsec_file != NULL ? init_dynsec(&cfg, dynsec_file) : agent_run(&cfg);
+    if (dynsec_file != NULL) {
+        rc = init_dynsec(&cfg, dynsec_file);
+        config_release(&cfg);
+        return rc;
+    }
+    const char *why = cfg.metrics_listen[0] != '\0' ? metrics_http_refusal(cfg.metrics_listen) : NULL;
+    if (why != NULL) {
+        fprintf(stderr, "cmagent: invalid value \"%s\" for \"metrics_listen\": %s\n", cfg.metrics_listen, why);
+        config_release(&cfg);
+        return 2;
+    }
+    rc = agent_run(&cfg);
     config_release(&cfg);
     return rc;
 }

@@ -106,6 +106,8 @@ void broker_account_acls(const struct broker_names *names, const struct broker_s
         add_read(out, t);
         snprintf(t, sizeof t, "%s/event/%s/#", p, NULL_UUID);
         add_read(out, t);
+        snprintf(t, sizeof t, "%s/stats/+", p); /* the agent's figures (stats_interval) */
+        add_read(out, t);
         break;
     case AUTHORITY_TENANT_ADMIN:
         snprintf(t, sizeof t, "%s/event/%s/#", p, st->tenant_id);

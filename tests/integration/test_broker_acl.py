@@ -297,6 +297,7 @@ SUBSCRIPTIONS = [
     ("cm/v1/reply/anon/0123456789abcdef0123",  "+  +   +   +"),
     ("cm/v1/reply/anon/+",                     "-  -   -   -"),
     ("cm/v1/status/+",                         "+  +   +   +"),
+    ("cm/v1/stats/+",                          "+  -   -   -"),
     ("cm/v1/req/+",                            "-  -   -   -"),
 ]
 
