@@ -1,4 +1,4 @@
-/* call.c: authenticated requests: the envelope (token, request id, data), the session's token
+/* call.c: the connection (with which broker account) and authenticated requests: the envelope (token, request id, data), the session's token
  * refreshed with auth.refresh before it expires or when the agent answers 401 "Token has expired",
  * and the outcome: the reply printed (a table, or raw with --json) or the error on stderr with a
  * non-zero exit status. */
@@ -7,8 +7,55 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-int client_open(struct client *c, struct settings *s)
+/* Connects with the session's broker account, giving a password the agent has just re-issued a
+ * moment to reach the broker (it is sent right after the reply that shows it). */
+static int open_with_account(struct client *c, char *err, size_t errlen)
+{
+    struct settings ls = *c->s;
+    const struct timespec pause = { 0, 200 * 1000000L };
+    snprintf(ls.username, sizeof ls.username, "%s", c->ss.broker_user);
+    snprintf(ls.password, sizeof ls.password, "%s", c->ss.broker_pass);
+    for (int tries = 0; (c->link = link_open(&ls, err, errlen)) == NULL; tries++) {
+        if (tries == 15)
+            return -1;
+        nanosleep(&pause, NULL);
+    }
+    return 0;
+}
+
+/* The broker refused the session's account (its password was re-issued to another login, or
+ * changed with the user's): takes what another cmctl saved meanwhile, or asks broker.credentials
+ * anonymously for a new password. 0 connected, or an exit status. */
+static int renew_account(struct client *c, const char *first_err)
+{
+    struct session now;
+    char err[512];
+    int rc;
+    if (session_load(c->s, &now) == 0 && strcmp(now.broker_pass, c->ss.broker_pass) != 0 && now.broker_user[0]) {
+        c->ss = now;
+        if (open_with_account(c, err, sizeof err) == 0)
+            return 0;
+    }
+    c->link = link_open(c->s, err, sizeof err);
+    if (c->link == NULL) {
+        fprintf(stderr, "cmctl: %s\n", first_err);
+        return EXIT_LINK;
+    }
+    rc = client_fetch_broker_account(c);
+    link_close(c->link);
+    c->link = NULL;
+    if (rc != 0)
+        return rc;
+    if ((c->ss.broker_user[0] ? open_with_account(c, err, sizeof err) : (c->link = link_open(c->s, err, sizeof err)) ? 0 : -1) != 0) {
+        fprintf(stderr, "cmctl: %s\n", err);
+        return EXIT_LINK;
+    }
+    return 0;
+}
+
+static int client_open_as(struct client *c, struct settings *s, bool session_account)
 {
     char err[512];
     memset(c, 0, sizeof *c);
@@ -19,12 +66,27 @@ int client_open(struct client *c, struct settings *s)
             return EXIT_USAGE;
         c->have_session = rc == 0;
     }
+    if (session_account && !s->username[0] && c->have_session && c->ss.broker_user[0]) {
+        if (open_with_account(c, err, sizeof err) == 0)
+            return 0;
+        return renew_account(c, err);
+    }
     c->link = link_open(s, err, sizeof err);
     if (c->link == NULL) {
         fprintf(stderr, "cmctl: %s\n", err);
         return EXIT_LINK;
     }
     return 0;
+}
+
+int client_open(struct client *c, struct settings *s)
+{
+    return client_open_as(c, s, true);
+}
+
+int client_open_anonymous(struct client *c, struct settings *s)
+{
+    return client_open_as(c, s, false);
 }
 
 void client_close(struct client *c)
@@ -66,7 +128,7 @@ static cJSON *send_once(struct client *c, const char *op, const cJSON *data, con
         cJSON_AddItemReferenceToObject(env, "data", (cJSON *)data);
     payload = cJSON_PrintUnformatted(env);
     cJSON_Delete(env);
-    reply = link_request(c->link, op, payload, raw, err, sizeof err);
+    reply = link_request(c->link, op, payload, token == NULL || !token[0], raw, err, sizeof err);
     cJSON_free(payload);
     if (reply == NULL) {
         fprintf(stderr, "cmctl: %s\n", err);
@@ -217,4 +279,29 @@ int client_run(struct client *c, const char *op, cJSON *data, bool anonymous, co
 int client_take_pair(struct client *c, const cJSON *reply)
 {
     return take_pair(c, reply);
+}
+
+int client_fetch_broker_account(struct client *c)
+{
+    char *raw = NULL;
+    int rc;
+    cJSON *reply = client_call(c, "broker.credentials", NULL, false, &raw, &rc);
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(reply, "data");
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(d, "username");
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(d, "password");
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(reply, "message");
+    if (reply == NULL)
+        return rc;
+    if (reply_status(reply) == 200 && cJSON_IsString(u) && cJSON_IsString(p)) {
+        snprintf(c->ss.broker_user, sizeof c->ss.broker_user, "%s", u->valuestring);
+        snprintf(c->ss.broker_pass, sizeof c->ss.broker_pass, "%s", p->valuestring);
+        rc = session_save(c->s, &c->ss) ? EXIT_USAGE : 0;
+    } else if (reply_status(reply) == 400 && cJSON_IsString(msg) && strstr(msg->valuestring, "broker_acl none")) {
+        c->ss.broker_user[0] = c->ss.broker_pass[0] = '\0'; /* an open broker: anonymous it is */
+        rc = session_save(c->s, &c->ss) ? EXIT_USAGE : 0;
+    } else
+        rc = print_error_reply("broker.credentials", reply);
+    cJSON_Delete(reply);
+    free(raw);
+    return rc;
 }

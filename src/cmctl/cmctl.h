@@ -44,6 +44,7 @@ struct session {
     char refresh[CMCTL_STR];
     long long expires_at_ms; /* wall clock; 0 unknown */
     char broker[CMCTL_STR];
+    char broker_user[256], broker_pass[256]; /* from broker.credentials; empty on an open broker */
 };
 int session_path(const struct settings *s, char *buf, size_t len);
 int session_load(const struct settings *s, struct session *out); /* 0, 1 when there is none, -1 */
@@ -57,9 +58,11 @@ long long now_ms(void);
 struct link;
 struct link *link_open(const struct settings *s, char *err, size_t errlen);
 void link_close(struct link *l);
-/* Publishes payload to <prefix>/req/<op> and waits for the reply; returns it (cJSON, owned by the
- * caller) and its raw text in *raw (malloc'd), or NULL with err set. */
-cJSON *link_request(struct link *l, const char *op, const char *payload, char **raw, char *err, size_t errlen);
+/* Publishes payload to <prefix>/req/<op> and waits for the reply (on the anon/<nonce> topic when
+ * anonymous: a request without a token); returns it (cJSON, owned by the caller) and its raw text
+ * in *raw (malloc'd), or NULL with err set. */
+cJSON *link_request(struct link *l, const char *op, const char *payload, bool anonymous, char **raw, char *err,
+                    size_t errlen);
 int link_subscribe_events(struct link *l, const char *filter, char *err, size_t errlen);
 /* The next event message, waiting at most timeout_ms (-1: forever): 1 got one, 0 timeout, -1 lost. */
 int link_next_event(struct link *l, int timeout_ms, char **topic, char **payload);
@@ -72,7 +75,14 @@ struct client {
     struct session ss;
     bool have_session;
 };
+/* Connects with the broker credentials of the flags (or environment, config file), else with the
+ * session's (renewed by broker.credentials when the broker refuses them), else anonymously. */
 int client_open(struct client *c, struct settings *s);
+/* The same without the session's broker credentials: connects anonymously unless the flags say otherwise. */
+int client_open_anonymous(struct client *c, struct settings *s);
+/* Asks broker.credentials for the session's broker account and saves it in the session file: 0,
+ * 0 with none kept when the agent runs broker_acl none, or an exit status. */
+int client_fetch_broker_account(struct client *c);
 void client_close(struct client *c);
 /* Sends op with data (may be NULL), with the session's token (refreshed when expired); returns the
  * reply (owned by the caller) and its raw text, or NULL after printing what went wrong (*exit_code). */

@@ -45,7 +45,9 @@ static int usage_login(void)
 {
     printf("usage: cmctl login [EMAIL] [--email EMAIL] [--password PASSWORD | --password-stdin]\n\n"
            "Logs in with auth.login and keeps the access and refresh token in the session file\n"
-           "(mode 0600; $XDG_CONFIG_HOME/cmctl/session, or session.PROFILE with --profile).\n"
+           "(mode 0600; $XDG_CONFIG_HOME/cmctl/session, or session.PROFILE with --profile), with the\n"
+           "broker account that broker.credentials issues when the agent runs broker_acl dynsec\n"
+           "(not with --broker-username); later commands connect with it.\n"
            "Without --password the password is read from CMCTL_LOGIN_PASSWORD, or asked for on the terminal.\n");
     return 0;
 }
@@ -101,7 +103,7 @@ int cmd_login(struct settings *s, int argc, char **argv)
     if (session_path(s, path, sizeof path))
         return EXIT_USAGE;
     s->token[0] = '\0'; /* a login never sends a token */
-    if ((rc = client_open(&c, s)) != 0)
+    if ((rc = client_open_anonymous(&c, s)) != 0)
         return rc;
     data = cJSON_CreateObject();
     cJSON_AddStringToObject(data, "email", email);
@@ -115,7 +117,11 @@ int cmd_login(struct settings *s, int argc, char **argv)
             rc = print_error_reply("auth.login", reply);
         else {
             snprintf(c.ss.email, sizeof c.ss.email, "%s", email);
+            c.ss.broker_user[0] = c.ss.broker_pass[0] = '\0';
             rc = client_take_pair(&c, reply);
+            /* a broker locked down by the agent (broker_acl dynsec) wants an account of the user's */
+            if (rc == 0 && !s->username[0])
+                rc = client_fetch_broker_account(&c);
         }
     }
     if (rc == 0 && s->json) {
@@ -124,6 +130,8 @@ int cmd_login(struct settings *s, int argc, char **argv)
         cJSON_AddStringToObject(d, "email", email);
         cJSON_AddStringToObject(d, "session", path);
         cJSON_AddNumberToObject(d, "expiresAt", (double)c.ss.expires_at_ms);
+        if (c.ss.broker_user[0])
+            cJSON_AddStringToObject(d, "brokerUsername", c.ss.broker_user);
         char *t = cJSON_PrintUnformatted(o);
         printf("%s\n", t);
         cJSON_free(t);
@@ -182,6 +190,8 @@ int cmd_session(struct settings *s, int argc, char **argv)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "email", ss.email);
     cJSON_AddStringToObject(o, "broker", ss.broker);
+    if (ss.broker_user[0])
+        cJSON_AddStringToObject(o, "brokerUsername", ss.broker_user);
     cJSON_AddStringToObject(o, "session", path);
     cJSON_AddNumberToObject(o, "expiresAt", (double)ss.expires_at_ms);
     cJSON_AddBoolToObject(o, "expired", ss.expires_at_ms > 0 && now_ms() >= ss.expires_at_ms);

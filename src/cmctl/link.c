@@ -1,5 +1,8 @@
-/* link.c: cmctl's MQTT 5 connection (paho MQTTAsync): a client id and a reply topic
- * <prefix>/reply/<client id> of its own, one request at a time with its Correlation Data matched
+/* link.c: cmctl's MQTT 5 connection (paho MQTTAsync): a client id and a reply topic of its own,
+ * <prefix>/reply/<broker username>/<nonce> when it connects with broker credentials and
+ * <prefix>/reply/anon/<nonce> for requests without a token, and without credentials (what a broker
+ * locked down by cmagent's broker_acl dynsec lets each read, and where the agent answers each; the
+ * nonce is 128 random bits), one request at a time with its Correlation Data matched
  * on the reply, and a queue of event messages for --follow (the callbacks only queue; whoever
  * waits reads). */
 #include "cmctl.h"
@@ -28,7 +31,8 @@ struct link {
     bool lost;
     char client_id[64];
     char prefix[128];
-    char reply_topic[256];
+    char reply_topic[512]; /* for requests with a token */
+    char anon_topic[512];  /* for requests without; the same without broker credentials */
     char corr[40];       /* the pending request's correlation data */
     unsigned long seq;
     char *reply;         /* the reply to corr, once it came */
@@ -107,7 +111,7 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
     memcpy(payload, m->payload, (size_t)m->payloadlen);
     payload[m->payloadlen] = '\0';
     pthread_mutex_lock(&l->mu);
-    if (strcmp(topic, l->reply_topic) == 0) {
+    if (strcmp(topic, l->reply_topic) == 0 || strcmp(topic, l->anon_topic) == 0) {
         MQTTProperty *cd = MQTTProperties_getProperty(&m->properties, MQTTPROPERTY_CODE_CORRELATION_DATA);
         if (cd != NULL && l->reply == NULL && (size_t)cd->value.data.len == strlen(l->corr) &&
             memcmp(cd->value.data.data, l->corr, strlen(l->corr)) == 0) {
@@ -190,14 +194,22 @@ struct link *link_open(const struct settings *s, char *err, size_t errlen)
 {
     MQTTAsync_createOptions cro = MQTTAsync_createOptions_initializer;
     struct link *l = calloc(1, sizeof *l);
-    unsigned char rnd[8] = { 0 };
+    unsigned char rnd[24] = { 0 };
+    char nonce[33];
     int rc;
-    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
-        snprintf((char *)rnd, sizeof rnd, "%07ld", (long)time(NULL) % 10000000);
-    snprintf(l->client_id, sizeof l->client_id, "cmctl-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
-             rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+        snprintf(err, errlen, "no random bytes for the reply topic's nonce");
+        free(l);
+        return NULL;
+    }
+    snprintf(l->client_id, sizeof l->client_id, "cmctl-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[16], rnd[17], rnd[18],
+             rnd[19], rnd[20], rnd[21], rnd[22], rnd[23]);
+    for (int i = 0; i < 16; i++)
+        snprintf(nonce + 2 * i, 3, "%02x", rnd[i]);
     snprintf(l->prefix, sizeof l->prefix, "%s", s->prefix);
-    snprintf(l->reply_topic, sizeof l->reply_topic, "%s/reply/%s", s->prefix, l->client_id);
+    snprintf(l->reply_topic, sizeof l->reply_topic, "%s/reply/%s/%s", s->prefix,
+             s->username[0] ? s->username : "anon", nonce);
+    snprintf(l->anon_topic, sizeof l->anon_topic, "%s/reply/anon/%s", s->prefix, nonce);
     l->timeout_s = s->timeout_s;
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cond, NULL);
@@ -215,6 +227,9 @@ struct link *link_open(const struct settings *s, char *err, size_t errlen)
     rc = do_connect(l, s);
     if (rc == 0 && do_subscribe(l, l->reply_topic) != 0) {
         snprintf(err, errlen, "cannot subscribe to %s on %s: %s", l->reply_topic, s->broker, l->step_err);
+        rc = 1;
+    } else if (rc == 0 && strcmp(l->anon_topic, l->reply_topic) != 0 && do_subscribe(l, l->anon_topic) != 0) {
+        snprintf(err, errlen, "cannot subscribe to %s on %s: %s", l->anon_topic, s->broker, l->step_err);
         rc = 1;
     } else if (rc != 0)
         snprintf(err, errlen, "cannot connect to %s: %s", s->broker, l->step_err);
@@ -253,8 +268,10 @@ const char *link_prefix(const struct link *l)
     return l->prefix;
 }
 
-static int send_request(struct link *l, const char *op, const char *payload, char *err, size_t errlen)
+static int send_request(struct link *l, const char *op, const char *payload, bool anonymous, char *err,
+                        size_t errlen)
 {
+    const char *reply_to = anonymous ? l->anon_topic : l->reply_topic;
     MQTTAsync_message m = MQTTAsync_message_initializer;
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
     MQTTProperty p;
@@ -265,8 +282,8 @@ static int send_request(struct link *l, const char *op, const char *payload, cha
     m.payloadlen = (int)strlen(payload);
     m.qos = 1;
     p.identifier = MQTTPROPERTY_CODE_RESPONSE_TOPIC;
-    p.value.data.data = l->reply_topic;
-    p.value.data.len = (int)strlen(l->reply_topic);
+    p.value.data.data = (char *)reply_to;
+    p.value.data.len = (int)strlen(reply_to);
     MQTTProperties_add(&m.properties, &p);
     p.identifier = MQTTPROPERTY_CODE_CORRELATION_DATA;
     p.value.data.data = l->corr;
@@ -281,7 +298,8 @@ static int send_request(struct link *l, const char *op, const char *payload, cha
     return 0;
 }
 
-cJSON *link_request(struct link *l, const char *op, const char *payload, char **raw, char *err, size_t errlen)
+cJSON *link_request(struct link *l, const char *op, const char *payload, bool anonymous, char **raw, char *err,
+                    size_t errlen)
 {
     struct timespec ts;
     cJSON *reply = NULL;
@@ -293,7 +311,7 @@ cJSON *link_request(struct link *l, const char *op, const char *payload, char **
     l->reply = NULL;
     snprintf(l->corr, sizeof l->corr, "%s#%lu", l->client_id + 6, ++l->seq);
     pthread_mutex_unlock(&l->mu);
-    if (send_request(l, op, payload, err, errlen))
+    if (send_request(l, op, payload, anonymous, err, errlen))
         return NULL;
     pthread_mutex_lock(&l->mu);
     deadline_in(&ts, l->timeout_s);

@@ -1,4 +1,5 @@
-/* session.c: the session file: the access and refresh token of `cmctl login`, in a file only the
+/* session.c: the session file: the access and refresh token of `cmctl login` and the broker
+ * account that broker.credentials gave it (broker_acl dynsec), in a file only the
  * user can read ($XDG_CONFIG_HOME/cmctl/session, or session.<profile>; mode 0600 in a 0700
  * directory), replaced atomically, and a lock so that two cmctl refreshing at once do not spend
  * the same refresh token twice. */
@@ -102,6 +103,8 @@ int session_load(const struct settings *s, struct session *out)
     copy_str(out->token, sizeof out->token, o, "token");
     copy_str(out->refresh, sizeof out->refresh, o, "refreshToken");
     copy_str(out->broker, sizeof out->broker, o, "broker");
+    copy_str(out->broker_user, sizeof out->broker_user, o, "brokerUsername");
+    copy_str(out->broker_pass, sizeof out->broker_pass, o, "brokerPassword");
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "expiresAt");
     out->expires_at_ms = cJSON_IsNumber(e) ? (long long)e->valuedouble : 0;
     cJSON_Delete(o);
@@ -120,6 +123,10 @@ int session_save(const struct settings *s, const struct session *ss)
     }
     cJSON_AddStringToObject(o, "email", ss->email);
     cJSON_AddStringToObject(o, "broker", ss->broker);
+    if (ss->broker_user[0]) {
+        cJSON_AddStringToObject(o, "brokerUsername", ss->broker_user);
+        cJSON_AddStringToObject(o, "brokerPassword", ss->broker_pass);
+    }
     cJSON_AddStringToObject(o, "token", ss->token);
     cJSON_AddStringToObject(o, "refreshToken", ss->refresh);
     cJSON_AddNumberToObject(o, "expiresAt", (double)ss->expires_at_ms);

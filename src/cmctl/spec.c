@@ -76,6 +76,7 @@ const struct group_spec group_specs[] = {
     { "agent", "the agent: liveness, operation table, counters" },
     { "auth", "activation, passwords (login, logout: cmctl login, cmctl logout)" },
     { "apikey", "the caller's API keys" },
+    { "broker", "the caller's broker account (broker_acl dynsec)" },
     { "tenant", "tenants (system administrator)" },
     { "customer", "customers of the tenant" },
     { "user", "users" },
@@ -118,6 +119,9 @@ const struct cmd_spec cmd_specs[] = {
       "Create an API key for the caller (shown once)" },
     { "apikey", "list", "apiKey.list", NULL, NULL, NULL, "id,description,createdTime,expiresAt", "List the caller's API keys" },
     { "apikey", "delete", "apiKey.delete", "id", NULL, NULL, NULL, "Delete one of the caller's API keys" },
+
+    { "broker", "credentials", "broker.credentials", NULL, NULL, NULL, NULL,
+      "A new password of the caller's broker account (the old one stops working; login keeps its own)" },
 
     { "tenant", "create", "tenant.create", NULL, ADDRESS ",limits", NULL, NULL, "Create a tenant" },
     { "tenant", "get", "tenant.get", "id", NULL, NULL, NULL, "Read a tenant" },

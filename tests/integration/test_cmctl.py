@@ -2,7 +2,11 @@
 session file (mode 0600), create/list/get as tables and as --json piped into jq, the exit status and
 stderr of error replies, the token refreshed when it expired (known expiry, and the agent's 401),
 --follow receiving events with a gap in seq filled by event.replay, `op NAME JSON`, the settings from
-flags, environment and a config file, --help at every level and the bash completion."""
+flags, environment and a config file, --help at every level and the bash completion; all that against
+an open broker (broker_acl none), and against the broker scripts/run starts (broker_acl dynsec): the
+broker account that login takes from broker.credentials, kept in the session file, the replies on
+cm/v1/reply/<its username>/<nonce> (anonymously on cm/v1/reply/anon/<nonce>), a password re-issued
+to another login renewed, and broker credentials of the flags winning over the session's."""
 
 import json
 import os
@@ -13,8 +17,8 @@ import subprocess
 import tempfile
 import time
 
-from helpers import (CMAGENT_BIN, HOST, SYSADMIN_EMAIL, SYSADMIN_PASSWORD, Agent, Broker, Env, check,
-                     check_no_sanitizer_report, free_port, run_tests, unique, unique_email)
+from helpers import (CMAGENT_BIN, DYNSEC_AGENT_SETTINGS, HOST, SYSADMIN_EMAIL, SYSADMIN_PASSWORD, Agent, Broker,
+                     Env, MqttSession, check, check_no_sanitizer_report, free_port, run_tests, unique, unique_email)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -103,6 +107,7 @@ def test_login_keeps_the_session_in_a_file_only_the_user_reads(env):
     s = json.loads(text)
     check(s["token"].startswith("cma_") and s["refreshToken"].startswith("cmr_"), "no token pair: %s" % text)
     check(TA_PASSWORD not in text, "the password is in the session file")
+    check("brokerUsername" not in s, "an open broker (broker_acl none) gave a broker account: %s" % text)
     check(s["email"] == _state["email"], "session e-mail %r" % s["email"])
     p = cli.run("-p", "acme", "session")
     check(_state["email"] in p.stdout and "expired" in p.stdout, "cmctl session: %s" % p.stdout)
@@ -476,6 +481,70 @@ def test_refresh_when_the_token_expired(_env):
             json.dump(third, f)
         p = cli.run("tenant", "list", ok=False)
         check(p.returncode == 1 and "log in again" in p.stderr, "a dead refresh token: %r" % (p,))
+
+
+def test_dynsec_broker_account_from_login(_env):
+    """The broker scripts/run starts: mosquitto with the dynamic-security plugin, provisioned by the
+    agent. Anonymous cmctl may only log in (replies on anon/<nonce>); login takes the user's broker
+    account into the session file and every later command connects with it."""
+    with Broker(dynsec=True) as b, Agent(b.port, extra=DYNSEC_AGENT_SETTINGS):
+        cli = Cli(b.port)
+        p = cli.run("agent", "ping")  # no session: anonymous, its reply on cm/v1/reply/anon/<nonce>
+        check(re.search(r"^version\s+\S+", p.stdout, re.M), "anonymous ping: %r" % p.stdout)
+        p = cli.run("--timeout", "3", "tenant", "list", "--token", "cma_not-a-token", ok=False)
+        check(p.returncode == 3 and "no reply" in p.stderr, "an anonymous tenant.list got through: %r" % (p,))
+        out = cli.json("login", SYSADMIN_EMAIL, "--password", SYSADMIN_PASSWORD)["data"]
+        s = cli.session()
+        check(re.match(r"^cm-u-[0-9a-f-]{36}$", s.get("brokerUsername", "")) and len(s.get("brokerPassword", "")) >= 16,
+              "no broker account in the session: %r" % s)
+        check(out.get("brokerUsername") == s["brokerUsername"] and "brokerPassword" not in out, "login --json: %r" % out)
+        check(stat.S_IMODE(os.stat(cli.session_path()).st_mode) == 0o600, "session file mode")
+        p = cli.run("session")
+        check(s["brokerUsername"] in p.stdout and s["brokerPassword"] not in p.stdout, "cmctl session: %r" % p.stdout)
+        with MqttSession(b.port, username=s["brokerUsername"], password=s["brokerPassword"]) as m:
+            m.close()  # the account the session holds is the broker's
+        tenant, email = tenant_admin(cli, "acme")
+        ta = cli.session("acme")
+        check(ta["brokerUsername"] not in ("", s["brokerUsername"]), "the tenant administrator's account: %r" % ta)
+        cust = cli.json("-p", "acme", "customer", "create", "--title", "Company A")["data"]["id"]["id"]
+        p = cli.run("-p", "acme", "customer", "list")
+        check(cust in p.stdout, "customer list: %r" % p.stdout)
+        # its account may read its tenant's events: --follow gets the next one
+        proc = subprocess.Popen([CMCTL_BIN, "-p", "acme", "--json", "events", "--follow", "--count", "1"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli.env)
+        try:
+            line = proc.stderr.readline()
+            check("following cm/v1/event/%s/#" % tenant in line, "follower: %r" % line)
+            cli.run("-p", "acme", "customer", "patch", cust, "--city", "Boston")
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        check_no_sanitizer_report(err, "cmctl events --follow")
+        check(proc.returncode == 0 and json.loads(out)["originator"]["id"] == cust, "follow: %r %r" % (out, err))
+        # the same user logs in with a second profile: a new password, the first profile's is dead;
+        # its next command renews it with broker.credentials
+        cli.run("-p", "acme2", "login", email, "--password", TA_PASSWORD)
+        check(cli.session("acme2")["brokerUsername"] == ta["brokerUsername"], "the second profile's account")
+        p = cli.run("-p", "acme", "customer", "get", cust)
+        check(re.search(r"^title\s+Company A$", p.stdout, re.M), "after the re-issue: %r" % p.stdout)
+        check(cli.session("acme")["brokerPassword"] != ta["brokerPassword"], "the dead password was not renewed")
+        # broker credentials of the flags win over the session's
+        p = cli.run("-p", "acme", "--broker-username", ta["brokerUsername"], "--broker-password", "wrong-1",
+                    "customer", "get", cust, ok=False)
+        check(p.returncode == 3 and "cannot connect" in p.stderr, "flags over the session: %r" % (p,))
+        acme = cli.session("acme")
+        p = cli.run("--timeout", "3", "--broker-username", acme["brokerUsername"], "--broker-password",
+                    acme["brokerPassword"], "tenant", "list", ok=False)
+        check(p.returncode == 3 and "no reply" in p.stderr,
+              "the system administrator's token answered on the tenant administrator's account: %r" % (p,))
+        # a login with the flags' account takes none of its own
+        cli.run("-p", "flags", "--broker-username", acme["brokerUsername"], "--broker-password", acme["brokerPassword"],
+                "login", email, "--password", TA_PASSWORD)
+        check("brokerUsername" not in cli.session("flags"), "a login with the flags' account: %r" % cli.session("flags"))
+        cli.run("-p", "acme", "logout")
+        cli.run("tenant", "delete", tenant)
 
 
 if __name__ == "__main__":
