@@ -40,7 +40,8 @@ static const char *connack_hint(int mqtt_version, int code)
     if ((mqtt_version == 5 && code == MQTTREASONCODE_BAD_USER_NAME_OR_PASSWORD) || (mqtt_version != 5 && code == 4))
         return " (check username and password)";
     if ((mqtt_version == 5 && code == MQTTREASONCODE_NOT_AUTHORIZED) || (mqtt_version != 5 && code == 5))
-        return " (the broker does not let this user, or client id, connect)";
+        return " (check username and password: mosquitto answers a wrong password so too; or the broker does not "
+               "let this user or client id connect)";
     if ((mqtt_version == 5 && code == MQTTREASONCODE_CLIENT_IDENTIFIER_NOT_VALID) || (mqtt_version != 5 && code == 2))
         return " (check client_id)";
     return "";
