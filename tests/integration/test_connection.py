@@ -11,7 +11,7 @@ import time
 
 from helpers import (
     AGENT_ID, SYSADMIN_EMAIL, SYSADMIN_PASSWORD, Agent, Broker, Client, MqttSession, check, expect, read_retained,
-    run_tests, tail, wait_until)
+    run_tests, tail, wait_status, wait_until)
 
 EXIT_TAKEN_OVER = 4
 LOST_RE = re.compile(r"Connection to \S+ lost")
@@ -22,8 +22,8 @@ def status_body(port, topic):
     return body if isinstance(body, dict) else {}
 
 
-def pings_answered(port, n=5, gap=0.5):
-    with Client(port) as c:
+def pings_answered(port, n=5, gap=0.5, mqtt_version=5):
+    with Client(port, mqtt_version=mqtt_version) as c:
         for _ in range(n):
             expect(c.request("agent.ping", timeout=15), 200, context="agent.ping of the agent that kept the id")
             time.sleep(gap)
@@ -33,7 +33,7 @@ def finish(a, exc=None):
     a.__exit__(type(exc) if exc else None, exc, None)
 
 
-def one_stops(b, first, second, expected):
+def one_stops(b, first, second, expected, mqtt_version=5):
     """Waits until one of the two (started) agents exits; checks it exited 4 with expected in its
     error line, the other keeps answering and the retained status names the survivor. Returns
     (survivor, stopped)."""
@@ -53,7 +53,7 @@ def one_stops(b, first, second, expected):
     check("agent_id %s" % AGENT_ID in line, "the line does not name the agent_id", line)
     other = re.search(r"\(instance (\S+), this one is (\S+)\)", line)
     check(other, "the line does not name both instances", line)
-    pings_answered(b.port)
+    pings_answered(b.port, mqtt_version=mqtt_version)
     check(survivor.running(), "the agent that kept the client id stopped", tail(survivor.log))
     st = status_body(b.port, survivor.status_topic)
     check(st.get("state") == "online" and st.get("instance") == other.group(1),
@@ -64,13 +64,17 @@ def one_stops(b, first, second, expected):
     return survivor, stopped
 
 
-def test_two_agents_one_agent_id():
+def two_agents_one_agent_id(mqtt_version):
     with Broker() as b:
-        first = Agent(b.port).start()
+        settings = {"mqtt_version": str(mqtt_version)}
+        first = Agent(b.port, extra=settings).start(wait=mqtt_version == 5)
         second = None
         try:
-            second = Agent(b.port).start(wait=False)
-            survivor, _ = one_stops(b, first, second, "took over the client id")
+            if mqtt_version != 5:  # Agent.wait_ready asks with MQTT 5 Response Topics
+                wait_status(b.port, "online")
+                pings_answered(b.port, n=1, mqtt_version=mqtt_version)
+            second = Agent(b.port, extra=settings).start(wait=False)
+            survivor, _ = one_stops(b, first, second, "took over the client id", mqtt_version)
             # the newer agent keeps the client id; the older one read its status when it reconnected
             check(survivor is second, "the agent that connected first kept the client id", tail(first.log))
             check("left over from an agent that ended without its Last Will" in second.log_text(),
@@ -82,6 +86,14 @@ def test_two_agents_one_agent_id():
             raise
         finish(first)
         finish(second)
+
+
+def test_two_agents_one_agent_id():
+    two_agents_one_agent_id(5)
+
+
+def test_two_agents_one_agent_id_mqtt_3():
+    two_agents_one_agent_id(3)
 
 
 def test_two_client_ids_one_agent_id():
