@@ -93,9 +93,14 @@ int transport_report_check_files(struct transport *t)
 {
     struct tls_settings s;
     char err[700];
-    if (!t->tls)
-        return 0;
     tls_settings_of(t, &s);
+    if (!t->tls) {
+        if (s.cafile[0] || s.capath[0] || s.certfile[0] || s.keyfile[0] || s.keyfile_password[0])
+            log_warn("TLS settings (cafile, capath, certfile, keyfile, keyfile_password) are set, but the broker %s "
+                     "is not an ssl:// or mqtts:// URI: they are not used and the connection is not encrypted.",
+                     t->opt.broker);
+        return 0;
+    }
     if (tls_check_files(&s, err, sizeof err) == 0)
         return 0;
     log_error("Cannot connect to %s over TLS: %s.", t->opt.broker, err);

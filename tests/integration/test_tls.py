@@ -70,6 +70,14 @@ def test_connect_and_ping_over_ssl():
                 ping_ok(b.port, a)
 
 
+def test_plain_tcp_unchanged_and_tls_settings_flagged():
+    with TlsBroker(pki(), {"tls": ("server", False)}) as b:
+        with Agent(b.port, extra=tls_settings("tcp://127.0.0.1:%d" % b.port)) as a:
+            ping_ok(b.port, a)
+            check("they are not used and the connection is not encrypted" in a.log_text(),
+                  "TLS settings on a tcp:// broker were not flagged", tail(a.log))
+
+
 def test_wrong_ca_refused_with_the_reason():
     with TlsBroker(pki(), {"tls": ("server", False)}) as b:
         other = pki().path("other-ca.crt")
