@@ -1106,7 +1106,8 @@ int agent_run(const struct config *cfg)
              instance);
 
     struct transport_options to = {
-        .broker = cfg->broker, .client_id = cfg->client_id, .agent_id = cfg->agent_id, .username = cfg->username, .password = cfg->password,
+        .broker = cfg->broker, .client_id = cfg->client_id, .agent_id = cfg->agent_id, .username = cfg->username,
+        .password = cfg->password,
         .cafile = cfg->cafile, .capath = cfg->capath, .certfile = cfg->certfile, .keyfile = cfg->keyfile,
         .keyfile_password = cfg->keyfile_password, .instance = instance,
         .mqtt_version = (int)cfg->mqtt_version, .keepalive = (int)cfg->keepalive,
