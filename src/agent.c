@@ -69,6 +69,8 @@
 #include "cmagent/idempotency.h"
 #include "cmagent/log.h"
 #include "cmagent/mailer.h"
+#include "cmagent/metrics.h"
+#include "cmagent/metrics_http.h"
 #include "cmagent/queue.h"
 #include "cmagent/stats.h"
 #include "cmagent/store.h"
@@ -158,6 +160,9 @@ struct agent {
     bool unassign_waiting;         /* a deleted customer's entities are still to be unassigned */
     int batches_since_unassign;
     struct log_throttle refusal_log; /* the log lines of refused reply destinations */
+    char stats_topic[512];         /* "<prefix>/stats/<agent_id>", retained figures every stats_interval */
+    int64_t next_stats_ms;
+    struct metrics_http *metrics_http; /* the Prometheus endpoint, or NULL */
 };
 
 #define PURGE_INTERVAL_MS (3600 * 1000)
@@ -198,21 +203,25 @@ static void refused_destination(struct agent *a, const char *op, const char *ref
                  "published (%llu more refused since the last such line).", op, refusal, (unsigned long long)left_out);
 }
 
-/* Publishes a reply at QoS 1 with the request's Correlation Data. A reply larger than the broker's
- * Maximum Packet Size would be dropped by the broker (and the connection with it): it becomes a
- * 413 error reply instead. */
-static void publish_reply(struct agent *a, const char *topic, const char *body, const struct transport_message *m)
+/* Publishes a request's reply (to topic; NULL: it has nowhere to go) and records it in the metrics.
+ * Every reply of a request leaves through here, whichever thread made it. A reply larger than the
+ * broker's Maximum Packet Size would be dropped by the broker (and the connection with it): it
+ * becomes a 413 error reply instead. */
+static void send_reply(struct agent *a, const struct transport_message *m, const char *topic, const char *body)
 {
     struct transport_publish_options po = { .qos = 1, .correlation = m->correlation,
                                             .correlation_len = m->correlation_len };
     char msg[300];
-    if (transport_publish(a->transport, topic, body, strlen(body), &po) != TRANSPORT_TOO_LARGE)
+    if (topic == NULL || transport_publish(a->transport, topic, body, strlen(body), &po) != TRANSPORT_TOO_LARGE) {
+        metrics_record_reply(op_of(a, m), api_reply_status(body), m->received_us);
         return;
+    }
     snprintf(msg, sizeof msg, "The reply of %zu bytes exceeds the broker's Maximum Packet Size of %u bytes: ask for "
              "fewer rows (a smaller pageSize or limit, fewer ids or commands)", strlen(body),
              (unsigned)transport_max_packet(a->transport));
     log_warn("%s; answered 413 instead (set max_reply below the broker's max_packet_size).", msg);
     char *err = api_error_body(ERR_TOO_LARGE, msg, m->payload, m->payload_len);
+    metrics_record_reply(op_of(a, m), api_reply_status(err), m->received_us);
     transport_publish(a->transport, topic, err, strlen(err), &po);
     free(err);
 }
@@ -237,8 +246,7 @@ static void answer_refusal(struct agent *a, struct work *w)
     char *topic = reply_topic_of(a, m);
     char *body = api_error_body(ERR_RATE_LIMITED, w->refusal, m->payload, m->payload_len);
 
-    if (topic != NULL)
-        publish_reply(a, topic, body, m);
+    send_reply(a, m, topic, body);
     free(topic);
     free(body);
 }
@@ -313,6 +321,7 @@ static void on_message(void *context, struct transport_message *msg)
 static void on_connected(void *context)
 {
     struct agent *a = context;
+    metrics_gauge_set(METRICS_BROKER_CONNECTED, 1); /* the main thread's tick sees a loss */
     queue_push(&a->queue, &work_new(WORK_CONNECTED)->node);
 }
 
@@ -328,6 +337,7 @@ static void on_acked(void *context, uint64_t tag)
     }
     a->acks[a->nacks++] = (int64_t)tag;
     pthread_mutex_unlock(&a->acks_lock);
+    metrics_gauge_add(METRICS_EVENTS_UNACKED, -1);
 }
 
 /* ---- the writer ---- */
@@ -582,8 +592,8 @@ static char *reply_topic_of(struct agent *a, const struct transport_message *m)
 static void publish_replies(struct agent *a, struct pending_reply *r, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (r[i].topic != NULL && r[i].body != NULL)
-            publish_reply(a, r[i].topic, r[i].body, r[i].msg);
+        if (r[i].body != NULL)
+            send_reply(a, r[i].msg, r[i].topic, r[i].body);
         free(r[i].topic);
         free(r[i].body);
     }
@@ -613,6 +623,7 @@ static int publish_event(struct agent *a, const struct outbox_event *ev)
     char topic[1024];
     snprintf(topic, sizeof topic, "%s%s/%s/%s", a->event_prefix, ev->tenant_id, ev->entity_type, ev->event_type);
     struct transport_publish_options po = { .qos = 1, .tag = (uint64_t)ev->seq };
+    metrics_gauge_add(METRICS_EVENTS_UNACKED, 1); /* before: the acknowledgement may come first */
     int rc = transport_publish(a->transport, topic, ev->payload, strlen(ev->payload), &po);
     if (rc == TRANSPORT_TOO_LARGE) {
         /* the broker would drop it and the connection with it, at every reconnect again */
@@ -621,9 +632,11 @@ static int publish_event(struct agent *a, const struct outbox_event *ev)
                   (unsigned)transport_max_packet(a->transport));
         on_acked(a, (uint64_t)ev->seq);
     } else if (rc != 0) {
+        metrics_gauge_add(METRICS_EVENTS_UNACKED, -1);
         return -1;
     }
     a->last_sent_seq = ev->seq;
+    metrics_gauge_add(METRICS_EVENTS_PUBLISHED, 1);
     return 0;
 }
 
@@ -785,8 +798,10 @@ static bool process_batch(struct agent *a, struct queue_node *first, size_t n)
         replies[i].job = NULL;
     }
     publish_replies(a, replies, nreplies);
-    if (resend)
+    if (resend) {
         a->last_sent_seq = 0;
+        metrics_gauge_set(METRICS_EVENTS_UNACKED, 0); /* everything not acknowledged goes out again */
+    }
     publish_events(a);
     for (size_t i = 0; i < ndone; i++) {
         if (done[i]->parked)
@@ -1003,6 +1018,21 @@ static void drain_after_stop(struct agent *a)
         process_batch(a, NULL, 0);
 }
 
+/* The gauges sampled every tick (for the endpoint, the stats topic and agent.stats), and the
+ * retained stats topic every stats_interval seconds. */
+static void tick_metrics(struct agent *a)
+{
+    struct transport_publish_options po = { .qos = 1, .retain = true };
+    metrics_gauge_set(METRICS_QUEUE_DEPTH, (int64_t)queue_length(&a->queue));
+    metrics_gauge_set(METRICS_BROKER_CONNECTED, transport_connected(a->transport) ? 1 : 0);
+    if (a->cfg->stats_interval <= 0 || clock_mono_ms() < a->next_stats_ms || !transport_connected(a->transport))
+        return;
+    a->next_stats_ms = clock_mono_ms() + a->cfg->stats_interval * 1000;
+    char *payload = api_stats_payload(a->cfg->agent_id, clock_now_ms());
+    transport_publish(a->transport, a->stats_topic, payload, strlen(payload), &po);
+    free(payload);
+}
+
 /* Until SIGINT or SIGTERM (returned), or until the transport gives up (0, and *failure says why:
  * the agent's exit code). */
 static int wait_for_signal(struct agent *a, const sigset_t *signals, enum transport_failure *failure)
@@ -1015,6 +1045,7 @@ static int wait_for_signal(struct agent *a, const sigset_t *signals, enum transp
         *failure = transport_tick(a->transport);
         if (*failure != TRANSPORT_RUNNING)
             return 0;
+        tick_metrics(a);
     }
 }
 
@@ -1075,6 +1106,7 @@ int agent_run(const struct config *cfg)
     api.max_reply = (size_t)cfg->max_reply;
     api.max_batch_rows = cfg->max_batch_rows;
     api_init(&api);
+    api_register_metrics();
     a.refusal_log.period_ms = 1000;
     queue_init(&a.queue);
     queue_init(&a.mail_queue);
@@ -1093,6 +1125,7 @@ int agent_run(const struct config *cfg)
     snprintf(a.req_prefix, sizeof a.req_prefix, "%s/req/", cfg->topic_prefix);
     snprintf(a.event_prefix, sizeof a.event_prefix, "%s/event/", cfg->topic_prefix);
     snprintf(status_topic, sizeof status_topic, "%s/status/%s", cfg->topic_prefix, cfg->agent_id);
+    snprintf(a.stats_topic, sizeof a.stats_topic, "%s/stats/%s", cfg->topic_prefix, cfg->agent_id);
     if (cfg->share_group[0] != '\0')
         snprintf(filter, sizeof filter, "$share/%s/%s/req/+", cfg->share_group, cfg->topic_prefix);
     else
@@ -1131,6 +1164,13 @@ int agent_run(const struct config *cfg)
         mailer_global_cleanup();
         return 1;
     }
+    if (cfg->metrics_listen[0] != '\0') {
+        a.metrics_http = metrics_http_start(cfg->metrics_listen, err, sizeof err);
+        if (a.metrics_http == NULL)
+            log_warn("%s; no metrics endpoint, the figures are still in agent.stats.", err);
+        else
+            log_info("Metrics at http://%s/metrics.", cfg->metrics_listen);
+    }
     pthread_create(&a.mailer, NULL, mailer_main, &a);
     pthread_create(&a.replier, NULL, replier_main, &a);
     start_verifiers(&a);
@@ -1159,6 +1199,7 @@ int agent_run(const struct config *cfg)
     pthread_join(a.replier, NULL);
     drain_after_stop(&a);
     transport_free(a.transport);
+    metrics_http_stop(a.metrics_http);
     struct stats_snapshot st;
     char line[1024];
     stats_snapshot(&st);

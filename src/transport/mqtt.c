@@ -191,6 +191,7 @@ static int on_message(void *context, char *topic, int topic_len, MQTTAsync_messa
         return 1;
     }
     struct transport_message *msg = xcalloc(1, sizeof *msg);
+    msg->received_us = clock_mono_us();
     msg->topic = copy_bytes(topic, tlen);
     msg->payload = copy_bytes(m->payload, (size_t)m->payloadlen);
     msg->payload_len = (size_t)m->payloadlen;
