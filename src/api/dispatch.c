@@ -11,6 +11,7 @@
 #include "cmagent/reply_topic.h"
 #include "cmagent/topic.h"
 #include "cmagent/utf8.h"
+#include "json_alloc.h"
 #include "json_text.h"
 #include "ops.h"
 #include "ratelimit.h"
@@ -148,6 +149,7 @@ static struct ratelimit *per_principal;
 void api_init(const struct api_settings *s)
 {
     settings = *s;
+    json_alloc_init();
     per_principal = ratelimit_new();
     admit_init();
 }

@@ -9,7 +9,7 @@
 
 #include "cmagent/clock.h"
 #include "cmagent/log.h"
-#include "cmagent/model.h"
+#include "cmagent/alloc.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>

@@ -5,7 +5,7 @@
 #include "transport_int.h"
 
 #include "cmagent/log.h"
-#include "cmagent/model.h"
+#include "cmagent/alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
