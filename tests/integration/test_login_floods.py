@@ -98,6 +98,19 @@ def test_email_budget_answers_429_before_any_hash(env):
     expect(c.request("auth.resetPasswordByEmail", {"email": unique_email("ghost")}), 200)
 
 
+def refused_while_spent(flooder, op, data):
+    """op answers 429 while the client's budget is spent. It refills one every 200 ms, so on a
+    loaded machine a refill may land between spending it and the request: spend and ask again, a
+    few times at most."""
+    for _ in range(5):
+        for k in [flooder.begin("auth.refresh", {"refreshToken": "cmr_spend"}) for _ in range(3)]:
+            flooder.result(k, timeout=60)
+        r = flooder.request(op, data)
+        if r.get("status") == 429:
+            break
+    expect(r, 429, 33, CLIENT_REFUSAL, context=op)
+
+
 def check_client_budget(env, mqtt_version):
     flooder = Client(env.port, mqtt_version=mqtt_version)
     other = Client(env.port, mqtt_version=mqtt_version)
@@ -117,9 +130,8 @@ def check_client_budget(env, mqtt_version):
         for r in refused:
             expect(r, 429, 33, CLIENT_REFUSAL)
         # every anonymous authentication operation spends it, before it is looked at
-        expect(flooder.request("auth.login", {"email": SYSADMIN_EMAIL, "password": SYSADMIN_PASSWORD}), 429, 33,
-               CLIENT_REFUSAL)
-        expect(flooder.request("auth.checkActivateToken", {"activateToken": "nope"}), 429, 33, CLIENT_REFUSAL)
+        refused_while_spent(flooder, "auth.login", {"email": SYSADMIN_EMAIL, "password": SYSADMIN_PASSWORD})
+        refused_while_spent(flooder, "auth.checkActivateToken", {"activateToken": "nope"})
         # operations with a token are not anonymous ones; another client has a budget of its own
         expect(flooder.request("agent.ping"), 200)
         expect(other.request("auth.refresh", {"refreshToken": "cmr_not-a-token"}), 401, 10)
