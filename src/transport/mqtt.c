@@ -116,6 +116,12 @@ static void subscribe_requests(struct transport *t)
     int rc = MQTTAsync_subscribe(t->client, t->opt.request_filter, 1, &ro);
     if (rc != MQTTASYNC_SUCCESS)
         log_error("Subscribing to %s failed: %s.", t->opt.request_filter, MQTTAsync_strerror(rc));
+    if (t->opt.extra_filter != NULL) {
+        MQTTAsync_responseOptions extra = MQTTAsync_responseOptions_initializer;
+        rc = MQTTAsync_subscribe(t->client, t->opt.extra_filter, 1, &extra);
+        if (rc != MQTTASYNC_SUCCESS)
+            log_error("Subscribing to %s failed: %s.", t->opt.extra_filter, MQTTAsync_strerror(rc));
+    }
 }
 
 /* Every successful connect, including paho's automatic reconnects. */
