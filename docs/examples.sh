@@ -238,8 +238,8 @@ expect '"message":"Invalid UUID string: éééééééééééééééééééé
 # ------------------------------------------------------------------------------------------------
 section "agent.ops"
 call agent.ops '{"token":"'"$TOKEN"'"}' 200
-expect '{"name":"customer.create","authorities":["TENANT_ADMIN"],"summary":"Create a customer","idempotent":true}'
-expect '{"name":"agent.ping","authorities":["ANONYMOUS"],"summary":"Liveness: version and uptime","idempotent":false}'
+expect '{"name":"customer.create","authorities":["TENANT_ADMIN"],"summary":"Create a customer","idempotent":true,"read":false}'
+expect '{"name":"agent.ping","authorities":["ANONYMOUS"],"summary":"Liveness: version and uptime","idempotent":false,"read":true}'
 
 section "auth.refresh"
 call auth.refresh '{"data":{"refreshToken":"'"$REFRESH"'"}}' 200

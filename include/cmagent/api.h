@@ -66,6 +66,10 @@ void api_reply_release(struct api_reply *r);
  * request has hash work api_prepare can do ahead of the writer. Safe on any thread. */
 bool api_prepares(const char *op_name);
 
+/* Whether the operation op_name writes nothing (OP_READ in the table): such a request may run on a
+ * read-only connection in a fresh read transaction, beside the writer. Safe on any thread. */
+bool api_reads_only(const char *op_name);
+
 /* The verifier's run of a request (auth.h's *_prepare): in ctx, whose store is a read-only one and
  * whose hash_work receives the outcomes, the request's checks up to its first write, which it
  * never makes. Replies nothing; the writer's api_handle of the same request is the one that

@@ -64,6 +64,7 @@
 
 #include "agent_int.h"
 #include "cmagent/clock.h"
+#include "cmagent/hash_work.h"
 #include "cmagent/stats.h"
 #include "cmagent/store.h"
 #include "cmagent/store_checkpoint.h"
@@ -101,6 +102,8 @@ static void route_request(struct agent *a, struct work *w)
     struct api_admission adm = { 0 };
     bool prepares = api_prepares(op);
 
+    if (api_reads_only(op) && agent_route_read(a, w))
+        return;
     if (!api_admits(op) && !prepares) {
         queue_push(&a->queue, &w->node);
         return;
@@ -208,6 +211,8 @@ void agent_state_init(struct agent *a, const struct config *cfg, struct store *s
     a->mail_opts.username = cfg->smtp_username;
     a->mail_opts.password = cfg->smtp_password;
     a->mail_opts.timeout_s = cfg->smtp_timeout;
+    a->writer_hash_work = hash_work_new();
+    queue_init(&a->read_queue);
     snprintf(a->req_prefix, sizeof a->req_prefix, "%s/req/", cfg->topic_prefix);
     snprintf(a->event_prefix, sizeof a->event_prefix, "%s/event/", cfg->topic_prefix);
 }
@@ -217,6 +222,9 @@ void agent_state_release(struct agent *a)
     queue_release(&a->queue);
     queue_release(&a->mail_queue);
     queue_release(&a->refusals);
+    queue_release(&a->read_queue);
+    hash_work_free(a->writer_hash_work);
+    a->writer_hash_work = NULL;
     pthread_mutex_destroy(&a->acks_lock);
     free(a->acks);
     a->acks = NULL;
@@ -343,12 +351,14 @@ int agent_run(const struct config *cfg)
     pthread_create(&a.mailer, NULL, agent_mailer_main, &a);
     pthread_create(&a.replier, NULL, agent_replier_main, &a);
     agent_start_verifiers(&a);
+    agent_start_readers(&a);
     pthread_create(&writer, NULL, agent_writer_main, &a);
     log_info("cmagent %s serving %s on %s with database %s.", CMAGENT_VERSION, filter, cfg->broker, cfg->database);
     transport_start(a.transport);
 
     int sig = wait_for_signal(&a, &signals);
     log_info("Received %s: finishing in-flight requests.", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    agent_stop_readers(&a);
     agent_stop_verifiers(&a);
     queue_push(&a.queue, &work_new(WORK_STOP)->node);
     pthread_join(writer, NULL);

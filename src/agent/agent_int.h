@@ -57,6 +57,13 @@ struct verifier {
     pthread_t thread;
 };
 
+/* A reader thread and its read-only connection. */
+struct reader {
+    struct agent *agent;
+    struct store *store;
+    pthread_t thread;
+};
+
 /* Where the agent's messages go: the transport, or a unit test's recorder. tag: as transport.h. */
 typedef int agent_publisher(void *arg, const char *topic, const char *body, size_t len, const void *corr,
                             size_t corr_len, uint64_t tag);
@@ -94,6 +101,11 @@ struct agent {
     pthread_mutex_t route_lock;    /* verifiers_running, the admission reader and the pushes onto verify_queue */
     bool verifiers_running;
     struct store *admit_reader;    /* finds the tenant a request's account belongs to, or NULL */
+    struct hash_work *writer_hash_work; /* the record of a request no verifier prepared */
+    struct queue read_queue;       /* requests that write nothing, for the reader threads */
+    struct reader *readers;
+    size_t nreaders;
+    bool readers_running;          /* under route_lock */
     struct store_checkpointer *checkpointer;
     bool unassign_waiting;         /* a deleted customer's entities are still to be unassigned */
     int batches_since_unassign;
@@ -160,6 +172,15 @@ void *agent_mailer_main(void *arg);
 /* ---- verifiers.c ---- */
 void agent_start_verifiers(struct agent *a);
 void agent_stop_verifiers(struct agent *a);
+
+/* ---- readers.c ---- */
+/* Opens reader_threads read-only connections and starts a thread on each; without any (reader_threads
+ * 0, or a database that cannot be opened twice) the writer runs the reads. */
+void agent_start_readers(struct agent *a);
+/* Queues w for the readers when they run (true), else leaves it to the caller (false). */
+bool agent_route_read(struct agent *a, struct work *w);
+/* The readers answer what they hold; later reads go to the writer. */
+void agent_stop_readers(struct agent *a);
 
 /* ---- replier.c ---- */
 /* Hands a request admission refused (429 why) to the replier thread. */

@@ -51,7 +51,9 @@ static int64_t handle_request(struct agent *a, struct work *w, struct pending_re
     ctx.now = clock_now_ms();
     ctx.keep_events = true;
     ctx.mailed = w->mailed.n > 0 ? &w->mailed : NULL;
-    ctx.hash_work = w->hash_work;
+    /* A request the verifiers did not see (a batch, or no verifier) records in the writer's own. */
+    hash_work_clear(a->writer_hash_work);
+    ctx.hash_work = w->hash_work != NULL ? w->hash_work : a->writer_hash_work;
     hash_work_reset_count(w->hash_work);
     w->parked = false;
     agent_request_of(a, m, &req);
@@ -74,9 +76,11 @@ static int64_t handle_request(struct agent *a, struct work *w, struct pending_re
         stats_record_replayed();
     if (reply.refused)
         agent_refused_destination(a, req.op, reply.refusal);
-    if (hash_work_computed(w->hash_work) > 0)
-        log_debug("%s: %zu password hash(es) computed on the writer: the stored hash changed after the "
-                  "verifier's run", req.op, hash_work_computed(w->hash_work));
+    if (hash_work_computed(ctx.hash_work) > 0) {
+        stats_record_writer_password_hashes(hash_work_computed(ctx.hash_work));
+        log_debug("%s: %zu password hash(es) computed on the writer%s", req.op, hash_work_computed(ctx.hash_work),
+                  w->hash_work != NULL ? ": the stored hash changed after the verifier's run" : "");
+    }
     log_debug("%s -> %d%s", req.op, reply.status,
               reply.replayed ? " (repeated id: first reply)" : reply.deferred ? " (waits for its mail)" : "");
 

@@ -40,6 +40,7 @@ int op_agent_ops(struct call *c)
         cJSON_AddItemToObject(o, "authorities", auth);
         cJSON_AddStringToObject(o, "summary", table[i].summary);
         cJSON_AddBoolToObject(o, "idempotent", (table[i].flags & OP_IDEMPOTENT) != 0);
+        cJSON_AddBoolToObject(o, "read", (table[i].flags & OP_READ) != 0);
         cJSON_AddItemToArray(ops, o);
     }
     c->result = cJSON_CreateObject();
@@ -73,7 +74,9 @@ int op_agent_stats(struct call *c)
     cJSON_AddNumberToObject(c->result, "replayed", (double)st.replayed);
     cJSON_AddNumberToObject(c->result, "throttled", (double)st.throttled);
     cJSON_AddNumberToObject(c->result, "passwordHashes", (double)st.password_hashes);
+    cJSON_AddNumberToObject(c->result, "writerPasswordHashes", (double)st.writer_password_hashes);
     cJSON_AddNumberToObject(c->result, "refusedReplies", (double)st.refused_replies);
+    cJSON_AddNumberToObject(c->result, "reads", (double)st.reads);
     cJSON_AddNumberToObject(c->result, "commitUsTotal", (double)st.commit_us);
     cJSON_AddNumberToObject(c->result, "commitUsMax", (double)st.max_commit_us);
     cJSON_AddItemToObject(c->result, "batchSizes", sizes);

@@ -13,6 +13,9 @@ enum op_flags {
     /* A write whose reply carries no secret: with an envelope id it is applied at most once per
      * principal, and a repeat is answered with the stored first reply (protocol section 7). */
     OP_IDEMPOTENT = 1u << 1,
+    /* Writes nothing, whoever calls it and whatever it answers: it runs on a read-only connection
+     * (a reader thread's), never on the writer. */
+    OP_READ = 1u << 2,
 };
 
 /* An operation's checks up to its first write, run ahead of the writer on a verifier thread to do
