@@ -62,9 +62,10 @@ void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply
 
 void api_reply_release(struct api_reply *r);
 
-/* Whether the operation op_name (the last topic level) checks or hashes a password: such a
- * request has hash work api_prepare can do ahead of the writer. Safe on any thread. */
-bool api_prepares(const char *op_name);
+/* Whether the request checks or hashes a password (its operation has a preparer; a batch when one of
+ * its commands has): such a request has hash work api_prepare can do ahead of the writer. Safe on
+ * any thread. */
+bool api_prepares(const struct api_request *req);
 
 /* Whether the operation op_name writes nothing (OP_READ in the table): such a request may run on a
  * read-only connection in a fresh read transaction, beside the writer. Safe on any thread. */

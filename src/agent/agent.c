@@ -100,18 +100,18 @@ static void route_request(struct agent *a, struct work *w)
 {
     const char *op = agent_op_of(a, w->msg);
     struct api_admission adm = { 0 };
-    bool prepares = api_prepares(op);
+    struct api_request req;
+    agent_request_of(a, w->msg, &req);
 
     if (api_reads_only(op) && agent_route_read(a, w))
         return;
+    bool prepares = api_prepares(&req);
     if (!api_admits(op) && !prepares) {
         queue_push(&a->queue, &w->node);
         return;
     }
     pthread_mutex_lock(&a->route_lock);
     struct ctx ctx;
-    struct api_request req;
-    agent_request_of(a, w->msg, &req);
     memset(&ctx, 0, sizeof ctx);
     ctx.store = a->verifiers_running && prepares ? a->admit_reader : NULL;
     ctx.settings = &a->settings;

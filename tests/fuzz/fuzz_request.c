@@ -121,7 +121,7 @@ static struct hash_work *verify(const struct api_request *req)
 {
     struct ctx ctx;
 
-    if (!api_prepares(req->op))
+    if (!api_prepares(req))
         return NULL;
     ctx_init(&ctx, reader);
     ctx.render_event = NULL;
