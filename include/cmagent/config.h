@@ -32,7 +32,7 @@ struct config {
     long event_retention_days;
     long reader_threads;     /* threads that run reads on read-only connections beside the writer */
     long max_group_commit;   /* requests the writer commits in one transaction at most */
-    long unassign_chunk_size; /* rows of a deleted customer unassigned per transaction of their own */
+    long unassign_chunk_size; /* rows of a deleted customer (unassigned) or tenant (deleted) per transaction */
     long idempotency_window; /* seconds a write's first reply is kept for repeats of its request id */
     /* Identity */
     char *sysadmin_email;

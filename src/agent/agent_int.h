@@ -107,8 +107,8 @@ struct agent {
     size_t nreaders;
     bool readers_running;          /* under route_lock */
     struct store_checkpointer *checkpointer;
-    bool unassign_waiting;         /* a deleted customer's entities are still to be unassigned */
-    int batches_since_unassign;
+    bool jobs_waiting;             /* a deleted customer's or tenant's rows are still to be written */
+    int batches_since_job;
     struct log_throttle refusal_log; /* the log lines of refused reply destinations */
 };
 
@@ -158,9 +158,9 @@ void agent_drain_after_stop(struct agent *a);
 
 /* ---- jobs.c: the writer's work of its own ---- */
 void agent_purge_expired(struct agent *a);
-/* One chunk of a deleted customer's unassignment when its turn came. Returns how long the writer
- * may wait for a request. */
-int agent_unassign_deleted_customers(struct agent *a, bool queue_was_empty);
+/* One chunk of the deferred work of customer.delete or tenant.delete when its turn came. Returns
+ * how long the writer may wait for a request. */
+int agent_run_jobs(struct agent *a, bool queue_was_empty);
 
 /* ---- mail_worker.c ---- */
 /* A job with the mails ctx composed (a deferred request's awaited ones), or NULL when none. */

@@ -1,6 +1,6 @@
 /* jobs.c: the writer's work of its own, between batches of requests: the hourly purge of rows past
- * their retention, and the chunks of a deleted customer's unassignment (unassign.h), which yield to
- * requests. */
+ * their retention, and the chunks of the deferred work of customer.delete (unassign.h) and
+ * tenant.delete (tenant.h), which yield to requests. */
 #include "agent_int.h"
 
 #include "cmagent/audit.h"
@@ -8,6 +8,7 @@
 #include "cmagent/idempotency.h"
 #include "cmagent/store.h"
 #include "cmagent/store_token.h"
+#include "cmagent/tenant.h"
 #include "cmagent/unassign.h"
 
 /* The hourly housekeeping, in one transaction: published events past their retention period,
@@ -34,41 +35,77 @@ void agent_purge_expired(struct agent *a)
     }
 }
 
-#define UNASSIGN_EVERY_BATCHES 4
+#define JOB_EVERY_BATCHES 4
 #define IDLE_WAIT_MS 1000
 
-/* Deleted customers' devices, assets and edges (unassign.h): one chunk of unassign_chunk_size rows in
- * a transaction of its own, run when the queue was empty or, under steady load, after every
- * UNASSIGN_EVERY_BATCHES batches, so that requests go first and a job still ends. With no job known
- * it only looks whether one appeared (after every batch, and every second of quiet). A failed chunk
- * is rolled back and tried again the same way. Returns how long the writer may wait for a request. */
-int agent_unassign_deleted_customers(struct agent *a, bool queue_was_empty)
+/* One chunk of unassign_chunk_size rows of the oldest job: a deleted customer's unassignment
+ * (unassign.h) first, else a deleted tenant's deletion (tenant.h). Sets *idle when neither had any. */
+static int run_one_chunk(struct agent *a, bool *idle)
 {
-    struct unassign_chunk c;
-    bool any = false;
+    struct unassign_chunk u;
+    struct tenant_delete_chunk t;
+    int rc = unassign_run_chunk(a->store, a->cfg->unassign_chunk_size, &u);
 
-    if (!a->unassign_waiting) {
-        if (store_unassign_job_any(a->store, &any) != STORE_OK || !any)
-            return IDLE_WAIT_MS;
-        a->unassign_waiting = true;
+    *idle = false;
+    if (rc != STORE_OK)
+        return rc;
+    if (!u.idle) {
+        log_debug("Unassign chunk: %lld rows of deleted customer %s (%lld so far).", (long long)u.rows,
+                  u.job.customer_id, (long long)u.job.unassigned);
+        if (u.finished)
+            log_info("Unassigned the %lld devices, assets and edges of deleted customer %s in %lld ms.",
+                     (long long)u.job.unassigned, u.job.customer_id, (long long)(clock_now_ms() - u.job.created_time));
+        return STORE_OK;
     }
-    if (!queue_was_empty && ++a->batches_since_unassign < UNASSIGN_EVERY_BATCHES)
+    rc = tenant_delete_run_chunk(a->store, a->cfg->unassign_chunk_size, &t);
+    if (rc != STORE_OK)
+        return rc;
+    *idle = t.idle;
+    if (!t.idle)
+        log_debug("Tenant delete chunk: %lld rows of deleted tenant %s (%lld so far).", (long long)t.rows,
+                  t.job.tenant_id, (long long)t.job.deleted);
+    if (t.finished)
+        log_info("Deleted the %lld devices, assets, edges, dashboards and customers of deleted tenant %s in %lld ms.",
+                 (long long)t.job.deleted, t.job.tenant_id, (long long)(clock_now_ms() - t.job.created_time));
+    return STORE_OK;
+}
+
+/* Whether any job waits (one index probe each). */
+static bool any_job(struct agent *a)
+{
+    bool customers = false, tenants = false;
+    if (store_unassign_job_any(a->store, &customers) != STORE_OK)
+        return false;
+    if (!customers && store_tenant_job_any(a->store, &tenants) != STORE_OK)
+        return false;
+    return customers || tenants;
+}
+
+/* The deferred work of customer.delete and tenant.delete: one chunk in a transaction of its own,
+ * run when the queue was empty or, under steady load, after every JOB_EVERY_BATCHES batches, so
+ * that requests go first and a job still ends. With no job known it only looks whether one
+ * appeared (after every batch, and every second of quiet). A failed chunk is rolled back and tried
+ * again the same way. Returns how long the writer may wait for a request. */
+int agent_run_jobs(struct agent *a, bool queue_was_empty)
+{
+    bool idle = false;
+
+    if (!a->jobs_waiting) {
+        if (!any_job(a))
+            return IDLE_WAIT_MS;
+        a->jobs_waiting = true;
+    }
+    if (!queue_was_empty && ++a->batches_since_job < JOB_EVERY_BATCHES)
         return 0;
-    a->batches_since_unassign = 0;
-    if (store_begin_unsynced(a->store) != STORE_OK ||
-        unassign_run_chunk(a->store, a->cfg->unassign_chunk_size, &c) != STORE_OK ||
+    a->batches_since_job = 0;
+    if (store_begin_unsynced(a->store) != STORE_OK || run_one_chunk(a, &idle) != STORE_OK ||
         store_commit(a->store) != STORE_OK) {
-        log_warn("Unassigning a deleted customer's entities failed (%s); trying again later.", store_errmsg(a->store));
+        log_warn("A chunk of a deleted customer's or tenant's rows failed (%s); trying again later.",
+                 store_errmsg(a->store));
         store_rollback(a->store);
-        a->unassign_waiting = false;
+        a->jobs_waiting = false;
         return IDLE_WAIT_MS;
     }
-    if (!c.idle)
-        log_debug("Unassign chunk: %lld rows of deleted customer %s (%lld so far).", (long long)c.rows,
-                  c.job.customer_id, (long long)c.job.unassigned);
-    if (c.finished)
-        log_info("Unassigned the %lld devices, assets and edges of deleted customer %s in %lld ms.",
-                 (long long)c.job.unassigned, c.job.customer_id, (long long)(clock_now_ms() - c.job.created_time));
-    a->unassign_waiting = !c.idle;
-    return a->unassign_waiting ? 0 : IDLE_WAIT_MS;
+    a->jobs_waiting = !idle;
+    return a->jobs_waiting ? 0 : IDLE_WAIT_MS;
 }

@@ -220,7 +220,7 @@ void *agent_writer_main(void *arg)
         }
         if (first != NULL ? agent_process_batch(a, first, n) : agent_have_acks(a) && agent_process_batch(a, NULL, 0))
             return NULL;
-        wait_ms = agent_unassign_deleted_customers(a, first == NULL);
+        wait_ms = agent_run_jobs(a, first == NULL);
     }
 }
 

@@ -237,6 +237,16 @@ static const char *const migrations[] = {
     "  DELETE FROM row_count WHERE owner_id = OLD.id; END;"
     "CREATE TRIGGER tenant_counts_drop AFTER DELETE ON tenant BEGIN"
     "  DELETE FROM row_count WHERE owner_id = OLD.id; END;",
+
+    /* 8: deleted tenants whose rows are still to be deleted. tenant.delete deletes the tenant's users
+     * and records the job in its own transaction; from then on the tenant reads as gone, and the
+     * writer deletes its devices, assets, edges, dashboards and customers, then the tenant row, in
+     * small transactions of their own between requests, so a tenant with a million devices never
+     * holds the writer for seconds. */
+    "CREATE TABLE tenant_delete_job ("
+    "  tenant_id TEXT PRIMARY KEY,"
+    "  created_time INTEGER NOT NULL,"
+    "  deleted INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
 };
 
 const char *const *store_schema_migrations(size_t *count)
