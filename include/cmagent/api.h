@@ -99,6 +99,10 @@ void api_admit(struct ctx *ctx, const struct api_request *req, const char *respo
 /* The event renderer the core uses (protocol §6 body). */
 char *api_render_event(const struct event *ev, const struct principal *who);
 
+/* Frees what the renderers kept of the last event on this thread (after events rendered outside
+ * api_handle, such as the bootstrap's). */
+void api_render_done(void);
+
 /* The audit actionData renderer the core uses (thingsboard-customers.md §7.3). */
 char *api_render_audit(const struct event *ev, const struct principal *who);
 

@@ -253,7 +253,9 @@ static int bootstrap(struct agent *a)
     ctx.settings = &a->settings;
     ctx.render_event = api_render_event;
     ctx.now = clock_now_ms();
-    if (user_bootstrap_sysadmin(&ctx, a->cfg->sysadmin_email, a->cfg->sysadmin_password, generated) != ERR_OK) {
+    int rc = user_bootstrap_sysadmin(&ctx, a->cfg->sysadmin_email, a->cfg->sysadmin_password, generated);
+    api_render_done();
+    if (rc != ERR_OK) {
         log_error("Creating the system administrator failed: %s", ctx.err.message);
         return -1;
     }

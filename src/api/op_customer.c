@@ -67,7 +67,7 @@ out:
 static int reply_customer(struct call *c, int rc, struct customer *cu)
 {
     if (rc == ERR_OK)
-        c->result = render_customer(cu);
+        c->result = render_customer_reply(cu);
     customer_release(cu);
     return rc;
 }

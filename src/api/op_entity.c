@@ -31,7 +31,7 @@ static int read_fields(struct call *c, struct entity *e, bool *customer_given)
 static int reply_entity(struct call *c, int rc, struct entity *e)
 {
     if (rc == ERR_OK)
-        c->result = render_entity(e);
+        c->result = render_entity_reply(e);
     entity_release(e);
     return rc;
 }
@@ -184,7 +184,7 @@ static int assign_item(struct call *c, enum entity_kind kind, const char *id, cJ
         return call_failed(c);
     int rc = entity_assign(c->ctx, kind, id, customer_id, &e);
     if (rc == ERR_OK)
-        *data = render_entity(&e);
+        *data = render_entity_reply(&e);
     entity_release(&e);
     return rc;
 }
@@ -194,7 +194,7 @@ static int unassign_item(struct call *c, enum entity_kind kind, const char *id, 
     struct entity e = { 0 };
     int rc = entity_unassign(c->ctx, kind, id, &e);
     if (rc == ERR_OK)
-        *data = render_entity(&e);
+        *data = render_entity_reply(&e);
     entity_release(&e);
     return rc;
 }
@@ -204,7 +204,7 @@ static int public_item(struct call *c, enum entity_kind kind, const char *id, cJ
     struct entity e = { 0 };
     int rc = entity_make_public(c->ctx, kind, id, &e);
     if (rc == ERR_OK)
-        *data = render_entity(&e);
+        *data = render_entity_reply(&e);
     entity_release(&e);
     return rc;
 }

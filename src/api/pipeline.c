@@ -12,6 +12,7 @@
 #include "cmagent/perm.h"
 #include "ops.h"
 #include "ratelimit.h"
+#include "render.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +137,7 @@ static int run_handler(struct ctx *ctx, struct op_run *r)
     if (budget)
         store_budget_set(ctx->store, (int64_t)api_current_settings()->max_reply);
     int rc = r->op->handler(&call);
+    render_forget(); /* what it kept of its events is for this operation only */
     if (budget)
         store_budget_set(ctx->store, 0);
     if (rc != ERR_OK) {
