@@ -98,21 +98,44 @@ def test_email_budget_answers_429_before_any_hash(env):
     expect(c.request("auth.resetPasswordByEmail", {"email": unique_email("ghost")}), 200)
 
 
+def refused_after_drain(c, op, data, tries=3):
+    """The reply to op sent right after the client's budget was found spent. The bucket refills
+    continuously (a token each 60/CLIENT_BUDGET s), so on a loaded machine a token may come back
+    between two requests: the drain and the request are tried again then."""
+    for _ in range(tries):
+        for _ in range(50):
+            if c.request("auth.refresh", {"refreshToken": "cmr_drain"})["status"] == 429:
+                break
+        r = c.request(op, data)
+        if r["status"] == 429:
+            return r
+    return r
+
+
 def check_client_budget(env, mqtt_version):
     flooder = Client(env.port, mqtt_version=mqtt_version)
     other = Client(env.port, mqtt_version=mqtt_version)
     try:
+        t0 = time.monotonic()
         corrs = [flooder.begin("auth.refresh", {"refreshToken": "cmr_not-a-token-%d" % i})
-                 for i in range(CLIENT_BUDGET + 5)]
+                 for i in range(CLIENT_BUDGET + 20)]
         replies = [flooder.result(k, timeout=60) for k in corrs]
+        # what the bucket got back while the flood was sent (a loaded machine sends it slowly)
+        refilled = int((time.monotonic() - t0) * CLIENT_BUDGET / 60.0) + 1
         for r in replies[:CLIENT_BUDGET]:
             expect(r, 401, 10, "Invalid or revoked token")
-        for r in replies[CLIENT_BUDGET:]:
-            expect(r, 429, 33, CLIENT_REFUSAL)
+        extra = replies[CLIENT_BUDGET:]
+        admitted = [r for r in extra if r["status"] == 401]
+        check(len(admitted) <= refilled, "%d admitted past the budget, %d refilled" % (len(admitted), refilled))
+        check(len(admitted) < len(extra), "the flood was refused past the budget", extra)
+        for r in extra:
+            if r["status"] != 401:
+                expect(r, 429, 33, CLIENT_REFUSAL)
         # every anonymous authentication operation spends it, before it is looked at
-        expect(flooder.request("auth.login", {"email": SYSADMIN_EMAIL, "password": SYSADMIN_PASSWORD}), 429, 33,
+        expect(refused_after_drain(flooder, "auth.login", {"email": SYSADMIN_EMAIL, "password": SYSADMIN_PASSWORD}),
+               429, 33, CLIENT_REFUSAL)
+        expect(refused_after_drain(flooder, "auth.checkActivateToken", {"activateToken": "nope"}), 429, 33,
                CLIENT_REFUSAL)
-        expect(flooder.request("auth.checkActivateToken", {"activateToken": "nope"}), 429, 33, CLIENT_REFUSAL)
         # operations with a token are not anonymous ones; another client has a budget of its own
         expect(flooder.request("agent.ping"), 200)
         expect(other.request("auth.refresh", {"refreshToken": "cmr_not-a-token"}), 401, 10)
