@@ -1,7 +1,9 @@
 /* agent.c: the agent's wiring and the life of a request: the transport's callbacks, which only
- * route a message to the queue of the thread that runs it (the writer, or the verifiers first),
- * start-up, signals and shutdown. Each thread has its own file (agent_int.h lists them). The
- * writer thread owns the SQLite connection: it takes every waiting
+ * route a message to the queue of the thread that runs it (a reader for a request that writes
+ * nothing, else the writer, or the verifiers first), start-up, signals and shutdown. Each thread
+ * has its own file (agent_int.h lists them). Reads run on the reader threads' read-only
+ * connections, in a fresh read transaction each, beside the writer (readers.c). The writer thread
+ * owns the read-write SQLite connection: it takes every waiting
  * request (up to max_group_commit) into one transaction, each request in its own savepoint so a
  * failure rolls back that request alone, commits once (durably), and only then publishes the
  * replies and the new events of the outbox (from the copies the requests kept in memory when they

@@ -2,8 +2,9 @@
  * from the transport's thread to the one that answers it, the agent's state, and each thread's
  * entry points. One file per thread: intake (agent.c: the transport's callbacks and the wiring),
  * the writer (writer.c: group commit), its background jobs (jobs.c), the publisher (publisher.c:
- * replies, events, acknowledgements), the verifiers (verifiers.c: password hashing), the mail
- * worker (mail_worker.c) and the replier (replier.c: requests admission refused). */
+ * replies, events, acknowledgements), the readers (readers.c: requests that write nothing), the
+ * verifiers (verifiers.c: password hashing), the mail worker (mail_worker.c) and the replier
+ * (replier.c: requests admission refused). */
 #ifndef CMAGENT_AGENT_INT_H
 #define CMAGENT_AGENT_INT_H
 
