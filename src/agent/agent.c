@@ -67,6 +67,8 @@
 #include "agent_int.h"
 #include "cmagent/clock.h"
 #include "cmagent/hash_work.h"
+#include "cmagent/metrics.h"
+#include "cmagent/metrics_http.h"
 #include "cmagent/stats.h"
 #include "cmagent/store.h"
 #include "cmagent/store_checkpoint.h"
@@ -147,6 +149,7 @@ static void on_message(void *context, struct transport_message *msg)
 static void on_connected(void *context)
 {
     struct agent *a = context;
+    metrics_gauge_set(METRICS_BROKER_CONNECTED, 1); /* the main thread's tick sees a loss */
     queue_push(&a->queue, &work_new(WORK_CONNECTED)->node);
 }
 
@@ -201,6 +204,7 @@ void agent_state_init(struct agent *a, const struct config *cfg, struct store *s
     api.max_reply = (size_t)cfg->max_reply;
     api.max_batch_rows = cfg->max_batch_rows;
     api_init(&api);
+    api_register_metrics();
     a->refusal_log.period_ms = 1000;
     queue_init(&a->queue);
     queue_init(&a->mail_queue);
@@ -217,6 +221,7 @@ void agent_state_init(struct agent *a, const struct config *cfg, struct store *s
     queue_init(&a->read_queue);
     snprintf(a->req_prefix, sizeof a->req_prefix, "%s/req/", cfg->topic_prefix);
     snprintf(a->event_prefix, sizeof a->event_prefix, "%s/event/", cfg->topic_prefix);
+    snprintf(a->stats_topic, sizeof a->stats_topic, "%s/stats/%s", cfg->topic_prefix, cfg->agent_id);
 }
 
 void agent_state_release(struct agent *a)
@@ -267,6 +272,20 @@ static int bootstrap(struct agent *a)
     return 0;
 }
 
+/* The gauges sampled every tick (for the endpoint, the stats topic and agent.stats), and the
+ * retained stats topic every stats_interval seconds. */
+static void tick_metrics(struct agent *a)
+{
+    metrics_gauge_set(METRICS_QUEUE_DEPTH, (int64_t)queue_length(&a->queue));
+    metrics_gauge_set(METRICS_BROKER_CONNECTED, transport_connected(a->transport) ? 1 : 0);
+    if (a->cfg->stats_interval <= 0 || clock_mono_ms() < a->next_stats_ms || !transport_connected(a->transport))
+        return;
+    a->next_stats_ms = clock_mono_ms() + a->cfg->stats_interval * 1000;
+    char *payload = api_stats_payload(a->cfg->agent_id, clock_now_ms());
+    transport_publish(a->transport, a->stats_topic, payload, strlen(payload), 1, true, NULL, 0, 0);
+    free(payload);
+}
+
 static int wait_for_signal(struct agent *a, const sigset_t *signals)
 {
     struct timespec tick = { 0, 100 * 1000000L };
@@ -275,6 +294,7 @@ static int wait_for_signal(struct agent *a, const sigset_t *signals)
         if (sig == SIGINT || sig == SIGTERM)
             return sig;
         transport_tick(a->transport);
+        tick_metrics(a);
     }
 }
 
@@ -352,6 +372,13 @@ int agent_run(const struct config *cfg)
         mailer_global_cleanup();
         return 1;
     }
+    if (cfg->metrics_listen[0] != '\0') {
+        a.metrics_http = metrics_http_start(cfg->metrics_listen, err, sizeof err);
+        if (a.metrics_http == NULL)
+            log_warn("%s; no metrics endpoint, the figures are still in agent.stats.", err);
+        else
+            log_info("Metrics at http://%s/metrics.", cfg->metrics_listen);
+    }
     pthread_create(&a.mailer, NULL, agent_mailer_main, &a);
     pthread_create(&a.replier, NULL, agent_replier_main, &a);
     agent_start_verifiers(&a);
@@ -378,6 +405,7 @@ int agent_run(const struct config *cfg)
     pthread_join(a.replier, NULL);
     agent_drain_after_stop(&a);
     transport_free(a.transport);
+    metrics_http_stop(a.metrics_http);
     struct stats_snapshot st;
     char line[1024];
     stats_snapshot(&st);

@@ -111,6 +111,9 @@ struct agent {
     bool jobs_waiting;             /* a deleted customer's or tenant's rows are still to be written */
     int batches_since_job;
     struct log_throttle refusal_log; /* the log lines of refused reply destinations */
+    char stats_topic[512];         /* "<prefix>/stats/<agent_id>", retained figures every stats_interval */
+    int64_t next_stats_ms;
+    struct metrics_http *metrics_http; /* the Prometheus endpoint, or NULL */
 };
 
 struct work *work_new(enum work_kind kind);
@@ -133,6 +136,9 @@ void agent_settings_from_config(struct core_settings *s, const struct config *cf
 /* Publishes at QoS 1 through a->publish. Returns 0 when accepted. Any thread. */
 int agent_publish(struct agent *a, const char *topic, const char *body, const void *corr, size_t corr_len,
                   uint64_t tag);
+/* Publishes a request's reply (to topic; NULL: it has nowhere to go) and records it in the
+ * metrics. Every reply of a request leaves through here, whichever thread made it. */
+void agent_send_reply(struct agent *a, const struct transport_message *m, const char *topic, const char *body);
 /* The transport's on_acked: records the seq, marked published by the writer's next transaction. */
 void agent_on_acked(void *context, uint64_t tag);
 int64_t *agent_take_acks(struct agent *a, size_t *n);

@@ -8,6 +8,7 @@
 #include "agent_int.h"
 
 #include "cmagent/clock.h"
+#include "cmagent/metrics.h"
 #include "cmagent/stats.h"
 #include "cmagent/store.h"
 
@@ -32,6 +33,13 @@ void agent_refused_destination(struct agent *a, const char *op, const char *refu
                  "published (%llu more refused since the last such line).", op, refusal, (unsigned long long)left_out);
 }
 
+void agent_send_reply(struct agent *a, const struct transport_message *m, const char *topic, const char *body)
+{
+    metrics_record_reply(agent_op_of(a, m), api_reply_status(body), m->received_us);
+    if (topic != NULL)
+        agent_publish(a, topic, body, m->correlation, m->correlation_len, 0);
+}
+
 /* Only records the seq: a work item per acknowledgement woke the writer for a transaction of its
  * own, and at one request in flight that commit's fsync delayed the next request. */
 void agent_on_acked(void *context, uint64_t tag)
@@ -44,6 +52,7 @@ void agent_on_acked(void *context, uint64_t tag)
     }
     a->acks[a->nacks++] = (int64_t)tag;
     pthread_mutex_unlock(&a->acks_lock);
+    metrics_gauge_add(METRICS_EVENTS_UNACKED, -1);
 }
 
 /* Takes the acknowledged seqs collected so far (NULL when there are none). */
@@ -141,8 +150,8 @@ char *agent_reply_topic_of(struct agent *a, const struct transport_message *m)
 void agent_publish_replies(struct agent *a, struct pending_reply *r, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (r[i].topic != NULL && r[i].body != NULL)
-            agent_publish(a, r[i].topic, r[i].body, r[i].msg->correlation, r[i].msg->correlation_len, 0);
+        if (r[i].body != NULL)
+            agent_send_reply(a, r[i].msg, r[i].topic, r[i].body);
         free(r[i].topic);
         free(r[i].body);
     }
@@ -171,9 +180,13 @@ static int publish_event(struct agent *a, const struct outbox_event *ev)
 {
     char topic[1024];
     snprintf(topic, sizeof topic, "%s%s/%s/%s", a->event_prefix, ev->tenant_id, ev->entity_type, ev->event_type);
-    if (agent_publish(a, topic, ev->payload, NULL, 0, (uint64_t)ev->seq) != 0)
+    metrics_gauge_add(METRICS_EVENTS_UNACKED, 1); /* before: the acknowledgement may come first */
+    if (agent_publish(a, topic, ev->payload, NULL, 0, (uint64_t)ev->seq) != 0) {
+        metrics_gauge_add(METRICS_EVENTS_UNACKED, -1);
         return -1;
+    }
     a->last_sent_seq = ev->seq;
+    metrics_gauge_add(METRICS_EVENTS_PUBLISHED, 1);
     return 0;
 }
 

@@ -31,8 +31,7 @@ static void run_read(struct agent *a, struct store *store, struct work *w)
     if (store_begin_read(store) != STORE_OK) {
         char *topic = agent_reply_topic_of(a, m);
         char *body = api_error_body(ERR_DATABASE, store_errmsg(store), m->payload, m->payload_len);
-        if (topic != NULL)
-            agent_publish(a, topic, body, m->correlation, m->correlation_len, 0);
+        agent_send_reply(a, m, topic, body);
         free(topic);
         free(body);
         return;
@@ -43,8 +42,8 @@ static void run_read(struct agent *a, struct store *store, struct work *w)
     if (reply.refused)
         agent_refused_destination(a, req.op, reply.refusal);
     log_debug("%s -> %d (reader)", req.op, reply.status);
-    if (reply.reply_to != NULL && reply.body != NULL)
-        agent_publish(a, reply.reply_to, reply.body, m->correlation, m->correlation_len, 0);
+    if (reply.body != NULL)
+        agent_send_reply(a, m, reply.reply_to, reply.body);
     ctx_release(&ctx);
     api_reply_release(&reply);
 }

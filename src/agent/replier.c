@@ -25,8 +25,7 @@ static void answer_refusal(struct agent *a, struct work *w)
     char *topic = agent_reply_topic_of(a, m);
     char *body = api_error_body(ERR_RATE_LIMITED, w->refusal, m->payload, m->payload_len);
 
-    if (topic != NULL)
-        agent_publish(a, topic, body, m->correlation, m->correlation_len, 0);
+    agent_send_reply(a, m, topic, body);
     free(topic);
     free(body);
 }

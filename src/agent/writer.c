@@ -10,6 +10,7 @@
 
 #include "cmagent/clock.h"
 #include "cmagent/hash_work.h"
+#include "cmagent/metrics.h"
 #include "cmagent/stats.h"
 #include "cmagent/store.h"
 
@@ -193,8 +194,10 @@ bool agent_process_batch(struct agent *a, struct queue_node *first, size_t n)
         replies[i].job = NULL;
     }
     agent_publish_replies(a, replies, nreplies);
-    if (resend)
+    if (resend) {
         a->last_sent_seq = 0;
+        metrics_gauge_set(METRICS_EVENTS_UNACKED, 0); /* everything not acknowledged goes out again */
+    }
     agent_publish_events(a);
     for (size_t i = 0; i < ndone; i++) {
         if (done[i]->parked)

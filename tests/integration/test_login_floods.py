@@ -116,21 +116,20 @@ def check_client_budget(env, mqtt_version):
     flooder = Client(env.port, mqtt_version=mqtt_version)
     other = Client(env.port, mqtt_version=mqtt_version)
     try:
-        t0 = time.monotonic()
+        # the bucket refills 5 a second while the flood is sent and answered: 50 past the budget,
+        # of which up to 10 may be refills (2 s of a loaded machine), the rest refused
         corrs = [flooder.begin("auth.refresh", {"refreshToken": "cmr_not-a-token-%d" % i})
-                 for i in range(CLIENT_BUDGET + 20)]
+                 for i in range(CLIENT_BUDGET + 50)]
         replies = [flooder.result(k, timeout=60) for k in corrs]
-        # what the bucket got back while the flood was sent (a loaded machine sends it slowly)
-        refilled = int((time.monotonic() - t0) * CLIENT_BUDGET / 60.0) + 1
         for r in replies[:CLIENT_BUDGET]:
             expect(r, 401, 10, "Invalid or revoked token")
-        extra = replies[CLIENT_BUDGET:]
-        admitted = [r for r in extra if r["status"] == 401]
-        check(len(admitted) <= refilled, "%d admitted past the budget, %d refilled" % (len(admitted), refilled))
-        check(len(admitted) < len(extra), "the flood was refused past the budget", extra)
-        for r in extra:
-            if r["status"] != 401:
-                expect(r, 429, 33, CLIENT_REFUSAL)
+        refused = [r for r in replies[CLIENT_BUDGET:] if r.get("status") == 429]
+        check(len(refused) >= 40, "past the budget the flood is refused: %d of 50" % len(refused))
+        for r in replies[CLIENT_BUDGET:]:
+            if r.get("status") != 429:
+                expect(r, 401, 10, "Invalid or revoked token")
+        for r in refused:
+            expect(r, 429, 33, CLIENT_REFUSAL)
         # every anonymous authentication operation spends it, before it is looked at
         expect(refused_after_drain(flooder, "auth.login", {"email": SYSADMIN_EMAIL, "password": SYSADMIN_PASSWORD}),
                429, 33, CLIENT_REFUSAL)
