@@ -13,6 +13,7 @@
  *
  * Both use the agent's own store settings (WAL, synchronous=FULL, checkpoints on a thread of their
  * own). */
+#include "cmagent/alloc.h"
 #include "cmagent/clock.h"
 #include "cmagent/context.h"
 #include "cmagent/customer.h"
@@ -30,7 +31,7 @@ static char *render_nothing(const struct event *ev, const struct principal *who)
 {
     (void)ev;
     (void)who;
-    return strdup("{}");
+    return xstrdup("{}");
 }
 
 static void fail(struct store *s, const char *what)
@@ -44,7 +45,7 @@ static void make_customer(struct store *s, struct customer *c, const char *tenan
     memset(c, 0, sizeof *c);
     uuid_generate(c->id);
     strcpy(c->tenant_id, tenant_id);
-    c->title = strdup(title);
+    c->title = xstrdup(title);
     c->version = 1;
     if (store_customer_insert(s, c) != STORE_OK)
         fail(s, "inserting a customer");
@@ -109,7 +110,7 @@ static int cmp_i64(const void *a, const void *b)
 static void run_chunks(struct store *s, long chunk, long expected)
 {
     size_t cap = (size_t)(expected / chunk + 8), count = 0;
-    int64_t *us = calloc(cap, sizeof *us), rows = 0;
+    int64_t *us = xcalloc(cap, sizeof *us), rows = 0;
     struct unassign_chunk c = { 0 };
     int64_t t0 = clock_mono_us();
 
@@ -162,7 +163,7 @@ int main(int argc, char **argv)
     remove(argv[1]);
     struct store *s = open_store(argv[1]);
     uuid_generate(t.id);
-    t.title = strdup("Bench tenant");
+    t.title = xstrdup("Bench tenant");
     t.version = 1;
     store_begin(s);
     if (store_tenant_insert(s, &t) != STORE_OK)

@@ -5,6 +5,7 @@
 
 #include "cmagent/clock.h"
 #include "cmagent/perm.h"
+#include "json_alloc.h"
 #include "ops.h"
 
 #include <stdio.h>
@@ -138,6 +139,7 @@ static struct api_settings settings;
 void api_init(const struct api_settings *s)
 {
     settings = *s;
+    json_alloc_init();
     pipeline_init();
     admit_init();
 }

@@ -1,5 +1,5 @@
 /* apikey.c: API keys ("cmk_..."), long-lived tokens that act as their owner. Only the key's digest
- * is stored, so a key is shown once, at creation. Authenticating with a key is auth.c's. */
+ * is stored, so a key is shown once, at creation. Authenticating with a key is auth_tokens.c's. */
 #include "cmagent/apikey.h"
 
 #include "cmagent/perm.h"

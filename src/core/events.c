@@ -3,29 +3,10 @@
 #include "cmagent/events.h"
 
 #include "cmagent/audit.h"
-#include "cmagent/store_outbox.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-void outbox_events_free_items(struct outbox_event *items, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(items[i].entity_type);
-        free(items[i].event_type);
-        free(items[i].payload);
-        items[i].entity_type = items[i].event_type = items[i].payload = NULL;
-    }
-}
-
-void outbox_events_free(struct outbox_event *items, size_t n)
-{
-    if (items == NULL)
-        return;
-    outbox_events_free_items(items, n);
-    free(items);
-}
 
 /* Keeps the written event (its payload moves) for publishing once the transaction commits. */
 static void remember_event(struct ctx *ctx, struct outbox_event *row)

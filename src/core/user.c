@@ -1,10 +1,10 @@
 /* user.c: the rules of user management (thingsboard-customers.md §4): validation
- * (UserDataValidator, UserCredentialsDataValidator), global e-mail uniqueness, the maxUsers limit,
- * immutable tenant/customer/authority, activation tokens, enable/disable, delete rules, listings and
- * the bootstrap of the system administrator. Passwords and sessions are auth.c's. */
+ * (UserDataValidator), global e-mail uniqueness, the maxUsers limit, immutable
+ * tenant/customer/authority, create, update, get, delete rules and listings, and what the other
+ * user files share (user_int.h). Activation and enable/disable are user_activation.c's, the
+ * system administrator's bootstrap user_bootstrap.c's; passwords and sessions are auth*.c's. */
 #include "cmagent/user.h"
 
-#include "cmagent/auth.h"
 #include "cmagent/customer.h"
 #include "cmagent/events.h"
 #include "cmagent/paging.h"
@@ -12,9 +12,9 @@
 #include "cmagent/secret.h"
 #include "cmagent/store_customer.h"
 #include "cmagent/store_tenant.h"
-#include "cmagent/store_token.h"
 #include "cmagent/store_user.h"
 #include "cmagent/validate.h"
+#include "user_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,10 +25,6 @@ static const struct sort_column user_sort[] = {
     { "email", "email" }, { "id", "id" },
     { NULL, NULL },
 };
-
-#define ACTIVATION_TOKEN_BYTES 30                /* 40 base64url characters, as ThingsBoard */
-#define ACTIVATION_RENEW_BEFORE_MS (15 * 60 * 1000)
-#define GENERATED_PASSWORD_BYTES 12              /* 16 base64url characters */
 
 static bool is_null_id(const char *id)
 {
@@ -195,7 +191,7 @@ static int load_user(struct ctx *ctx, const char *id, struct user *out)
 }
 
 /* The authority check of the operation, then the user (404), then the per-user permission (403). */
-static int load_user_for(struct ctx *ctx, unsigned authorities, enum perm_op op, const char *id, struct user *out)
+int user_load_for(struct ctx *ctx, unsigned authorities, enum perm_op op, const char *id, struct user *out)
 {
     memset(out, 0, sizeof *out);
     if (perm_require(ctx, authorities) != ERR_OK || load_user(ctx, id, out) != ERR_OK)
@@ -207,14 +203,14 @@ static int load_user_for(struct ctx *ctx, unsigned authorities, enum perm_op op,
     return ERR_OK;
 }
 
-static int load_credentials(struct ctx *ctx, const char *user_id, struct credentials *out)
+int user_load_credentials(struct ctx *ctx, const char *user_id, struct credentials *out)
 {
     memset(out, 0, sizeof *out);
     int rc = store_credentials_get(ctx->store, user_id, out);
     return rc == STORE_OK ? ERR_OK : ctx_store_failed(ctx, rc);
 }
 
-static int save_credentials(struct ctx *ctx, const struct credentials *c)
+int user_save_credentials(struct ctx *ctx, const struct credentials *c)
 {
     int rc = store_credentials_update(ctx->store, c);
     return rc == STORE_OK ? ERR_OK : ctx_store_failed(ctx, rc);
@@ -223,7 +219,7 @@ static int save_credentials(struct ctx *ctx, const struct credentials *c)
 /* ---------------------------------------------------------------- events */
 
 /* ThingsBoard logs user actions with the caller's customer, not the user's. */
-static int emit_user_event(struct ctx *ctx, const char *type, const struct user *u)
+int user_emit_event(struct ctx *ctx, const char *type, const struct user *u)
 {
     struct event ev = { 0 };
     ev.type = type;
@@ -234,76 +230,6 @@ static int emit_user_event(struct ctx *ctx, const char *type, const struct user 
     ev.entity_name = u->email;
     ev.entity = u;
     return events_emit(ctx, &ev);
-}
-
-/* ---------------------------------------------------------------- activation tokens */
-
-/* Replaces the credentials' activation token with a fresh one (or preset: the token a mail already
- * carries) valid for the configured TTL. */
-static void new_activation_token(const struct ctx *ctx, struct credentials *c, const char *preset)
-{
-    char token[SECRET_TOKEN_MAX];
-    if (preset != NULL && preset[0] != '\0')
-        snprintf(token, sizeof token, "%s", preset);
-    else
-        secret_token(token, "", ACTIVATION_TOKEN_BYTES);
-    free(c->activate_token);
-    c->activate_token = xstrdup_or_null(token);
-    c->activate_token_exp = ctx->now + ctx->settings->activation_token_ttl_ms;
-}
-
-/* A new user's credentials: disabled, no password, a pending activation token. */
-static int insert_pending_credentials(struct ctx *ctx, const char *user_id, const char *preset_token)
-{
-    struct credentials c = { 0 };
-    strcpy(c.user_id, user_id);
-    new_activation_token(ctx, &c, preset_token);
-    int rc = store_credentials_insert(ctx->store, &c);
-    credentials_release(&c);
-    return rc == STORE_OK ? ERR_OK : ctx_store_failed(ctx, rc);
-}
-
-static char *activation_link(const struct ctx *ctx, const char *token)
-{
-    return ctx_link(ctx, "/api/noauth/activate?activateToken=", token);
-}
-
-/* Queues the activation mail of user_id (email) with token; the reply waits for the outcome. */
-static void want_activation_mail(struct ctx *ctx, const char *user_id, const char *email, const char *token,
-                                 int64_t ttl_ms)
-{
-    char body[2048];
-    char *link = activation_link(ctx, token);
-    snprintf(body, sizeof body,
-             "Hello,\r\n\r\nAn account was created for you (%s).\r\n"
-             "Open this link to set your password and activate it (valid for %lld hours):\r\n\r\n%s\r\n",
-             email, (long long)(ttl_ms / 3600000), link);
-    struct outgoing_mail *m = ctx_want_mail(ctx, email, "Your account activation", body, true);
-    snprintf(m->user_id, sizeof m->user_id, "%s", user_id);
-    snprintf(m->token, sizeof m->token, "%s", token);
-    free(link);
-}
-
-static int activation_mail_failed(struct ctx *ctx)
-{
-    return error_set(&ctx->err, ERR_INTERNAL, "Couldn't send user activation email");
-}
-
-/* The second run of a request that awaited its mails: the mail the first run composed for this
- * command, which must have gone out. A command that composed none then (it failed in the first run
- * and passes now, the data having changed in between) was mailed nothing and is not applied. */
-static int mailed_for_command(struct ctx *ctx, const char *email, const struct outgoing_mail **out)
-{
-    const struct outgoing_mail *m = ctx_mailed(ctx);
-
-    *out = NULL;
-    if (m == NULL || strcmp(m->to, email) != 0)
-        return error_set(&ctx->err, ERR_CONFLICT,
-                         "No activation email was sent: the data changed while the request waited for its mails");
-    if (m->outcome != MAIL_SENT)
-        return activation_mail_failed(ctx);
-    *out = m;
-    return ERR_OK;
 }
 
 /* ---------------------------------------------------------------- operations */
@@ -330,7 +256,7 @@ int user_create(struct ctx *ctx, struct user *u, bool send_activation_mail)
         secret_token(fresh_token, "", ACTIVATION_TOKEN_BYTES);
         token = fresh_token;
     } else if (send_activation_mail) {
-        if (mailed_for_command(ctx, u->email, &sent) != ERR_OK)
+        if (user_mailed_for_command(ctx, u->email, &sent) != ERR_OK)
             return ctx->err.kind;
         snprintf(u->id, sizeof u->id, "%s", sent->user_id);
         token = sent->token;
@@ -344,11 +270,11 @@ int user_create(struct ctx *ctx, struct user *u, bool send_activation_mail)
         return email_taken(ctx, u);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
-    if (insert_pending_credentials(ctx, u->id, token) != ERR_OK)
+    if (user_insert_pending_credentials(ctx, u->id, token) != ERR_OK)
         return ctx->err.kind;
     if (send_activation_mail && ctx->mailed == NULL)
-        want_activation_mail(ctx, u->id, u->email, token, ctx->settings->activation_token_ttl_ms);
-    return emit_user_event(ctx, "ENTITY_CREATED", u);
+        user_want_activation_mail(ctx, u->id, u->email, token, ctx->settings->activation_token_ttl_ms);
+    return user_emit_event(ctx, "ENTITY_CREATED", u);
 }
 
 int user_update(struct ctx *ctx, struct user *u, bool check_version)
@@ -356,7 +282,7 @@ int user_update(struct ctx *ctx, struct user *u, bool check_version)
     struct user old;
     int rc;
 
-    if (load_user_for(ctx, AUTH_ANY_USER, PERM_WRITE, u->id, &old) != ERR_OK)
+    if (user_load_for(ctx, AUTH_ANY_USER, PERM_WRITE, u->id, &old) != ERR_OK)
         return ctx->err.kind;
     if (check_version && u->version != old.version) {
         user_release(&old);
@@ -382,16 +308,16 @@ int user_update(struct ctx *ctx, struct user *u, bool check_version)
         return email_taken(ctx, u);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
-    return emit_user_event(ctx, "ENTITY_UPDATED", u);
+    return user_emit_event(ctx, "ENTITY_UPDATED", u);
 }
 
 int user_get(struct ctx *ctx, const char *id, struct user *out, struct credentials *cred)
 {
     if (cred != NULL)
         memset(cred, 0, sizeof *cred);
-    if (load_user_for(ctx, AUTH_ANY_USER, PERM_READ, id, out) != ERR_OK)
+    if (user_load_for(ctx, AUTH_ANY_USER, PERM_READ, id, out) != ERR_OK)
         return ctx->err.kind;
-    if (cred != NULL && load_credentials(ctx, out->id, cred) != ERR_OK) {
+    if (cred != NULL && user_load_credentials(ctx, out->id, cred) != ERR_OK) {
         user_release(out);
         return ctx->err.kind;
     }
@@ -418,7 +344,7 @@ int user_delete(struct ctx *ctx, const char *id)
     struct user u;
     int rc;
 
-    if (load_user_for(ctx, AUTH_SYS | AUTH_TENANT, PERM_DELETE, id, &u) != ERR_OK)
+    if (user_load_for(ctx, AUTH_SYS | AUTH_TENANT, PERM_DELETE, id, &u) != ERR_OK)
         return ctx->err.kind;
     if (u.authority == AUTHORITY_SYS_ADMIN && strcmp(u.id, ctx->who.user_id) == 0)
         rc = error_set(&ctx->err, ERR_FORBIDDEN, "Sysadmin is not allowed to delete himself");
@@ -426,7 +352,7 @@ int user_delete(struct ctx *ctx, const char *id)
         rc = check_not_last_tenant_admin(ctx, &u);
     if (rc == ERR_OK) {
         int src = store_user_delete(ctx->store, u.id);
-        rc = src == STORE_OK ? emit_user_event(ctx, "ENTITY_DELETED", &u) : ctx_store_failed(ctx, src);
+        rc = src == STORE_OK ? user_emit_event(ctx, "ENTITY_DELETED", &u) : ctx_store_failed(ctx, src);
     }
     user_release(&u);
     return rc;
@@ -504,215 +430,5 @@ int user_list_by_customer(struct ctx *ctx, const char *customer_id, const struct
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
     paging_info(p, total, info);
-    return ERR_OK;
-}
-
-/* The pending credentials of u, with a token valid for at least 15 more minutes, saved: mailed, the
- * token an activation mail carries, which becomes the stored one when it is not already (the first
- * run of the request that mailed it renewed it, and was rolled back); NULL: a token with under 15
- * minutes left is renewed. 400 "User is already activated!" once activated. */
-static int pending_activation(struct ctx *ctx, const struct user *u, const char *mailed, struct credentials *c)
-{
-    int rc = load_credentials(ctx, u->id, c);
-
-    if (rc != ERR_OK)
-        return rc;
-    if (c->enabled || c->activate_token == NULL)
-        return error_set(&ctx->err, ERR_BAD_REQUEST, "User is already activated!");
-    if (mailed != NULL ? strcmp(c->activate_token, mailed) != 0
-                       : c->activate_token_exp - ctx->now < ACTIVATION_RENEW_BEFORE_MS) {
-        new_activation_token(ctx, c, mailed);
-        rc = save_credentials(ctx, c);
-    }
-    return rc;
-}
-
-int user_activation_link(struct ctx *ctx, const char *id, char **link, int64_t *ttl_ms)
-{
-    struct user u;
-    struct credentials c;
-
-    *link = NULL;
-    *ttl_ms = 0;
-    if (load_user_for(ctx, AUTH_SYS | AUTH_TENANT, PERM_READ, id, &u) != ERR_OK)
-        return ctx->err.kind;
-    int rc = pending_activation(ctx, &u, NULL, &c);
-    if (rc == ERR_OK) {
-        *link = activation_link(ctx, c.activate_token);
-        *ttl_ms = c.activate_token_exp - ctx->now;
-    }
-    credentials_release(&c);
-    user_release(&u);
-    return rc;
-}
-
-/* The user with this e-mail when the caller may read it. Another tenant's user (or any the caller
- * may not read) answers exactly as a missing one, so an e-mail address tells the caller nothing
- * about users it may not see; the message does not repeat the address, which the caller's failed
- * audit row records. */
-static int load_readable_user_by_email(struct ctx *ctx, const char *email, struct user *out)
-{
-    int rc = store_user_get_by_email(ctx->store, email, out);
-
-    if (rc == STORE_OK && perm_user(ctx, PERM_READ, out) != ERR_OK) {
-        user_release(out);
-        memset(out, 0, sizeof *out);
-        rc = STORE_NOT_FOUND;
-    }
-    if (rc == STORE_NOT_FOUND)
-        return error_set(&ctx->err, ERR_NOT_FOUND, "User with the given email is not found");
-    return rc == STORE_OK ? ERR_OK : ctx_store_failed(ctx, rc);
-}
-
-int user_send_activation_mail(struct ctx *ctx, const char *email)
-{
-    struct user u = { 0 };
-    struct credentials c = { 0 };
-    const struct outgoing_mail *sent = NULL;
-
-    if (perm_require(ctx, AUTH_SYS | AUTH_TENANT) != ERR_OK)
-        return ctx->err.kind;
-    if (email == NULL || email[0] == '\0')
-        return error_set(&ctx->err, ERR_BAD_REQUEST, "User email should be specified!");
-    if (load_readable_user_by_email(ctx, email, &u) != ERR_OK)
-        return ctx->err.kind;
-    ctx_audit_subject(ctx, &u);
-    int rc = ctx->mailed != NULL ? mailed_for_command(ctx, u.email, &sent) : ERR_OK;
-    if (rc == ERR_OK)
-        rc = pending_activation(ctx, &u, sent != NULL ? sent->token : NULL, &c);
-    if (rc == ERR_OK && ctx->mailed == NULL)
-        want_activation_mail(ctx, u.id, u.email, c.activate_token, c.activate_token_exp - ctx->now);
-    credentials_release(&c);
-    user_release(&u);
-    return rc;
-}
-
-/* UserCredentialsDataValidator: enabled credentials have a password and no pending activation. */
-static int check_can_enable(struct ctx *ctx, const struct credentials *c)
-{
-    if (c->password_hash == NULL || c->password_hash[0] == '\0')
-        return error_set(&ctx->err, ERR_BAD_REQUEST, "Enabled user credentials should have password!");
-    if (c->activate_token != NULL)
-        return error_set(&ctx->err, ERR_BAD_REQUEST, "Enabled user credentials can't have activate token!");
-    return ERR_OK;
-}
-
-int user_set_enabled(struct ctx *ctx, const char *id, bool enabled)
-{
-    struct user u;
-    struct credentials c;
-    int rc;
-
-    if (load_user_for(ctx, AUTH_SYS | AUTH_TENANT, PERM_WRITE, id, &u) != ERR_OK)
-        return ctx->err.kind;
-    rc = load_credentials(ctx, u.id, &c);
-    if (rc == ERR_OK && enabled) {
-        rc = check_can_enable(ctx, &c);
-        c.failed_login_attempts = 0;
-    }
-    if (rc == ERR_OK) {
-        c.enabled = enabled;
-        rc = save_credentials(ctx, &c);
-    }
-    if (rc == ERR_OK && !enabled) {
-        int src = store_token_delete_by_user(ctx->store, u.id, false);
-        if (src != STORE_OK)
-            rc = ctx_store_failed(ctx, src);
-    }
-    if (rc == ERR_OK)
-        rc = emit_user_event(ctx, enabled ? "USER_ENABLED" : "USER_DISABLED", &u);
-    credentials_release(&c);
-    user_release(&u);
-    return rc;
-}
-
-/* ---------------------------------------------------------------- bootstrap */
-
-/* The bootstrap password (configured, or generated) obeys the length rules only: a generated one
- * cannot promise character classes, and the administrator changes it through the full policy. */
-static int check_bootstrap_password(struct ctx *ctx, const char *password)
-{
-    struct core_settings lengths_only = *ctx->settings;
-    const struct core_settings *saved = ctx->settings;
-    struct password_policy p = { 0 };
-
-    p.min_length = saved->password.min_length;
-    p.max_length = saved->password.max_length;
-    lengths_only.password = p;
-    ctx->settings = &lengths_only;
-    int rc = auth_check_password_policy(ctx, password);
-    ctx->settings = saved;
-    return rc;
-}
-
-static int insert_sysadmin(struct ctx *ctx, const char *email, const char *password)
-{
-    struct user u = { 0 };
-    struct credentials c = { 0 };
-    char hash[SECRET_HASH_MAX];
-    int rc;
-
-    if (require_string(ctx, "User email", email) != ERR_OK)
-        return ctx->err.kind;
-    if (!email_is_valid(email))
-        return error_set(&ctx->err, ERR_BAD_REQUEST, "Invalid email address format '%s'!", email);
-    if (check_bootstrap_password(ctx, password) != ERR_OK)
-        return ctx->err.kind;
-    if (secret_hash_password(password, ctx->settings->password_hash_cost, hash) != 0)
-        return error_set(&ctx->err, ERR_INTERNAL, "Couldn't hash the system administrator's password");
-    uuid_generate(u.id);
-    u.created_time = ctx->now;
-    strcpy(u.tenant_id, NULL_UUID);
-    strcpy(u.customer_id, NULL_UUID);
-    u.email = xstrdup_or_null(email);
-    u.authority = AUTHORITY_SYS_ADMIN;
-    u.version = 1;
-    strcpy(c.user_id, u.id);
-    c.enabled = true;
-    c.password_hash = xstrdup_or_null(hash);
-    rc = store_user_insert(ctx->store, &u);
-    if (rc == STORE_OK)
-        rc = store_credentials_insert(ctx->store, &c);
-    user_release(&u);
-    credentials_release(&c);
-    return rc == STORE_OK ? ERR_OK : ctx_store_failed(ctx, rc);
-}
-
-/* Creates the system administrator when no user exists yet. */
-static int bootstrap_if_empty(struct ctx *ctx, const char *email, const char *password, char generated[64])
-{
-    char random_password[SECRET_TOKEN_MAX];
-    int64_t users = 0;
-    int rc = store_user_count_all(ctx->store, &users);
-
-    if (rc != STORE_OK)
-        return ctx_store_failed(ctx, rc);
-    if (users > 0)
-        return ERR_OK;
-    if (password == NULL || password[0] == '\0') {
-        secret_token(random_password, "", GENERATED_PASSWORD_BYTES);
-        snprintf(generated, 64, "%.63s", random_password);
-        password = generated;
-    }
-    return insert_sysadmin(ctx, email, password);
-}
-
-int user_bootstrap_sysadmin(struct ctx *ctx, const char *email, const char *password, char generated[64])
-{
-    generated[0] = '\0';
-    int rc = store_begin(ctx->store);
-    if (rc != STORE_OK)
-        return ctx_store_failed(ctx, rc);
-    if (bootstrap_if_empty(ctx, email, password, generated) != ERR_OK) {
-        store_rollback(ctx->store);
-        generated[0] = '\0';
-        return ctx->err.kind;
-    }
-    rc = store_commit(ctx->store);
-    if (rc != STORE_OK) {
-        store_rollback(ctx->store);
-        generated[0] = '\0';
-        return ctx_store_failed(ctx, rc);
-    }
     return ERR_OK;
 }

@@ -3,6 +3,7 @@
  * the agent's and nobody off the host is meant to read them (docs/protocol.md 1.16). */
 #include "cmagent/metrics_http.h"
 
+#include "cmagent/alloc.h"
 #include "cmagent/metrics.h"
 
 #include <arpa/inet.h>
@@ -109,9 +110,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return answer_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, strdup("Only GET and HEAD.\n"), "text/plain");
+        return answer_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, xstrdup("Only GET and HEAD.\n"), "text/plain");
     if (strcmp(url, "/metrics") != 0)
-        return answer_text(c, MHD_HTTP_NOT_FOUND, strdup("Not found: the figures are at /metrics.\n"), "text/plain");
+        return answer_text(c, MHD_HTTP_NOT_FOUND, xstrdup("Not found: the figures are at /metrics.\n"), "text/plain");
     return answer_text(c, MHD_HTTP_OK, metrics_render_prometheus(), "text/plain; version=0.0.4; charset=utf-8");
 }
 
@@ -123,9 +124,7 @@ struct metrics_http *metrics_http_start(const char *listen, char *err, size_t er
         snprintf(err, errlen, "metrics_listen \"%s\": %s", listen, why);
         return NULL;
     }
-    struct metrics_http *h = calloc(1, sizeof *h);
-    if (h == NULL)
-        abort();
+    struct metrics_http *h = xcalloc(1, sizeof *h);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | (addr.family == AF_INET6 ? MHD_USE_IPv6 : 0);
     h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
                                  (struct sockaddr *)&addr.ss, MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,

@@ -3,6 +3,7 @@
  * tried on smtp:// (CURLUSESSL_TRY), authentication when a user name is configured. */
 #include "cmagent/mailer.h"
 
+#include "cmagent/alloc.h"
 #include "cmagent/secret.h"
 
 #include <curl/curl.h>
@@ -42,11 +43,9 @@ static char *build_message(const char *from, const char *to, const char *subject
     struct tm tm;
     const char *at = strchr(from, '@');
     size_t cap = strlen(body) * 2 + strlen(subject) + strlen(from) + strlen(to) + 512;
-    char *msg = malloc(cap);
+    char *msg = xmalloc(cap);
     size_t n;
 
-    if (msg == NULL)
-        return NULL;
     gmtime_r(&now, &tm);
     strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
     secret_token(id, "", 12);
@@ -89,7 +88,7 @@ int mailer_send(const struct mailer_options *o, const char *to, const char *subj
     }
     msg = build_message(o->from, to, subject, body ? body : "");
     curl = curl_easy_init();
-    if (msg == NULL || curl == NULL) {
+    if (curl == NULL) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }

@@ -1,10 +1,28 @@
-/* store_outbox.c: SQL of the outbox table and the event_seq counter. */
+/* store_outbox.c: SQL of the outbox table and the event_seq counter, and the outbox row it reads. */
 #include "cmagent/store_outbox.h"
 
 #include "cmagent/model.h"
 #include "store_int.h"
 
 #include <stdlib.h>
+
+void outbox_events_free_items(struct outbox_event *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(items[i].entity_type);
+        free(items[i].event_type);
+        free(items[i].payload);
+        items[i].entity_type = items[i].event_type = items[i].payload = NULL;
+    }
+}
+
+void outbox_events_free(struct outbox_event *items, size_t n)
+{
+    if (items == NULL)
+        return;
+    outbox_events_free_items(items, n);
+    free(items);
+}
 
 static const char current_seq_sql[] = "SELECT value FROM counter WHERE name = 'event_seq'";
 

@@ -6,7 +6,7 @@
 
 #include "cmagent/clock.h"
 #include "cmagent/log.h"
-#include "cmagent/model.h"
+#include "cmagent/alloc.h"
 
 #include <MQTTAsync.h>
 #include <arpa/inet.h>

@@ -3,6 +3,7 @@
  * config/cmagent.conf.example (a unit test checks that the table and the example agree). */
 #include "cmagent/config.h"
 
+#include "cmagent/alloc.h"
 #include "cmagent/log.h"
 #include "cmagent/topic.h"
 
@@ -110,11 +111,7 @@ static int apply(struct config *cfg, const struct key *k, const char *value, cha
     char *field = (char *)cfg + k->offset;
 
     if (k->type == KEY_STRING) {
-        char *copy = strdup(value);
-        if (copy == NULL) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
+        char *copy = xstrdup(value);
         free(*(char **)field);
         *(char **)field = copy;
         return 0;

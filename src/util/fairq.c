@@ -7,7 +7,7 @@
  * taken and not yet handed on. A bucket with neither is freed. */
 #include "cmagent/fairq.h"
 
-#include "cmagent/model.h"
+#include "cmagent/alloc.h"
 
 #include <pthread.h>
 #include <stdint.h>

@@ -3,6 +3,7 @@
  * stats.c. Lock-free: relaxed atomics, one per figure. */
 #include "cmagent/metrics.h"
 
+#include "cmagent/alloc.h"
 #include "cmagent/clock.h"
 #include "cmagent/stats.h"
 
@@ -197,13 +198,13 @@ static void render_group_commit(FILE *f, const struct stats_snapshot *s)
 
 char *metrics_render_prometheus(void)
 {
-    struct metrics_op *ops = calloc(nops + 1, sizeof *ops);
+    struct metrics_op *ops = xcalloc(nops + 1, sizeof *ops);
     char *text = NULL;
     size_t len = 0, n = 0;
     struct stats_snapshot st;
     FILE *f = open_memstream(&text, &len);
 
-    if (ops == NULL || f == NULL)
+    if (f == NULL)
         abort();
     for (size_t i = 0; metrics_op_at(i, &ops[n]); i++)
         if (ops[n].replies > 0)

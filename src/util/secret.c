@@ -1,6 +1,7 @@
 /* secret.c: the only file that touches OpenSSL and libcrypt. */
 #include "cmagent/secret.h"
 
+#include "cmagent/alloc.h"
 #include "cmagent/log.h"
 #include "cmagent/stats.h"
 
@@ -71,9 +72,7 @@ int secret_hash_password(const char *password, unsigned long cost, char out[SECR
 
     if (crypt_gensalt_rn("$y$", cost, NULL, 0, salt, sizeof salt) == NULL)
         return -1;
-    cd = calloc(1, sizeof *cd);
-    if (cd == NULL)
-        return -1;
+    cd = xcalloc(1, sizeof *cd);
     stats_record_password_hash();
     const char *h = crypt_rn(password, salt, cd, sizeof *cd);
     if (h != NULL && h[0] != '*' && strlen(h) < SECRET_HASH_MAX) {
@@ -91,9 +90,7 @@ bool secret_check_password(const char *password, const char *hash)
 
     if (password == NULL || hash == NULL || hash[0] == '\0')
         return false;
-    cd = calloc(1, sizeof *cd);
-    if (cd == NULL)
-        return false;
+    cd = xcalloc(1, sizeof *cd);
     stats_record_password_hash();
     const char *h = crypt_rn(password, hash, cd, sizeof *cd);
     if (h != NULL && h[0] != '*' && strlen(h) == strlen(hash))

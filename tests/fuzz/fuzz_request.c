@@ -20,6 +20,7 @@
  * error model: every request gets a JSON object with the status it reports, and an error reply
  * has errorCode and message. */
 #include "cmagent/api.h"
+#include "cmagent/alloc.h"
 #include "cmagent/clock.h"
 #include "cmagent/context.h"
 #include "cmagent/hash_work.h"
@@ -247,7 +248,7 @@ static cJSON *setup(const char *op, const char *payload, const cJSON **data, cha
     cJSON *root = cJSON_Parse(reply.body);
     *data = cJSON_GetObjectItemCaseSensitive(root, "data");
     if (mail_body != NULL)
-        *mail_body = ctx.mails.n > 0 && ctx.mails.items[0].body != NULL ? strdup(ctx.mails.items[0].body) : NULL;
+        *mail_body = ctx.mails.n > 0 && ctx.mails.items[0].body != NULL ? xstrdup(ctx.mails.items[0].body) : NULL;
     ctx_release(&ctx);
     api_reply_release(&reply);
     return root;
@@ -261,7 +262,7 @@ static char *member(const cJSON *data, const char *a, const char *b)
         v = cJSON_GetObjectItemCaseSensitive(v, b);
     if (!cJSON_IsString(v))
         fail("a set-up reply lacks the member", a);
-    return strdup(v->valuestring);
+    return xstrdup(v->valuestring);
 }
 
 /* A set-up request whose payload is a format; sets fixture_values[slot] to data.<a>[.<b>] (a
@@ -291,7 +292,7 @@ static char *link_token(const char *text, const char *name)
         fail("no link token", name);
     p += strlen(name);
     size_t n = strcspn(p, "\r\n \"&");
-    char *t = malloc(n + 1);
+    char *t = xmalloc(n + 1);
     memcpy(t, p, n);
     t[n] = '\0';
     return t;
@@ -351,15 +352,15 @@ static void fixture_build(void)
     if (user_bootstrap_sysadmin(&ctx, "sysadmin@fuzz.example", PASSWORD, generated) != ERR_OK)
         fail("bootstrap", ctx.err.message);
     ctx_release(&ctx);
-    fixture_values[F_TAMAIL] = strdup("admin@a.fuzz.example");
-    fixture_values[F_CUMAIL] = strdup("user@a.fuzz.example");
-    fixture_values[F_PMAIL] = strdup("pending@a.fuzz.example");
+    fixture_values[F_TAMAIL] = xstrdup("admin@a.fuzz.example");
+    fixture_values[F_CUMAIL] = xstrdup("user@a.fuzz.example");
+    fixture_values[F_PMAIL] = xstrdup("pending@a.fuzz.example");
 
     setup_value(F_SYS, "token", NULL, "auth.login",
                 "{\"data\":{\"email\":\"sysadmin@fuzz.example\",\"password\":\"%s\"}}", PASSWORD);
     if (store_user_get_by_email(store, "sysadmin@fuzz.example", &sysadmin) != STORE_OK)
         fail("the system administrator is missing", store_errmsg(store));
-    fixture_values[F_SYSUSER] = strdup(sysadmin.id);
+    fixture_values[F_SYSUSER] = xstrdup(sysadmin.id);
     user_release(&sysadmin);
 
     /* Tenant B is at its limits: its creations answer 403 "... limit reached". */
@@ -437,9 +438,7 @@ static void buf_add(struct buf *b, const void *s, size_t n)
         return;
     if (b->len + n > b->cap) {
         b->cap = (b->len + n) * 2;
-        b->p = realloc(b->p, b->cap);
-        if (b->p == NULL)
-            abort();
+        b->p = xrealloc(b->p, b->cap);
     }
     memcpy(b->p + b->len, s, n);
     b->len += n;
@@ -480,9 +479,7 @@ static char *substitute(const uint8_t *payload, size_t n, size_t *out_len)
             i++;
         }
     }
-    char *exact = malloc(b.len ? b.len : 1);
-    if (exact == NULL)
-        abort();
+    char *exact = xmalloc(b.len ? b.len : 1);
     if (b.len > 0)
         memcpy(exact, b.p, b.len);
     free(b.p);
@@ -542,7 +539,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct ctx ctx;
 
     /* The op is a topic level: a C string (MQTT forbids U+0000 in topics). */
-    char *op = strndup((const char *)data, op_len);
+    char *op = xmalloc(op_len + 1);
+    memcpy(op, data, op_len);
+    op[op_len] = '\0';
     char *payload = substitute(nl != NULL ? nl + 1 : data, nl != NULL ? size - op_len - 1 : 0, &payload_len);
     struct api_request req = { .op = op, .payload = payload, .payload_len = payload_len };
 

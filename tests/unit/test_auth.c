@@ -1,4 +1,4 @@
-/* test_auth.c: authentication (core/auth.c, core/apikey.c over store_token.c) against an in-memory
+/* test_auth.c: authentication (core/auth_*.c, core/apikey.c over store_token.c) against an in-memory
  * store: login, access/refresh pairs, expiry, revocation, logout, password change and policy,
  * activation, API keys, and the password hash work done ahead of the writer (hash_work.h). */
 #include "fixture.h"

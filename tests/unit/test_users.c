@@ -1,4 +1,4 @@
-/* test_users.c: user management (core/user.c over store_user.c) against an in-memory store:
+/* test_users.c: user management (core/user*.c over store_user.c) against an in-memory store:
  * ThingsBoard's validation messages, permissions (404 before 403), limits, activation, enable and
  * disable, delete rules, listings, the system administrator's bootstrap and the events. */
 #include "fixture.h"

@@ -4,6 +4,7 @@
 #define CMAGENT_EVENTS_H
 
 #include "cmagent/context.h"
+#include "cmagent/store_outbox.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -30,17 +31,6 @@ int events_emit(struct ctx *ctx, struct event *ev);
 /* The caller's customer id as ThingsBoard's EntityActionService resolves it: the given id when it
  * names a customer, otherwise the acting user's own customer id. */
 void events_resolve_customer(const struct ctx *ctx, const char *given, char out[UUID_STR_LEN]);
-
-/* A stored event, for replay and publishing. */
-struct outbox_event {
-    int64_t seq;
-    char tenant_id[UUID_STR_LEN];
-    char *entity_type, *event_type;
-    char *payload;
-};
-void outbox_events_free(struct outbox_event *items, size_t n);
-/* Frees what n events own, not the array. */
-void outbox_events_free_items(struct outbox_event *items, size_t n);
 
 /* The caller's tenant's events with seq > after_seq, oldest first, at most limit (1..1000).
  * TENANT_ADMIN only. */

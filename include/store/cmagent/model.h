@@ -1,10 +1,12 @@
-/* model.h: the plain data records that cross layers (store <-> core <-> api): tenants, customers,
- * users, credentials, tokens, events and paging. Strings are heap copies owned by the record
+/* model.h: the rows of the store, which owns them, as they cross the layers above it (store ->
+ * core -> api): tenants, customers, users, credentials, tokens, devices, assets, edges,
+ * dashboards and paging. Strings are heap copies owned by the record
  * (NULL means "no value", sent as JSON null); ids are fixed buffers ("" means no id). JSON-valued
  * fields (additionalInfo) travel as JSON text, so no layer below the api parses JSON. */
 #ifndef CMAGENT_MODEL_H
 #define CMAGENT_MODEL_H
 
+#include "cmagent/alloc.h" /* the records are built with it */
 #include "cmagent/uuid.h"
 
 #include <stdbool.h>
@@ -114,11 +116,6 @@ void customers_free(struct customer *items, size_t n);
 void users_free(struct user *items, size_t n);
 void tenants_free(struct tenant *items, size_t n);
 void tokens_free(struct token *items, size_t n);
-
-/* Duplicates s (NULL stays NULL). Aborts on out-of-memory, as every allocation in the agent does. */
-char *xstrdup_or_null(const char *s);
-void *xcalloc(size_t n, size_t size);
-void *xrealloc(void *p, size_t size);
 
 /* Devices, assets and edges: the single-owner entities a tenant assigns to one customer at a time
  * (thingsboard-customers.md §5). They share one record; kind tells which table holds it. */

@@ -1,8 +1,6 @@
-/* model.c: release functions of the shared records, and the allocation policy: out-of-memory
- * aborts with a message (as redis and git do) rather than returning an error nobody tests. */
+/* model.c: the names of authorities and entity kinds, and the release functions of the rows the
+ * store reads and writes (model.h). */
 #include "cmagent/model.h"
-
-#include "cmagent/log.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,38 +18,6 @@ enum authority authority_parse(const char *name)
         if (name != NULL && strcmp(name, authority_names[i]) == 0)
             return (enum authority)i;
     return AUTHORITY_NONE;
-}
-
-static void out_of_memory(void)
-{
-    log_error("Out of memory.");
-    abort();
-}
-
-void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-    if (p == NULL)
-        out_of_memory();
-    return p;
-}
-
-void *xrealloc(void *p, size_t size)
-{
-    void *q = realloc(p, size ? size : 1);
-    if (q == NULL)
-        out_of_memory();
-    return q;
-}
-
-char *xstrdup_or_null(const char *s)
-{
-    if (s == NULL)
-        return NULL;
-    char *d = strdup(s);
-    if (d == NULL)
-        out_of_memory();
-    return d;
 }
 
 #define FREE_NULL(p) do { free(p); (p) = NULL; } while (0)
@@ -136,20 +102,5 @@ void dashboard_release(struct dashboard *d)
     d->n_assigned = 0;
 }
 
-void entities_free(struct entity *items, size_t n)
-{
-    if (items == NULL)
-        return;
-    for (size_t i = 0; i < n; i++)
-        entity_release(&items[i]);
-    free(items);
-}
-
-void dashboards_free(struct dashboard *items, size_t n)
-{
-    if (items == NULL)
-        return;
-    for (size_t i = 0; i < n; i++)
-        dashboard_release(&items[i]);
-    free(items);
-}
+ARRAY_FREE(entities_free, entity_release, struct entity)
+ARRAY_FREE(dashboards_free, dashboard_release, struct dashboard)

@@ -2,11 +2,39 @@
 #ifndef CMAGENT_STORE_AUDIT_H
 #define CMAGENT_STORE_AUDIT_H
 
-#include "cmagent/audit.h"
 #include "cmagent/store.h"
+#include "cmagent/uuid.h"
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* One row of the audit log (thingsboard-customers.md §7.3), as audit.h writes and lists it. */
+struct audit_row {
+    char id[UUID_STR_LEN];
+    int64_t created_time;
+    char tenant_id[UUID_STR_LEN];   /* the caller's tenant (NULL_UUID for the system administrator) */
+    char customer_id[UUID_STR_LEN]; /* "" when none */
+    char entity_type[32];           /* CUSTOMER, USER, TENANT, API_KEY, ... */
+    char entity_id[UUID_STR_LEN];   /* "" when unknown (a failed create) */
+    char *entity_name;
+    char user_id[UUID_STR_LEN];     /* the acting user; "" when anonymous */
+    char *user_name;
+    char action_type[32];           /* ADDED, UPDATED, DELETED, LOGIN, LOCKOUT, ... */
+    char *action_data;              /* JSON object text, or NULL */
+    char action_status[8];          /* SUCCESS or FAILURE */
+    char *failure_details;          /* FAILURE: the error message */
+};
+
+/* NULL-safe. */
+void audit_row_release(struct audit_row *r);
+void audit_rows_free(struct audit_row *rows, size_t n);
+
+/* Which rows store_audit_page selects. */
+struct audit_filter {
+    const char *entity_type, *entity_id;  /* NULL: any */
+    const char *customer_id, *user_id;    /* NULL: any */
+    int64_t start_time, end_time;         /* 0: open */
+};
 
 int store_audit_insert(struct store *s, const struct audit_row *r);
 

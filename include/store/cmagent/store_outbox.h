@@ -3,11 +3,22 @@
 #ifndef CMAGENT_STORE_OUTBOX_H
 #define CMAGENT_STORE_OUTBOX_H
 
-#include "cmagent/events.h"
 #include "cmagent/store.h"
+#include "cmagent/uuid.h"
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* A stored event, as the outbox holds it: for replay and publishing. */
+struct outbox_event {
+    int64_t seq;
+    char tenant_id[UUID_STR_LEN];
+    char *entity_type, *event_type;
+    char *payload;
+};
+void outbox_events_free(struct outbox_event *items, size_t n);
+/* Frees what n events own, not the array. */
+void outbox_events_free_items(struct outbox_event *items, size_t n);
 
 /* Increments and returns the event counter. Rolled back with the transaction, so seq has no gaps. */
 int store_outbox_next_seq(struct store *s, int64_t *seq);
