@@ -65,7 +65,9 @@
 #include "cmagent/agent.h"
 
 #include "agent_int.h"
+#include "cmagent/broker_sync.h"
 #include "cmagent/clock.h"
+#include "cmagent/dynsec.h"
 #include "cmagent/hash_work.h"
 #include "cmagent/metrics.h"
 #include "cmagent/metrics_http.h"
@@ -73,6 +75,7 @@
 #include "cmagent/store.h"
 #include "cmagent/store_checkpoint.h"
 #include "cmagent/user.h"
+#include "cmagent/uuid.h"
 
 #include <malloc.h>
 #include <signal.h>
@@ -141,6 +144,12 @@ static void route_request(struct agent *a, struct work *w)
 static void on_message(void *context, struct transport_message *msg)
 {
     struct agent *a = context;
+    if (strcmp(msg->topic, DYNSEC_RESPONSE_TOPIC) == 0) {
+        if (a->broker != NULL && broker_sync_on_response(a->broker, msg->payload, msg->payload_len))
+            queue_push(&a->queue, &work_new(WORK_BROKER)->node);
+        transport_message_free(msg);
+        return;
+    }
     struct work *w = work_new(WORK_REQUEST);
     w->msg = msg;
     route_request(a, w);
@@ -180,6 +189,19 @@ void agent_settings_from_config(struct core_settings *s, const struct config *cf
     s->max_api_keys_per_user = cfg->max_api_keys_per_user;
     s->max_page_size = cfg->max_page_size;
     s->max_page_offset = cfg->max_page_offset;
+    s->broker_acl = strcmp(cfg->broker_acl, "dynsec") == 0;
+    s->broker_name_prefix = cfg->broker_name_prefix;
+    s->topic_prefix = cfg->topic_prefix;
+}
+
+/* What an open broker leaves unprotected, said once at start. */
+static void warn_open_broker(const struct config *cfg)
+{
+    log_warn("broker_acl none: the broker is not provisioned by the agent. Unless its own ACL does so, any "
+             "client can read every reply (login tokens included) under %s/reply/#, every tenant's events under "
+             "%s/event/#, every request (passwords included) under %s/req/#, and publish forged events and "
+             "status; the agent still checks every token. Use broker_acl dynsec (docs/broker-acl.md).",
+             cfg->topic_prefix, cfg->topic_prefix, cfg->topic_prefix);
 }
 
 void agent_state_init(struct agent *a, const struct config *cfg, struct store *store)
@@ -201,6 +223,9 @@ void agent_state_init(struct agent *a, const struct config *cfg, struct store *s
     api.auth_rate_per_email = cfg->auth_rate_per_email;
     api.reply.prefix = cfg->topic_prefix;
     api.reply.max_bytes = (size_t)cfg->max_reply_topic;
+    api.reply.bound = a->settings.broker_acl;
+    api.reply.names.topic_prefix = cfg->topic_prefix;
+    api.reply.names.name_prefix = cfg->broker_name_prefix;
     api.max_reply = (size_t)cfg->max_reply;
     api.max_batch_rows = cfg->max_batch_rows;
     api_init(&api);
@@ -247,7 +272,8 @@ void agent_state_release(struct agent *a)
 static int publish_on_transport(void *arg, const char *topic, const char *body, size_t len, const void *corr,
                                 size_t corr_len, uint64_t tag)
 {
-    return transport_publish(arg, topic, body, len, 1, false, corr, corr_len, tag);
+    struct transport_publish_options po = { .qos = 1, .correlation = corr, .correlation_len = corr_len, .tag = tag };
+    return transport_publish(arg, topic, body, len, &po);
 }
 
 static int bootstrap(struct agent *a)
@@ -276,24 +302,29 @@ static int bootstrap(struct agent *a)
  * retained stats topic every stats_interval seconds. */
 static void tick_metrics(struct agent *a)
 {
+    struct transport_publish_options po = { .qos = 1, .retain = true };
     metrics_gauge_set(METRICS_QUEUE_DEPTH, (int64_t)queue_length(&a->queue));
     metrics_gauge_set(METRICS_BROKER_CONNECTED, transport_connected(a->transport) ? 1 : 0);
     if (a->cfg->stats_interval <= 0 || clock_mono_ms() < a->next_stats_ms || !transport_connected(a->transport))
         return;
     a->next_stats_ms = clock_mono_ms() + a->cfg->stats_interval * 1000;
     char *payload = api_stats_payload(a->cfg->agent_id, clock_now_ms());
-    transport_publish(a->transport, a->stats_topic, payload, strlen(payload), 1, true, NULL, 0, 0);
+    transport_publish(a->transport, a->stats_topic, payload, strlen(payload), &po);
     free(payload);
 }
 
-static int wait_for_signal(struct agent *a, const sigset_t *signals)
+/* Until SIGINT or SIGTERM (returned), or until the transport gives up (0, and *failure says why:
+ * the agent's exit code). */
+static int wait_for_signal(struct agent *a, const sigset_t *signals, enum transport_failure *failure)
 {
     struct timespec tick = { 0, 100 * 1000000L };
     for (;;) {
         int sig = sigtimedwait(signals, NULL, &tick);
         if (sig == SIGINT || sig == SIGTERM)
             return sig;
-        transport_tick(a->transport);
+        *failure = transport_tick(a->transport);
+        if (*failure != TRANSPORT_RUNNING)
+            return 0;
         tick_metrics(a);
     }
 }
@@ -311,7 +342,8 @@ static void tune_malloc(void)
 int agent_run(const struct config *cfg)
 {
     struct agent a;
-    char err[600], status_topic[512], filter[640], online[512], offline[256];
+    char err[600], status_topic[512], filter[640], online[512], offline[320];
+    char instance[UUID_STR_LEN];
     sigset_t signals;
     pthread_t writer;
 
@@ -347,16 +379,23 @@ int agent_run(const struct config *cfg)
         snprintf(filter, sizeof filter, "$share/%s/%s/req/+", cfg->share_group, cfg->topic_prefix);
     else
         snprintf(filter, sizeof filter, "%s/req/+", cfg->topic_prefix);
-    snprintf(online, sizeof online, "{\"state\":\"online\",\"agentId\":\"%s\",\"version\":\"%s\",\"startedAt\":%lld}",
-             cfg->agent_id, CMAGENT_VERSION, (long long)clock_now_ms());
-    snprintf(offline, sizeof offline, "{\"state\":\"offline\",\"agentId\":\"%s\"}", cfg->agent_id);
+    /* a new instance id for every process: another one online on this status topic is another agent */
+    uuid_generate(instance);
+    snprintf(online, sizeof online,
+             "{\"state\":\"online\",\"agentId\":\"%s\",\"version\":\"%s\",\"startedAt\":%lld,\"instance\":\"%s\"}",
+             cfg->agent_id, CMAGENT_VERSION, (long long)clock_now_ms(), instance);
+    snprintf(offline, sizeof offline, "{\"state\":\"offline\",\"agentId\":\"%s\",\"instance\":\"%s\"}", cfg->agent_id,
+             instance);
 
     struct transport_options to = {
-        .broker = cfg->broker, .client_id = cfg->client_id, .username = cfg->username, .password = cfg->password,
-        .cafile = cfg->cafile, .certfile = cfg->certfile, .keyfile = cfg->keyfile,
+        .broker = cfg->broker, .client_id = cfg->client_id, .agent_id = cfg->agent_id, .username = cfg->username,
+        .password = cfg->password,
+        .cafile = cfg->cafile, .capath = cfg->capath, .certfile = cfg->certfile, .keyfile = cfg->keyfile,
+        .keyfile_password = cfg->keyfile_password, .instance = instance,
         .mqtt_version = (int)cfg->mqtt_version, .keepalive = (int)cfg->keepalive,
         .session_expiry = cfg->session_expiry, .request_filter = filter, .status_topic = status_topic,
         .online_payload = online, .offline_payload = offline,
+        .extra_filter = a.settings.broker_acl ? DYNSEC_RESPONSE_TOPIC : NULL,
     };
     struct transport_callbacks cb = { .context = &a, .on_message = on_message, .on_connected = on_connected,
                                       .on_acked = agent_on_acked };
@@ -371,6 +410,13 @@ int agent_run(const struct config *cfg)
         store_close(a.store);
         mailer_global_cleanup();
         return 1;
+    }
+    if (a.settings.broker_acl) {
+        struct broker_names names = { cfg->topic_prefix, cfg->broker_name_prefix };
+        a.broker = broker_sync_new(&names, cfg->username, cfg->broker_reconcile_interval * 1000, a.store, a.transport);
+        log_info("broker_acl dynsec: provisioning the broker's dynamic security as %s.", cfg->username);
+    } else {
+        warn_open_broker(cfg);
     }
     if (cfg->metrics_listen[0] != '\0') {
         a.metrics_http = metrics_http_start(cfg->metrics_listen, err, sizeof err);
@@ -387,8 +433,12 @@ int agent_run(const struct config *cfg)
     log_info("cmagent %s serving %s on %s with database %s.", CMAGENT_VERSION, filter, cfg->broker, cfg->database);
     transport_start(a.transport);
 
-    int sig = wait_for_signal(&a, &signals);
-    log_info("Received %s: finishing in-flight requests.", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    enum transport_failure failure = TRANSPORT_RUNNING;
+    int sig = wait_for_signal(&a, &signals, &failure);
+    if (sig != 0)
+        log_info("Received %s: finishing in-flight requests.", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    else
+        log_info("Stopping (exit %d): finishing in-flight requests.", (int)failure);
     agent_stop_readers(&a);
     agent_stop_verifiers(&a);
     queue_push(&a.queue, &work_new(WORK_STOP)->node);
@@ -405,6 +455,7 @@ int agent_run(const struct config *cfg)
     pthread_join(a.replier, NULL);
     agent_drain_after_stop(&a);
     transport_free(a.transport);
+    broker_sync_free(a.broker);
     metrics_http_stop(a.metrics_http);
     struct stats_snapshot st;
     char line[1024];
@@ -418,5 +469,5 @@ int agent_run(const struct config *cfg)
     store_close(a.store);
     mailer_global_cleanup();
     log_info("Stopped.");
-    return 0;
+    return (int)failure;
 }

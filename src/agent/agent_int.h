@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum work_kind { WORK_REQUEST, WORK_CONNECTED, WORK_STOP };
+enum work_kind { WORK_REQUEST, WORK_CONNECTED, WORK_STOP, WORK_BROKER };
 
 struct work {
     struct queue_node node;       /* first member: a queue_node pointer is a work pointer */
@@ -111,6 +111,7 @@ struct agent {
     bool jobs_waiting;             /* a deleted customer's or tenant's rows are still to be written */
     int batches_since_job;
     struct log_throttle refusal_log; /* the log lines of refused reply destinations */
+    struct broker_sync *broker;    /* broker_acl dynsec, else NULL */
     char stats_topic[512];         /* "<prefix>/stats/<agent_id>", retained figures every stats_interval */
     int64_t next_stats_ms;
     struct metrics_http *metrics_http; /* the Prometheus endpoint, or NULL */
@@ -133,11 +134,13 @@ void agent_state_release(struct agent *a);
 void agent_settings_from_config(struct core_settings *s, const struct config *cfg);
 
 /* ---- publisher.c ---- */
-/* Publishes at QoS 1 through a->publish. Returns 0 when accepted. Any thread. */
+/* Publishes at QoS 1 through a->publish. Returns 0 when accepted, TRANSPORT_TOO_LARGE past the
+ * broker's Maximum Packet Size. Any thread. */
 int agent_publish(struct agent *a, const char *topic, const char *body, const void *corr, size_t corr_len,
                   uint64_t tag);
 /* Publishes a request's reply (to topic; NULL: it has nowhere to go) and records it in the
- * metrics. Every reply of a request leaves through here, whichever thread made it. */
+ * metrics. Every reply of a request leaves through here, whichever thread made it; one past the
+ * broker's Maximum Packet Size is answered 413 instead. */
 void agent_send_reply(struct agent *a, const struct transport_message *m, const char *topic, const char *body);
 /* The transport's on_acked: records the seq, marked published by the writer's next transaction. */
 void agent_on_acked(void *context, uint64_t tag);

@@ -7,6 +7,7 @@
  * published again, in seq order. */
 #include "agent_int.h"
 
+#include "cmagent/broker_sync.h"
 #include "cmagent/clock.h"
 #include "cmagent/metrics.h"
 #include "cmagent/stats.h"
@@ -33,11 +34,23 @@ void agent_refused_destination(struct agent *a, const char *op, const char *refu
                  "published (%llu more refused since the last such line).", op, refusal, (unsigned long long)left_out);
 }
 
+/* A reply larger than the broker's Maximum Packet Size would be dropped by the broker (and the
+ * connection with it): it becomes a 413 error reply instead. */
 void agent_send_reply(struct agent *a, const struct transport_message *m, const char *topic, const char *body)
 {
-    metrics_record_reply(agent_op_of(a, m), api_reply_status(body), m->received_us);
-    if (topic != NULL)
-        agent_publish(a, topic, body, m->correlation, m->correlation_len, 0);
+    char msg[300];
+    if (topic == NULL || agent_publish(a, topic, body, m->correlation, m->correlation_len, 0) != TRANSPORT_TOO_LARGE) {
+        metrics_record_reply(agent_op_of(a, m), api_reply_status(body), m->received_us);
+        return;
+    }
+    snprintf(msg, sizeof msg, "The reply of %zu bytes exceeds the broker's Maximum Packet Size of %u bytes: ask for "
+             "fewer rows (a smaller pageSize or limit, fewer ids or commands)", strlen(body),
+             (unsigned)transport_max_packet(a->transport));
+    log_warn("%s; answered 413 instead (set max_reply below the broker's max_packet_size).", msg);
+    char *err = api_error_body(ERR_TOO_LARGE, msg, m->payload, m->payload_len);
+    metrics_record_reply(agent_op_of(a, m), api_reply_status(err), m->received_us);
+    agent_publish(a, topic, err, m->correlation, m->correlation_len, 0);
+    free(err);
 }
 
 /* Only records the seq: a work item per acknowledgement woke the writer for a transaction of its
@@ -181,12 +194,21 @@ static int publish_event(struct agent *a, const struct outbox_event *ev)
     char topic[1024];
     snprintf(topic, sizeof topic, "%s%s/%s/%s", a->event_prefix, ev->tenant_id, ev->entity_type, ev->event_type);
     metrics_gauge_add(METRICS_EVENTS_UNACKED, 1); /* before: the acknowledgement may come first */
-    if (agent_publish(a, topic, ev->payload, NULL, 0, (uint64_t)ev->seq) != 0) {
+    int rc = agent_publish(a, topic, ev->payload, NULL, 0, (uint64_t)ev->seq);
+    if (rc == TRANSPORT_TOO_LARGE) {
+        /* the broker would drop it and the connection with it, at every reconnect again */
+        log_error("Event %lld (%s) of %zu bytes exceeds the broker's Maximum Packet Size of %u bytes: not published "
+                  "live; event.replay still returns it.", (long long)ev->seq, topic, strlen(ev->payload),
+                  (unsigned)transport_max_packet(a->transport));
+        agent_on_acked(a, (uint64_t)ev->seq);
+    } else if (rc != 0) {
         metrics_gauge_add(METRICS_EVENTS_UNACKED, -1);
         return -1;
     }
     a->last_sent_seq = ev->seq;
     metrics_gauge_add(METRICS_EVENTS_PUBLISHED, 1);
+    if (a->broker != NULL)
+        broker_sync_publish_cevents(a->broker, ev);
     return 0;
 }
 

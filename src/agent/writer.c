@@ -8,6 +8,7 @@
  * whole story). Between batches the writer runs its own jobs (jobs.c). */
 #include "agent_int.h"
 
+#include "cmagent/broker_sync.h"
 #include "cmagent/clock.h"
 #include "cmagent/hash_work.h"
 #include "cmagent/metrics.h"
@@ -112,7 +113,7 @@ bool agent_process_batch(struct agent *a, struct queue_node *first, size_t n)
     size_t nreplies = 0, ndone = 0, nacks = 0;
     int64_t events = 0;
     int64_t *acks = agent_take_acks(a, &nacks);
-    bool stop = false, resend = false, began = false, begin_failed = false, lost = false, committed = true;
+    bool stop = false, resend = false, broker = false, began = false, begin_failed = false, lost = false, committed = true;
     char why[512] = "";
 
     for (struct queue_node *node = first; node != NULL;) {
@@ -125,6 +126,10 @@ bool agent_process_batch(struct agent *a, struct queue_node *first, size_t n)
         }
         if (w->kind == WORK_CONNECTED) {
             resend = true;
+            continue;
+        }
+        if (w->kind == WORK_BROKER) {
+            broker = true;
             continue;
         }
         if (!began) {
@@ -193,12 +198,24 @@ bool agent_process_batch(struct agent *a, struct queue_node *first, size_t n)
             agent_submit_mail(a, replies[i].job);
         replies[i].job = NULL;
     }
+    /* The broker hears of changed accounts on the agent's one connection, so it applies them in
+     * this order with the replies: revocations and new accounts before, new passwords of existing
+     * accounts (which end their sessions, the asking one included) after (broker_sync.h). */
+    bool synced = a->broker != NULL && began && committed;
+    if (synced)
+        broker_sync_after_commit(a->broker, false);
     agent_publish_replies(a, replies, nreplies);
+    if (synced)
+        broker_sync_after_commit(a->broker, true);
+    if (a->broker != NULL && resend)
+        broker_sync_connected(a->broker);
     if (resend) {
         a->last_sent_seq = 0;
         metrics_gauge_set(METRICS_EVENTS_UNACKED, 0); /* everything not acknowledged goes out again */
     }
     agent_publish_events(a);
+    if (a->broker != NULL && broker)
+        broker_sync_apply(a->broker);
     for (size_t i = 0; i < ndone; i++) {
         if (done[i]->parked)
             continue; /* the mailer gives it back */
@@ -223,6 +240,8 @@ void *agent_writer_main(void *arg)
         }
         if (first != NULL ? agent_process_batch(a, first, n) : agent_have_acks(a) && agent_process_batch(a, NULL, 0))
             return NULL;
+        if (a->broker != NULL)
+            broker_sync_tick(a->broker);
         wait_ms = agent_run_jobs(a, first == NULL);
     }
 }
