@@ -283,6 +283,18 @@ def test_set_enabled(env):
     expect(c.request("user.setEnabled", {"id": ta.user_id, "enabled": True}, token=env.sys_token), 200)
 
 
+def test_sysadmin_cannot_delete_himself(env):
+    c = env.c
+    rows = expect(c.request("audit.list", {"pageSize": 50, "page": 0}, token=env.sys_token), 200)["data"]
+    mine = [r for r in rows if r["actionType"] == "LOGIN" and r.get("userName") == SYSADMIN_EMAIL]
+    check(mine, "the system administrator's login row names its id", rows)
+    sys_id = eid(mine[0]["userId"])
+    expect(c.request("user.delete", {"id": sys_id}, token=env.sys_token), 403, 20,
+           "Sysadmin is not allowed to delete himself")
+    expect(c.request("user.get", {"id": sys_id}, token=env.sys_token), 200)
+    expect(ping_with(c, env.sys_token), 200, context="the system administrator still works")
+
+
 def test_delete_users_and_last_tenant_admin(env):
     c = env.c
     ta = make_tenant_admin(c, env.sys_token)
