@@ -170,6 +170,10 @@ call customer.create '{"token":"'"$TOKEN"'","data":{"title":"Company C","email":
 expect "\"message\":\"Invalid email address format 'not-an-email'!\""
 call customer.create '{"token":"'"$TOKEN"'","data":{"title":"<b>Company</b>","city":"{{x}}"}}' 400
 expect '"message":"Validation error: city is malformed, title is malformed"'
+call customer.create '{"token":"'"$TOKEN"'","data":{"title":"Company\u0000 N"}}' 400
+expect '"message":"Customer title should not contain 0x00 symbol!"'
+call customer.create '{"token":"'"$TOKEN"'","data":{"title":"Company N","email":"n\u0000@company.com"}}' 400
+expect '"message":"Validation error: email should not contain 0x00 symbol"'
 
 section "walkthrough: customer.list"
 call customer.list '{"token":"'"$TOKEN"'","data":{"pageSize":10,"page":0,"sortProperty":"title","sortOrder":"ASC"}}' 200
