@@ -128,6 +128,10 @@ section "walkthrough: user.activationLink"
 call user.activationLink '{"token":"'"$SYS_TOKEN"'","data":{"id":"'"$ADMIN_ID"'"}}' 200
 ACTIVATE_TOKEN=$(printf '%s' "$OUT" | field data.value | sed -E 's/.*activateToken=//')
 expect '/api/noauth/activate?activateToken='
+expect '"ttlMs":'
+LINK_VALUE=$(printf '%s' "$OUT" | field data.value)
+call user.activationLinkInfo '{"token":"'"$SYS_TOKEN"'","data":{"id":"'"$ADMIN_ID"'"}}' 200
+expect "\"value\":\"$LINK_VALUE\",\"ttlMs\":"
 
 section "auth.checkActivateToken"
 call auth.checkActivateToken '{"data":{"activateToken":"'"$ACTIVATE_TOKEN"'"}}' 200

@@ -283,6 +283,32 @@ def test_set_enabled(env):
     expect(c.request("user.setEnabled", {"id": ta.user_id, "enabled": True}, token=env.sys_token), 200)
 
 
+def test_activation_link_info(env):
+    """user.activationLinkInfo (ThingsBoard's /user/{id}/activationLinkInfo): the link and its
+    remaining lifetime, which counts down; the same token as user.activationLink; spent once activated."""
+    c = env.c
+    ta = make_tenant_admin(c, env.sys_token)
+    cu = make_customer(c, ta.token)
+    u = make_customer_user(c, ta.token, eid(cu["id"]), activate=False)
+    first = expect(c.request("user.activationLinkInfo", {"id": u.user_id}, token=ta.token), 200)
+    check(set(first) == {"value", "ttlMs"}, "activationLinkInfo members", first)
+    check(first["value"].startswith("http://localhost:8080/api/noauth/activate?activateToken="), "link", first)
+    check(24 * 3600 * 1000 - 60000 < first["ttlMs"] <= 24 * 3600 * 1000, "ttlMs of a fresh token", first)
+    time.sleep(0.05)
+    again = expect(c.request("user.activationLinkInfo", {"id": u.user_id}, token=ta.token), 200)
+    check(again["value"] == first["value"] and again["ttlMs"] < first["ttlMs"], "ttlMs counts down", first, again)
+    plain = expect(c.request("user.activationLink", {"id": u.user_id}, token=ta.token), 200)
+    check(plain["value"] == first["value"], "both operations give the same link", plain, first)
+    other = make_tenant_admin(c, env.sys_token)
+    expect(c.request("user.activationLinkInfo", {"id": u.user_id}, token=other.token), 403, 20)
+    expect(c.request("user.activationLinkInfo", {"id": str(uuid.uuid4())}, token=ta.token), 404, 32)
+    expect(c.request("user.activationLinkInfo", {"id": u.user_id}, token=None), 401)
+    expect(c.request("auth.activate", {"activateToken": activation_token_of(first["value"]),
+                                       "password": DEFAULT_PASSWORD}), 200)
+    expect(c.request("user.activationLinkInfo", {"id": u.user_id}, token=ta.token), 400, 31,
+           "User is already activated!")
+
+
 def test_sysadmin_cannot_delete_himself(env):
     c = env.c
     rows = expect(c.request("audit.list", {"pageSize": 50, "page": 0}, token=env.sys_token), 200)["data"]
