@@ -419,6 +419,9 @@ call user.list '{"token":"'"$SYS_TOKEN"'","data":{"tenantId":"'"$TENANT_ID"'","p
 expect '"totalElements":1'
 call user.list '{"token":"'"$SYS_TOKEN"'","data":{"pageSize":10}}' 400
 expect "\"message\":\"Parameter 'tenantId' can't be empty!\""
+call user.list '{"token":"'"$TOKEN"'","data":{"pageSize":10,"textSearch":"carl"}}' 200
+expect '"firstName":"Carl"'
+expect '"totalElements":1'
 call user.list '{"token":"'"$USER_TOKEN"'","data":{"pageSize":10}}' 200
 expect '"totalElements":1'
 
