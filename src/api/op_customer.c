@@ -4,6 +4,7 @@
 #include "cmagent/customer.h"
 #include "cmagent/dashboard.h"
 #include "cmagent/user.h"
+#include "cmagent/validate.h"
 #include "render.h"
 
 #include <stdlib.h>
@@ -250,29 +251,60 @@ static cJSON *render_customers(const struct customer *items, size_t n)
 
 /* Offset paging answers ThingsBoard's PageData; with pageToken (a cursor) the page after it,
  * {"data","hasNext","nextPageToken"} without totals. Both give nextPageToken while hasNext. */
+#define FILTER_KEYS "email", "phone", "city", "country"
+
+/* The contact filters of customer.list: optional strings of at most 255 characters; "" is none. */
+static int read_filter(struct call *c, char *v[4], bool *any)
+{
+    static const char *const names[] = { FILTER_KEYS };
+    *any = false;
+    for (size_t i = 0; i < 4; i++) {
+        v[i] = NULL;
+        if (arg_string(c, names[i], false, &v[i]))
+            return ERR_BAD_REQUEST;
+        if (v[i] != NULL && utf8_length(v[i]) > FIELD_MAX_LENGTH)
+            return error_set(&c->ctx->err, ERR_BAD_REQUEST, "%s length must be equal or less than %d", names[i],
+                             FIELD_MAX_LENGTH);
+        if (v[i] != NULL && v[i][0] == '\0') {
+            free(v[i]);
+            v[i] = NULL;
+        }
+        *any = *any || v[i] != NULL;
+    }
+    return ERR_OK;
+}
+
 int op_customer_list(struct call *c)
 {
-    static const char *const keys[] = { PAGING_KEYS, "pageToken", NULL };
+    static const char *const keys[] = { PAGING_KEYS, "pageToken", FILTER_KEYS, NULL };
     struct page_request p;
     struct page_info info;
     struct customer *items = NULL;
     size_t n = 0;
-    char *token = NULL, *next = NULL;
-    bool has_next = false;
+    char *token = NULL, *next = NULL, *fv[4] = { NULL, NULL, NULL, NULL };
+    bool has_next = false, filtered = false;
     int rc;
 
-    if (args_allow(c, keys) || arg_string(c, "pageToken", false, &token) || arg_paging(c, &p)) {
+    if (args_allow(c, keys) || arg_string(c, "pageToken", false, &token) || read_filter(c, fv, &filtered) ||
+        arg_paging(c, &p)) {
         free(token);
+        for (size_t i = 0; i < 4; i++)
+            free(fv[i]);
         return call_failed(c);
     }
+    struct customer_filter filter = { fv[0], fv[1], fv[2], fv[3] };
     if (token != NULL && p.page != 0) {
         rc = error_set(&c->ctx->err, ERR_BAD_REQUEST, "Use either page or pageToken, not both");
+        goto out;
+    }
+    if (token != NULL && filtered) {
+        rc = error_set(&c->ctx->err, ERR_BAD_REQUEST, "pageToken does not combine with email, phone, city or country");
         goto out;
     }
     if (token != NULL) {
         rc = customer_list_after(c->ctx, &p, token, &items, &n, &has_next);
     } else {
-        rc = customer_list(c->ctx, &p, &items, &n, &info);
+        rc = customer_search(c->ctx, &p, filtered ? &filter : NULL, &items, &n, &info);
         has_next = rc == ERR_OK && info.has_next;
     }
     if (rc != ERR_OK)
@@ -293,6 +325,8 @@ out:
     customers_free(items, n);
     free(token);
     free(next);
+    for (size_t i = 0; i < 4; i++)
+        free(fv[i]);
     return rc;
 }
 

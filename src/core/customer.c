@@ -18,9 +18,10 @@
 #include <string.h>
 
 static const struct sort_column customer_sort[] = {
-    { "createdTime", "created_time" }, { "title", "title" }, { "email", "email" },
-    { "country", "country" }, { "state", "state" }, { "city", "city" }, { "address", "address" },
-    { "address2", "address2" }, { "zip", "zip" }, { "phone", "phone" }, { "id", "id" },
+    { "createdTime", "created_time" }, { "title", "title" }, { "email", "email COLLATE NOCASE" },
+    { "country", "country COLLATE NOCASE" }, { "state", "state" }, { "city", "city COLLATE NOCASE" },
+    { "address", "address" }, { "address2", "address2" }, { "zip", "zip" }, { "phone", "phone COLLATE NOCASE" },
+    { "id", "id" },
     { NULL, NULL },
 };
 
@@ -288,6 +289,12 @@ int customer_get_by_ids(struct ctx *ctx, char (*ids)[UUID_STR_LEN], size_t nids,
 int customer_list(struct ctx *ctx, const struct page_request *p, struct customer **items, size_t *n,
                   struct page_info *info)
 {
+    return customer_search(ctx, p, NULL, items, n, info);
+}
+
+int customer_search(struct ctx *ctx, const struct page_request *p, const struct customer_filter *f,
+                    struct customer **items, size_t *n, struct page_info *info)
+{
     const char *column;
     int64_t total = 0;
 
@@ -295,8 +302,8 @@ int customer_list(struct ctx *ctx, const struct page_request *p, struct customer
     *n = 0;
     if (perm_require(ctx, AUTH_TENANT) != ERR_OK || paging_validate(ctx, p, customer_sort, &column) != ERR_OK)
         return ctx->err.kind;
-    int rc = store_customer_page(ctx->store, ctx->who.tenant_id, p->text_search, column, p->descending,
-                                 p->page_size, paging_offset(p), items, n, &total);
+    int rc = store_customer_search(ctx->store, ctx->who.tenant_id, p->text_search, f, column, p->descending,
+                                   p->page_size, paging_offset(p), items, n, &total);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
     paging_info(p, total, info);

@@ -237,6 +237,13 @@ static const char *const migrations[] = {
     "  DELETE FROM row_count WHERE owner_id = OLD.id; END;"
     "CREATE TRIGGER tenant_counts_drop AFTER DELETE ON tenant BEGIN"
     "  DELETE FROM row_count WHERE owner_id = OLD.id; END;",
+
+    /* Customers searched and sorted by contact fields (customer.list email, phone, city, country):
+     * one index each, ASCII case ignored, so a prefix is a range and a sort a walk. */
+    "CREATE INDEX customer_email ON customer(tenant_id, email COLLATE NOCASE, id);"
+    "CREATE INDEX customer_phone ON customer(tenant_id, phone COLLATE NOCASE, id);"
+    "CREATE INDEX customer_city ON customer(tenant_id, city COLLATE NOCASE, id);"
+    "CREATE INDEX customer_country ON customer(tenant_id, country COLLATE NOCASE, id);",
 };
 
 const char *const *store_schema_migrations(size_t *count)

@@ -40,6 +40,10 @@ int customer_get_by_ids(struct ctx *ctx, char (*ids)[UUID_STR_LEN], size_t nids,
 
 int customer_list(struct ctx *ctx, const struct page_request *p, struct customer **items, size_t *n,
                   struct page_info *info);
+/* customer_list narrowed by contact fields (f NULL: none): each given member the start of that
+ * field, ASCII case ignored; sorting by email, phone, city or country ignores ASCII case too. */
+int customer_search(struct ctx *ctx, const struct page_request *p, const struct customer_filter *f,
+                    struct customer **items, size_t *n, struct page_info *info);
 
 /* The caller's tenant's "Public" customer (additionalInfo.isPublic), created on first use without
  * the title validation, as ThingsBoard's findOrCreatePublicCustomer does. Concurrent first uses
