@@ -182,6 +182,11 @@ expect '"message":"Validation error: email should not contain 0x00 symbol"'
 section "walkthrough: customer.list"
 call customer.list '{"token":"'"$TOKEN"'","data":{"pageSize":10,"page":0,"sortProperty":"title","sortOrder":"ASC"}}' 200
 expect '"totalPages":1,"totalElements":1,"hasNext":false'
+call customer.list '{"token":"'"$TOKEN"'","data":{"pageSize":10,"city":"new y","email":"example@","sortProperty":"email"}}' 200
+expect '"city":"New York"'
+expect '"totalPages":1,"totalElements":1,"hasNext":false'
+call customer.list '{"token":"'"$TOKEN"'","data":{"pageSize":10,"city":"Boston"}}' 200
+expect '"totalElements":0'
 
 section "walkthrough: customer.patch"
 call customer.patch '{"token":"'"$TOKEN"'","data":{"id":"'"$CUSTOMER_ID"'","city":"Boston","state":"MA"}}' 200
@@ -370,6 +375,18 @@ expect '"hasNext":false}'
 [ "$(printf '%s' "$OUT" | field data.data.0.title)" = "Company A" ] || fail "the cursor page does not hold Company A"
 call customer.list '{"token":"'"$TOKEN"'","data":{"pageSize":2,"pageToken":"'"$PAGE_TOKEN"'","textSearch":"company a"}}' 400
 expect '"message":"pageToken was issued for sortProperty '"'"'title'"'"' DESC; repeat them with it"'
+
+section "device.create and dashboard.create with nameConflictPolicy"
+call device.create '{"token":"'"$TOKEN"'","data":{"name":"Thermostat 9'"$RUN"'"}}' 200
+call device.create '{"token":"'"$TOKEN"'","data":{"name":"Thermostat 9'"$RUN"'"}}' 400
+expect '"message":"Device with such name already exists!"'
+call device.create '{"token":"'"$TOKEN"'","data":{"name":"Thermostat 9'"$RUN"'","nameConflictPolicy":"UNIQUIFY","uniquifyStrategy":"INCREMENTAL"}}' 200
+expect '"name":"Thermostat 9'"$RUN"'_1"'
+call device.create '{"token":"'"$TOKEN"'","data":{"name":"Thermostat 9'"$RUN"'","nameConflictPolicy":"UNIQUIFY","uniquifySeparator":"-"}}' 200
+expect '"name":"Thermostat 9'"$RUN"'-'
+call dashboard.create '{"token":"'"$TOKEN"'","data":{"title":"Overview 9"}}' 200
+call dashboard.create '{"token":"'"$TOKEN"'","data":{"title":"Overview 9","nameConflictPolicy":"UNIQUIFY","uniquifyStrategy":"INCREMENTAL"}}' 200
+expect '"title":"Overview 9_1"'
 
 section "customer.devices with a cursor (pageToken)"
 for n in 1 2 3; do

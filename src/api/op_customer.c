@@ -14,7 +14,6 @@
                         "email", "additionalInfo", "externalId"
 /* Read-only members a client may send back from a read; they are ignored. */
 #define READ_ONLY_FIELDS "createdTime", "tenantId", "name"
-#define CONFLICT_OPTIONS "nameConflictPolicy", "uniquifySeparator", "uniquifyStrategy"
 
 static int read_customer_fields(struct call *c, struct customer *cu)
 {
@@ -31,38 +30,6 @@ static int read_customer_fields(struct call *c, struct customer *cu)
     info = cJSON_GetObjectItemCaseSensitive(c->data, "additionalInfo");
     cu->is_public = cJSON_IsObject(info) && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(info, "isPublic"));
     return ERR_OK;
-}
-
-static int read_conflict_options(struct call *c, struct name_conflict *nc, char **separator)
-{
-    char *policy = NULL, *strategy = NULL;
-    int rc = ERR_OK;
-
-    nc->policy = NAME_CONFLICT_FAIL;
-    nc->strategy = UNIQUIFY_RANDOM;
-    nc->separator = "_";
-    if (arg_string(c, "nameConflictPolicy", false, &policy) || arg_string(c, "uniquifySeparator", false, separator) ||
-        arg_string(c, "uniquifyStrategy", false, &strategy)) {
-        rc = call_failed(c);
-        goto out;
-    }
-    if (policy != NULL && strcmp(policy, "UNIQUIFY") == 0)
-        nc->policy = NAME_CONFLICT_UNIQUIFY;
-    else if (policy != NULL && strcmp(policy, "FAIL") != 0)
-        rc = error_set(&c->ctx->err, ERR_BAD_REQUEST, "nameConflictPolicy must be FAIL or UNIQUIFY");
-    if (strategy != NULL && strcmp(strategy, "INCREMENTAL") == 0)
-        nc->strategy = UNIQUIFY_INCREMENTAL;
-    else if (strategy != NULL && strcmp(strategy, "RANDOM") != 0)
-        rc = error_set(&c->ctx->err, ERR_BAD_REQUEST, "uniquifyStrategy must be RANDOM or INCREMENTAL");
-    if (*separator != NULL) {
-        if (strlen(*separator) > 16)
-            rc = error_set(&c->ctx->err, ERR_BAD_REQUEST, "uniquifySeparator must be at most 16 characters");
-        nc->separator = *separator;
-    }
-out:
-    free(policy);
-    free(strategy);
-    return rc;
 }
 
 static int reply_customer(struct call *c, int rc, struct customer *cu)
@@ -84,7 +51,7 @@ int op_customer_create(struct call *c)
     if (cJSON_GetObjectItemCaseSensitive(c->data, "id") != NULL)
         return error_set(&c->ctx->err, ERR_BAD_REQUEST,
                          "Unknown key 'id' in data: customer.create makes a new id; use customer.update to save one");
-    if (args_allow(c, keys) || read_customer_fields(c, &cu) || read_conflict_options(c, &nc, &separator))
+    if (args_allow(c, keys) || read_customer_fields(c, &cu) || arg_name_conflict(c, &nc, &separator))
         rc = call_failed(c);
     else
         rc = customer_create(c->ctx, &cu, &nc);
@@ -102,7 +69,7 @@ static int save_customer(struct call *c)
     int rc;
 
     if (arg_id(c, "id", true, cu.id) || arg_int(c, "version", false, &cu.version, &has_version) ||
-        read_customer_fields(c, &cu) || read_conflict_options(c, &nc, &separator))
+        read_customer_fields(c, &cu) || arg_name_conflict(c, &nc, &separator))
         rc = call_failed(c);
     else
         rc = customer_update(c->ctx, &cu, has_version, &nc);

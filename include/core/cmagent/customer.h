@@ -5,18 +5,11 @@
 #define CMAGENT_CUSTOMER_H
 
 #include "cmagent/context.h"
+#include "cmagent/uniquify.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 
-enum name_conflict_policy { NAME_CONFLICT_FAIL, NAME_CONFLICT_UNIQUIFY };
-enum uniquify_strategy { UNIQUIFY_RANDOM, UNIQUIFY_INCREMENTAL };
-
-struct name_conflict {
-    enum name_conflict_policy policy;
-    const char *separator;            /* default "_" */
-    enum uniquify_strategy strategy;
-};
 
 /* Creates c in the caller's tenant. On success c holds the stored customer (id, createdTime,
  * tenantId, version 1, the possibly uniquified title). Emits ENTITY_CREATED. */
