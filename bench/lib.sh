@@ -94,7 +94,7 @@ field() { sed -n -E "s/.*\"$1\":(\"[^\"]*\"|[^,}]*).*/\\1/p" <<<"$2" | tr -d '"'
 
 # rr OP JSON: one request to the agent through mosquitto_rr (MQTT 5), the reply on stdout
 rr() {
-    mosquitto_rr -V 5 -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -W 30 -t "cm/v1/req/$1" -e "bench/setup/$$" -m "$2"
+    mosquitto_rr -V 5 -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -W 30 -t "cm/v1/req/$1" -e "cm/v1/reply/bench-setup-$$" -m "$2"
 }
 # json_str KEY: the first string value of KEY in the JSON on stdin
 json_str() { sed -n -E "s/.*\"$1\":\"([^\"]*)\".*/\\1/p" | head -n 1; }
@@ -143,7 +143,7 @@ EOF
     [ -z "${AGENT_EXTRA+set}" ] || printf '%s\n' "${AGENT_EXTRA[@]}" >>"$TMP/cmagent.conf"
     start_bg agent "$AGENT_BIN" -c "$TMP/cmagent.conf"
     for _ in $(seq 1 100); do
-        r=$(mosquitto_rr -V 5 -h 127.0.0.1 -p "$BROKER_PORT" -W 1 -t cm/v1/req/agent.ping -e "bench/setup/$$" \
+        r=$(mosquitto_rr -V 5 -h 127.0.0.1 -p "$BROKER_PORT" -W 1 -t cm/v1/req/agent.ping -e "cm/v1/reply/bench-setup-$$" \
             -m '{}' 2>/dev/null || true)
         case $r in *'"status":200'*) break ;; esac
         kill -0 "${PIDS[${#PIDS[@]} - 1]}" 2>/dev/null || { tail -n 20 "$TMP/agent.log" >&2; setup_fail start "the agent exited"; }

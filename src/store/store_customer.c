@@ -237,6 +237,16 @@ static int count_matches(struct store *s, const char *tenant_id, const char *pat
     return rc;
 }
 
+/* Rows of equal sort value follow id ascending; for the contact columns (sorted COLLATE NOCASE) id
+ * in the sort's direction, so that a descending page walks their index backwards instead of
+ * sorting a whole group of equal values (a country's customers). */
+static const char *tie_break(const char *sort_column, int descending)
+{
+    if (strcmp(sort_column, "id") == 0)
+        return "";
+    return descending && strstr(sort_column, "COLLATE NOCASE") != NULL ? ", id DESC" : ", id ASC";
+}
+
 int store_customer_search(struct store *s, const char *tenant_id, const char *text_search,
                           const struct customer_filter *filter, const char *sort_column, int descending,
                           int64_t limit, int64_t offset, struct customer **items, size_t *n, int64_t *total)
@@ -255,7 +265,7 @@ int store_customer_search(struct store *s, const char *tenant_id, const char *te
         goto out;
     snprintf(sql, sizeof sql,
              "SELECT " CUSTOMER_COLUMNS " FROM customer WHERE tenant_id = ?1%s%s ORDER BY %s %s%s LIMIT ?3 OFFSET ?4",
-             TITLE_MATCH, where, sort_column, descending ? "DESC" : "ASC", strcmp(sort_column, "id") == 0 ? "" : ", id ASC");
+             TITLE_MATCH, where, sort_column, descending ? "DESC" : "ASC", tie_break(sort_column, descending));
     rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK) {
         rc = store_rc(s, rc);
