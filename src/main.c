@@ -1,6 +1,7 @@
 /* main.c: the command line: cmagent -c FILE | --version | --help. */
 #include "cmagent/agent.h"
 #include "cmagent/config.h"
+#include "cmagent/metrics_http.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -51,6 +52,12 @@ int main(int argc, char **argv)
     }
     if ((path != NULL && config_load(&cfg, path, err, sizeof err) != 0) || config_finish(&cfg, err, sizeof err) != 0) {
         fprintf(stderr, "cmagent: %s\n", err);
+        config_release(&cfg);
+        return 2;
+    }
+    const char *why = cfg.metrics_listen[0] != '\0' ? metrics_http_refusal(cfg.metrics_listen) : NULL;
+    if (why != NULL) {
+        fprintf(stderr, "cmagent: invalid value \"%s\" for \"metrics_listen\": %s\n", cfg.metrics_listen, why);
         config_release(&cfg);
         return 2;
     }

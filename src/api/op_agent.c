@@ -4,7 +4,6 @@
 #include "cmagent/clock.h"
 #include "cmagent/model.h"
 #include "cmagent/perm.h"
-#include "cmagent/stats.h"
 
 int64_t api_started_mono_ms(void);
 
@@ -50,32 +49,9 @@ int op_agent_ops(struct call *c)
 int op_agent_stats(struct call *c)
 {
     static const char *const keys[] = { NULL };
-    struct stats_snapshot st;
 
     if (args_allow(c, keys))
         return call_failed(c);
-    stats_snapshot(&st);
-    cJSON *sizes = cJSON_CreateArray();
-    for (size_t i = 0; i < STATS_BATCH_BUCKETS; i++) {
-        if (st.buckets[i] == 0)
-            continue;
-        cJSON *b = cJSON_CreateObject();
-        cJSON_AddNumberToObject(b, "upTo", (double)stats_bucket_upper(i));
-        cJSON_AddNumberToObject(b, "transactions", (double)st.buckets[i]);
-        cJSON_AddItemToArray(sizes, b);
-    }
-    c->result = cJSON_CreateObject();
-    cJSON_AddNumberToObject(c->result, "transactions", (double)st.batches);
-    cJSON_AddNumberToObject(c->result, "requests", (double)st.requests);
-    cJSON_AddNumberToObject(c->result, "meanBatch", st.batches ? (double)st.requests / (double)st.batches : 0.0);
-    cJSON_AddNumberToObject(c->result, "maxBatch", (double)st.max_batch);
-    cJSON_AddNumberToObject(c->result, "failedCommits", (double)st.failed_commits);
-    cJSON_AddNumberToObject(c->result, "replayed", (double)st.replayed);
-    cJSON_AddNumberToObject(c->result, "throttled", (double)st.throttled);
-    cJSON_AddNumberToObject(c->result, "passwordHashes", (double)st.password_hashes);
-    cJSON_AddNumberToObject(c->result, "refusedReplies", (double)st.refused_replies);
-    cJSON_AddNumberToObject(c->result, "commitUsTotal", (double)st.commit_us);
-    cJSON_AddNumberToObject(c->result, "commitUsMax", (double)st.max_commit_us);
-    cJSON_AddItemToObject(c->result, "batchSizes", sizes);
+    c->result = api_stats_object();
     return ERR_OK;
 }

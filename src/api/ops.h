@@ -38,6 +38,9 @@ void admit_release(void);
 const struct op *ops_table(size_t *count);
 const struct op *ops_lookup(const char *name);
 
+/* The figures of agent.stats (metrics_api.c). */
+cJSON *api_stats_object(void);
+
 /* agent.* */
 int op_agent_ping(struct call *c);
 int op_agent_ops(struct call *c);

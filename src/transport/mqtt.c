@@ -264,6 +264,7 @@ static int on_message(void *context, char *topic, int topic_len, MQTTAsync_messa
     struct transport *t = context;
     struct transport_message *msg = xcalloc(1, sizeof *msg);
 
+    msg->received_us = clock_mono_us();
     msg->topic = topic_len > 0 ? copy_bytes(topic, (size_t)topic_len) : xstrdup_or_null(topic);
     msg->payload = copy_bytes(m->payload, (size_t)m->payloadlen);
     msg->payload_len = (size_t)m->payloadlen;

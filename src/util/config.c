@@ -86,6 +86,10 @@ static const struct key keys[] = {
     S(smtp_password, ""),
     I(smtp_timeout, 1, 600, 30),
     S(log_level, "info"),
+    S(log_target, "stderr"),
+    S(syslog_socket, "/dev/log"),
+    S(metrics_listen, ""),
+    I(stats_interval, 0, 86400, 0),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -206,6 +210,7 @@ int config_finish(struct config *cfg, char *err, size_t errlen)
     const char *env_email = getenv("CMAGENT_SYSADMIN_EMAIL");
     const char *env_password = getenv("CMAGENT_SYSADMIN_PASSWORD");
     enum log_level level;
+    enum log_target target;
 
     if (env_email != NULL && *env_email != '\0' && config_set(cfg, "sysadmin_email", env_email, err, errlen) != 0)
         return -1;
@@ -219,6 +224,15 @@ int config_finish(struct config *cfg, char *err, size_t errlen)
     if (log_level_parse(cfg->log_level, &level) != 0) {
         snprintf(err, errlen, "invalid value \"%s\" for \"log_level\": must be error, warning, info or debug",
                  cfg->log_level);
+        return -1;
+    }
+    if (log_target_parse(cfg->log_target, &target) != 0) {
+        snprintf(err, errlen, "invalid value \"%s\" for \"log_target\": must be stderr, syslog or journald",
+                 cfg->log_target);
+        return -1;
+    }
+    if (target == LOG_TARGET_SYSLOG && cfg->syslog_socket[0] == '\0') {
+        snprintf(err, errlen, "\"syslog_socket\" must name the syslog socket (/dev/log) for log_target syslog");
         return -1;
     }
     if (strncmp(cfg->broker, "tcp://", 6) != 0 && strncmp(cfg->broker, "ssl://", 6) != 0 &&
@@ -260,6 +274,7 @@ int config_finish(struct config *cfg, char *err, size_t errlen)
         return -1;
     }
     log_threshold = level;
+    log_set_target(target, cfg->syslog_socket);
     if (cfg->client_id[0] == '\0') {
         char id[256];
         snprintf(id, sizeof id, "cmagent-%s", cfg->agent_id);

@@ -82,6 +82,20 @@ def test_agent_may_include_every_layer():
     check(rc == 0, "the agent may include every layer:\n%s" % out)
 
 
+def test_top_level_sources_are_the_agent():
+    rc, out = planted("src/broker_sync.c", text='#include "cmagent/api.h"\n#include "cmagent/store.h"\n')
+    check(rc == 0, "a file directly in src/ is the agent's:\n%s" % out)
+
+
+def test_cmctl_stands_apart():
+    rc, out = planted("src/cmctl/main.c", text='#include "cmctl.h"\n#include <MQTTAsync.h>\n#include <cjson/cJSON.h>\n')
+    check(rc == 1 and "cmctl.h" in out, "an include naming no file passed:\n%s" % out)
+    rc, out = planted("src/cmctl/cmctl.h", text="#include <MQTTAsync.h>\n#include <cjson/cJSON.h>\n")
+    check(rc == 0, "cmctl may use paho and cJSON:\n%s" % out)
+    fails_with("src/cmctl/call.c", ["cmctl includes cmagent/config.h", "points up"],
+               text='#include "cmagent/config.h"\n')
+
+
 def test_third_party_library_outside_its_layer_fails():
     fails_with("src/core/tenant.c", ["only the store layer includes SQLite"], line="#include <sqlite3.h>")
     fails_with("src/store/store.c", ["only the api layer includes cJSON"], line="#include <cjson/cJSON.h>")
@@ -89,7 +103,8 @@ def test_third_party_library_outside_its_layer_fails():
 
 def test_unclassified_files_fail():
     fails_with("include/cmagent/newthing.h", ["include/cmagent/newthing.h: unclassified"], text="/* x */\n")
-    fails_with("src/metrics/metrics.c", ["src/metrics/metrics.c: unclassified"], text="/* x */\n")
+    fails_with("src/metrics/metrics.c", ["src/metrics/metrics.c: unclassified", "src/metrics/ is no layer"],
+               text="/* x */\n")
     fails_with("include/metrics/cmagent/metrics.h", ["include/metrics/ is no layer"], text="/* x */\n")
 
 

@@ -101,6 +101,13 @@ char *api_render_audit(const struct event *ev, const struct principal *who);
  * begin): out->reply_to, or out->refused, as api_handle would find them for an anonymous request. */
 void api_reply_destination(const struct api_request *req, struct api_reply *out);
 
+/* Metrics (metrics_api.c): registers the operation names replies are counted by (once, before
+ * the threads start); the status a reply body carries (0 for a body that is not a reply); every
+ * figure as the JSON text of the retained stats topic (agent.stats' data, agentId, timestamp). */
+void api_register_metrics(void);
+int api_reply_status(const char *body);
+char *api_stats_payload(const char *agent_id, int64_t now_ms);
+
 /* An error reply body for failures outside a request's handling (e.g. the commit failed). */
 char *api_error_body(enum error_kind kind, const char *message, const char *payload, size_t payload_len);
 

@@ -32,6 +32,7 @@ struct transport_message {
     size_t response_topic_len;
     void *correlation;            /* MQTT 5 Correlation Data, or NULL */
     size_t correlation_len;
+    int64_t received_us;          /* when it arrived, clock_mono_us() */
 };
 
 struct transport_callbacks {

@@ -63,6 +63,11 @@ struct config {
     long smtp_timeout;              /* seconds per mail */
     /* Logging */
     char *log_level;
+    char *log_target;               /* "stderr", "syslog" or "journald" */
+    char *syslog_socket;            /* the syslog daemon's datagram socket (log_target syslog) */
+    /* Metrics */
+    char *metrics_listen;           /* "127.0.0.1:9464": the Prometheus endpoint; empty: none */
+    long stats_interval;            /* seconds between publishes of the retained stats topic, 0 = never */
 };
 
 /* Fills cfg with every default. Returns 0, or -1 on allocation failure. */

@@ -1,4 +1,5 @@
-/* log.h: leveled logging to stderr. The level is checked before the arguments are evaluated. */
+/* log.h: leveled logging to stderr, to syslog or for journald. The level is checked before the
+ * arguments are evaluated. */
 #ifndef CMAGENT_LOG_H
 #define CMAGENT_LOG_H
 
@@ -11,6 +12,17 @@ extern enum log_level log_threshold;
 
 /* Parses "error", "warning", "info" or "debug". Returns 0 and sets *out, or -1 for another word. */
 int log_level_parse(const char *word, enum log_level *out);
+
+enum log_target { LOG_TARGET_STDERR, LOG_TARGET_SYSLOG, LOG_TARGET_JOURNALD };
+
+/* Parses "stderr", "syslog" or "journald". Returns 0 and sets *out, or -1 for another word. */
+int log_target_parse(const char *word, enum log_target *out);
+
+/* Where lines go from now on: stderr with a timestamp (the default); syslog, as RFC 3164
+ * datagrams (facility daemon, tag "cmagent[pid]") to the Unix socket syslog_socket, stderr when it
+ * cannot be reached; journald, stderr lines with an sd-daemon "<N>" priority prefix. Call before
+ * the threads start. */
+void log_set_target(enum log_target target, const char *syslog_socket);
 
 void log_write(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
