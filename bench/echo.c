@@ -1,7 +1,8 @@
 /* bench/echo.c: cm-echo, the physical floor for cmagent's latency. An MQTT 5 client that answers
  * every request on the request topic filter by publishing its payload, unchanged, to the request's
  * Response Topic with the Correlation Data copied: the same broker round trip as the agent, with no
- * work in between. */
+ * work in between. With --event-topic it also publishes each request's payload there, so that every
+ * request costs the three QoS 1 messages of a customer.create (request, reply, event). */
 #include "nodelay.h"
 
 #include <MQTTAsync.h>
@@ -28,12 +29,14 @@ struct echo {
     MQTTAsync client;
     const char *broker;
     const char *topic;
+    const char *event_topic; /* NULL: replies only */
     int qos;
     int nodelay;
     int broker_port;
     int verbose;
     atomic_int exit_code;
     atomic_ulong echoed;
+    atomic_ulong events;
     atomic_ulong no_reply_topic;
     atomic_ulong send_failed;
 
@@ -58,6 +61,9 @@ static void usage(FILE *out)
             "  -t, --topic FILTER    request topic filter to subscribe (default cm/v1/req/+)\n"
             "  -q, --qos N           QoS of the subscription and of the replies, 0..2 (default 1)\n"
             "  -i, --client-id ID    MQTT client identifier (default cm-echo-<pid>)\n"
+            "  -e, --event-topic T   also publish each request's payload to topic T (no Correlation\n"
+            "                        Data), after its reply: the three QoS 1 messages of a write\n"
+            "                        (request, reply, event)\n"
             "  -v, --verbose         log each reply's topic on stderr\n"
             "      --no-nodelay      leave Nagle's algorithm on (to measure what TCP_NODELAY saves)\n"
             "  -h, --help            show this help and exit\n"
@@ -65,7 +71,9 @@ static void usage(FILE *out)
             "Messages without a Response Topic are counted and dropped. Prints \"cm-echo: ready\" on\n"
             "stderr once subscribed, and totals on exit. A lost connection is re-established (and\n"
             "subscribed again) automatically. Exit status: 0 after a signal, 1 when the broker cannot\n"
-            "be reached at start or refuses the subscription, 2 on a usage error.\n");
+            "be reached at start or refuses the subscription, 2 on a usage error. QoS 1/2 replies and\n"
+            "events are kept under the broker's Receive Maximum (its CONNACK; mosquitto's default is\n"
+            "20), the rest queued in order until a PUBACK makes room.\n");
 }
 
 /* Ends the sigwait() in main with the given exit status. */
@@ -106,7 +114,7 @@ static void send_reply(struct echo *e, const char *topic, void *payload, int pay
     rc = MQTTAsync_sendMessage(e->client, topic, &out, &ro);
     MQTTProperties_free(&out.properties);
     if (rc == MQTTASYNC_SUCCESS) {
-        atomic_fetch_add(&e->echoed, 1);
+        atomic_fetch_add(e->event_topic != NULL && strcmp(topic, e->event_topic) == 0 ? &e->events : &e->echoed, 1);
         if (e->verbose)
             fprintf(stderr, "cm-echo: reply to %s (%d bytes)\n", topic, payload_len);
         return;
@@ -180,28 +188,29 @@ static void on_publish_failed(void *context, MQTTAsync_failureData5 *resp)
     drain(e);
 }
 
-/* Copies a request's reply into the queue; 0 on success. */
-static int enqueue(struct echo *e, const char *topic, const MQTTAsync_message *msg, const MQTTProperty *cd)
+/* Copies a message into the queue; 0 on success. corr NULL: no Correlation Data. */
+static int enqueue(struct echo *e, const char *topic, const void *payload, int payload_len, const void *corr,
+                   int corr_len)
 {
     struct reply *q = calloc(1, sizeof *q);
 
     if (q == NULL)
         return -1;
     q->topic = strdup(topic);
-    q->payload = malloc(msg->payloadlen > 0 ? (size_t)msg->payloadlen : 1);
-    q->payload_len = msg->payloadlen;
-    if (cd != NULL) {
-        q->corr = malloc(cd->value.data.len > 0 ? (size_t)cd->value.data.len : 1);
-        q->corr_len = cd->value.data.len;
+    q->payload = malloc(payload_len > 0 ? (size_t)payload_len : 1);
+    q->payload_len = payload_len;
+    if (corr != NULL) {
+        q->corr = malloc(corr_len > 0 ? (size_t)corr_len : 1);
+        q->corr_len = corr_len;
     }
-    if (q->topic == NULL || q->payload == NULL || (cd != NULL && q->corr == NULL)) {
+    if (q->topic == NULL || q->payload == NULL || (corr != NULL && q->corr == NULL)) {
         free_reply(q);
         return -1;
     }
-    if (msg->payloadlen > 0)
-        memcpy(q->payload, msg->payload, (size_t)msg->payloadlen);
-    if (cd != NULL && cd->value.data.len > 0)
-        memcpy(q->corr, cd->value.data.data, (size_t)cd->value.data.len);
+    if (payload_len > 0)
+        memcpy(q->payload, payload, (size_t)payload_len);
+    if (corr != NULL && corr_len > 0)
+        memcpy(q->corr, corr, (size_t)corr_len);
     pthread_mutex_lock(&e->mu);
     if (e->tail != NULL)
         e->tail->next = q;
@@ -212,13 +221,35 @@ static int enqueue(struct echo *e, const char *topic, const MQTTAsync_message *m
     return 0;
 }
 
+/* Publishes a message now when the broker has room for it and nothing waits before it, else queues
+ * it behind the others. */
+static void emit(struct echo *e, const char *topic, void *payload, int payload_len, void *corr, int corr_len)
+{
+    int now = 1;
+
+    if (e->qos > 0) {
+        pthread_mutex_lock(&e->mu);
+        now = e->head == NULL && e->unacked < e->recv_max;
+        if (now)
+            e->unacked++;
+        pthread_mutex_unlock(&e->mu);
+    }
+    if (now) {
+        send_reply(e, topic, payload, payload_len, corr, corr_len);
+    } else if (enqueue(e, topic, payload, payload_len, corr, corr_len) != 0) {
+        atomic_fetch_add(&e->send_failed, 1);
+        fprintf(stderr, "cm-echo: out of memory queueing a message to %s\n", topic);
+    } else {
+        drain(e); /* a PUBACK may have come in meanwhile */
+    }
+}
+
 static int on_message(void *context, char *topic, int topic_len, MQTTAsync_message *msg)
 {
     struct echo *e = context;
     MQTTProperty *rt = MQTTProperties_getProperty(&msg->properties, MQTTPROPERTY_CODE_RESPONSE_TOPIC);
     MQTTProperty *cd = MQTTProperties_getProperty(&msg->properties, MQTTPROPERTY_CODE_CORRELATION_DATA);
     char *dest;
-    int now = 1;
 
     (void)topic_len;
     if (rt == NULL || rt->value.data.len <= 0) {
@@ -230,22 +261,10 @@ static int on_message(void *context, char *topic, int topic_len, MQTTAsync_messa
         atomic_fetch_add(&e->send_failed, 1);
         goto done;
     }
-    if (e->qos > 0) {
-        pthread_mutex_lock(&e->mu);
-        now = e->head == NULL && e->unacked < e->recv_max;
-        if (now)
-            e->unacked++;
-        pthread_mutex_unlock(&e->mu);
-    }
-    if (now) {
-        send_reply(e, dest, msg->payload, msg->payloadlen, cd != NULL ? cd->value.data.data : NULL,
-                   cd != NULL ? cd->value.data.len : 0);
-    } else if (enqueue(e, dest, msg, cd) != 0) {
-        atomic_fetch_add(&e->send_failed, 1);
-        fprintf(stderr, "cm-echo: out of memory queueing a reply to %s\n", dest);
-    } else {
-        drain(e); /* a PUBACK may have come in meanwhile */
-    }
+    emit(e, dest, msg->payload, msg->payloadlen, cd != NULL ? cd->value.data.data : NULL,
+         cd != NULL ? cd->value.data.len : 0);
+    if (e->event_topic != NULL)
+        emit(e, e->event_topic, msg->payload, msg->payloadlen, NULL, 0);
     free(dest);
 done:
     MQTTAsync_freeMessage(&msg);
@@ -268,8 +287,10 @@ static void on_subscribed(void *context, MQTTAsync_successData5 *resp)
     pthread_mutex_lock(&e->mu);
     recv_max = e->recv_max;
     pthread_mutex_unlock(&e->mu);
-    fprintf(stderr, "cm-echo: ready (%s, topic %s, qos %d granted %d, broker receive maximum %d, nodelay %s)\n",
-            e->broker, e->topic, e->qos, granted, recv_max, e->nodelay ? "on" : "off");
+    fprintf(stderr,
+            "cm-echo: ready (%s, topic %s, qos %d granted %d, broker receive maximum %d, nodelay %s, events %s)\n",
+            e->broker, e->topic, e->qos, granted, recv_max, e->nodelay ? "on" : "off",
+            e->event_topic != NULL ? e->event_topic : "off");
 }
 
 static void on_subscribe_failed(void *context, MQTTAsync_failureData5 *resp)
@@ -367,6 +388,7 @@ int main(int argc, char **argv)
         {"topic", required_argument, NULL, 't'},
         {"qos", required_argument, NULL, 'q'},
         {"client-id", required_argument, NULL, 'i'},
+        {"event-topic", required_argument, NULL, 'e'},
         {"verbose", no_argument, NULL, 'v'},
         {"no-nodelay", no_argument, NULL, OPT_NO_NODELAY},
         {"help", no_argument, NULL, 'h'},
@@ -389,7 +411,7 @@ int main(int argc, char **argv)
     e.nodelay = 1;
     e.recv_max = 65535;
     pthread_mutex_init(&e.mu, NULL);
-    while ((opt = getopt_long(argc, argv, "b:t:q:i:vh", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "b:t:q:i:e:vh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'b':
             e.broker = optarg;
@@ -405,6 +427,13 @@ int main(int argc, char **argv)
             break;
         case 'i':
             client_id = optarg;
+            break;
+        case 'e':
+            if (*optarg == '\0' || strpbrk(optarg, "+#") != NULL) {
+                fprintf(stderr, "cm-echo: --event-topic must be a topic name without '+' or '#'\n");
+                return 2;
+            }
+            e.event_topic = optarg;
             break;
         case 'v':
             e.verbose = 1;
@@ -486,7 +515,8 @@ int main(int argc, char **argv)
         e.head = q->next;
         free_reply(q);
     }
-    fprintf(stderr, "cm-echo: echoed %lu, dropped %lu without Response Topic, %lu failed sends\n",
-            atomic_load(&e.echoed), atomic_load(&e.no_reply_topic), atomic_load(&e.send_failed));
+    fprintf(stderr, "cm-echo: echoed %lu, %lu events, dropped %lu without Response Topic, %lu failed sends\n",
+            atomic_load(&e.echoed), atomic_load(&e.events), atomic_load(&e.no_reply_topic),
+            atomic_load(&e.send_failed));
     return atomic_load(&e.exit_code);
 }

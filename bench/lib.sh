@@ -1,7 +1,8 @@
 # bench/lib.sh: what the benchmark scripts share, sourced by them (not run): the processes they
 # start and stop on exit, a private mosquitto on a free 127.0.0.1 port, the agent with a fresh
 # database and a tenant administrator made through the protocol, and reading cm-load's JSON lines.
-# The sourcing script sets BENCH_NAME (for messages) before sourcing, and MOSQUITTO, AGENT_BIN.
+# The sourcing script sets BENCH_NAME (for messages) before sourcing, and MOSQUITTO, AGENT_BIN;
+# with BENCH_KEEP set (to anything) the temporary directory is left in place at exit.
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cm-$BENCH_NAME.XXXXXX")
 PIDS=()      # every process the script started, stopped in reverse order on exit
@@ -18,7 +19,7 @@ bench_cleanup() {
             wait "$pid" 2>/dev/null || true
         fi
     done
-    rm -rf "$TMP"
+    [ -n "${BENCH_KEEP:-}" ] || rm -rf "$TMP"
 }
 trap bench_cleanup EXIT
 trap 'exit 130' INT
@@ -89,12 +90,44 @@ start_broker() {
     return 1
 }
 
+# start_broker_conf FILE: mosquitto on a free port of 127.0.0.1 with the settings of the
+# configuration FILE (config/mosquitto.conf), its listeners replaced by that port and its persistence
+# kept in $TMP; sets BROKER_PORT and BROKER_URI
+start_broker_conf() {
+    local attempt port conf=$1
+    [ -r "$conf" ] || { echo "$BENCH_NAME: cannot read $conf" >&2; return 1; }
+    for attempt in 1 2 3 4 5 6 7 8; do
+        port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        port_in_use "$port" && continue
+        mkdir -p "$TMP/mosquitto-data"
+        # mosquitto started as root runs as the user mosquitto: let it reach its data directory
+        if [ "$(id -u)" -eq 0 ]; then chmod 711 "$TMP"; chmod 777 "$TMP/mosquitto-data"; fi
+        {
+            echo "listener $port 127.0.0.1"
+            grep -v -E '^[[:space:]]*(listener|port|bind_address|persistence_location|log_dest)([[:space:]]|$)' "$conf"
+            echo "persistence_location $TMP/mosquitto-data/"
+            echo "log_dest stderr"
+        } >"$TMP/mosquitto.conf"
+        start_bg mosquitto "$MOSQUITTO" -c "$TMP/mosquitto.conf"
+        if wait_for_log mosquitto "$TMP/mosquitto.log" ' running$' 5 2>/dev/null; then
+            BROKER_PORT=$port
+            BROKER_URI=tcp://127.0.0.1:$port
+            return 0
+        fi
+        forget_last
+        echo "$BENCH_NAME: mosquitto did not start on port $port (attempt $attempt), retrying" >&2
+    done
+    echo "$BENCH_NAME: could not start mosquitto:" >&2
+    tail -n 20 "$TMP/mosquitto.log" >&2 || true
+    return 1
+}
+
 # field NAME JSON: a scalar field of cm-load's flat --json line
 field() { sed -n -E "s/.*\"$1\":(\"[^\"]*\"|[^,}]*).*/\\1/p" <<<"$2" | tr -d '"'; }
 
 # rr OP JSON: one request to the agent through mosquitto_rr (MQTT 5), the reply on stdout
 rr() {
-    mosquitto_rr -V 5 -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -W 30 -t "cm/v1/req/$1" -e "cm/v1/reply/bench-setup-$$" -m "$2"
+    mosquitto_rr -V 5 -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -W 30 -t "cm/v1/req/$1" -e "cm/v1/reply/anon/benchsetup$$" -m "$2"
 }
 # json_str KEY: the first string value of KEY in the JSON on stdin
 json_str() { sed -n -E "s/.*\"$1\":\"([^\"]*)\".*/\\1/p" | head -n 1; }
@@ -143,7 +176,7 @@ EOF
     [ -z "${AGENT_EXTRA+set}" ] || printf '%s\n' "${AGENT_EXTRA[@]}" >>"$TMP/cmagent.conf"
     start_bg agent "$AGENT_BIN" -c "$TMP/cmagent.conf"
     for _ in $(seq 1 100); do
-        r=$(mosquitto_rr -V 5 -h 127.0.0.1 -p "$BROKER_PORT" -W 1 -t cm/v1/req/agent.ping -e "cm/v1/reply/bench-setup-$$" \
+        r=$(mosquitto_rr -V 5 -h 127.0.0.1 -p "$BROKER_PORT" -W 1 -t cm/v1/req/agent.ping -e "cm/v1/reply/anon/benchsetup$$" \
             -m '{}' 2>/dev/null || true)
         case $r in *'"status":200'*) break ;; esac
         kill -0 "${PIDS[${#PIDS[@]} - 1]}" 2>/dev/null || { tail -n 20 "$TMP/agent.log" >&2; setup_fail start "the agent exited"; }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -132,7 +133,8 @@ static void usage(FILE *out)
             "  -h, --help              show this help and exit\n"
             "\n"
             "Errors and timeouts cover warmup requests too; latency, elapsed time and throughput cover\n"
-            "the measured requests only. A run cut short (SIGINT, SIGTERM, lost connection) reports what it\n"
+            "the measured requests only; the JSON line's cpu_ms is cm-load's own CPU time (user +\n"
+            "system, all threads, the whole run). A run cut short (SIGINT, SIGTERM, lost connection) reports what it\n"
             "measured plus how many requests were unanswered or never sent. Exit status: 0 when every\n"
             "request got a good reply in time, 1 otherwise (errors, timeouts, no connection, cut short),\n"
             "2 on a usage error.\n");
@@ -638,6 +640,17 @@ static void print_json_string(const char *s)
     free(buf);
 }
 
+/* CPU time (user + system, all threads) this process has used so far, in ms. */
+static double own_cpu_ms(void)
+{
+    struct rusage ru;
+
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0.0;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
 static void report(struct run *r)
 {
     double elapsed = r->t_last > r->t_start ? (double)(r->t_last - r->t_start) / 1e9 : 0.0;
@@ -660,6 +673,7 @@ static void report(struct run *r)
                "\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f",
                r->o.count, r->nlat, r->o.warmup, r->o.window, r->o.qos, r->o.nodelay ? "true" : "false",
                r->errors, r->timeouts, elapsed, rps, p50, p90, p99, pmax);
+        printf(",\"cpu_ms\":%.1f", own_cpu_ms());
         if (r->late > 0 || r->strays > 0)
             printf(",\"late\":%lu,\"strays\":%lu", r->late, r->strays);
         if (r->stop_reason != NULL) {
