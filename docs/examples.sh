@@ -310,6 +310,11 @@ section "apiKey.list"
 call apiKey.list '{"token":"'"$TOKEN"'"}' 200
 expect '"id":"'"$KEY_ID"'","description":"nightly sync"'
 
+section "broker.credentials"
+# these examples run against an open broker (broker_acl none): there are no broker accounts
+call broker.credentials '{"token":"'"$TOKEN"'"}' 400
+expect '"message":"The agent runs with broker_acl none: the broker has no accounts to issue"'
+
 section "apiKey.delete"
 call apiKey.delete '{"token":"'"$TOKEN"'","data":{"id":"'"$KEY_ID"'"}}' 200
 expect '"data":{}'

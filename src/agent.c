@@ -63,6 +63,8 @@
 #include "cmagent/api.h"
 #include "cmagent/clock.h"
 #include "cmagent/audit.h"
+#include "cmagent/broker_sync.h"
+#include "cmagent/dynsec.h"
 #include "cmagent/events.h"
 #include "cmagent/fairq.h"
 #include "cmagent/hash_work.h"
@@ -90,7 +92,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum work_kind { WORK_REQUEST, WORK_CONNECTED, WORK_STOP };
+enum work_kind { WORK_REQUEST, WORK_CONNECTED, WORK_STOP, WORK_BROKER };
 
 struct work {
     struct queue_node node;       /* first member: a queue_node pointer is a work pointer */
@@ -159,6 +161,7 @@ struct agent {
     bool unassign_waiting;         /* a deleted customer's entities are still to be unassigned */
     int batches_since_unassign;
     struct log_throttle refusal_log; /* the log lines of refused reply destinations */
+    struct broker_sync *broker;    /* broker_acl dynsec, else NULL */
     char stats_topic[512];         /* "<prefix>/stats/<agent_id>", retained figures every stats_interval */
     int64_t next_stats_ms;
     struct metrics_http *metrics_http; /* the Prometheus endpoint, or NULL */
@@ -298,6 +301,12 @@ static void route_request(struct agent *a, struct work *w)
 static void on_message(void *context, struct transport_message *msg)
 {
     struct agent *a = context;
+    if (strcmp(msg->topic, DYNSEC_RESPONSE_TOPIC) == 0) {
+        if (a->broker != NULL && broker_sync_on_response(a->broker, msg->payload, msg->payload_len))
+            queue_push(&a->queue, &work_new(WORK_BROKER)->node);
+        transport_message_free(msg);
+        return;
+    }
     struct work *w = work_new(WORK_REQUEST);
     w->msg = msg;
     route_request(a, w);
@@ -615,6 +624,8 @@ static int publish_event(struct agent *a, const struct outbox_event *ev)
     }
     a->last_sent_seq = ev->seq;
     metrics_gauge_add(METRICS_EVENTS_PUBLISHED, 1);
+    if (a->broker != NULL)
+        broker_sync_publish_cevents(a->broker, ev);
     return 0;
 }
 
@@ -694,7 +705,7 @@ static bool process_batch(struct agent *a, struct queue_node *first, size_t n)
     size_t nreplies = 0, ndone = 0, nacks = 0;
     int64_t events = 0;
     int64_t *acks = take_acks(a, &nacks);
-    bool stop = false, resend = false, began = false, begin_failed = false, lost = false, committed = true;
+    bool stop = false, resend = false, broker = false, began = false, begin_failed = false, lost = false, committed = true;
     char why[512] = "";
 
     for (struct queue_node *node = first; node != NULL;) {
@@ -707,6 +718,10 @@ static bool process_batch(struct agent *a, struct queue_node *first, size_t n)
         }
         if (w->kind == WORK_CONNECTED) {
             resend = true;
+            continue;
+        }
+        if (w->kind == WORK_BROKER) {
+            broker = true;
             continue;
         }
         if (!began) {
@@ -775,12 +790,24 @@ static bool process_batch(struct agent *a, struct queue_node *first, size_t n)
             submit_mail(a, replies[i].job);
         replies[i].job = NULL;
     }
+    /* The broker hears of changed accounts on the agent's one connection, so it applies them in
+     * this order with the replies: revocations and new accounts before, new passwords of existing
+     * accounts (which end their sessions, the asking one included) after (broker_sync.h). */
+    bool synced = a->broker != NULL && began && committed;
+    if (synced)
+        broker_sync_after_commit(a->broker, false);
     publish_replies(a, replies, nreplies);
+    if (synced)
+        broker_sync_after_commit(a->broker, true);
+    if (a->broker != NULL && resend)
+        broker_sync_connected(a->broker);
     if (resend) {
         a->last_sent_seq = 0;
         metrics_gauge_set(METRICS_EVENTS_UNACKED, 0); /* everything not acknowledged goes out again */
     }
     publish_events(a);
+    if (a->broker != NULL && broker)
+        broker_sync_apply(a->broker);
     for (size_t i = 0; i < ndone; i++) {
         if (done[i]->parked)
             continue; /* the mailer gives it back */
@@ -844,6 +871,8 @@ static void *writer_main(void *arg)
         }
         if (first != NULL ? process_batch(a, first, n) : have_acks(a) && process_batch(a, NULL, 0))
             return NULL;
+        if (a->broker != NULL)
+            broker_sync_tick(a->broker);
         wait_ms = unassign_deleted_customers(a, first == NULL);
     }
 }
@@ -964,6 +993,19 @@ static void settings_from_config(struct core_settings *s, const struct config *c
     s->max_api_keys_per_user = cfg->max_api_keys_per_user;
     s->max_page_size = cfg->max_page_size;
     s->max_page_offset = cfg->max_page_offset;
+    s->broker_acl = strcmp(cfg->broker_acl, "dynsec") == 0;
+    s->broker_name_prefix = cfg->broker_name_prefix;
+    s->topic_prefix = cfg->topic_prefix;
+}
+
+/* What an open broker leaves unprotected, said once at start. */
+static void warn_open_broker(const struct config *cfg)
+{
+    log_warn("broker_acl none: the broker is not provisioned by the agent. Unless its own ACL does so, any "
+             "client can read every reply (login tokens included) under %s/reply/#, every tenant's events under "
+             "%s/event/#, every request (passwords included) under %s/req/#, and publish forged events and "
+             "status; the agent still checks every token. Use broker_acl dynsec (docs/broker-acl.md).",
+             cfg->topic_prefix, cfg->topic_prefix, cfg->topic_prefix);
 }
 
 static int bootstrap(struct agent *a)
@@ -1075,6 +1117,9 @@ int agent_run(const struct config *cfg)
     api.auth_rate_per_email = cfg->auth_rate_per_email;
     api.reply.prefix = cfg->topic_prefix;
     api.reply.max_bytes = (size_t)cfg->max_reply_topic;
+    api.reply.bound = a.settings.broker_acl;
+    api.reply.names.topic_prefix = cfg->topic_prefix;
+    api.reply.names.name_prefix = cfg->broker_name_prefix;
     api.max_reply = (size_t)cfg->max_reply;
     api.max_batch_rows = cfg->max_batch_rows;
     api_init(&api);
@@ -1112,6 +1157,7 @@ int agent_run(const struct config *cfg)
         .mqtt_version = (int)cfg->mqtt_version, .keepalive = (int)cfg->keepalive,
         .session_expiry = cfg->session_expiry, .request_filter = filter, .status_topic = status_topic,
         .online_payload = online, .offline_payload = offline,
+        .extra_filter = a.settings.broker_acl ? DYNSEC_RESPONSE_TOPIC : NULL,
     };
     struct transport_callbacks cb = { .context = &a, .on_message = on_message, .on_connected = on_connected,
                                       .on_acked = on_acked };
@@ -1129,6 +1175,13 @@ int agent_run(const struct config *cfg)
         store_close(a.store);
         mailer_global_cleanup();
         return 1;
+    }
+    if (a.settings.broker_acl) {
+        struct broker_names names = { cfg->topic_prefix, cfg->broker_name_prefix };
+        a.broker = broker_sync_new(&names, cfg->username, cfg->broker_reconcile_interval * 1000, a.store, a.transport);
+        log_info("broker_acl dynsec: provisioning the broker's dynamic security as %s.", cfg->username);
+    } else {
+        warn_open_broker(cfg);
     }
     if (cfg->metrics_listen[0] != '\0') {
         a.metrics_http = metrics_http_start(cfg->metrics_listen, err, sizeof err);
@@ -1161,6 +1214,7 @@ int agent_run(const struct config *cfg)
     pthread_join(a.replier, NULL);
     drain_after_stop(&a);
     transport_free(a.transport);
+    broker_sync_free(a.broker);
     metrics_http_stop(a.metrics_http);
     struct stats_snapshot st;
     char line[1024];

@@ -62,6 +62,8 @@ static const struct op op_table[] = {
     { "auth.resetPasswordByEmail", op_auth_reset_password_by_email, 0, OP_ANONYMOUS,
       "Mail a password reset link (always 200)", "USER", "CREDENTIALS_UPDATED" },
     { "batch", op_batch, ANY, 0, "Run many operations in one request, atomically or not", NULL, NULL },
+    { "broker.credentials", op_broker_credentials, ANY, 0,
+      "The caller's broker account: username and a new password (broker_acl dynsec)", "USER", "CREDENTIALS_UPDATED" },
     { "customer.assets", op_customer_assets, T | C, 0, "List a customer's assets (paged)", NULL, NULL },
     { "customer.create", op_customer_create, T, OP_IDEMPOTENT, "Create a customer", "CUSTOMER", "ADDED" },
     { "customer.dashboards", op_customer_dashboards, T | C, 0, "List a customer's dashboards (paged)", NULL, NULL },

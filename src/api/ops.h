@@ -64,6 +64,7 @@ int op_audit_list(struct call *c);
 int op_apikey_create(struct call *c);
 int op_apikey_list(struct call *c);
 int op_apikey_delete(struct call *c);
+int op_broker_credentials(struct call *c);
 /* tenant.* */
 int op_tenant_create(struct call *c);
 int op_tenant_get(struct call *c);

@@ -25,8 +25,19 @@ const char *reply_topic_refusal(const struct reply_rules *r, const char *topic, 
 
 const char *reply_topic_binding_refusal(const struct reply_rules *r, const struct principal *who, const char *topic)
 {
-    (void)r;
-    (void)who;
-    (void)topic;
-    return NULL;
+    char username[BROKER_NAME_MAX];
+    if (!r->bound)
+        return NULL;
+    const char *rest = topic + strlen(r->prefix) + strlen("/reply/"); /* the namespace rule held */
+    if (broker_reply_level_is_anon(rest))
+        return NULL;
+    if (who->authority == AUTHORITY_NONE)
+        return "is not <topic_prefix>/reply/anon/<nonce of 16 to 128 characters A-Z a-z 0-9 - _>, where an "
+               "anonymous request is answered (broker_acl dynsec)";
+    broker_username(&r->names, who, username);
+    size_t n = strlen(username);
+    if (strncmp(rest, username, n) == 0 && (rest[n] == '\0' || rest[n] == '/'))
+        return NULL;
+    return "is neither the caller's reply namespace <topic_prefix>/reply/<its broker username>/ nor "
+           "<topic_prefix>/reply/anon/<nonce> (broker_acl dynsec)";
 }

@@ -238,7 +238,34 @@ static const char *const migrations[] = {
     "CREATE TRIGGER tenant_counts_drop AFTER DELETE ON tenant BEGIN"
     "  DELETE FROM row_count WHERE owner_id = OLD.id; END;",
 
-    /* Customers searched and sorted by contact fields (customer.list email, phone, city, country):
+    /* 8: the broker accounts of users and API keys (broker_acl dynsec, store_broker.h). A row is
+     * made by broker.credentials; version counts the changes the broker must hear of, applied the
+     * last one it confirmed. Triggers bump version in the transaction of whatever write disables,
+     * locks, deletes or re-passwords the user, or deletes the key (a cascade of a customer or
+     * tenant delete included), so a crash after the commit leaves the row pending and the agent
+     * tells the broker at its next start. password holds a password broker.credentials issued until
+     * the broker took it; rotate asks for a new random one (the user's password changed). */
+    "CREATE TABLE broker_account ("
+    "  username TEXT PRIMARY KEY,"
+    "  user_id TEXT NOT NULL,"
+    "  key_id TEXT,"
+    "  version INTEGER NOT NULL DEFAULT 1,"
+    "  applied INTEGER NOT NULL DEFAULT 0,"
+    "  password TEXT,"
+    "  rotate INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "CREATE INDEX broker_account_user ON broker_account(user_id);"
+    "CREATE INDEX broker_account_key ON broker_account(key_id) WHERE key_id IS NOT NULL;"
+    "CREATE INDEX broker_account_pending ON broker_account(username) WHERE version > applied;"
+    "CREATE TRIGGER broker_credentials_change AFTER UPDATE OF enabled, password_hash ON user_credentials"
+    "  WHEN OLD.enabled IS NOT NEW.enabled OR OLD.password_hash IS NOT NEW.password_hash BEGIN"
+    "  UPDATE OR IGNORE broker_account SET version = version + 1,"
+    "    rotate = rotate OR (OLD.password_hash IS NOT NEW.password_hash) WHERE user_id = NEW.user_id; END;"
+    "CREATE TRIGGER broker_user_delete AFTER DELETE ON tb_user BEGIN"
+    "  UPDATE OR IGNORE broker_account SET version = version + 1 WHERE user_id = OLD.id; END;"
+    "CREATE TRIGGER broker_key_delete AFTER DELETE ON auth_token WHEN OLD.kind = 'api_key' BEGIN"
+    "  UPDATE OR IGNORE broker_account SET version = version + 1 WHERE key_id = OLD.id; END;",
+
+    /* 9: customers searched and sorted by contact fields (customer.list email, phone, city, country):
      * one index each, ASCII case ignored, so a prefix is a range and a sort a walk. */
     "CREATE INDEX customer_email ON customer(tenant_id, email COLLATE NOCASE, id);"
     "CREATE INDEX customer_phone ON customer(tenant_id, phone COLLATE NOCASE, id);"

@@ -214,6 +214,12 @@ static void on_connected(void *context, char *cause)
     int rc = MQTTAsync_subscribe(t->client, t->opt.request_filter, 1, &ro);
     if (rc != MQTTASYNC_SUCCESS)
         log_error("Subscribing to %s failed: %s.", t->opt.request_filter, MQTTAsync_strerror(rc));
+    if (t->opt.extra_filter != NULL) {
+        MQTTAsync_responseOptions extra = MQTTAsync_responseOptions_initializer;
+        rc = MQTTAsync_subscribe(t->client, t->opt.extra_filter, 1, &extra);
+        if (rc != MQTTASYNC_SUCCESS)
+            log_error("Subscribing to %s failed: %s.", t->opt.extra_filter, MQTTAsync_strerror(rc));
+    }
     publish(t, t->opt.status_topic, t->opt.online_payload, strlen(t->opt.online_payload), 1, true, NULL, 0, 0,
             false);
     if (t->cb.on_connected != NULL)

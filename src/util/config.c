@@ -80,6 +80,10 @@ static const struct key keys[] = {
     I(max_text_field_length, 0, 268435455L, 1024),
     I(max_dashboard_configuration_size, 0, 268435455L, 262144),
     I(max_api_keys_per_user, 0, 1000000, 100),
+    S(broker_acl, "none"),
+    S(broker_secret, ""),
+    S(broker_name_prefix, "cm-"),
+    I(broker_reconcile_interval, 5, 86400, 300),
     S(smtp_url, ""),
     S(smtp_from, "cmagent@localhost"),
     S(smtp_username, ""),
@@ -273,6 +277,26 @@ int config_finish(struct config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "invalid value \"%s\" for \"database_check\": must be quick or off", cfg->database_check);
         return -1;
     }
+    if (strcmp(cfg->broker_acl, "none") != 0 && strcmp(cfg->broker_acl, "dynsec") != 0) {
+        snprintf(err, errlen, "invalid value \"%s\" for \"broker_acl\": must be none or dynsec", cfg->broker_acl);
+        return -1;
+    }
+    if (strcmp(cfg->broker_acl, "dynsec") == 0 && cfg->broker_secret[0] == '\0') {
+        snprintf(err, errlen, "\"broker_acl dynsec\" needs \"broker_secret\", the agent's own broker password");
+        return -1;
+    }
+    size_t np = strlen(cfg->broker_name_prefix);
+    if (np == 0 || np > 32 || strspn(cfg->broker_name_prefix, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != np ||
+        strcmp(cfg->broker_name_prefix, "anon") == 0) {
+        snprintf(err, errlen, "invalid value \"%s\" for \"broker_name_prefix\": 1 to 32 of A-Z a-z 0-9 - _",
+                 cfg->broker_name_prefix);
+        return -1;
+    }
+    if (strcmp(cfg->broker_acl, "dynsec") == 0 && cfg->username[0] == '\0' &&
+        config_set(cfg, "username", "cmagent", err, errlen) != 0)
+        return -1;
+    if (cfg->broker_secret[0] != '\0' && config_set(cfg, "password", cfg->broker_secret, err, errlen) != 0)
+        return -1;
     log_threshold = level;
     log_set_target(target, cfg->syslog_socket);
     if (cfg->client_id[0] == '\0') {

@@ -7,6 +7,7 @@
 
 #include <crypt.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <pthread.h>
@@ -115,4 +116,17 @@ const char *secret_dummy_hash(unsigned long cost)
     }
     pthread_mutex_unlock(&dummy_lock);
     return dummy_hashes[i];
+}
+
+void secret_dynsec_hash(const char *password, int iterations, char *salt_b64, char *hash_b64)
+{
+    unsigned char salt[12], hash[64];
+    secret_random(salt, sizeof salt);
+    if (PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, (int)sizeof salt, iterations, EVP_sha512(),
+                          (int)sizeof hash, hash) != 1) {
+        log_error("PBKDF2 failed in OpenSSL.");
+        abort();
+    }
+    EVP_EncodeBlock((unsigned char *)salt_b64, salt, (int)sizeof salt);
+    EVP_EncodeBlock((unsigned char *)hash_b64, hash, (int)sizeof hash);
 }

@@ -61,6 +61,10 @@ static const struct core_settings settings = {
     .max_api_keys_per_user = 100,
     .max_page_size = 1000,
     .max_page_offset = 100000,
+    /* broker.credentials issues accounts (the broker hears of them from the agent, not here) */
+    .broker_acl = true,
+    .broker_name_prefix = "cm-",
+    .topic_prefix = "cm/v1",
 };
 
 /* max_payload is smaller than the agent's default, so that inputs of libFuzzer's sizes reach the

@@ -46,6 +46,18 @@ STOP_TIMEOUT = 60.0
 FILE_TIMEOUT = 280  # seconds for a whole test file (ctest's TIMEOUT is 300)
 
 NULL_UUID = "13814000-1dd2-11b2-8080-808080808080"
+
+# broker_acl dynsec: the agent's own broker account, written into the plugin's first configuration
+# by cmagent --init-dynsec (Broker(dynsec=True)) and given to the agent (DYNSEC_AGENT_SETTINGS).
+DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
+DYNSEC_USERNAME = "cmagent"
+DYNSEC_SECRET = "agent-broker-secret-1"
+DYNSEC_AGENT_SETTINGS = {"broker_acl": "dynsec", "broker_secret": DYNSEC_SECRET}
+
+
+def anon_reply_topic(prefix=PREFIX):
+    """A reply topic an anonymous client may read under broker_acl dynsec: anon/<unguessable nonce>."""
+    return "%s/reply/anon/%s" % (prefix, os.urandom(16).hex())
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 _counter = [0]
@@ -142,8 +154,9 @@ def dumps(doc):
 class Broker:
     """A real mosquitto on a free loopback port, with a temporary configuration."""
 
-    def __init__(self, port=None, persistence=False, extra_lines=()):
+    def __init__(self, port=None, persistence=False, extra_lines=(), dynsec=False):
         self.port = port or free_port()
+        self.dynsec = dynsec
         self.persistence = persistence
         self.extra_lines = list(extra_lines)
         self.dir = tempfile.mkdtemp(prefix="cmagent-broker-")
@@ -177,6 +190,8 @@ class Broker:
             lines += ["persistence true", "persistence_location %s/" % store]
         else:
             lines += ["persistence false"]
+        if self.dynsec:
+            lines += self._dynsec_lines()
         lines += self.extra_lines
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -192,6 +207,28 @@ class Broker:
                 raise RuntimeError("mosquitto does not listen on %s:%d:\n%s" % (HOST, self.port, tail(self.log)))
             time.sleep(0.05)
         return self
+
+    def _dynsec_lines(self):
+        """The dynamic-security plugin with the agent's account (written once; the plugin keeps it
+        up to date itself, in a directory the user mosquitto may write when started as root)."""
+        ddir = os.path.join(self.dir, "dynsec")
+        path = os.path.join(ddir, "dynamic-security.json")
+        if not os.path.exists(path):
+            os.makedirs(ddir, exist_ok=True)
+            conf = os.path.join(self.dir, "init-dynsec.conf")
+            with open(conf, "w") as f:
+                f.write("broker_secret %s\nusername %s\n" % (DYNSEC_SECRET, DYNSEC_USERNAME))
+            subprocess.run([CMAGENT_BIN, "-c", conf, "--init-dynsec", path], check=True, capture_output=True)
+            if os.geteuid() == 0:
+                os.chmod(self.dir, 0o755)
+                try:
+                    import pwd
+                    pw = pwd.getpwnam("mosquitto")
+                    for p in (ddir, path):
+                        os.chown(p, pw.pw_uid, pw.pw_gid)
+                except KeyError:
+                    pass
+        return ["plugin %s" % DYNSEC_PLUGIN, "plugin_opt_config_file %s" % path]
 
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
@@ -219,7 +256,8 @@ class Broker:
 class MqttSession:
     """A connected paho client running its network loop in a thread."""
 
-    def __init__(self, port, protocol=mqtt.MQTTv5, client_id=None, host=HOST, will=None):
+    def __init__(self, port, protocol=mqtt.MQTTv5, client_id=None, host=HOST, will=None, username=None,
+                 password=None):
         self.port = port
         self.protocol = protocol
         self.client_id = client_id or unique("tc")
@@ -231,11 +269,14 @@ class MqttSession:
         self._connected = False
         self._connect_rc = None
         self._subacks = set()
+        self.granted = {}  # mid -> the SUBACK's reason codes (as ints)
         self.mqtt.on_connect = self._on_connect
         self.mqtt.on_subscribe = self._on_subscribe
         self.mqtt.on_message = self._on_message
         if will is not None:
             self.mqtt.will_set(*will)
+        if username is not None:
+            self.mqtt.username_pw_set(username, password)
         self.mqtt.connect(host, port, keepalive=30)
         # paho-mqtt 1.6.1 leaves Nagle on; with delayed ACKs that costs ~40 ms per request
         sock = self.mqtt.socket()
@@ -258,6 +299,7 @@ class MqttSession:
     def _on_subscribe(self, client, userdata, mid, granted, properties=None):
         with self._cond:
             self._subacks.add(mid)
+            self.granted[mid] = [g.value if hasattr(g, "value") else g for g in granted]
             self._cond.notify_all()
 
     def _on_message(self, client, userdata, msg):
@@ -273,6 +315,7 @@ class MqttSession:
         with self._cond:
             if not self._cond.wait_for(lambda: mid in self._subacks, timeout=timeout):
                 raise RuntimeError("no SUBACK for %s" % topic)
+            return self.granted.get(mid)
 
     def publish(self, topic, payload, qos=1, retain=False, properties=None, timeout=10):
         info = self.mqtt.publish(topic, payload, qos=qos, retain=retain, properties=properties)
@@ -304,12 +347,14 @@ class Client(MqttSession):
     and Correlation Data; with mqtt_version=3 (MQTT 3.1.1) through the envelope's replyTo and
     correlationId."""
 
-    def __init__(self, port, mqtt_version=5, prefix=PREFIX, client_id=None):
+    def __init__(self, port, mqtt_version=5, prefix=PREFIX, client_id=None, username=None, password=None,
+                 reply_topic=None):
         super().__init__(port, protocol=mqtt.MQTTv5 if mqtt_version == 5 else mqtt.MQTTv311,
-                         client_id=client_id)
+                         client_id=client_id, username=username, password=password)
         self.mqtt_version = mqtt_version
         self.prefix = prefix
-        self.reply_topic = "%s/reply/%s" % (prefix, self.client_id)
+        self.reply_topic = reply_topic or (
+            "%s/reply/%s/%s" % (prefix, username, self.client_id) if username else "%s/reply/%s" % (prefix, self.client_id))
         self._replies = {}
         self._pending = {}
         self._seq = 0
@@ -568,7 +613,8 @@ class Agent:
             if time.monotonic() > deadline:
                 raise AssertionError("cmagent not online on %s within %ss:\n%s" % (topic, timeout, tail(self.log)))
         prefix = self.settings.get("topic_prefix", PREFIX)
-        with Client(self.broker_port, prefix=prefix) as c:
+        reply = anon_reply_topic(prefix) if self.settings.get("broker_acl") == "dynsec" else None
+        with Client(self.broker_port, prefix=prefix, reply_topic=reply) as c:
             while True:
                 try:
                     r = c.request("agent.ping", timeout=2)

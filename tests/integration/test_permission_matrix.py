@@ -38,6 +38,9 @@ MATRIX = [
     ("apiKey.delete",            "404  200  404  404  404  401  401  401"),
     ("apiKey.list",              "200  200  200  200  200  401  401  401"),
     ("audit.list",               "200  200  200  403  403  401  401  401"),
+    # with broker_acl none (this matrix's agent) there are no broker accounts: 400 once authenticated;
+    # test_broker_acl.py has its dynsec answers (200 for every authenticated caller)
+    ("broker.credentials",       "400  400  400  400  400  401  401  401"),
     ("auth.activate",            "200  200  200  200  200  200  200  200"),
     ("auth.changePassword",      "400  400  400  400  400  401  401  401"),
     ("auth.checkActivateToken",  "200  200  200  200  200  200  200  200"),
@@ -214,6 +217,7 @@ DATA = {
     "apiKey.delete": lambda w, s, col: {"id": w.env.c.ok("apiKey.create", {"description": "victim"},
                                                          token=s.admin.token)["id"]},
     "apiKey.list": lambda w, s, col: None,
+    "broker.credentials": lambda w, s, col: None,
     "audit.list": lambda w, s, col: dict(PAGE),
     "auth.activate": lambda w, s, col: {"activateToken": s.activation_token(), "password": DEFAULT_PASSWORD},
     "auth.changePassword": lambda w, s, col: {"currentPassword": "Not-the-password-1",

@@ -1,7 +1,9 @@
 """test_readme.py: the README's "Try it" walkthrough, run as written. Every indented command line of
 that section is executed by bash, in order, against this test's own broker and agent (only the port
 1883 and the two credential lines are replaced), and the replies must show a customer created,
-listed, updated and deleted. So the README cannot drift from what the agent does."""
+listed, updated and deleted. The broker is the one scripts/run starts: mosquitto with the
+dynamic-security plugin that the agent provisions (broker_acl dynsec). So the README cannot drift
+from what the agent does."""
 
 import os
 import re
@@ -9,7 +11,8 @@ import shutil
 import subprocess
 import tempfile
 
-from helpers import (REPO, SYSADMIN_EMAIL, SYSADMIN_PASSWORD, Agent, Broker, check, run_tests)
+from helpers import (DYNSEC_AGENT_SETTINGS, REPO, SYSADMIN_EMAIL, SYSADMIN_PASSWORD, Agent, Broker, check,
+                     run_tests)
 
 
 def try_it_lines():
@@ -45,7 +48,8 @@ def script_for(lines, port):
 def test_readme_walkthrough():
     check(shutil.which("mosquitto_rr") is not None, "mosquitto_rr is not installed (scripts/deps installs it)")
     lines = try_it_lines()
-    with Broker() as b, Agent(b.port):
+    # as scripts/run sets them up: the dynamic-security plugin, provisioned by the agent
+    with Broker(dynsec=True) as b, Agent(b.port, extra=DYNSEC_AGENT_SETTINGS):
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "walkthrough.sh")
             with open(path, "w") as f:
@@ -53,7 +57,7 @@ def test_readme_walkthrough():
             p = subprocess.run(["bash", path], capture_output=True, text=True, timeout=120)
     out = p.stdout
     check(p.returncode == 0, "the README walkthrough failed (exit %d):\n%s\n%s" % (p.returncode, out, p.stderr))
-    for var in ("SYS", "TENANT", "ADMIN", "ACT", "TA", "CUST"):
+    for var in ("SYS", "SU", "SP", "TENANT", "ADMIN", "ACT", "TA", "TU", "TP", "CUST"):
         check(re.search(r"^%s=\S+$" % var, out, re.M), "no value captured for %s:\n%s" % (var, out))
     replies = [ln for ln in out.splitlines() if ln.startswith("{")]
     check(len(replies) >= 4, "expected the replies of activate, list, patch and delete:\n%s" % out)

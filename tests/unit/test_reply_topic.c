@@ -8,7 +8,7 @@
 
 #include <stdlib.h>
 
-static const struct reply_rules rules = { "cm/v1", 1024 };
+static const struct reply_rules rules = { .prefix = "cm/v1", .max_bytes = 1024 };
 
 static const char *refusal_of(const char *topic) { return reply_topic_refusal(&rules, topic, strlen(topic)); }
 
@@ -48,7 +48,7 @@ static void refuses_everything_outside_the_namespace(void)
                               "cm/v1/req/agent.ping", "cm/v1x/reply/a", "x" };
     for (size_t i = 0; i < sizeof outside / sizeof outside[0]; i++)
         CHECK_STR(refusal_of(outside[i]), "is outside the reply namespace <topic_prefix>/reply/");
-    struct reply_rules other = { "tenant/a", 1024 };
+    struct reply_rules other = { .prefix = "tenant/a", .max_bytes = 1024 };
     CHECK_STR(reply_topic_refusal(&other, "tenant/a/reply/x", 16), NULL);
     CHECK_STR(reply_topic_refusal(&other, "cm/v1/reply/x", 13), "is outside the reply namespace <topic_prefix>/reply/");
 }
@@ -107,7 +107,7 @@ static void refuses_topics_longer_than_the_limits(void)
     CHECK_STR(reply_topic_refusal(&rules, long_topic, 65535), "is longer than max_reply_topic");
     CHECK_STR(reply_topic_refusal(&rules, long_topic, 65536), "is longer than 65535 bytes");
     CHECK_STR(reply_topic_refusal(&rules, long_topic, n), "is longer than 65535 bytes");
-    struct reply_rules wide = { "cm/v1", TOPIC_MAX_BYTES };
+    struct reply_rules wide = { .prefix = "cm/v1", .max_bytes = TOPIC_MAX_BYTES };
     CHECK_STR(reply_topic_refusal(&wide, long_topic, 65535), NULL);
     free(long_topic);
 }
@@ -117,6 +117,29 @@ static void binding_of_an_open_broker_accepts_the_namespace(void)
     struct principal nobody = { 0 }, user = { .authority = AUTHORITY_TENANT_ADMIN };
     CHECK_STR(reply_topic_binding_refusal(&rules, &nobody, "cm/v1/reply/x"), NULL);
     CHECK_STR(reply_topic_binding_refusal(&rules, &user, "cm/v1/reply/someone-else/x"), NULL);
+}
+
+/* broker_acl dynsec: the level after P/reply/ is the caller's broker username, or anon/<nonce>. */
+static void binding_of_a_provisioned_broker_names_the_requester(void)
+{
+    struct reply_rules bound = { .prefix = "cm/v1", .max_bytes = 1024, .bound = true,
+                                 .names = { .topic_prefix = "cm/v1", .name_prefix = "cm-" } };
+    struct principal nobody = { 0 }, user = { .authority = AUTHORITY_TENANT_ADMIN }, key = user;
+    strcpy(user.user_id, "11111111-1111-1111-1111-111111111111");
+    key.token_kind = TOKEN_API_KEY;
+    strcpy(key.token_id, "22222222-2222-2222-2222-222222222222");
+    const char *nonce = "cm/v1/reply/anon/AbCdEf0123456789_-";
+    CHECK_STR(reply_topic_binding_refusal(&bound, &nobody, nonce), NULL);
+    CHECK_STR(reply_topic_binding_refusal(&bound, &user, nonce), NULL);
+    CHECK(reply_topic_binding_refusal(&bound, &nobody, "cm/v1/reply/anon/short") != NULL);
+    CHECK(reply_topic_binding_refusal(&bound, &nobody, "cm/v1/reply/anon/AbCdEf0123456789_-/x") != NULL);
+    CHECK(reply_topic_binding_refusal(&bound, &nobody, "cm/v1/reply/cm-u-11111111-1111-1111-1111-111111111111") != NULL);
+    CHECK_STR(reply_topic_binding_refusal(&bound, &user, "cm/v1/reply/cm-u-11111111-1111-1111-1111-111111111111"), NULL);
+    CHECK_STR(reply_topic_binding_refusal(&bound, &user, "cm/v1/reply/cm-u-11111111-1111-1111-1111-111111111111/rr"), NULL);
+    CHECK(reply_topic_binding_refusal(&bound, &user, "cm/v1/reply/cm-u-11111111-1111-1111-1111-1111111111112") != NULL);
+    CHECK(reply_topic_binding_refusal(&bound, &user, "cm/v1/reply/cm-u-99999999-1111-1111-1111-111111111111/rr") != NULL);
+    CHECK(reply_topic_binding_refusal(&bound, &key, "cm/v1/reply/cm-u-11111111-1111-1111-1111-111111111111/rr") != NULL);
+    CHECK_STR(reply_topic_binding_refusal(&bound, &key, "cm/v1/reply/cm-k-22222222-2222-2222-2222-222222222222/rr"), NULL);
 }
 
 static void topic_names_outside_replies(void)
@@ -146,6 +169,7 @@ int main(void)
     RUN(refuses_what_is_not_utf8);
     RUN(refuses_topics_longer_than_the_limits);
     RUN(binding_of_an_open_broker_accepts_the_namespace);
+    RUN(binding_of_a_provisioned_broker_names_the_requester);
     RUN(topic_names_outside_replies);
     RUN(printable_form_escapes_and_cuts);
     return test_report("test_reply_topic");

@@ -53,6 +53,11 @@ struct api_reply {
 
 void api_init(const struct api_settings *settings);
 
+/* The customers an event (its JSON body) concerns, at most max of them: the customer it is about,
+ * the event's customerId, its entity's owner, the customers an assignment names and a dashboard's
+ * assigned customers. Events of the Public customer are its own as any other's. */
+size_t api_event_customers(const char *payload, char (*out)[UUID_STR_LEN], size_t max);
+
 /* Frees what api_init made. */
 void api_release(void);
 

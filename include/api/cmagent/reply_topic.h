@@ -8,6 +8,7 @@
 #ifndef CMAGENT_REPLY_TOPIC_H
 #define CMAGENT_REPLY_TOPIC_H
 
+#include "cmagent/broker_access.h"
 #include "cmagent/context.h"
 
 #include <stddef.h>
@@ -15,6 +16,8 @@
 struct reply_rules {
     const char *prefix;           /* topic_prefix P, a valid topic name of its own */
     size_t max_bytes;             /* max_reply_topic, at most TOPIC_MAX_BYTES */
+    bool bound;                   /* broker_acl dynsec: the level after P/reply/ names who may read */
+    struct broker_names names;    /* with bound: how a principal's broker username is made */
 };
 
 /* The namespace rule: a destination is accepted when it is a topic name the broker takes from a
@@ -31,12 +34,14 @@ const char *reply_topic_refusal(const struct reply_rules *r, const char *topic, 
  * or a request that was never handled) may be answered on topic. Returns NULL when it may, else the
  * reason, as reply_topic_refusal() does.
  *
- * With broker_acl none, the only mode of this version, the broker does not keep a client to its
- * own reply topics (any client may subscribe to P/reply/#), so no level of the namespace belongs to
- * a principal and every destination the namespace rule accepted may be answered: this returns NULL.
- * A mode whose broker ACL does keep clients apart (the level after P/reply/ naming the principal's
- * broker username, or anon/<nonce>) refuses here every other destination; dispatch.c calls nothing
- * else for it. */
+ * With broker_acl none (r->bound false) the broker does not keep a client to its own reply topics
+ * (any client may subscribe to P/reply/#), so no level of the namespace belongs to a principal and
+ * every destination the namespace rule accepted may be answered: this returns NULL.
+ * With broker_acl dynsec the broker lets each account read P/reply/<its username>/# only, and
+ * anybody read P/reply/anon/<nonce> for the nonces it knows. So an authenticated request is
+ * answered under P/reply/<its broker username>/ (broker_access.h) or on P/reply/anon/<nonce>, an
+ * anonymous one (or one whose authentication failed) only on P/reply/anon/<nonce>: nobody can have
+ * a reply of theirs delivered into another's namespace. */
 const char *reply_topic_binding_refusal(const struct reply_rules *r, const struct principal *who, const char *topic);
 
 #endif

@@ -54,6 +54,10 @@ struct core_settings {
     int64_t max_api_keys_per_user; /* 0: no limit */
     int64_t max_page_size;         /* the largest pageSize of a listing; 0: no limit */
     int64_t max_page_offset;       /* the deepest first row (page x pageSize) of an offset page; 0: no limit */
+    /* broker_acl dynsec: the agent provisions the broker's accounts (broker_access.h). */
+    bool broker_acl;
+    const char *broker_name_prefix;
+    const char *topic_prefix;
 };
 
 /* The outcome of an awaited mail, given to the second run of the request that asked for it. */

@@ -18,6 +18,7 @@ struct transport_options {
     int keepalive;                /* seconds */
     long session_expiry;          /* seconds (MQTT 5) */
     const char *request_filter;   /* e.g. "cm/v1/req/+" or "$share/g/cm/v1/req/+" */
+    const char *extra_filter;     /* one more subscription (the dynamic-security responses), or NULL */
     const char *status_topic;
     const char *online_payload;   /* retained on every connect */
     const char *offline_payload;  /* the Last Will, and published on a clean stop */

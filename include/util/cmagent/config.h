@@ -58,6 +58,11 @@ struct config {
     long max_text_field_length;     /* characters of an address or address2, 0 = none */
     long max_dashboard_configuration_size; /* bytes of a dashboard's configuration, 0 = none */
     long max_api_keys_per_user;     /* 0 = none */
+    /* Broker access control (docs/broker-acl.md) */
+    char *broker_acl;               /* "none": an open broker; "dynsec": the agent provisions mosquitto's dynamic security */
+    char *broker_secret;            /* dynsec: the agent's own broker password (overrides password) */
+    char *broker_name_prefix;       /* dynsec: prefix of the broker clients and roles the agent owns */
+    long broker_reconcile_interval; /* dynsec: seconds between comparisons of the broker with the database */
     /* Mail */
     char *smtp_url, *smtp_from, *smtp_username, *smtp_password;
     long smtp_timeout;              /* seconds per mail */

@@ -31,4 +31,8 @@ bool secret_check_password(const char *password, const char *hash);
  * same time on unknown accounts as on wrong passwords. */
 const char *secret_dummy_hash(unsigned long cost);
 
+/* mosquitto dynamic security's stored password: a fresh 12-byte salt and PBKDF2-HMAC-SHA512 of
+ * password over iterations, both in standard base64 (salt_b64 >= 17 bytes, hash_b64 >= 89). */
+void secret_dynsec_hash(const char *password, int iterations, char *salt_b64, char *hash_b64);
+
 #endif
