@@ -82,6 +82,7 @@
 #include "cmagent/transport.h"
 #include "cmagent/unassign.h"
 #include "cmagent/user.h"
+#include "cmagent/uuid.h"
 
 #include <malloc.h>
 #include <pthread.h>
@@ -206,12 +207,26 @@ static void refused_destination(struct agent *a, const char *op, const char *ref
 }
 
 /* Publishes a request's reply (to topic; NULL: it has nowhere to go) and records it in the metrics.
- * Every reply of a request leaves through here, whichever thread made it. */
+ * Every reply of a request leaves through here, whichever thread made it. A reply larger than the
+ * broker's Maximum Packet Size would be dropped by the broker (and the connection with it): it
+ * becomes a 413 error reply instead. */
 static void send_reply(struct agent *a, const struct transport_message *m, const char *topic, const char *body)
 {
-    metrics_record_reply(op_of(a, m), api_reply_status(body), m->received_us);
-    if (topic != NULL)
-        transport_publish(a->transport, topic, body, strlen(body), 1, false, m->correlation, m->correlation_len, 0);
+    struct transport_publish_options po = { .qos = 1, .correlation = m->correlation,
+                                            .correlation_len = m->correlation_len };
+    char msg[300];
+    if (topic == NULL || transport_publish(a->transport, topic, body, strlen(body), &po) != TRANSPORT_TOO_LARGE) {
+        metrics_record_reply(op_of(a, m), api_reply_status(body), m->received_us);
+        return;
+    }
+    snprintf(msg, sizeof msg, "The reply of %zu bytes exceeds the broker's Maximum Packet Size of %u bytes: ask for "
+             "fewer rows (a smaller pageSize or limit, fewer ids or commands)", strlen(body),
+             (unsigned)transport_max_packet(a->transport));
+    log_warn("%s; answered 413 instead (set max_reply below the broker's max_packet_size).", msg);
+    char *err = api_error_body(ERR_TOO_LARGE, msg, m->payload, m->payload_len);
+    metrics_record_reply(op_of(a, m), api_reply_status(err), m->received_us);
+    transport_publish(a->transport, topic, err, strlen(err), &po);
+    free(err);
 }
 
 /* ---- callbacks from the transport (paho's threads): enqueue only ---- */
@@ -616,9 +631,16 @@ static int publish_event(struct agent *a, const struct outbox_event *ev)
 {
     char topic[1024];
     snprintf(topic, sizeof topic, "%s%s/%s/%s", a->event_prefix, ev->tenant_id, ev->entity_type, ev->event_type);
+    struct transport_publish_options po = { .qos = 1, .tag = (uint64_t)ev->seq };
     metrics_gauge_add(METRICS_EVENTS_UNACKED, 1); /* before: the acknowledgement may come first */
-    if (transport_publish(a->transport, topic, ev->payload, strlen(ev->payload), 1, false, NULL, 0,
-                          (uint64_t)ev->seq) != 0) {
+    int rc = transport_publish(a->transport, topic, ev->payload, strlen(ev->payload), &po);
+    if (rc == TRANSPORT_TOO_LARGE) {
+        /* the broker would drop it and the connection with it, at every reconnect again */
+        log_error("Event %lld (%s) of %zu bytes exceeds the broker's Maximum Packet Size of %u bytes: not published "
+                  "live; event.replay still returns it.", (long long)ev->seq, topic, strlen(ev->payload),
+                  (unsigned)transport_max_packet(a->transport));
+        on_acked(a, (uint64_t)ev->seq);
+    } else if (rc != 0) {
         metrics_gauge_add(METRICS_EVENTS_UNACKED, -1);
         return -1;
     }
@@ -1042,24 +1064,29 @@ static void drain_after_stop(struct agent *a)
  * retained stats topic every stats_interval seconds. */
 static void tick_metrics(struct agent *a)
 {
+    struct transport_publish_options po = { .qos = 1, .retain = true };
     metrics_gauge_set(METRICS_QUEUE_DEPTH, (int64_t)queue_length(&a->queue));
     metrics_gauge_set(METRICS_BROKER_CONNECTED, transport_connected(a->transport) ? 1 : 0);
     if (a->cfg->stats_interval <= 0 || clock_mono_ms() < a->next_stats_ms || !transport_connected(a->transport))
         return;
     a->next_stats_ms = clock_mono_ms() + a->cfg->stats_interval * 1000;
     char *payload = api_stats_payload(a->cfg->agent_id, clock_now_ms());
-    transport_publish(a->transport, a->stats_topic, payload, strlen(payload), 1, true, NULL, 0, 0);
+    transport_publish(a->transport, a->stats_topic, payload, strlen(payload), &po);
     free(payload);
 }
 
-static int wait_for_signal(struct agent *a, const sigset_t *signals)
+/* Until SIGINT or SIGTERM (returned), or until the transport gives up (0, and *failure says why:
+ * the agent's exit code). */
+static int wait_for_signal(struct agent *a, const sigset_t *signals, enum transport_failure *failure)
 {
     struct timespec tick = { 0, 100 * 1000000L };
     for (;;) {
         int sig = sigtimedwait(signals, NULL, &tick);
         if (sig == SIGINT || sig == SIGTERM)
             return sig;
-        transport_tick(a->transport);
+        *failure = transport_tick(a->transport);
+        if (*failure != TRANSPORT_RUNNING)
+            return 0;
         tick_metrics(a);
     }
 }
@@ -1077,7 +1104,8 @@ static void tune_malloc(void)
 int agent_run(const struct config *cfg)
 {
     struct agent a;
-    char err[600], status_topic[512], filter[640], online[512], offline[256], reply_prefix[512];
+    char err[600], status_topic[512], filter[640], online[512], offline[320], reply_prefix[512];
+    char instance[UUID_STR_LEN];
     sigset_t signals;
     pthread_t writer;
     struct api_settings api;
@@ -1147,13 +1175,19 @@ int agent_run(const struct config *cfg)
         snprintf(filter, sizeof filter, "$share/%s/%s/req/+", cfg->share_group, cfg->topic_prefix);
     else
         snprintf(filter, sizeof filter, "%s/req/+", cfg->topic_prefix);
-    snprintf(online, sizeof online, "{\"state\":\"online\",\"agentId\":\"%s\",\"version\":\"%s\",\"startedAt\":%lld}",
-             cfg->agent_id, CMAGENT_VERSION, (long long)clock_now_ms());
-    snprintf(offline, sizeof offline, "{\"state\":\"offline\",\"agentId\":\"%s\"}", cfg->agent_id);
+    /* a new instance id for every process: another one online on this status topic is another agent */
+    uuid_generate(instance);
+    snprintf(online, sizeof online,
+             "{\"state\":\"online\",\"agentId\":\"%s\",\"version\":\"%s\",\"startedAt\":%lld,\"instance\":\"%s\"}",
+             cfg->agent_id, CMAGENT_VERSION, (long long)clock_now_ms(), instance);
+    snprintf(offline, sizeof offline, "{\"state\":\"offline\",\"agentId\":\"%s\",\"instance\":\"%s\"}", cfg->agent_id,
+             instance);
 
     struct transport_options to = {
-        .broker = cfg->broker, .client_id = cfg->client_id, .username = cfg->username, .password = cfg->password,
-        .cafile = cfg->cafile, .certfile = cfg->certfile, .keyfile = cfg->keyfile,
+        .broker = cfg->broker, .client_id = cfg->client_id, .agent_id = cfg->agent_id, .username = cfg->username,
+        .password = cfg->password,
+        .cafile = cfg->cafile, .capath = cfg->capath, .certfile = cfg->certfile, .keyfile = cfg->keyfile,
+        .keyfile_password = cfg->keyfile_password, .instance = instance,
         .mqtt_version = (int)cfg->mqtt_version, .keepalive = (int)cfg->keepalive,
         .session_expiry = cfg->session_expiry, .request_filter = filter, .status_topic = status_topic,
         .online_payload = online, .offline_payload = offline,
@@ -1197,8 +1231,12 @@ int agent_run(const struct config *cfg)
     log_info("cmagent %s serving %s on %s with database %s.", CMAGENT_VERSION, filter, cfg->broker, cfg->database);
     transport_start(a.transport);
 
-    int sig = wait_for_signal(&a, &signals);
-    log_info("Received %s: finishing in-flight requests.", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    enum transport_failure failure = TRANSPORT_RUNNING;
+    int sig = wait_for_signal(&a, &signals, &failure);
+    if (sig != 0)
+        log_info("Received %s: finishing in-flight requests.", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    else
+        log_info("Stopping (exit %d): finishing in-flight requests.", (int)failure);
     stop_verifiers(&a);
     queue_push(&a.queue, &work_new(WORK_STOP)->node);
     pthread_join(writer, NULL);
@@ -1236,5 +1274,5 @@ int agent_run(const struct config *cfg)
     store_close(a.store);
     mailer_global_cleanup();
     log_info("Stopped.");
-    return 0;
+    return (int)failure;
 }

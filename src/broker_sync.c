@@ -83,7 +83,8 @@ static void publish_batch(struct broker_sync *bs, struct dynsec_batch *b)
     char *text = dynsec_batch_take(b);
     if (text == NULL)
         return;
-    if (transport_publish(bs->t, DYNSEC_TOPIC, text, strlen(text), 1, false, NULL, 0, 0) != 0)
+    const struct transport_publish_options qos1 = {.qos = 1};
+    if (transport_publish(bs->t, DYNSEC_TOPIC, text, strlen(text), &qos1) != 0)
         log_warn("Publishing to %s failed; the broker is told at the next reconcile.", DYNSEC_TOPIC);
     free(text);
 }
@@ -325,10 +326,11 @@ void broker_sync_apply(struct broker_sync *bs)
 void broker_sync_publish_cevents(struct broker_sync *bs, const struct outbox_event *ev)
 {
     char ids[CEVENT_CUSTOMERS_MAX][UUID_STR_LEN], topic[1024];
+    const struct transport_publish_options qos1 = {.qos = 1};
     size_t n = api_event_customers(ev->payload, ids, CEVENT_CUSTOMERS_MAX);
     for (size_t i = 0; i < n; i++) {
         snprintf(topic, sizeof topic, "%s/cevent/%s/%s/%s/%s", bs->topic_prefix, ev->tenant_id, ids[i],
                  ev->entity_type, ev->event_type);
-        transport_publish(bs->t, topic, ev->payload, strlen(ev->payload), 1, false, NULL, 0, 0);
+        transport_publish(bs->t, topic, ev->payload, strlen(ev->payload), &qos1);
     }
 }

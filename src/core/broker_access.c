@@ -89,6 +89,7 @@ void broker_agent_acls(const struct broker_names *names, struct broker_acl_list 
     add(out, "publishClientSend", true, 0, "%s/#", names->topic_prefix);
     add(out, "subscribePattern", true, 0, "%s/req/+", names->topic_prefix);
     add(out, "subscribePattern", true, 0, "$share/+/%s/req/+", names->topic_prefix);
+    add(out, "subscribePattern", true, 0, "%s/status/+", names->topic_prefix); /* another agent's id */
     add(out, "publishClientReceive", true, 0, "%s/#", names->topic_prefix);
 }
 

@@ -1,57 +1,26 @@
-/* mqtt.c: the only file that includes paho. Connects with a persistent session (clean start off,
- * session expiry), re-subscribes and re-announces the online status on every connect, sets
- * TCP_NODELAY on the broker socket (paho 1.3.12 never does, which costs ~44 ms per QoS 1 hop on
- * Nagle plus delayed ACK), copies arriving messages out of paho, and publishes. */
-#include "cmagent/transport.h"
+/* mqtt.c: the connection through paho (with mqtt_publish.c and mqtt_report.c the only files that
+ * include paho). Connects with a persistent session (clean start off, session expiry), over TLS
+ * for ssl:// and mqtts:// (server certificate and host name verified), re-subscribes on every
+ * connect and announces the online status once the status check (status_guard.h) passed, logs
+ * the broker's DISCONNECT reason codes, sets TCP_NODELAY on the broker socket (paho 1.3.12 never
+ * does, which costs ~44 ms per QoS 1 hop on Nagle plus delayed ACK) and copies arriving messages
+ * out of paho. */
+#include "transport_int.h"
 
 #include "cmagent/clock.h"
 #include "cmagent/log.h"
 #include "cmagent/alloc.h"
 
-#include <MQTTAsync.h>
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-struct transport {
-    MQTTAsync client;
-    struct transport_options opt;
-    struct transport_callbacks cb;
-    int broker_port;
-    atomic_bool connected;
-    atomic_bool connecting;
-    atomic_bool stopping;
-    int64_t next_attempt_ms;      /* monotonic */
-    int64_t backoff_ms;
-    pthread_mutex_t wait_lock;
-    pthread_cond_t wait_cond;
-    int pending_done;             /* completions awaited by transport_stop */
-    /* Flow control of QoS 1 publishes. Past the broker's Receive Maximum paho holds a publish
-     * until its send thread wakes, which without other traffic is up to a second later (measured:
-     * 1 s stalls at 64 requests in flight against mosquitto's default of 20). The writer waits for
-     * a PUBACK instead, which on a nearby broker takes a fraction of a millisecond. */
-    pthread_mutex_t flow_lock;
-    pthread_cond_t flow_cond;     /* signalled on every completed QoS 1 publish */
-    int inflight;                 /* QoS 1 publishes handed to paho and not yet completed */
-    int max_inflight;             /* the broker's Receive Maximum */
-};
-
-struct publish_ctx {
-    struct transport *t;
-    uint64_t tag;
-};
-
-static int publish(struct transport *t, const char *topic, const void *payload, size_t len, int qos, bool retain,
-                   const void *corr, size_t corr_len, uint64_t tag, bool may_wait);
 
 static int port_of(const char *uri)
 {
@@ -95,60 +64,6 @@ static void set_nodelay_on_broker_socket(int port)
         log_warn("Could not find the broker socket to set TCP_NODELAY; replies may be slow.");
 }
 
-static void inflight_done(struct transport *t)
-{
-    pthread_mutex_lock(&t->flow_lock);
-    if (t->inflight > 0)
-        t->inflight--;
-    pthread_cond_signal(&t->flow_cond);
-    pthread_mutex_unlock(&t->flow_lock);
-}
-
-/* Counts one more QoS 1 publish; with may_wait (never on paho's own threads, which deliver the
- * PUBACKs) first waits, boundedly, until the broker has room for it. */
-static void inflight_take(struct transport *t, bool may_wait)
-{
-    pthread_mutex_lock(&t->flow_lock);
-    if (may_wait && t->connected && t->inflight >= t->max_inflight) {
-        struct timespec deadline;
-        clock_gettime(CLOCK_MONOTONIC, &deadline);
-        deadline.tv_nsec += 200 * 1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-            deadline.tv_sec++;
-            deadline.tv_nsec -= 1000000000L;
-        }
-        while (t->connected && t->inflight >= t->max_inflight)
-            if (pthread_cond_timedwait(&t->flow_cond, &t->flow_lock, &deadline) != 0)
-                break;
-    }
-    t->inflight++;
-    pthread_mutex_unlock(&t->flow_lock);
-}
-
-static void on_reply_done(void *context, MQTTAsync_successData *resp)
-{
-    (void)resp;
-    inflight_done(context);
-}
-
-static void on_reply_done5(void *context, MQTTAsync_successData5 *resp)
-{
-    (void)resp;
-    inflight_done(context);
-}
-
-static void on_reply_failed(void *context, MQTTAsync_failureData *resp)
-{
-    (void)resp;
-    inflight_done(context);
-}
-
-static void on_reply_failed5(void *context, MQTTAsync_failureData5 *resp)
-{
-    (void)resp;
-    inflight_done(context);
-}
-
 static void finish_wait(struct transport *t)
 {
     pthread_mutex_lock(&t->wait_lock);
@@ -167,9 +82,10 @@ static void on_subscribed(void *context, MQTTAsync_successData *resp)
 static void on_subscribed5(void *context, MQTTAsync_successData5 *resp)
 {
     struct transport *t = context;
+    char words[160];
     if (resp != NULL && resp->reasonCode >= 0x80)
-        log_error("The broker refused the subscription to %s (reason %d).", t->opt.request_filter,
-                  resp->reasonCode);
+        log_error("The broker refused the subscription to %s: SUBACK %s.", t->opt.request_filter,
+                  transport_reason_text(5, resp->reasonCode, words, sizeof words));
     else
         log_info("Subscribed to %s.", t->opt.request_filter);
 }
@@ -186,23 +102,9 @@ static void on_subscribe_failed5(void *context, MQTTAsync_failureData5 *resp)
     log_error("Subscribing to %s failed (%d).", t->opt.request_filter, resp ? resp->code : 0);
 }
 
-/* Every successful connect, including paho's automatic reconnects. */
-static void on_connected(void *context, char *cause)
+static void subscribe_requests(struct transport *t)
 {
-    struct transport *t = context;
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-
-    (void)cause;
-    set_nodelay_on_broker_socket(t->broker_port);
-    t->connected = true;
-    t->connecting = false;
-    t->backoff_ms = 1000;
-    log_info("Connected to %s as %s.", t->opt.broker, t->opt.client_id);
-    /* what was in flight on the old connection completes, or is resent, on its own */
-    pthread_mutex_lock(&t->flow_lock);
-    t->inflight = 0;
-    pthread_cond_broadcast(&t->flow_cond);
-    pthread_mutex_unlock(&t->flow_lock);
     ro.context = t;
     if (t->opt.mqtt_version == 5) {
         ro.onSuccess5 = on_subscribed5;
@@ -220,8 +122,24 @@ static void on_connected(void *context, char *cause)
         if (rc != MQTTASYNC_SUCCESS)
             log_error("Subscribing to %s failed: %s.", t->opt.extra_filter, MQTTAsync_strerror(rc));
     }
-    publish(t, t->opt.status_topic, t->opt.online_payload, strlen(t->opt.online_payload), 1, true, NULL, 0, 0,
-            false);
+}
+
+/* Every successful connect, including paho's automatic reconnects. */
+static void on_connected(void *context, char *cause)
+{
+    struct transport *t = context;
+
+    (void)cause;
+    set_nodelay_on_broker_socket(t->broker_port);
+    t->connected = true;
+    t->connecting = false;
+    t->ever_connected = true;
+    t->backoff_ms = 1000;
+    t->connected_ms = clock_mono_ms();
+    log_info("Connected to %s as %s.", t->opt.broker, t->opt.client_id);
+    transport_flow_reset(t);
+    transport_status_connected(t);
+    subscribe_requests(t);
     if (t->cb.on_connected != NULL)
         t->cb.on_connected(t->cb.context);
 }
@@ -229,33 +147,35 @@ static void on_connected(void *context, char *cause)
 static void on_connection_lost(void *context, char *cause)
 {
     struct transport *t = context;
-    pthread_mutex_lock(&t->flow_lock);
-    t->connected = false;
-    pthread_cond_broadcast(&t->flow_cond);
-    pthread_mutex_unlock(&t->flow_lock);
+    transport_flow_disconnected(t);
+    transport_status_lost(t);
     if (!t->stopping)
-        log_warn("Connection to %s lost%s%s; reconnecting.", t->opt.broker, cause ? ": " : "", cause ? cause : "");
+        log_warn("Connection to %s lost after %lld ms%s%s; reconnecting.", t->opt.broker,
+                 (long long)(clock_mono_ms() - t->connected_ms), cause ? ": " : "", cause ? cause : "");
+}
+
+/* MQTT 5: the broker sent DISCONNECT (on_connection_lost follows). */
+static void on_disconnected(void *context, MQTTProperties *props, enum MQTTReasonCodes code)
+{
+    struct transport *t = context;
+    char words[160];
+    MQTTProperty *rs = props != NULL ? MQTTProperties_getProperty(props, MQTTPROPERTY_CODE_REASON_STRING) : NULL;
+    log_warn("The broker %s disconnected the agent: DISCONNECT %s%s%.*s%s.", t->opt.broker,
+             transport_reason_text(5, code, words, sizeof words), rs != NULL ? " (\"" : "",
+             rs != NULL ? rs->value.data.len : 0, rs != NULL ? rs->value.data.data : "", rs != NULL ? "\")" : "");
+    if (code == MQTTREASONCODE_SESSION_TAKEN_OVER)
+        log_warn("Another client connected with the client id %s; if it is another agent with agent_id %s, the "
+                 "status check at the next connect stops this one.", t->opt.client_id, t->opt.agent_id);
 }
 
 static void on_connect_failed(void *context, MQTTAsync_failureData *resp)
 {
-    struct transport *t = context;
-    t->connecting = false;
-    t->next_attempt_ms = clock_mono_ms() + t->backoff_ms;
-    log_warn("Connecting to %s failed (%s); retrying in %lld ms.", t->opt.broker,
-             resp && resp->message ? resp->message : MQTTAsync_strerror(resp ? resp->code : -1),
-             (long long)t->backoff_ms);
-    t->backoff_ms = t->backoff_ms * 2 > 30000 ? 30000 : t->backoff_ms * 2;
+    transport_report_connect_failed(context, resp != NULL ? resp->code : -1, resp != NULL ? resp->message : NULL);
 }
 
 static void on_connect_failed5(void *context, MQTTAsync_failureData5 *resp)
 {
-    MQTTAsync_failureData legacy = { 0 };
-    if (resp != NULL) {
-        legacy.code = resp->code;
-        legacy.message = resp->message;
-    }
-    on_connect_failed(context, &legacy);
+    transport_report_connect_failed(context, resp != NULL ? resp->code : -1, resp != NULL ? resp->message : NULL);
 }
 
 static char *copy_bytes(const void *src, size_t len)
@@ -268,10 +188,17 @@ static char *copy_bytes(const void *src, size_t len)
 static int on_message(void *context, char *topic, int topic_len, MQTTAsync_message *m)
 {
     struct transport *t = context;
-    struct transport_message *msg = xcalloc(1, sizeof *msg);
+    size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
 
+    if (tlen == strlen(t->opt.status_topic) && memcmp(topic, t->opt.status_topic, tlen) == 0) {
+        transport_status_message(t, m->payload, (size_t)m->payloadlen, m->retained != 0);
+        MQTTAsync_freeMessage(&m);
+        MQTTAsync_free(topic);
+        return 1;
+    }
+    struct transport_message *msg = xcalloc(1, sizeof *msg);
     msg->received_us = clock_mono_us();
-    msg->topic = topic_len > 0 ? copy_bytes(topic, (size_t)topic_len) : xstrdup_or_null(topic);
+    msg->topic = copy_bytes(topic, tlen);
     msg->payload = copy_bytes(m->payload, (size_t)m->payloadlen);
     msg->payload_len = (size_t)m->payloadlen;
     if (t->opt.mqtt_version == 5) {
@@ -303,36 +230,6 @@ void transport_message_free(struct transport_message *m)
     free(m);
 }
 
-static void on_published(void *context, MQTTAsync_successData *resp)
-{
-    (void)resp;
-    struct publish_ctx *pc = context;
-    inflight_done(pc->t);
-    if (pc->t->cb.on_acked != NULL)
-        pc->t->cb.on_acked(pc->t->cb.context, pc->tag);
-    free(pc);
-}
-
-static void on_published5(void *context, MQTTAsync_successData5 *resp)
-{
-    (void)resp;
-    on_published(context, NULL);
-}
-
-static void on_publish_failed(void *context, MQTTAsync_failureData *resp)
-{
-    (void)resp;
-    struct publish_ctx *pc = context;
-    inflight_done(pc->t);
-    free(pc); /* the outbox publishes the event again after the next connect */
-}
-
-static void on_publish_failed5(void *context, MQTTAsync_failureData5 *resp)
-{
-    (void)resp;
-    on_publish_failed(context, NULL);
-}
-
 struct transport *transport_new(const struct transport_options *opt, const struct transport_callbacks *cb,
                                 char *err, size_t errlen)
 {
@@ -343,6 +240,7 @@ struct transport *transport_new(const struct transport_options *opt, const struc
     t->opt = *opt;
     t->cb = *cb;
     t->broker_port = port_of(opt->broker);
+    t->tls = strncmp(opt->broker, "ssl://", 6) == 0 || strncmp(opt->broker, "mqtts://", 8) == 0;
     t->backoff_ms = 1000;
     pthread_mutex_init(&t->wait_lock, NULL);
     pthread_condattr_t attr;
@@ -352,6 +250,9 @@ struct transport *transport_new(const struct transport_options *opt, const struc
     pthread_mutex_init(&t->flow_lock, NULL);
     pthread_cond_init(&t->flow_cond, &attr);
     pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&t->guard_lock, NULL);
+    pthread_mutex_init(&t->report_lock, NULL);
+    guard_init(&t->guard, opt->instance);
     /* MQTT 5 brokers announce their Receive Maximum in CONNACK (read in on_connect_done5); until
      * then assume mosquitto's default. MQTT 3.1.1 has no such limit. */
     t->max_inflight = opt->mqtt_version == 5 ? 20 : 65535;
@@ -367,18 +268,46 @@ struct transport *transport_new(const struct transport_options *opt, const struc
     }
     MQTTAsync_setCallbacks(t->client, t, on_connection_lost, on_message, NULL);
     MQTTAsync_setConnected(t->client, t, on_connected);
+    if (opt->mqtt_version == 5)
+        MQTTAsync_setDisconnected(t->client, t, on_disconnected);
     return t;
 }
 
+/* paho calls this for the first successful connect only (it forgets the callback after). */
 static void on_connect_done5(void *context, MQTTAsync_successData5 *resp)
 {
     struct transport *t = context;
     if (resp == NULL)
         return;
     MQTTProperty *rm = MQTTProperties_getProperty(&resp->properties, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM);
+    MQTTProperty *mp = MQTTProperties_getProperty(&resp->properties, MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE);
     pthread_mutex_lock(&t->flow_lock);
     t->max_inflight = rm != NULL && rm->value.integer2 > 0 ? rm->value.integer2 : 65535;
     pthread_mutex_unlock(&t->flow_lock);
+    t->max_packet = mp != NULL ? mp->value.integer4 : 0;
+    if (mp != NULL)
+        log_info("The broker's Maximum Packet Size is %u bytes: a larger reply is answered 413 instead.",
+                 mp->value.integer4);
+}
+
+static int on_ssl_error(const char *str, size_t len, void *u)
+{
+    (void)u;
+    log_debug("OpenSSL (in paho): %.*s", (int)len, str);
+    return 0;
+}
+
+static void set_tls(const struct transport *t, MQTTAsync_SSLOptions *ssl)
+{
+    const struct transport_options *o = &t->opt;
+    ssl->trustStore = o->cafile[0] ? o->cafile : NULL;
+    ssl->CApath = o->capath[0] ? o->capath : NULL;
+    ssl->keyStore = o->certfile[0] ? o->certfile : NULL;
+    ssl->privateKey = o->keyfile[0] ? o->keyfile : NULL;
+    ssl->privateKeyPassword = o->keyfile_password[0] ? o->keyfile_password : NULL;
+    ssl->enableServerCertAuth = 1; /* the chain, against cafile/capath or the system's trust store */
+    ssl->verify = 1;               /* and the host name (or IP address) of the broker URI */
+    ssl->ssl_error_cb = on_ssl_error;
 }
 
 static int connect_now(struct transport *t)
@@ -406,11 +335,8 @@ static int connect_now(struct transport *t)
         c->username = t->opt.username;
     if (t->opt.password[0] != '\0')
         c->password = t->opt.password;
-    if (strncmp(t->opt.broker, "ssl://", 6) == 0 || strncmp(t->opt.broker, "mqtts://", 8) == 0) {
-        ssl.trustStore = t->opt.cafile[0] ? t->opt.cafile : NULL;
-        ssl.keyStore = t->opt.certfile[0] ? t->opt.certfile : NULL;
-        ssl.privateKey = t->opt.keyfile[0] ? t->opt.keyfile : NULL;
-        ssl.enableServerCertAuth = 1;
+    if (t->tls) {
+        set_tls(t, &ssl);
         c->ssl = &ssl;
     }
     if (t->opt.mqtt_version == 5) {
@@ -439,76 +365,42 @@ static int connect_now(struct transport *t)
 
 int transport_start(struct transport *t)
 {
+    if (transport_report_check_files(t) != 0)
+        return -1;
     return connect_now(t);
 }
 
-void transport_tick(struct transport *t)
+/* The transport gave up: no more reconnects, and the connection (when there is one) closes with
+ * a normal DISCONNECT, which discards the Last Will: the status is left as it is. */
+static void retire(struct transport *t)
 {
-    if (t->stopping || t->connected || t->connecting || MQTTAsync_isConnected(t->client))
+    MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
+    MQTTAsync_disconnectOptions d5 = MQTTAsync_disconnectOptions_initializer5;
+    if (t->stopping)
         return;
+    t->stopping = true;
+    MQTTAsync_disconnect(t->client, t->opt.mqtt_version == 5 ? &d5 : &d);
+}
+
+enum transport_failure transport_tick(struct transport *t)
+{
+    if (t->failure == TRANSPORT_RUNNING)
+        transport_report_tick(t);
+    if (t->failure != TRANSPORT_RUNNING) {
+        retire(t);
+        return (enum transport_failure)t->failure;
+    }
+    transport_status_tick(t);
+    if (t->stopping || t->connected || t->connecting || MQTTAsync_isConnected(t->client))
+        return TRANSPORT_RUNNING;
     if (clock_mono_ms() >= t->next_attempt_ms)
         connect_now(t);
+    return TRANSPORT_RUNNING;
 }
 
 bool transport_connected(struct transport *t)
 {
     return t->connected && MQTTAsync_isConnected(t->client);
-}
-
-static int publish(struct transport *t, const char *topic, const void *payload, size_t len, int qos, bool retain,
-                   const void *corr, size_t corr_len, uint64_t tag, bool may_wait)
-{
-    MQTTAsync_message msg = MQTTAsync_message_initializer;
-    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    struct publish_ctx *pc = NULL;
-    MQTTProperty p;
-    int rc;
-
-    msg.payload = (void *)payload;
-    msg.payloadlen = (int)len;
-    msg.qos = qos;
-    msg.retained = retain;
-    if (corr != NULL && t->opt.mqtt_version == 5) {
-        p.identifier = MQTTPROPERTY_CODE_CORRELATION_DATA;
-        p.value.data.data = (char *)corr;
-        p.value.data.len = (int)corr_len;
-        MQTTProperties_add(&msg.properties, &p);
-    }
-    if (qos > 0 && tag == 0) {
-        ro.context = t;
-        if (t->opt.mqtt_version == 5) {
-            ro.onSuccess5 = on_reply_done5;
-            ro.onFailure5 = on_reply_failed5;
-        } else {
-            ro.onSuccess = on_reply_done;
-            ro.onFailure = on_reply_failed;
-        }
-    }
-    if (tag != 0) {
-        pc = xcalloc(1, sizeof *pc);
-        pc->t = t;
-        pc->tag = tag;
-        ro.context = pc;
-        if (t->opt.mqtt_version == 5) {
-            ro.onSuccess5 = on_published5;
-            ro.onFailure5 = on_publish_failed5;
-        } else {
-            ro.onSuccess = on_published;
-            ro.onFailure = on_publish_failed;
-        }
-    }
-    if (qos > 0)
-        inflight_take(t, may_wait);
-    rc = MQTTAsync_sendMessage(t->client, topic, &msg, &ro);
-    MQTTProperties_free(&msg.properties);
-    if (rc != MQTTASYNC_SUCCESS) {
-        if (qos > 0)
-            inflight_done(t);
-        free(pc);
-        log_warn("Publishing to %s failed: %s.", topic, MQTTAsync_strerror(rc));
-        return -1;
-    }
-    return 0;
 }
 
 static void on_stop_step(void *context, MQTTAsync_successData *resp)
@@ -562,8 +454,10 @@ void transport_stop(struct transport *t, int timeout_ms)
     MQTTAsync_disconnectOptions dopt5 = MQTTAsync_disconnectOptions_initializer5;
     MQTTAsync_disconnectOptions *d = t->opt.mqtt_version == 5 ? &dopt5 : &dopt;
 
+    if (t->failure != TRANSPORT_RUNNING)
+        retire(t); /* the status belongs to the other agent, or was never announced */
     t->stopping = true;
-    if (!MQTTAsync_isConnected(t->client))
+    if (t->failure != TRANSPORT_RUNNING || !MQTTAsync_isConnected(t->client))
         return;
     msg.payload = (void *)t->opt.offline_payload;
     msg.payloadlen = (int)strlen(t->opt.offline_payload);
@@ -601,11 +495,8 @@ void transport_free(struct transport *t)
     pthread_cond_destroy(&t->wait_cond);
     pthread_mutex_destroy(&t->flow_lock);
     pthread_cond_destroy(&t->flow_cond);
+    pthread_mutex_destroy(&t->guard_lock);
+    pthread_mutex_destroy(&t->report_lock);
     free(t);
 }
 
-int transport_publish(struct transport *t, const char *topic, const void *payload, size_t len, int qos,
-                      bool retain, const void *corr, size_t corr_len, uint64_t tag)
-{
-    return publish(t, topic, payload, len, qos, retain, corr, corr_len, tag, true);
-}

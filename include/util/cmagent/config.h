@@ -15,7 +15,8 @@ struct config {
     char *agent_id;
     char *topic_prefix;
     char *share_group;       /* empty: plain subscription */
-    char *cafile, *certfile, *keyfile;
+    char *cafile, *capath;   /* both empty: the system's trust store (ssl:// brokers) */
+    char *certfile, *keyfile, *keyfile_password; /* the client certificate of mutual TLS */
     long mqtt_version;       /* 5 or 3 */
     long keepalive;          /* seconds */
     long session_expiry;     /* seconds the broker keeps our session while we are away */
