@@ -109,6 +109,7 @@ static const struct op op_table[] = {
     { "tenant.list", op_tenant_list, S, OP_READ, "List tenants (paged)", NULL, NULL, NULL },
     { "tenant.update", op_tenant_update, S, OP_IDEMPOTENT, "Save a whole tenant", "TENANT", "UPDATED", NULL },
     { "user.activationLink", op_user_activation_link, S | T, 0, "A user's activation link and its TTL", NULL, NULL, NULL },
+    { "user.activationLinkInfo", op_user_activation_link, S | T, 0, "A user's activation link and its TTL (ThingsBoard's name)", NULL, NULL, NULL },
     { "user.create", op_user_create, S | T, OP_IDEMPOTENT, "Create a user with an activation token (and mail)", "USER",
       "ADDED", NULL },
     { "user.delete", op_user_delete, S | T, OP_IDEMPOTENT, "Delete a user", "USER", "DELETED", NULL },

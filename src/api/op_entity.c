@@ -38,9 +38,12 @@ static int reply_entity(struct call *c, int rc, struct entity *e)
 
 static int entity_op_create(struct call *c, enum entity_kind kind)
 {
-    static const char *const keys[] = { ENTITY_FIELDS, READ_ONLY_FIELDS, "version", NULL };
-    static const char *const edge_keys[] = { ENTITY_FIELDS, EDGE_FIELDS, READ_ONLY_FIELDS, "version", NULL };
+    static const char *const keys[] = { ENTITY_FIELDS, READ_ONLY_FIELDS, "version", CONFLICT_OPTIONS, NULL };
+    static const char *const edge_keys[] = { ENTITY_FIELDS, EDGE_FIELDS, READ_ONLY_FIELDS, "version", CONFLICT_OPTIONS,
+                                             NULL };
     struct entity e = { 0 };
+    struct name_conflict nc;
+    char *separator = NULL;
     bool given;
     int rc;
 
@@ -50,10 +53,12 @@ static int entity_op_create(struct call *c, enum entity_kind kind)
                          "Unknown key 'id' in data: %s.create makes a new id; use %s.update to save one",
                          kind == ENTITY_DEVICE ? "device" : kind == ENTITY_ASSET ? "asset" : "edge",
                          kind == ENTITY_DEVICE ? "device" : kind == ENTITY_ASSET ? "asset" : "edge");
-    if (args_allow(c, kind == ENTITY_EDGE ? edge_keys : keys) || read_fields(c, &e, &given))
+    if (args_allow(c, kind == ENTITY_EDGE ? edge_keys : keys) || read_fields(c, &e, &given) ||
+        arg_name_conflict(c, &nc, &separator))
         rc = call_failed(c);
     else
-        rc = entity_create(c->ctx, &e);
+        rc = entity_create_named(c->ctx, &e, &nc);
+    free(separator);
     return reply_entity(c, rc, &e);
 }
 

@@ -247,7 +247,7 @@ static const struct op *read_request(struct ctx *ctx, const struct api_request *
         char message[ERROR_MESSAGE_MAX];
         if (cJSON_IsObject(*root) && !fault.top_level)
             (void)check_envelope(ctx, *root, env, data); /* the envelope is fine: echo it */
-        json_text_fault_message(&fault, message, sizeof message);
+        json_text_fault_message_for(&fault, req->op, message, sizeof message);
         error_set(&ctx->err, ERR_BAD_REQUEST, "%s", message);
         return NULL;
     }

@@ -274,6 +274,13 @@ static const char *const migrations[] = {
     "  tenant_id TEXT PRIMARY KEY,"
     "  created_time INTEGER NOT NULL,"
     "  deleted INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
+
+    /* 10: customers searched and sorted by contact fields (customer.list email, phone, city, country):
+     * one index each, ASCII case ignored, so a prefix is a range and a sort a walk. */
+    "CREATE INDEX customer_email ON customer(tenant_id, email COLLATE NOCASE, id);"
+    "CREATE INDEX customer_phone ON customer(tenant_id, phone COLLATE NOCASE, id);"
+    "CREATE INDEX customer_city ON customer(tenant_id, city COLLATE NOCASE, id);"
+    "CREATE INDEX customer_country ON customer(tenant_id, country COLLATE NOCASE, id);",
 };
 
 const char *const *store_schema_migrations(size_t *count)
