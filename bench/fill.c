@@ -1,7 +1,7 @@
 /* fill.c (cm-fill): builds a database for the listing benchmarks with the agent's own store (its
  * migrations, statements and triggers). For each SIZE it adds a tenant holding SIZE customers
- * (at most MAX with -c) and one customer of them owning SIZE devices, in one transaction per
- * tenant, and prints "tenant SIZE TENANT_ID CUSTOMER_ID CUSTOMERS" for each.
+ * (at most MAX with -c; each with an e-mail, phone, city and country) and one customer of them
+ * owning SIZE devices, in one transaction per tenant, and prints "tenant SIZE TENANT_ID CUSTOMER_ID CUSTOMERS" for each.
  *
  *   cm-fill [-c MAX] FILE SIZE...     (FILE is replaced) */
 #include "cmagent/clock.h"
@@ -36,10 +36,20 @@ static void fill_tenant(struct store *s, long size, long customers, long devices
         fail(s, "inserting a tenant");
     for (long i = 0; i < customers; i++) {
         struct customer c = { 0 };
+        char email[64], phone[32], city[32], country[8];
         uuid_generate(c.id);
         strcpy(c.tenant_id, t.id);
         snprintf(title, sizeof title, "Customer %08ld", i);
         c.title = title;
+        /* contact fields for the searches: e-mails and phones unique, 100 cities, 50 countries */
+        snprintf(email, sizeof email, "c%08ld@bench.example", i);
+        snprintf(phone, sizeof phone, "+1 555 %08ld", i);
+        snprintf(city, sizeof city, "City %02ld", i % 100);
+        snprintf(country, sizeof country, "C%02ld", i % 50);
+        c.contact.email = email;
+        c.contact.phone = phone;
+        c.contact.city = city;
+        c.contact.country = country;
         c.created_time = start + i;
         c.version = 1;
         if (store_customer_insert(s, &c) != STORE_OK)

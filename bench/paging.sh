@@ -4,7 +4,8 @@
 # owning SIZE devices), starts its own mosquitto on a free 127.0.0.1 port, cm-echo (the floor) and
 # the agent on that database, and measures for each size, with one request in flight: the first
 # page by offset, the last page by offset, and a page in the middle by cursor (pageToken); the echo
-# and agent.ping are measured first, to show what the shared machine's noise alone costs.
+# and agent.ping are measured first, to show what the shared machine's noise alone costs. Then
+# customer.list searched by e-mail, phone, city and country and sorted by those fields.
 # Everything it started is stopped on exit.
 #
 # Usage: bench/paging.sh [-n COUNT] [-s "SIZE..."] [-c MAX] [-p PAGE_SIZE] [-d FILE] [-o FILE] [BUILD_DIR]
@@ -134,6 +135,22 @@ listing() {
     fi
 }
 
+# search LABEL ROWS: customer.list by contact fields (cm-fill gives customer i the e-mail
+# c<i>@bench.example, the phone "+1 555 <i>", city "City <i mod 100>", country "C<i mod 50>")
+search() {
+    local label=$1 rows=$2 mid
+    local page='"pageSize":'$PAGE_SIZE',"page":0'
+    mid=$(printf '%08d' $((rows / 2)))
+    run "$label e-mail prefix, 1 match" customer.list "$COUNT" "{$page,\"email\":\"c$mid@\"}"
+    run "$label phone prefix, <=10 matches" customer.list "$COUNT" "{$page,\"phone\":\"+1 555 ${mid:0:7}\"}"
+    run "$label city, sorted by city" customer.list "$COUNT" "{$page,\"city\":\"City 42\",\"sortProperty\":\"city\"}"
+    run "$label country, sorted by createdTime" customer.list "$((COUNT / 10 > 20 ? COUNT / 10 : 20))" \
+        "{$page,\"country\":\"C07\",\"sortProperty\":\"createdTime\",\"sortOrder\":\"DESC\"}"
+    run "$label sorted by email, first page" customer.list "$COUNT" "{$page,\"sortProperty\":\"email\"}"
+    run "$label sorted by country desc, first page" customer.list "$COUNT" \
+        "{$page,\"sortProperty\":\"country\",\"sortOrder\":\"DESC\"}"
+}
+
 [ -z "$OUT" ] || : >"$OUT"
 start_broker
 echo "broker    mosquitto on 127.0.0.1:$BROKER_PORT (set_tcp_nodelay true)"
@@ -153,6 +170,7 @@ while read -r _ size tenant customer customers; do
     TOKEN=$(admin_of "$tenant" "admin-$size-$RANDOM@bench.local")
     [ -n "$TOKEN" ] || exit 1
     listing "customer.list ($customers customers)" customer.list "$customers" ''
+    search "customer.list ($customers customers)" "$customers"
     listing "customer.devices ($size devices)" customer.devices "$size" '"customerId":"'"$customer"'",'
 done <"$AGENT_DB.tenants"
 exit "$FAILED"

@@ -136,6 +136,10 @@ section "walkthrough: user.activationLink"
 call user.activationLink '{"token":"'"$SYS_TOKEN"'","data":{"id":"'"$ADMIN_ID"'"}}' 200
 ACTIVATE_TOKEN=$(printf '%s' "$OUT" | field data.value | sed -E 's/.*activateToken=//')
 expect '/api/noauth/activate?activateToken='
+expect '"ttlMs":'
+LINK_VALUE=$(printf '%s' "$OUT" | field data.value)
+call user.activationLinkInfo '{"token":"'"$SYS_TOKEN"'","data":{"id":"'"$ADMIN_ID"'"}}' 200
+expect "\"value\":\"$LINK_VALUE\",\"ttlMs\":"
 
 section "auth.checkActivateToken"
 call auth.checkActivateToken '{"data":{"activateToken":"'"$ACTIVATE_TOKEN"'"}}' 200
@@ -179,10 +183,19 @@ call customer.create '{"token":"'"$TOKEN"'","data":{"title":"Company C","email":
 expect "\"message\":\"Invalid email address format 'not-an-email'!\""
 call customer.create '{"token":"'"$TOKEN"'","data":{"title":"<b>Company</b>","city":"{{x}}"}}' 400
 expect '"message":"Validation error: city is malformed, title is malformed"'
+call customer.create '{"token":"'"$TOKEN"'","data":{"title":"Company\u0000 N"}}' 400
+expect '"message":"Customer title should not contain 0x00 symbol!"'
+call customer.create '{"token":"'"$TOKEN"'","data":{"title":"Company N","email":"n\u0000@company.com"}}' 400
+expect '"message":"Validation error: email should not contain 0x00 symbol"'
 
 section "walkthrough: customer.list"
 call customer.list '{"token":"'"$TOKEN"'","data":{"pageSize":10,"page":0,"sortProperty":"title","sortOrder":"ASC"}}' 200
 expect '"totalPages":1,"totalElements":1,"hasNext":false'
+call customer.list '{"token":"'"$TOKEN"'","data":{"pageSize":10,"city":"new y","email":"example@","sortProperty":"email"}}' 200
+expect '"city":"New York"'
+expect '"totalPages":1,"totalElements":1,"hasNext":false'
+call customer.list '{"token":"'"$TOKEN"'","data":{"pageSize":10,"city":"Boston"}}' 200
+expect '"totalElements":0'
 
 section "walkthrough: customer.patch"
 call customer.patch '{"token":"'"$TOKEN"'","data":{"id":"'"$CUSTOMER_ID"'","city":"Boston","state":"MA"}}' 200
@@ -254,8 +267,8 @@ expect '"message":"Invalid UUID string: éééééééééééééééééééé
 # ------------------------------------------------------------------------------------------------
 section "agent.ops"
 call agent.ops '{"token":"'"$TOKEN"'"}' 200
-expect '{"name":"customer.create","authorities":["TENANT_ADMIN"],"summary":"Create a customer","idempotent":true}'
-expect '{"name":"agent.ping","authorities":["ANONYMOUS"],"summary":"Liveness: version and uptime","idempotent":false}'
+expect '{"name":"customer.create","authorities":["TENANT_ADMIN"],"summary":"Create a customer","idempotent":true,"read":false}'
+expect '{"name":"agent.ping","authorities":["ANONYMOUS"],"summary":"Liveness: version and uptime","idempotent":false,"read":true}'
 
 section "auth.refresh"
 call auth.refresh '{"data":{"refreshToken":"'"$REFRESH"'"}}' 200
@@ -383,6 +396,15 @@ expect '"hasNext":false}'
 call customer.list '{"token":"'"$TOKEN"'","data":{"pageSize":2,"pageToken":"'"$PAGE_TOKEN"'","textSearch":"company a"}}' 400
 expect '"message":"pageToken was issued for sortProperty '"'"'title'"'"' DESC; repeat them with it"'
 
+section "device.create with nameConflictPolicy"
+call device.create '{"token":"'"$TOKEN"'","data":{"name":"Thermostat 9'"$RUN"'"}}' 200
+call device.create '{"token":"'"$TOKEN"'","data":{"name":"Thermostat 9'"$RUN"'"}}' 400
+expect '"message":"Device with such name already exists!"'
+call device.create '{"token":"'"$TOKEN"'","data":{"name":"Thermostat 9'"$RUN"'","nameConflictPolicy":"UNIQUIFY","uniquifyStrategy":"INCREMENTAL"}}' 200
+expect '"name":"Thermostat 9'"$RUN"'_1"'
+call device.create '{"token":"'"$TOKEN"'","data":{"name":"Thermostat 9'"$RUN"'","nameConflictPolicy":"UNIQUIFY","uniquifySeparator":"-"}}' 200
+expect '"name":"Thermostat 9'"$RUN"'-'
+
 section "customer.devices with a cursor (pageToken)"
 for n in 1 2 3; do
     call device.create '{"token":"'"$TOKEN"'","data":{"name":"Sensor '"$n$RUN"'","customerId":"'"$CUSTOMER_ID"'"}}' 200
@@ -432,6 +454,9 @@ call user.list '{"token":"'"$SYS_TOKEN"'","data":{"tenantId":"'"$TENANT_ID"'","p
 expect '"totalElements":1'
 call user.list '{"token":"'"$SYS_TOKEN"'","data":{"pageSize":10}}' 400
 expect "\"message\":\"Parameter 'tenantId' can't be empty!\""
+call user.list '{"token":"'"$TOKEN"'","data":{"pageSize":10,"textSearch":"carl"}}' 200
+expect '"firstName":"Carl"'
+expect '"totalElements":1'
 call user.list '{"token":"'"$USER_TOKEN"'","data":{"pageSize":10}}' 200
 expect '"totalElements":1'
 

@@ -2,6 +2,7 @@
 #include "call.h"
 
 #include "cmagent/model.h"
+#include "cmagent/uniquify.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -223,4 +224,36 @@ void json_add_integer(cJSON *o, const char *key, int64_t v)
     }
     snprintf(text, sizeof text, "%lld", (long long)v);
     cJSON_AddRawToObject(o, key, text);
+}
+
+int arg_name_conflict(struct call *c, struct name_conflict *nc, char **separator)
+{
+    char *policy = NULL, *strategy = NULL;
+    int rc = ERR_OK;
+
+    nc->policy = NAME_CONFLICT_FAIL;
+    nc->strategy = UNIQUIFY_RANDOM;
+    nc->separator = "_";
+    if (arg_string(c, "nameConflictPolicy", false, &policy) || arg_string(c, "uniquifySeparator", false, separator) ||
+        arg_string(c, "uniquifyStrategy", false, &strategy)) {
+        rc = call_failed(c);
+        goto out;
+    }
+    if (policy != NULL && strcmp(policy, "UNIQUIFY") == 0)
+        nc->policy = NAME_CONFLICT_UNIQUIFY;
+    else if (policy != NULL && strcmp(policy, "FAIL") != 0)
+        rc = error_set(&c->ctx->err, ERR_BAD_REQUEST, "nameConflictPolicy must be FAIL or UNIQUIFY");
+    if (strategy != NULL && strcmp(strategy, "INCREMENTAL") == 0)
+        nc->strategy = UNIQUIFY_INCREMENTAL;
+    else if (strategy != NULL && strcmp(strategy, "RANDOM") != 0)
+        rc = error_set(&c->ctx->err, ERR_BAD_REQUEST, "uniquifyStrategy must be RANDOM or INCREMENTAL");
+    if (*separator != NULL) {
+        if (strlen(*separator) > 16)
+            rc = error_set(&c->ctx->err, ERR_BAD_REQUEST, "uniquifySeparator must be at most 16 characters");
+        nc->separator = *separator;
+    }
+out:
+    free(policy);
+    free(strategy);
+    return rc;
 }

@@ -35,6 +35,11 @@ int arg_object_text(struct call *call, const char *key, char **out);
 int arg_ids(struct call *call, const char *key, size_t max, char (**out)[UUID_STR_LEN], size_t *n);
 /* pageSize, page, textSearch, sortProperty, sortOrder (ThingsBoard's defaults and messages). */
 int arg_paging(struct call *call, struct page_request *p);
+/* nameConflictPolicy, uniquifySeparator, uniquifyStrategy (uniquify.h) of a create; *separator is
+ * the heap copy nc->separator points to (caller frees). */
+#define CONFLICT_OPTIONS "nameConflictPolicy", "uniquifySeparator", "uniquifyStrategy"
+struct name_conflict;
+int arg_name_conflict(struct call *call, struct name_conflict *nc, char **separator);
 
 /* Handlers that report failure return this after ctx->err is set. */
 static inline int call_failed(struct call *call) { return (int)call->ctx->err.kind; }

@@ -1,6 +1,7 @@
 /* json_text.c: a scan of a JSON text's strings ahead of cJSON (json_text.h). It follows only what
  * it needs to name a string: objects and arrays, which string is a key, and the keys and indexes on
- * the way to it; numbers and literals are skipped, and malformed text is left to cJSON. */
+ * the way to it; numbers and literals are skipped, and malformed text is left to cJSON. Also the
+ * 400 message of a fault, a U+0000 naming its field as ThingsBoard does. */
 #include "json_text.h"
 
 #include "cmagent/utf8.h"
@@ -31,12 +32,12 @@ struct scan {
 
 static bool level_is_object(const struct scan *s, size_t d) { return s->object_bits[d / 8] >> (d % 8) & 1; }
 
-/* Appends the names of levels 0..upto-1 to out: data.commands[3].data */
-static void path_of(const struct scan *s, size_t upto, char *out, size_t cap)
+/* Writes the names of levels from..upto-1 to out: data.commands[3].data */
+static void path_from(const struct scan *s, size_t from, size_t upto, char *out, size_t cap)
 {
     size_t o = 0;
     out[0] = '\0';
-    for (size_t d = 0; d < upto && o + 1 < cap; d++) {
+    for (size_t d = from; d < upto && o + 1 < cap; d++) {
         if (d >= NAMED_DEPTH) {
             o += (size_t)snprintf(out + o, cap - o, "...");
             break;
@@ -56,6 +57,19 @@ static void path_of(const struct scan *s, size_t upto, char *out, size_t cap)
         out[cap - 1] = '\0';
 }
 
+static void path_of(const struct scan *s, size_t upto, char *out, size_t cap) { path_from(s, 0, upto, out, cap); }
+
+/* A string value inside the request's data: the field is its path below data ("title",
+ * "additionalInfo.description", "commands[1].data.title"). */
+static void name_field(const struct scan *s, struct json_text_fault *f)
+{
+    const struct level *top = &s->named[0];
+    if (s->depth < 2 || !top->object || top->key_len != 4 || memcmp(top->key, "data", 4) != 0)
+        return;
+    path_from(s, 1, s->depth, f->field, sizeof f->field);
+    f->data_member = s->depth == 2 && s->named[1].object;
+}
+
 static bool fail(struct scan *s, bool is_key, enum json_text_fault_kind kind, const char *what)
 {
     char path[sizeof s->fault->where - 32];
@@ -73,6 +87,7 @@ static bool fail(struct scan *s, bool is_key, enum json_text_fault_kind kind, co
     } else {
         path_of(s, s->depth, path, sizeof path);
         snprintf(f->where, sizeof f->where, "'%s'", path[0] != '\0' ? path : "(the payload)");
+        name_field(s, f);
     }
     return false;
 }
@@ -224,4 +239,39 @@ void json_text_fault_message(const struct json_text_fault *f, char *out, size_t 
                  f->where[0] == 'a' ? f->where + 1 : f->where, f->what);
         break;
     }
+}
+
+/* ThingsBoard's validateString(prefix, name): the name field of each entity a write saves. */
+static const struct {
+    const char *entity, *field, *label;
+} name_fields[] = {
+    { "customer", "title", "Customer title" }, { "tenant", "title", "Tenant title" },
+    { "device", "name", "Device name" },       { "asset", "name", "Asset name" },
+    { "edge", "name", "Edge name" },           { "dashboard", "title", "Dashboard title" },
+};
+
+static const char *name_label(const char *op, const char *field)
+{
+    const char *dot = op != NULL ? strchr(op, '.') : NULL;
+    if (dot == NULL || (strcmp(dot, ".create") != 0 && strcmp(dot, ".update") != 0 && strcmp(dot, ".patch") != 0))
+        return NULL;
+    size_t n = (size_t)(dot - op);
+    for (size_t i = 0; i < sizeof name_fields / sizeof name_fields[0]; i++)
+        if (strlen(name_fields[i].entity) == n && strncmp(op, name_fields[i].entity, n) == 0 &&
+            strcmp(field, name_fields[i].field) == 0)
+            return name_fields[i].label;
+    return NULL;
+}
+
+void json_text_fault_message_for(const struct json_text_fault *f, const char *op, char *out, size_t cap)
+{
+    if (f->kind != JSON_TEXT_NUL || f->field[0] == '\0') {
+        json_text_fault_message(f, out, cap);
+        return;
+    }
+    const char *label = f->data_member ? name_label(op, f->field) : NULL;
+    if (label != NULL)
+        snprintf(out, cap, "%s should not contain 0x00 symbol!", label);
+    else
+        snprintf(out, cap, "Validation error: %s should not contain 0x00 symbol", f->field);
 }

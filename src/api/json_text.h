@@ -21,6 +21,8 @@ struct json_text_fault {
     bool top_level;               /* in a member of the request object itself (a key, or its value) */
     char where[256];              /* "'data.title'", "a key of 'data'", "a key of the request" */
     char what[80];                /* "an overlong encoding", "a lone surrogate escape \uD800" */
+    char field[160];              /* a string value within data: its path below data, else "" */
+    bool data_member;             /* that value is a member of data itself ("title") */
 };
 
 /* Scans text[0..len). Returns true when every string is fine, else false with *fault filled (the
@@ -31,5 +33,12 @@ bool json_text_check(const char *text, size_t len, struct json_text_fault *fault
  * "Malformed JSON: a \u escape without four hex digits in 'data.title'", or for U+0000
  * ThingsBoard's "Request strings should not contain 0x00 symbol!". */
 void json_text_fault_message(const struct json_text_fault *f, char *out, size_t cap);
+
+/* The 400 message of a fault in a request for op. A U+0000 in a string value within data names its
+ * field as ThingsBoard does: the name field a write of op saves gets ThingsBoard's validateString
+ * message ("Customer title should not contain 0x00 symbol!", likewise Tenant title, Device name,
+ * Asset name, Edge name, Dashboard title), any other its @NoNullChar message ("Validation error:
+ * email should not contain 0x00 symbol"). Anything else: json_text_fault_message. */
+void json_text_fault_message_for(const struct json_text_fault *f, const char *op, char *out, size_t cap);
 
 #endif

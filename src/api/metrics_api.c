@@ -83,7 +83,9 @@ static void add_group_commit(cJSON *o)
     cJSON_AddNumberToObject(o, "replayed", (double)st.replayed);
     cJSON_AddNumberToObject(o, "throttled", (double)st.throttled);
     cJSON_AddNumberToObject(o, "passwordHashes", (double)st.password_hashes);
+    cJSON_AddNumberToObject(o, "writerPasswordHashes", (double)st.writer_password_hashes);
     cJSON_AddNumberToObject(o, "refusedReplies", (double)st.refused_replies);
+    cJSON_AddNumberToObject(o, "reads", (double)st.reads);
     cJSON_AddNumberToObject(o, "commitUsTotal", (double)st.commit_us);
     cJSON_AddNumberToObject(o, "commitUsMax", (double)st.max_commit_us);
     cJSON_AddItemToObject(o, "batchSizes", sizes);

@@ -39,6 +39,7 @@ int op_agent_ops(struct call *c)
         cJSON_AddItemToObject(o, "authorities", auth);
         cJSON_AddStringToObject(o, "summary", table[i].summary);
         cJSON_AddBoolToObject(o, "idempotent", (table[i].flags & OP_IDEMPOTENT) != 0);
+        cJSON_AddBoolToObject(o, "read", (table[i].flags & OP_READ) != 0);
         cJSON_AddItemToArray(ops, o);
     }
     c->result = cJSON_CreateObject();

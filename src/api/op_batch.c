@@ -4,9 +4,13 @@
  * command stands alone in its own savepoint. Each command runs as ctx->command = its index, so a
  * command that mails (user.create with sendActivationMail, user.sendActivationMail) composes its own
  * mail, and finds its own outcome in the second run (agent.c); a rolled-back command or batch
- * forgets the mails it composed. */
+ * forgets the mails it composed. Each command runs through run_op (pipeline.c) as the batch's caller,
+ * so it is audited as the same request alone would be: its audit row when it succeeds, its FAILURE
+ * row, written after its rollback, when it fails (an atomic batch keeps only that one). A command
+ * that checks or hashes a password is prepared on a verifier thread (op_batch_prepare). */
 #include "ops.h"
 
+#include "cmagent/audit.h"
 #include "cmagent/perm.h"
 #include "cmagent/store.h"
 
@@ -14,71 +18,90 @@
 #include <stdlib.h>
 #include <string.h>
 
-static cJSON *error_reply(const struct error *e)
+/* Command i ({op, data}) read: its operation and data (*empty holds the empty object made for a
+ * missing data). Returns the op, or NULL with ctx->err set. */
+static const struct op *read_command(struct ctx *ctx, const cJSON *cmd, size_t i, const cJSON **data,
+                                     cJSON **empty)
 {
-    return error_object(e);
-}
-
-/* Runs command i ({op, data}) as the batch's caller. Returns its reply object; *ok tells success. */
-static cJSON *run_command(struct call *c, const cJSON *cmd, size_t i, bool *ok)
-{
-    struct ctx *ctx = c->ctx;
-    const cJSON *name, *data, *item;
+    const cJSON *name, *item;
     const struct op *op;
-    cJSON *empty = NULL, *reply;
 
-    *ok = false;
-    error_clear(&ctx->err);
+    *empty = NULL;
     if (!cJSON_IsObject(cmd)) {
         error_set(&ctx->err, ERR_BAD_REQUEST, "Command %zu must be an object {\"op\":...,\"data\":{...}}", i);
-        return error_reply(&ctx->err);
+        return NULL;
     }
     cJSON_ArrayForEach(item, cmd) {
         if (strcmp(item->string, "op") != 0 && strcmp(item->string, "data") != 0) {
             error_set(&ctx->err, ERR_BAD_REQUEST, "Unknown key '%.64s' in command %zu", item->string, i);
-            return error_reply(&ctx->err);
+            return NULL;
         }
     }
     name = cJSON_GetObjectItemCaseSensitive(cmd, "op");
-    data = cJSON_GetObjectItemCaseSensitive(cmd, "data");
+    *data = cJSON_GetObjectItemCaseSensitive(cmd, "data");
     if (!cJSON_IsString(name)) {
         error_set(&ctx->err, ERR_BAD_REQUEST, "Command %zu: 'op' must be an operation name", i);
-        return error_reply(&ctx->err);
+        return NULL;
     }
     op = ops_lookup(name->valuestring);
     if (op == NULL) {
         error_set(&ctx->err, ERR_BAD_REQUEST, "Unknown operation '%.128s'", name->valuestring);
-        return error_reply(&ctx->err);
+        return NULL;
     }
     if (strcmp(op->name, "batch") == 0 || (op->flags & OP_ANONYMOUS)) {
         error_set(&ctx->err, ERR_BAD_REQUEST, "Operation '%s' cannot run inside a batch", op->name);
-        return error_reply(&ctx->err);
+        return NULL;
     }
-    if (!(op->authorities & AUTH_BIT(ctx->who.authority))) {
-        error_forbidden(&ctx->err);
-        return error_reply(&ctx->err);
-    }
-    if (data != NULL && !cJSON_IsNull(data) && !cJSON_IsObject(data)) {
+    if (*data != NULL && !cJSON_IsNull(*data) && !cJSON_IsObject(*data)) {
         error_set(&ctx->err, ERR_BAD_REQUEST, "Command %zu: 'data' must be a JSON object", i);
-        return error_reply(&ctx->err);
+        return NULL;
     }
-    if (data == NULL || cJSON_IsNull(data))
-        data = empty = cJSON_CreateObject();
+    if (*data == NULL || cJSON_IsNull(*data))
+        *data = *empty = cJSON_CreateObject();
+    return op;
+}
 
-    struct call sub = { .ctx = ctx, .op = op, .data = data, .result = NULL };
-    if (op->handler(&sub) != ERR_OK) {
-        cJSON_Delete(sub.result);
-        if (ctx->err.kind == ERR_OK)
-            error_set(&ctx->err, ERR_INTERNAL, "Internal error: the operation failed without a reason");
-        reply = error_reply(&ctx->err);
+/* Runs command i as the batch's caller (run_op). Returns its reply object; *ok tells success. A
+ * failed command's FAILURE audit row goes to *failure, for the batch to write once the command's
+ * writes are rolled back. */
+static cJSON *run_command(struct call *c, const cJSON *cmd, size_t i, bool *ok, struct audit_row **failure)
+{
+    struct ctx *ctx = c->ctx;
+    const cJSON *data = NULL;
+    cJSON *empty, *reply;
+
+    *ok = false;
+    *failure = NULL;
+    error_clear(&ctx->err);
+    const struct op *op = read_command(ctx, cmd, i, &data, &empty);
+    if (op == NULL)
+        return error_object(&ctx->err);
+    struct op_run run = { .op = op, .data = data, .command = true };
+    if (run_op(ctx, &run) != ERR_OK) {
+        *failure = op_failure_row(ctx, op, data);
+        reply = error_object(&ctx->err);
     } else {
         *ok = true;
         reply = cJSON_CreateObject();
         cJSON_AddNumberToObject(reply, "status", 200);
-        cJSON_AddItemToObject(reply, "data", sub.result != NULL ? sub.result : cJSON_CreateObject());
+        cJSON_AddItemToObject(reply, "data", run.result != NULL ? run.result : cJSON_CreateObject());
     }
     cJSON_Delete(empty);
     return reply;
+}
+
+/* Writes a failed command's FAILURE row, after its writes were rolled back. */
+static int keep_failure(struct ctx *ctx, struct audit_row *row)
+{
+    if (row == NULL)
+        return ERR_OK;
+    struct error reply_error = ctx->err;
+    int rc = audit_append(ctx, row);
+    audit_row_release(row);
+    free(row);
+    if (rc == ERR_OK)
+        ctx->err = reply_error;
+    return rc;
 }
 
 /* A positive number member of data, or 0. */
@@ -129,29 +152,94 @@ static int check_batch_rows(struct call *c, const cJSON *commands)
     return ERR_OK;
 }
 
-int op_batch(struct call *c)
+/* The batch's commands, checked before any runs: the keys, the count and the rows. NULL with
+ * ctx->err set when refused. */
+static const cJSON *batch_commands(struct call *c, bool *atomic)
 {
     static const char *const keys[] = { "commands", "atomic", NULL };
     struct ctx *ctx = c->ctx;
-    const cJSON *commands, *cmd;
-    bool atomic = false, present = false;
-    size_t n, i = 0, failed_at = 0;
-    bool any_failed = false;
+    const cJSON *commands;
+    bool present = false;
 
-    if (args_allow(c, keys) || arg_bool(c, "atomic", false, &atomic, &present))
-        return call_failed(c);
+    *atomic = false;
+    if (args_allow(c, keys) || arg_bool(c, "atomic", false, atomic, &present))
+        return NULL;
     commands = cJSON_GetObjectItemCaseSensitive(c->data, "commands");
-    if (commands == NULL || cJSON_IsNull(commands))
-        return error_set(&ctx->err, ERR_BAD_REQUEST, "'commands' is required");
+    if (commands == NULL || cJSON_IsNull(commands)) {
+        error_set(&ctx->err, ERR_BAD_REQUEST, "'commands' is required");
+        return NULL;
+    }
+    if (!cJSON_IsArray(commands)) {
+        error_set(&ctx->err, ERR_BAD_REQUEST, "'commands' must be an array of {\"op\",\"data\"} objects");
+        return NULL;
+    }
+    size_t n = (size_t)cJSON_GetArraySize(commands);
+    if (n > api_max_batch_commands()) {
+        error_set(&ctx->err, ERR_BAD_REQUEST,
+                  "The batch has %zu commands, more than the limit of %zu (max_batch_commands)", n,
+                  api_max_batch_commands());
+        return NULL;
+    }
+    return check_batch_rows(c, commands) == ERR_OK ? commands : NULL;
+}
+
+/* The verifier's run of a batch: each command's preparer, as the batch's caller, so that a password
+ * change inside a batch is hashed there and not on the writer. */
+void op_batch_prepare(struct call *c)
+{
+    const cJSON *cmd;
+    bool atomic;
+    size_t i = 0;
+    const cJSON *commands = batch_commands(c, &atomic);
+
+    cJSON_ArrayForEach(cmd, commands) {
+        const cJSON *data = NULL;
+        cJSON *empty = NULL;
+        const struct op *op = read_command(c->ctx, cmd, i++, &data, &empty);
+        if (op != NULL && op->prepare != NULL) {
+            struct op_run run = { .op = op, .data = data, .command = true, .prepare = true };
+            (void)run_op(c->ctx, &run);
+        }
+        cJSON_Delete(empty);
+    }
+    error_clear(&c->ctx->err);
+}
+
+bool op_batch_has_hash_work(const char *payload, size_t len)
+{
+    cJSON *root = cJSON_ParseWithLength(payload, len);
+    const cJSON *data = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "data") : NULL;
+    const cJSON *commands = cJSON_IsObject(data) ? cJSON_GetObjectItemCaseSensitive(data, "commands") : NULL;
+    const cJSON *cmd;
+    bool any = false;
+
     if (!cJSON_IsArray(commands))
-        return error_set(&ctx->err, ERR_BAD_REQUEST, "'commands' must be an array of {\"op\",\"data\"} objects");
-    n = (size_t)cJSON_GetArraySize(commands);
-    if (n > api_max_batch_commands())
-        return error_set(&ctx->err, ERR_BAD_REQUEST,
-                         "The batch has %zu commands, more than the limit of %zu (max_batch_commands)", n,
-                         api_max_batch_commands());
-    if (check_batch_rows(c, commands) != ERR_OK)
+        commands = NULL;
+    cJSON_ArrayForEach(cmd, commands) {
+        const cJSON *name = cJSON_IsObject(cmd) ? cJSON_GetObjectItemCaseSensitive(cmd, "op") : NULL;
+        const struct op *op = cJSON_IsString(name) ? ops_lookup(name->valuestring) : NULL;
+        if (op != NULL && op->prepare != NULL && !(op->flags & OP_ANONYMOUS) && strcmp(op->name, "batch") != 0) {
+            any = true;
+            break;
+        }
+    }
+    cJSON_Delete(root);
+    return any;
+}
+
+int op_batch(struct call *c)
+{
+    struct ctx *ctx = c->ctx;
+    const cJSON *cmd;
+    bool atomic = false;
+    size_t i = 0, failed_at = 0;
+    bool any_failed = false;
+    struct audit_row *failed_row = NULL;
+
+    const cJSON *commands = batch_commands(c, &atomic);
+    if (commands == NULL)
         return call_failed(c);
+    size_t n = (size_t)cJSON_GetArraySize(commands);
 
     cJSON *responses = cJSON_CreateArray(), *failed_reply = NULL;
     struct ctx_mark batch_mark = ctx_mark(ctx);
@@ -161,20 +249,28 @@ int op_batch(struct call *c)
     }
     cJSON_ArrayForEach(cmd, commands) {
         bool ok;
+        struct audit_row *failure;
         if (atomic && any_failed)
             break; /* the rest is not run: it answers 424 below */
         struct ctx_mark item_mark = { 0 };
         if (!atomic)
             item_mark = ctx_item_begin(ctx);
         ctx->command = i;
-        cJSON *reply = run_command(c, cmd, i, &ok);
+        cJSON *reply = run_command(c, cmd, i, &ok, &failure);
         ctx->command = 0;
-        if (!atomic)
+        if (!atomic) {
             ctx_item_end(ctx, item_mark, ok);
+            if (keep_failure(ctx, failure) != ERR_OK) {
+                cJSON_Delete(reply);
+                cJSON_Delete(responses);
+                return call_failed(c);
+            }
+        }
         if (!ok && atomic) {
             any_failed = true;
             failed_at = i;
             failed_reply = reply;
+            failed_row = failure;
         } else {
             cJSON_AddItemToArray(responses, reply);
         }
@@ -195,6 +291,11 @@ int op_batch(struct call *c)
             struct error e = { 0 };
             error_set(&e, ERR_NOT_APPLIED, "Not applied: command %zu failed and the batch was rolled back", failed_at);
             cJSON_AddItemToArray(responses, error_object(&e));
+        }
+        /* nothing of the batch was applied but the failed command's FAILURE row */
+        if (keep_failure(ctx, failed_row) != ERR_OK) {
+            cJSON_Delete(responses);
+            return call_failed(c);
         }
     } else if (atomic) {
         store_savepoint_release(ctx->store);

@@ -4,6 +4,7 @@
 #include "cmagent/customer.h"
 #include "cmagent/dashboard.h"
 #include "cmagent/user.h"
+#include "cmagent/validate.h"
 #include "render.h"
 
 #include <stdlib.h>
@@ -13,7 +14,6 @@
                         "email", "additionalInfo", "externalId"
 /* Read-only members a client may send back from a read; they are ignored. */
 #define READ_ONLY_FIELDS "createdTime", "tenantId", "name"
-#define CONFLICT_OPTIONS "nameConflictPolicy", "uniquifySeparator", "uniquifyStrategy"
 
 static int read_customer_fields(struct call *c, struct customer *cu)
 {
@@ -32,42 +32,10 @@ static int read_customer_fields(struct call *c, struct customer *cu)
     return ERR_OK;
 }
 
-static int read_conflict_options(struct call *c, struct name_conflict *nc, char **separator)
-{
-    char *policy = NULL, *strategy = NULL;
-    int rc = ERR_OK;
-
-    nc->policy = NAME_CONFLICT_FAIL;
-    nc->strategy = UNIQUIFY_RANDOM;
-    nc->separator = "_";
-    if (arg_string(c, "nameConflictPolicy", false, &policy) || arg_string(c, "uniquifySeparator", false, separator) ||
-        arg_string(c, "uniquifyStrategy", false, &strategy)) {
-        rc = call_failed(c);
-        goto out;
-    }
-    if (policy != NULL && strcmp(policy, "UNIQUIFY") == 0)
-        nc->policy = NAME_CONFLICT_UNIQUIFY;
-    else if (policy != NULL && strcmp(policy, "FAIL") != 0)
-        rc = error_set(&c->ctx->err, ERR_BAD_REQUEST, "nameConflictPolicy must be FAIL or UNIQUIFY");
-    if (strategy != NULL && strcmp(strategy, "INCREMENTAL") == 0)
-        nc->strategy = UNIQUIFY_INCREMENTAL;
-    else if (strategy != NULL && strcmp(strategy, "RANDOM") != 0)
-        rc = error_set(&c->ctx->err, ERR_BAD_REQUEST, "uniquifyStrategy must be RANDOM or INCREMENTAL");
-    if (*separator != NULL) {
-        if (strlen(*separator) > 16)
-            rc = error_set(&c->ctx->err, ERR_BAD_REQUEST, "uniquifySeparator must be at most 16 characters");
-        nc->separator = *separator;
-    }
-out:
-    free(policy);
-    free(strategy);
-    return rc;
-}
-
 static int reply_customer(struct call *c, int rc, struct customer *cu)
 {
     if (rc == ERR_OK)
-        c->result = render_customer(cu);
+        c->result = render_customer_reply(cu);
     customer_release(cu);
     return rc;
 }
@@ -83,7 +51,7 @@ int op_customer_create(struct call *c)
     if (cJSON_GetObjectItemCaseSensitive(c->data, "id") != NULL)
         return error_set(&c->ctx->err, ERR_BAD_REQUEST,
                          "Unknown key 'id' in data: customer.create makes a new id; use customer.update to save one");
-    if (args_allow(c, keys) || read_customer_fields(c, &cu) || read_conflict_options(c, &nc, &separator))
+    if (args_allow(c, keys) || read_customer_fields(c, &cu) || arg_name_conflict(c, &nc, &separator))
         rc = call_failed(c);
     else
         rc = customer_create(c->ctx, &cu, &nc);
@@ -101,7 +69,7 @@ static int save_customer(struct call *c)
     int rc;
 
     if (arg_id(c, "id", true, cu.id) || arg_int(c, "version", false, &cu.version, &has_version) ||
-        read_customer_fields(c, &cu) || read_conflict_options(c, &nc, &separator))
+        read_customer_fields(c, &cu) || arg_name_conflict(c, &nc, &separator))
         rc = call_failed(c);
     else
         rc = customer_update(c->ctx, &cu, has_version, &nc);
@@ -250,29 +218,60 @@ static cJSON *render_customers(const struct customer *items, size_t n)
 
 /* Offset paging answers ThingsBoard's PageData; with pageToken (a cursor) the page after it,
  * {"data","hasNext","nextPageToken"} without totals. Both give nextPageToken while hasNext. */
+#define FILTER_KEYS "email", "phone", "city", "country"
+
+/* The contact filters of customer.list: optional strings of at most 255 characters; "" is none. */
+static int read_filter(struct call *c, char *v[4], bool *any)
+{
+    static const char *const names[] = { FILTER_KEYS };
+    *any = false;
+    for (size_t i = 0; i < 4; i++) {
+        v[i] = NULL;
+        if (arg_string(c, names[i], false, &v[i]))
+            return ERR_BAD_REQUEST;
+        if (v[i] != NULL && utf8_length(v[i]) > FIELD_MAX_LENGTH)
+            return error_set(&c->ctx->err, ERR_BAD_REQUEST, "%s length must be equal or less than %d", names[i],
+                             FIELD_MAX_LENGTH);
+        if (v[i] != NULL && v[i][0] == '\0') {
+            free(v[i]);
+            v[i] = NULL;
+        }
+        *any = *any || v[i] != NULL;
+    }
+    return ERR_OK;
+}
+
 int op_customer_list(struct call *c)
 {
-    static const char *const keys[] = { PAGING_KEYS, "pageToken", NULL };
+    static const char *const keys[] = { PAGING_KEYS, "pageToken", FILTER_KEYS, NULL };
     struct page_request p;
     struct page_info info;
     struct customer *items = NULL;
     size_t n = 0;
-    char *token = NULL, *next = NULL;
-    bool has_next = false;
+    char *token = NULL, *next = NULL, *fv[4] = { NULL, NULL, NULL, NULL };
+    bool has_next = false, filtered = false;
     int rc;
 
-    if (args_allow(c, keys) || arg_string(c, "pageToken", false, &token) || arg_paging(c, &p)) {
+    if (args_allow(c, keys) || arg_string(c, "pageToken", false, &token) || read_filter(c, fv, &filtered) ||
+        arg_paging(c, &p)) {
         free(token);
+        for (size_t i = 0; i < 4; i++)
+            free(fv[i]);
         return call_failed(c);
     }
+    struct customer_filter filter = { fv[0], fv[1], fv[2], fv[3] };
     if (token != NULL && p.page != 0) {
         rc = error_set(&c->ctx->err, ERR_BAD_REQUEST, "Use either page or pageToken, not both");
+        goto out;
+    }
+    if (token != NULL && filtered) {
+        rc = error_set(&c->ctx->err, ERR_BAD_REQUEST, "pageToken does not combine with email, phone, city or country");
         goto out;
     }
     if (token != NULL) {
         rc = customer_list_after(c->ctx, &p, token, &items, &n, &has_next);
     } else {
-        rc = customer_list(c->ctx, &p, &items, &n, &info);
+        rc = customer_search(c->ctx, &p, filtered ? &filter : NULL, &items, &n, &info);
         has_next = rc == ERR_OK && info.has_next;
     }
     if (rc != ERR_OK)
@@ -293,6 +292,8 @@ out:
     customers_free(items, n);
     free(token);
     free(next);
+    for (size_t i = 0; i < 4; i++)
+        free(fv[i]);
     return rc;
 }
 

@@ -34,17 +34,20 @@ static int reply_dashboard(struct call *c, int rc, struct dashboard *d)
 
 int op_dashboard_create(struct call *c)
 {
-    static const char *const keys[] = { DASHBOARD_FIELDS, READ_ONLY_FIELDS, "version", NULL };
+    static const char *const keys[] = { DASHBOARD_FIELDS, READ_ONLY_FIELDS, "version", CONFLICT_OPTIONS, NULL };
     struct dashboard d = { 0 };
+    struct name_conflict nc;
+    char *separator = NULL;
     int rc;
 
     if (cJSON_GetObjectItemCaseSensitive(c->data, "id") != NULL)
         return error_set(&c->ctx->err, ERR_BAD_REQUEST,
                          "Unknown key 'id' in data: dashboard.create makes a new id; use dashboard.update to save one");
-    if (args_allow(c, keys) || read_fields(c, &d))
+    if (args_allow(c, keys) || read_fields(c, &d) || arg_name_conflict(c, &nc, &separator))
         rc = call_failed(c);
     else
-        rc = dashboard_create(c->ctx, &d);
+        rc = dashboard_create_named(c->ctx, &d, &nc);
+    free(separator);
     return reply_dashboard(c, rc, &d);
 }
 

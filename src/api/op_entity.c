@@ -31,16 +31,19 @@ static int read_fields(struct call *c, struct entity *e, bool *customer_given)
 static int reply_entity(struct call *c, int rc, struct entity *e)
 {
     if (rc == ERR_OK)
-        c->result = render_entity(e);
+        c->result = render_entity_reply(e);
     entity_release(e);
     return rc;
 }
 
 static int entity_op_create(struct call *c, enum entity_kind kind)
 {
-    static const char *const keys[] = { ENTITY_FIELDS, READ_ONLY_FIELDS, "version", NULL };
-    static const char *const edge_keys[] = { ENTITY_FIELDS, EDGE_FIELDS, READ_ONLY_FIELDS, "version", NULL };
+    static const char *const keys[] = { ENTITY_FIELDS, READ_ONLY_FIELDS, "version", CONFLICT_OPTIONS, NULL };
+    static const char *const edge_keys[] = { ENTITY_FIELDS, EDGE_FIELDS, READ_ONLY_FIELDS, "version", CONFLICT_OPTIONS,
+                                             NULL };
     struct entity e = { 0 };
+    struct name_conflict nc;
+    char *separator = NULL;
     bool given;
     int rc;
 
@@ -50,10 +53,12 @@ static int entity_op_create(struct call *c, enum entity_kind kind)
                          "Unknown key 'id' in data: %s.create makes a new id; use %s.update to save one",
                          kind == ENTITY_DEVICE ? "device" : kind == ENTITY_ASSET ? "asset" : "edge",
                          kind == ENTITY_DEVICE ? "device" : kind == ENTITY_ASSET ? "asset" : "edge");
-    if (args_allow(c, kind == ENTITY_EDGE ? edge_keys : keys) || read_fields(c, &e, &given))
+    if (args_allow(c, kind == ENTITY_EDGE ? edge_keys : keys) || read_fields(c, &e, &given) ||
+        arg_name_conflict(c, &nc, &separator))
         rc = call_failed(c);
     else
-        rc = entity_create(c->ctx, &e);
+        rc = entity_create_named(c->ctx, &e, &nc);
+    free(separator);
     return reply_entity(c, rc, &e);
 }
 
@@ -184,7 +189,7 @@ static int assign_item(struct call *c, enum entity_kind kind, const char *id, cJ
         return call_failed(c);
     int rc = entity_assign(c->ctx, kind, id, customer_id, &e);
     if (rc == ERR_OK)
-        *data = render_entity(&e);
+        *data = render_entity_reply(&e);
     entity_release(&e);
     return rc;
 }
@@ -194,7 +199,7 @@ static int unassign_item(struct call *c, enum entity_kind kind, const char *id, 
     struct entity e = { 0 };
     int rc = entity_unassign(c->ctx, kind, id, &e);
     if (rc == ERR_OK)
-        *data = render_entity(&e);
+        *data = render_entity_reply(&e);
     entity_release(&e);
     return rc;
 }
@@ -204,7 +209,7 @@ static int public_item(struct call *c, enum entity_kind kind, const char *id, cJ
     struct entity e = { 0 };
     int rc = entity_make_public(c->ctx, kind, id, &e);
     if (rc == ERR_OK)
-        *data = render_entity(&e);
+        *data = render_entity_reply(&e);
     entity_release(&e);
     return rc;
 }

@@ -51,7 +51,7 @@ static int read_tenant_fields(struct call *c, struct tenant *t)
 static int reply_tenant(struct call *c, int rc, struct tenant *t)
 {
     if (rc == ERR_OK)
-        c->result = render_tenant(t);
+        c->result = render_tenant_reply(t);
     tenant_release(t);
     return rc;
 }

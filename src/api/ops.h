@@ -13,6 +13,9 @@ enum op_flags {
     /* A write whose reply carries no secret: with an envelope id it is applied at most once per
      * principal, and a repeat is answered with the stored first reply (protocol section 7). */
     OP_IDEMPOTENT = 1u << 1,
+    /* Writes nothing, whoever calls it and whatever it answers: it runs on a read-only connection
+     * (a reader thread's), never on the writer. */
+    OP_READ = 1u << 2,
 };
 
 /* An operation's checks up to its first write, run ahead of the writer on a verifier thread to do
@@ -27,7 +30,43 @@ struct op {
     const char *summary;     /* one line, served by agent.ops */
     const char *audit_entity; /* writes: the entity type of their audit rows (NULL: a read, no row) */
     const char *audit_action; /* writes: the action type when no event names it (LOGIN, ...) */
+    op_preparer *prepare;    /* password work ahead of the writer (api_prepare), or NULL */
 };
+
+/* One operation run as one pipeline, whoever asks: a request (api_handle), the verifier's run of
+ * one (api_prepare, prepare set) and each command of a batch (command set). In order: the
+ * authentication of the envelope's token (not for a command, whose caller is the batch's, nor an
+ * anonymous operation), the per-principal rate limit (not in a prepare, a command or the second
+ * run of a request that awaited its mails), the binding of the reply destination (bind, when
+ * set: false stops there, refused), the authority, the preparer (a prepare ends there, having
+ * written nothing), the repeated request id (replayed), the handler under the read budget of
+ * max_reply, and the audit row the operation table names when the handler wrote none. */
+struct op_run {
+    const struct op *op;
+    const cJSON *data;        /* the operation's data object (never NULL) */
+    const cJSON *token;       /* the envelope's token member, or NULL */
+    const char *request_id;   /* the envelope's id, or NULL */
+    bool prepare;
+    bool command;
+    bool (*bind)(void *arg, const struct ctx *ctx);
+    void *bind_arg;
+    /* out */
+    bool refused;             /* bind refused the destination: nothing ran */
+    char *replayed;           /* the stored first reply of a repeated id (heap): nothing ran */
+    cJSON *result;            /* the handler's result on success (the caller owns it) */
+};
+
+/* Returns ERR_OK (r->result, or r->replayed, or r->refused set) or the error kind (ctx->err). */
+int run_op(struct ctx *ctx, struct op_run *r);
+
+/* The FAILURE audit row a failed op leaves (ctx->err its details), or NULL when none: an op
+ * without an audit entity, a rate-limited request, or one nobody authenticated made. For the
+ * caller to write after it rolled the failed op's writes back (ctx->kept, or audit_append). */
+struct audit_row *op_failure_row(struct ctx *ctx, const struct op *op, const cJSON *data);
+
+/* The per-principal rate limit's table (pipeline.c). */
+void pipeline_init(void);
+void pipeline_release(void);
 
 /* The settings api_init was given, and admission's budget tables (admit.c). */
 const struct api_settings *api_current_settings(void);
@@ -126,6 +165,9 @@ int op_dashboard_home(struct call *c);
 int op_customer_dashboards(struct call *c);
 /* batch */
 int op_batch(struct call *c);
+void op_batch_prepare(struct call *c);
+/* Whether a batch payload holds a command whose operation has a preparer. */
+bool op_batch_has_hash_work(const char *payload, size_t len);
 
 /* The most ids one request may name ("ids", "customerIds"; protocol §5.1). */
 #define MAX_IDS 1000

@@ -1,10 +1,13 @@
-/* render.c: entities to JSON, and the body of change events (protocol §6). */
+/* render.c: entities to JSON, and the body of change events (protocol §6). Render once: the entity
+ * of an event is printed once, when the event is rendered; its audit row's actionData and the
+ * operation's reply reuse that text (see render_forget). */
 #include "render.h"
 
 #include "call.h"
 #include "cmagent/api.h"
 #include "cmagent/events.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -184,6 +187,94 @@ static cJSON *render_event_entity(const struct event *ev)
     return cJSON_CreateNull();
 }
 
+/* The entity text of the last event this thread rendered, while its operation runs: the event it
+ * was for (its seq), and the entity struct, id and version it was made from. */
+static _Thread_local struct {
+    const struct event *ev;
+    int64_t seq;
+    const void *entity;
+    char id[UUID_STR_LEN];
+    int64_t version;
+    char *text;
+} last;
+
+void render_forget(void)
+{
+    cJSON_free(last.text);
+    memset(&last, 0, sizeof last);
+}
+
+void api_render_done(void) { render_forget(); }
+
+/* The id and version of an event's entity, when its reply renders it as the event does. */
+static bool entity_key(const struct event *ev, const char **id, int64_t *version)
+{
+    if (ev->entity == NULL)
+        return false;
+    if (strcmp(ev->entity_type, "CUSTOMER") == 0) {
+        *id = ((const struct customer *)ev->entity)->id;
+        *version = ((const struct customer *)ev->entity)->version;
+    } else if (strcmp(ev->entity_type, "TENANT") == 0) {
+        *id = ((const struct tenant *)ev->entity)->id;
+        *version = ((const struct tenant *)ev->entity)->version;
+    } else if (strcmp(ev->entity_type, "DEVICE") == 0 || strcmp(ev->entity_type, "ASSET") == 0 ||
+               strcmp(ev->entity_type, "EDGE") == 0) {
+        *id = ((const struct entity *)ev->entity)->id;
+        *version = ((const struct entity *)ev->entity)->version;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/* The event's entity as text, printed once and kept for its audit row and the reply. */
+static const char *event_entity_text(const struct event *ev)
+{
+    const char *id = "";
+    int64_t version = 0;
+
+    if (last.text != NULL && last.ev == ev && last.seq == ev->seq)
+        return last.text;
+    render_forget();
+    cJSON *entity = render_event_entity(ev);
+    last.text = cJSON_PrintUnformatted(entity);
+    cJSON_Delete(entity);
+    last.ev = ev;
+    last.seq = ev->seq;
+    if (entity_key(ev, &id, &last.version)) {
+        last.entity = ev->entity;
+        snprintf(last.id, sizeof last.id, "%s", id);
+    }
+    (void)version;
+    return last.text;
+}
+
+/* The kept text when entity (id, version) is the one the last event rendered, else NULL. */
+static cJSON *reuse(const void *entity, const char *id, int64_t version)
+{
+    if (last.text == NULL || last.entity != entity || last.version != version || strcmp(last.id, id) != 0)
+        return NULL;
+    return cJSON_CreateRaw(last.text);
+}
+
+cJSON *render_customer_reply(const struct customer *c)
+{
+    cJSON *o = reuse(c, c->id, c->version);
+    return o != NULL ? o : render_customer(c);
+}
+
+cJSON *render_tenant_reply(const struct tenant *t)
+{
+    cJSON *o = reuse(t, t->id, t->version);
+    return o != NULL ? o : render_tenant(t);
+}
+
+cJSON *render_entity_reply(const struct entity *e)
+{
+    cJSON *o = reuse(e, e->id, e->version);
+    return o != NULL ? o : render_entity(e);
+}
+
 static void add_if(cJSON *o, const char *key, const char *value)
 {
     if (value != NULL && value[0] != '\0')
@@ -214,7 +305,7 @@ char *api_render_event(const struct event *ev, const struct principal *who)
     add_if(m, "assignedCustomerName", ev->assigned_customer_name);
     add_if(m, "unassignedCustomerId", ev->unassigned_customer_id);
     add_if(m, "unassignedCustomerName", ev->unassigned_customer_name);
-    cJSON_AddItemToObject(o, "data", render_event_entity(ev));
+    cJSON_AddItemToObject(o, "data", cJSON_CreateRaw(event_entity_text(ev)));
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return text;
@@ -225,7 +316,7 @@ char *api_render_audit(const struct event *ev, const struct principal *who)
     cJSON *o = cJSON_CreateObject();
     (void)who;
     if (strcmp(ev->type, "ENTITY_CREATED") == 0 || strcmp(ev->type, "ENTITY_UPDATED") == 0) {
-        cJSON_AddItemToObject(o, "entity", render_event_entity(ev));
+        cJSON_AddItemToObject(o, "entity", cJSON_CreateRaw(event_entity_text(ev)));
     } else {
         cJSON_AddStringToObject(o, "entityId", ev->entity_id);
         add_if(o, "assignedCustomerId", ev->assigned_customer_id);

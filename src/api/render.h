@@ -22,6 +22,13 @@ cJSON *render_entity(const struct entity *e);
 /* A dashboard. with_configuration false gives ThingsBoard's DashboardInfo (listings); blank_configuration
  * puts "" in its place, as ThingsBoard's rule-engine messages do. */
 cJSON *render_dashboard(const struct dashboard *d, bool with_configuration, bool blank_configuration);
+/* The reply's rendering of an entity the running operation's last event rendered (the same struct,
+ * id and version): that event's text again, as a raw node not to be changed; else as above. */
+cJSON *render_customer_reply(const struct customer *c);
+cJSON *render_tenant_reply(const struct tenant *t);
+cJSON *render_entity_reply(const struct entity *e);
+/* Forgets the kept text (at the end of every handler's run, so nothing outlives its operation). */
+void render_forget(void);
 /* An audit row as ThingsBoard's AuditLog JSON. */
 cJSON *render_audit_row(const struct audit_row *r);
 

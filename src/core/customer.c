@@ -5,7 +5,6 @@
 #include "cmagent/events.h"
 #include "cmagent/paging.h"
 #include "cmagent/perm.h"
-#include "cmagent/secret.h"
 #include "cmagent/store_customer.h"
 #include "cmagent/store_dashboard.h"
 #include "cmagent/store_tenant.h"
@@ -18,9 +17,10 @@
 #include <string.h>
 
 static const struct sort_column customer_sort[] = {
-    { "createdTime", "created_time" }, { "title", "title" }, { "email", "email" },
-    { "country", "country" }, { "state", "state" }, { "city", "city" }, { "address", "address" },
-    { "address2", "address2" }, { "zip", "zip" }, { "phone", "phone" }, { "id", "id" },
+    { "createdTime", "created_time" }, { "title", "title" }, { "email", "email COLLATE NOCASE" },
+    { "country", "country COLLATE NOCASE" }, { "state", "state" }, { "city", "city COLLATE NOCASE" },
+    { "address", "address" }, { "address2", "address2" }, { "zip", "zip" }, { "phone", "phone COLLATE NOCASE" },
+    { "id", "id" },
     { NULL, NULL },
 };
 
@@ -44,47 +44,16 @@ static int validate_customer(struct ctx *ctx, const struct customer *c)
     return ERR_OK;
 }
 
-static bool title_taken(char **titles, size_t n, const char *candidate)
-{
-    for (size_t i = 0; i < n; i++)
-        if (titles[i] != NULL && strcmp(titles[i], candidate) == 0)
-            return true;
-    return false;
-}
-
-/* AbstractEntityService.uniquifyEntityName: when the title is taken, append separator and either
- * 6 random alphanumerics or the first free 1, 2, 3, ... */
+/* UNIQUIFY against every title of the tenant that starts with c's (uniquify.h). */
 static int uniquify_title(struct ctx *ctx, struct customer *c, const struct name_conflict *nc)
 {
-    static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    const char *sep = nc->separator ? nc->separator : "_";
     char **titles = NULL;
     size_t n = 0;
     int rc = store_customer_titles_with_prefix(ctx->store, ctx->who.tenant_id, c->title, &titles, &n);
 
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
-    if (title_taken(titles, n, c->title)) {
-        size_t len = strlen(c->title) + strlen(sep) + 24;
-        char *candidate = xcalloc(len, 1);
-        for (int64_t i = 1;; i++) {
-            if (nc->strategy == UNIQUIFY_INCREMENTAL) {
-                snprintf(candidate, len, "%s%s%lld", c->title, sep, (long long)i);
-            } else {
-                unsigned char r[6];
-                char suffix[7];
-                secret_random(r, sizeof r);
-                for (int j = 0; j < 6; j++)
-                    suffix[j] = alnum[r[j] % (sizeof alnum - 1)];
-                suffix[6] = '\0';
-                snprintf(candidate, len, "%s%s%s", c->title, sep, suffix);
-            }
-            if (!title_taken(titles, n, candidate))
-                break;
-        }
-        free(c->title);
-        c->title = candidate;
-    }
+    name_uniquify(&c->title, nc, titles, n);
     for (size_t i = 0; i < n; i++)
         free(titles[i]);
     free(titles);
@@ -288,6 +257,12 @@ int customer_get_by_ids(struct ctx *ctx, char (*ids)[UUID_STR_LEN], size_t nids,
 int customer_list(struct ctx *ctx, const struct page_request *p, struct customer **items, size_t *n,
                   struct page_info *info)
 {
+    return customer_search(ctx, p, NULL, items, n, info);
+}
+
+int customer_search(struct ctx *ctx, const struct page_request *p, const struct customer_filter *f,
+                    struct customer **items, size_t *n, struct page_info *info)
+{
     const char *column;
     int64_t total = 0;
 
@@ -295,8 +270,8 @@ int customer_list(struct ctx *ctx, const struct page_request *p, struct customer
     *n = 0;
     if (perm_require(ctx, AUTH_TENANT) != ERR_OK || paging_validate(ctx, p, customer_sort, &column) != ERR_OK)
         return ctx->err.kind;
-    int rc = store_customer_page(ctx->store, ctx->who.tenant_id, p->text_search, column, p->descending,
-                                 p->page_size, paging_offset(p), items, n, &total);
+    int rc = store_customer_search(ctx->store, ctx->who.tenant_id, p->text_search, f, column, p->descending,
+                                   p->page_size, paging_offset(p), items, n, &total);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
     paging_info(p, total, info);

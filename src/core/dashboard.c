@@ -75,12 +75,34 @@ static int emit(struct ctx *ctx, const char *type, const struct dashboard *d, co
     return events_emit(ctx, &ev);
 }
 
-int dashboard_create(struct ctx *ctx, struct dashboard *d)
+/* UNIQUIFY against every dashboard title of the tenant that starts with d's. Titles need not be
+ * unique (ThingsBoard has no such rule), so FAIL checks nothing. */
+static int uniquify_title(struct ctx *ctx, struct dashboard *d, const struct name_conflict *nc)
+{
+    char **titles = NULL;
+    size_t n = 0;
+    int rc = store_dashboard_titles_with_prefix(ctx->store, d->tenant_id, d->title, &titles, &n);
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    name_uniquify(&d->title, nc, titles, n);
+    for (size_t i = 0; i < n; i++)
+        free(titles[i]);
+    free(titles);
+    if (utf8_length(d->title) > FIELD_MAX_LENGTH)
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "Validation error: title length must be equal or less than 255");
+    return ERR_OK;
+}
+
+int dashboard_create(struct ctx *ctx, struct dashboard *d) { return dashboard_create_named(ctx, d, NULL); }
+
+int dashboard_create_named(struct ctx *ctx, struct dashboard *d, const struct name_conflict *nc)
 {
     if (perm_require(ctx, AUTH_TENANT) != ERR_OK)
         return ctx->err.kind;
     strcpy(d->tenant_id, ctx->who.tenant_id);
     if (validate_dashboard(ctx, d) != ERR_OK || check_limit(ctx) != ERR_OK)
+        return ctx->err.kind;
+    if (nc != NULL && nc->policy == NAME_CONFLICT_UNIQUIFY && uniquify_title(ctx, d, nc) != ERR_OK)
         return ctx->err.kind;
     uuid_generate(d->id);
     d->created_time = ctx->now;

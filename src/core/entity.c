@@ -172,7 +172,26 @@ static void random_secret(char *out, size_t len)
     out[len - 1] = '\0';
 }
 
-int entity_create(struct ctx *ctx, struct entity *e)
+/* UNIQUIFY against every name of the tenant's entities of e's kind that starts with e's. */
+static int uniquify_name(struct ctx *ctx, struct entity *e, const struct name_conflict *nc)
+{
+    char **names = NULL;
+    size_t n = 0;
+    int rc = store_entity_names_with_prefix(ctx->store, e->kind, e->tenant_id, e->name, &names, &n);
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    name_uniquify(&e->name, nc, names, n);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    if (utf8_length(e->name) > FIELD_MAX_LENGTH)
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "Validation error: name length must be equal or less than 255");
+    return ERR_OK;
+}
+
+int entity_create(struct ctx *ctx, struct entity *e) { return entity_create_named(ctx, e, NULL); }
+
+int entity_create_named(struct ctx *ctx, struct entity *e, const struct name_conflict *nc)
 {
     if (perm_require(ctx, AUTH_TENANT) != ERR_OK)
         return ctx->err.kind;
@@ -192,8 +211,11 @@ int entity_create(struct ctx *ctx, struct entity *e)
             e->secret = xstrdup_or_null(secret);
         }
     }
-    if (validate_entity(ctx, e) != ERR_OK || check_owner(ctx, e) != ERR_OK || check_limit(ctx, e->kind) != ERR_OK ||
-        check_unique_name(ctx, e) != ERR_OK)
+    if (validate_entity(ctx, e) != ERR_OK || check_owner(ctx, e) != ERR_OK || check_limit(ctx, e->kind) != ERR_OK)
+        return ctx->err.kind;
+    if (nc != NULL && nc->policy == NAME_CONFLICT_UNIQUIFY && uniquify_name(ctx, e, nc) != ERR_OK)
+        return ctx->err.kind;
+    if (check_unique_name(ctx, e) != ERR_OK)
         return ctx->err.kind;
     uuid_generate(e->id);
     e->created_time = ctx->now;

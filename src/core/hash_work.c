@@ -35,6 +35,12 @@ void hash_work_free(struct hash_work *w)
 
 size_t hash_work_computed(const struct hash_work *w) { return w != NULL ? w->computed : 0; }
 
+void hash_work_clear(struct hash_work *w)
+{
+    if (w != NULL)
+        w->n = w->computed = 0;
+}
+
 void hash_work_reset_count(struct hash_work *w)
 {
     if (w != NULL)

@@ -1,11 +1,13 @@
 /* tenant.c: the rules of tenant management, reserved to the system administrator: validation
- * (TenantDataValidator), limits, optimistic locking, reads, listings and the delete cascade. */
+ * (TenantDataValidator), limits, optimistic locking, reads, listings and the delete cascade, which
+ * deletes the users at once and the rest in chunks afterwards (tenant_delete_run_chunk). */
 #include "cmagent/tenant.h"
 
 #include "cmagent/events.h"
 #include "cmagent/paging.h"
 #include "cmagent/perm.h"
 #include "cmagent/store_tenant.h"
+#include "cmagent/store_tenant_job.h"
 #include "cmagent/validate.h"
 
 #include <string.h>
@@ -117,7 +119,8 @@ int tenant_delete(struct ctx *ctx, const char *id)
 
     if (perm_tenant(ctx) != ERR_OK || load_tenant(ctx, id, &t) != ERR_OK)
         return ctx->err.kind;
-    int rc = store_tenant_delete(ctx->store, t.id);
+    /* The users go now (their tokens stop working), the rest in chunks: the tenant reads as gone. */
+    int rc = store_tenant_job_add(ctx->store, t.id, ctx->now);
     if (rc != STORE_OK)
         rc = ctx_store_failed(ctx, rc);
     else
@@ -142,4 +145,34 @@ int tenant_list(struct ctx *ctx, const struct page_request *p, struct tenant **i
         return ctx_store_failed(ctx, rc);
     paging_info(p, total, info);
     return ERR_OK;
+}
+
+int tenant_delete_run_chunk(struct store *s, int64_t limit, struct tenant_delete_chunk *out)
+{
+    int64_t left = limit;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    rc = store_tenant_job_oldest(s, &out->job);
+    if (rc == STORE_NOT_FOUND) {
+        out->idle = true;
+        return STORE_OK;
+    }
+    if (rc != STORE_OK)
+        return rc;
+    /* The tables in order: one that gives fewer rows than asked for has none left. */
+    for (int k = 0; k < TENANT_JOB_TABLES && left > 0; k++) {
+        int64_t changed = 0;
+        rc = store_tenant_job_delete_rows(s, k, out->job.tenant_id, left, &changed);
+        if (rc != STORE_OK)
+            return rc;
+        left -= changed;
+    }
+    out->rows = limit - left;
+    out->job.deleted += out->rows;
+    if (left > 0) {
+        out->finished = true;
+        return store_tenant_job_finish(s, out->job.tenant_id);
+    }
+    return store_tenant_job_progress(s, out->job.tenant_id, out->rows);
 }

@@ -516,6 +516,7 @@ void store_close(struct store *s)
 static int exec_cached(struct store *s, const char *sql) { return store_exec_stmt(s, store_stmt(s, sql)); }
 
 static const char begin_sql[] = "BEGIN IMMEDIATE";
+static const char begin_read_sql[] = "BEGIN DEFERRED";
 static const char commit_sql[] = "COMMIT";
 static const char rollback_sql[] = "ROLLBACK";
 static const char savepoint_sql[] = "SAVEPOINT request";
@@ -537,6 +538,7 @@ static int end_unsynced(struct store *s, int rc)
 }
 
 int store_begin(struct store *s) { return exec_cached(s, begin_sql); }
+int store_begin_read(struct store *s) { return exec_cached(s, begin_read_sql); }
 int store_begin_unsynced(struct store *s)
 {
     if (exec_cached(s, unsynced_sql) != STORE_OK)

@@ -151,13 +151,107 @@ int store_customer_count(struct store *s, const char *tenant_id, int64_t *count)
     return store_row_count(s, tenant_id, "customer", count);
 }
 
-int store_customer_page(struct store *s, const char *tenant_id, const char *text_search,
-                        const char *sort_column, int descending, int64_t limit, int64_t offset,
-                        struct customer **items, size_t *n, int64_t *total)
+/* The contact filters of a search: each a prefix, ASCII case ignored, read as a range of the
+ * (tenant_id, <column> COLLATE NOCASE, id) index: [prefix, prefix U+110000) holds every valid UTF-8
+ * text that starts with it. Appends their SQL to where (parameters from ?5 on) and returns how many. */
+static const char *const filter_columns[] = { "email", "phone", "city", "country" };
+#define PREFIX_END "\xf4\x90\x80\x80"
+
+static const char *filter_value(const struct customer_filter *f, size_t i)
 {
-    static const char count_sql[] =
-        "SELECT count(*) FROM customer WHERE tenant_id = ?1 AND (?2 IS NULL OR title LIKE '%' || ?2 || '%' ESCAPE '\\')";
-    char sql[512];
+    if (f == NULL)
+        return NULL;
+    const char *v[] = { f->email, f->phone, f->city, f->country };
+    return v[i];
+}
+
+static void filter_sql(const struct customer_filter *f, char *where, size_t cap)
+{
+    size_t o = 0;
+    int param = 5;
+    where[0] = '\0';
+    for (size_t i = 0; i < 4; i++) {
+        if (filter_value(f, i) == NULL)
+            continue;
+        o += (size_t)snprintf(where + o, cap - o, " AND %s >= ?%d COLLATE NOCASE AND %s < ?%d COLLATE NOCASE",
+                              filter_columns[i], param, filter_columns[i], param + 1);
+        param += 2;
+    }
+}
+
+/* Binds the filters' bounds from ?5 on; the upper bounds are kept in ends (freed by the caller). */
+static void filter_bind(sqlite3_stmt *st, const struct customer_filter *f, char *ends[4])
+{
+    int param = 5;
+    for (size_t i = 0; i < 4; i++) {
+        const char *v = filter_value(f, i);
+        ends[i] = NULL;
+        if (v == NULL)
+            continue;
+        size_t n = strlen(v);
+        ends[i] = malloc(n + sizeof PREFIX_END);
+        if (ends[i] != NULL) {
+            memcpy(ends[i], v, n);
+            memcpy(ends[i] + n, PREFIX_END, sizeof PREFIX_END);
+        }
+        bind_text(st, param, v);
+        bind_text(st, param + 1, ends[i] != NULL ? ends[i] : v);
+        param += 2;
+    }
+}
+
+static bool filter_any(const struct customer_filter *f)
+{
+    for (size_t i = 0; i < 4; i++)
+        if (filter_value(f, i) != NULL)
+            return true;
+    return false;
+}
+
+static void free_ends(char *ends[4])
+{
+    for (size_t i = 0; i < 4; i++)
+        free(ends[i]);
+}
+
+#define TITLE_MATCH " AND (?2 IS NULL OR title LIKE '%' || ?2 || '%' ESCAPE '\\')"
+
+static int count_matches(struct store *s, const char *tenant_id, const char *pattern, const struct customer_filter *f,
+                         const char *where, int64_t *total)
+{
+    char sql[512], *ends[4];
+    sqlite3_stmt *st = NULL;
+
+    if (pattern == NULL && !filter_any(f))
+        return store_customer_count(s, tenant_id, total);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM customer WHERE tenant_id = ?1%s%s", TITLE_MATCH, where);
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return store_rc(s, rc);
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, pattern);
+    filter_bind(st, f, ends);
+    rc = store_query_int(s, st, total);
+    free_ends(ends);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Rows of equal sort value follow id ascending; for the contact columns (sorted COLLATE NOCASE) id
+ * in the sort's direction, so that a descending page walks their index backwards instead of
+ * sorting a whole group of equal values (a country's customers). */
+static const char *tie_break(const char *sort_column, int descending)
+{
+    if (strcmp(sort_column, "id") == 0)
+        return "";
+    return descending && strstr(sort_column, "COLLATE NOCASE") != NULL ? ", id DESC" : ", id ASC";
+}
+
+int store_customer_search(struct store *s, const char *tenant_id, const char *text_search,
+                          const struct customer_filter *filter, const char *sort_column, int descending,
+                          int64_t limit, int64_t offset, struct customer **items, size_t *n, int64_t *total)
+{
+    char sql[1024], where[512], *ends[4] = { NULL, NULL, NULL, NULL };
     sqlite3_stmt *st = NULL;
     char *pattern = text_search ? like_escape(text_search) : NULL;
     int rc;
@@ -165,26 +259,13 @@ int store_customer_page(struct store *s, const char *tenant_id, const char *text
     *items = NULL;
     *n = 0;
     *total = 0;
-    if (pattern == NULL) {
-        rc = store_customer_count(s, tenant_id, total);
-    } else {
-        sqlite3_stmt *cst = store_stmt(s, count_sql);
-        if (cst == NULL) {
-            free(pattern);
-            return STORE_ERROR;
-        }
-        bind_text(cst, 1, tenant_id);
-        bind_text(cst, 2, pattern);
-        rc = store_query_int(s, cst, total);
-    }
+    filter_sql(filter, where, sizeof where);
+    rc = count_matches(s, tenant_id, pattern, filter, where, total);
     if (rc != STORE_OK)
         goto out;
-
     snprintf(sql, sizeof sql,
-             "SELECT " CUSTOMER_COLUMNS " FROM customer WHERE tenant_id = ?1"
-             " AND (?2 IS NULL OR title LIKE '%%' || ?2 || '%%' ESCAPE '\\')"
-             " ORDER BY %s %s%s LIMIT ?3 OFFSET ?4",
-             sort_column, descending ? "DESC" : "ASC", strcmp(sort_column, "id") == 0 ? "" : ", id ASC");
+             "SELECT " CUSTOMER_COLUMNS " FROM customer WHERE tenant_id = ?1%s%s ORDER BY %s %s%s LIMIT ?3 OFFSET ?4",
+             TITLE_MATCH, where, sort_column, descending ? "DESC" : "ASC", tie_break(sort_column, descending));
     rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK) {
         rc = store_rc(s, rc);
@@ -194,11 +275,21 @@ int store_customer_page(struct store *s, const char *tenant_id, const char *text
     bind_text(st, 2, pattern);
     sqlite3_bind_int64(st, 3, limit);
     sqlite3_bind_int64(st, 4, offset);
+    filter_bind(st, filter, ends);
     rc = collect(s, st, items, n);
 out:
+    free_ends(ends);
     sqlite3_finalize(st);
     free(pattern);
     return rc;
+}
+
+int store_customer_page(struct store *s, const char *tenant_id, const char *text_search,
+                        const char *sort_column, int descending, int64_t limit, int64_t offset,
+                        struct customer **items, size_t *n, int64_t *total)
+{
+    return store_customer_search(s, tenant_id, text_search, NULL, sort_column, descending, limit, offset, items, n,
+                                 total);
 }
 
 int store_customer_delete(struct store *s, const char *id)

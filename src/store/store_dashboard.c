@@ -57,6 +57,21 @@ static int load_assigned(struct store *s, struct dashboard *d)
     return rc;
 }
 
+int store_dashboard_titles_with_prefix(struct store *s, const char *tenant_id, const char *prefix, char ***titles,
+                                       size_t *n)
+{
+    static const char sql[] = "SELECT title FROM dashboard WHERE tenant_id = ?1 AND substr(title, 1, length(?2)) = ?2";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    void *rows;
+    if (st != NULL) {
+        bind_text(st, 1, tenant_id);
+        bind_text(st, 2, prefix);
+    }
+    int rc = store_collect(s, st, sizeof **titles, store_read_text, NULL, store_texts_free, &rows, n);
+    *titles = rows;
+    return rc;
+}
+
 int store_dashboard_insert(struct store *s, const struct dashboard *d)
 {
     static const char sql[] = "INSERT INTO dashboard(" DASHBOARD_COLUMNS ") VALUES (?,?,?,?,?,?)";

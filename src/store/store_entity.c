@@ -140,6 +140,29 @@ int store_entity_get_by_name(struct store *s, enum entity_kind kind, const char 
     return store_get_one(s, st, read_row, &kind, out);
 }
 
+int store_entity_names_with_prefix(struct store *s, enum entity_kind kind, const char *tenant_id, const char *prefix,
+                                   char ***names, size_t *n)
+{
+    static const char *const sql[ENTITY_KINDS] = {
+        "SELECT name FROM device WHERE tenant_id = ?1 AND substr(name, 1, length(?2)) = ?2",
+        "SELECT name FROM asset WHERE tenant_id = ?1 AND substr(name, 1, length(?2)) = ?2",
+        "SELECT name FROM edge WHERE tenant_id = ?1 AND substr(name, 1, length(?2)) = ?2",
+    };
+    void *rows;
+    *names = NULL;
+    *n = 0;
+    if (!kind_ok(kind))
+        return STORE_ERROR;
+    sqlite3_stmt *st = store_stmt(s, sql[kind]);
+    if (st != NULL) {
+        bind_text(st, 1, tenant_id);
+        bind_text(st, 2, prefix);
+    }
+    int rc = store_collect(s, st, sizeof **names, store_read_text, NULL, store_texts_free, &rows, n);
+    *names = rows;
+    return rc;
+}
+
 int store_entity_count(struct store *s, enum entity_kind kind, const char *tenant_id, int64_t *count)
 {
     *count = 0;

@@ -264,6 +264,23 @@ static const char *const migrations[] = {
     "  UPDATE OR IGNORE broker_account SET version = version + 1 WHERE user_id = OLD.id; END;"
     "CREATE TRIGGER broker_key_delete AFTER DELETE ON auth_token WHEN OLD.kind = 'api_key' BEGIN"
     "  UPDATE OR IGNORE broker_account SET version = version + 1 WHERE key_id = OLD.id; END;",
+
+    /* 9: deleted tenants whose rows are still to be deleted. tenant.delete deletes the tenant's users
+     * and records the job in its own transaction; from then on the tenant reads as gone, and the
+     * writer deletes its devices, assets, edges, dashboards and customers, then the tenant row, in
+     * small transactions of their own between requests, so a tenant with a million devices never
+     * holds the writer for seconds. */
+    "CREATE TABLE tenant_delete_job ("
+    "  tenant_id TEXT PRIMARY KEY,"
+    "  created_time INTEGER NOT NULL,"
+    "  deleted INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
+
+    /* 10: customers searched and sorted by contact fields (customer.list email, phone, city, country):
+     * one index each, ASCII case ignored, so a prefix is a range and a sort a walk. */
+    "CREATE INDEX customer_email ON customer(tenant_id, email COLLATE NOCASE, id);"
+    "CREATE INDEX customer_phone ON customer(tenant_id, phone COLLATE NOCASE, id);"
+    "CREATE INDEX customer_city ON customer(tenant_id, city COLLATE NOCASE, id);"
+    "CREATE INDEX customer_country ON customer(tenant_id, country COLLATE NOCASE, id);",
 };
 
 const char *const *store_schema_migrations(size_t *count)

@@ -1,5 +1,5 @@
-/* store_tenant.c: SQL of the tenant table, and the delete cascade over the tenant's customers and
- * users (credentials and tokens follow the users by ON DELETE CASCADE). */
+/* store_tenant.c: SQL of the tenant table. A deleted tenant's rows are deleted in chunks
+ * (store_tenant_job.c); meanwhile the tenant reads as gone. */
 #include "cmagent/store_tenant.h"
 
 #include "store_int.h"
@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A deleted tenant whose rows are still being deleted (store_tenant_job.h) reads as gone. */
+#define NOT_DELETED " AND NOT EXISTS (SELECT 1 FROM tenant_delete_job j WHERE j.tenant_id = tenant.id)"
 
 #define TENANT_COLUMNS \
     "id, created_time, title, country, state, city, address, address2, zip, phone, email," \
@@ -89,7 +92,7 @@ int store_tenant_update(struct store *s, const struct tenant *t)
 
 int store_tenant_get(struct store *s, const char *id, struct tenant *out)
 {
-    static const char sql[] = "SELECT " TENANT_COLUMNS " FROM tenant WHERE id = ?";
+    static const char sql[] = "SELECT " TENANT_COLUMNS " FROM tenant WHERE id = ?" NOT_DELETED;
     sqlite3_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
@@ -97,49 +100,9 @@ int store_tenant_get(struct store *s, const char *id, struct tenant *out)
     return store_get_one(s, st, read_row, NULL, out);
 }
 
-/* Runs one cached "DELETE ... WHERE <column> = ?" statement for id. */
-static int delete_where(struct store *s, const char *sql, const char *id)
-{
-    sqlite3_stmt *st = store_stmt(s, sql);
-    if (st == NULL)
-        return STORE_ERROR;
-    bind_text(st, 1, id);
-    return store_exec_stmt(s, st);
-}
-
-int store_tenant_delete(struct store *s, const char *id)
-{
-    static const char users_sql[] = "DELETE FROM tb_user WHERE tenant_id = ?";
-    static const char devices_sql[] = "DELETE FROM device WHERE tenant_id = ?";
-    static const char assets_sql[] = "DELETE FROM asset WHERE tenant_id = ?";
-    static const char edges_sql[] = "DELETE FROM edge WHERE tenant_id = ?";
-    static const char dashboards_sql[] = "DELETE FROM dashboard WHERE tenant_id = ?";
-    static const char customers_sql[] = "DELETE FROM customer WHERE tenant_id = ?";
-    static const char tenant_sql[] = "DELETE FROM tenant WHERE id = ?";
-    int rc = delete_where(s, users_sql, id);
-
-    /* Dashboards take their assignments with them (ON DELETE CASCADE). */
-    if (rc == STORE_OK)
-        rc = delete_where(s, devices_sql, id);
-    if (rc == STORE_OK)
-        rc = delete_where(s, assets_sql, id);
-    if (rc == STORE_OK)
-        rc = delete_where(s, edges_sql, id);
-    if (rc == STORE_OK)
-        rc = delete_where(s, dashboards_sql, id);
-
-    if (rc == STORE_OK)
-        rc = delete_where(s, customers_sql, id);
-    if (rc == STORE_OK)
-        rc = delete_where(s, tenant_sql, id);
-    if (rc == STORE_OK && store_changes(s) == 0)
-        return STORE_NOT_FOUND;
-    return rc;
-}
-
 int store_tenant_count(struct store *s, int64_t *count)
 {
-    static const char sql[] = "SELECT count(*) FROM tenant";
+    static const char sql[] = "SELECT count(*) FROM tenant WHERE 1" NOT_DELETED;
     return store_query_int(s, store_stmt(s, sql), count);
 }
 
@@ -157,7 +120,7 @@ int store_tenant_page(struct store *s, const char *text_search, const char *sort
                       int64_t limit, int64_t offset, struct tenant **items, size_t *n, int64_t *total)
 {
     static const char count_sql[] =
-        "SELECT count(*) FROM tenant WHERE (?1 IS NULL OR title LIKE '%' || ?1 || '%' ESCAPE '\\')";
+        "SELECT count(*) FROM tenant WHERE (?1 IS NULL OR title LIKE '%' || ?1 || '%' ESCAPE '\\')" NOT_DELETED;
     char sql[512];
     sqlite3_stmt *st = NULL;
     char *pattern = text_search ? like_escape(text_search) : NULL;
@@ -178,7 +141,7 @@ int store_tenant_page(struct store *s, const char *text_search, const char *sort
 
     snprintf(sql, sizeof sql,
              "SELECT " TENANT_COLUMNS " FROM tenant"
-             " WHERE (?1 IS NULL OR title LIKE '%%' || ?1 || '%%' ESCAPE '\\')"
+             " WHERE (?1 IS NULL OR title LIKE '%%' || ?1 || '%%' ESCAPE '\\')" NOT_DELETED
              " ORDER BY %s %s, id ASC LIMIT ?2 OFFSET ?3",
              sort_column, descending ? "DESC" : "ASC");
     rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);

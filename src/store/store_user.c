@@ -16,8 +16,11 @@
     "user_id, enabled, password_hash, activate_token, activate_token_exp, reset_token, reset_token_exp," \
     " last_login_ts, failed_login_attempts"
 
-/* The e-mail filter of every user listing: ?2 is the LIKE-escaped search text or NULL. */
-#define EMAIL_MATCH "(?2 IS NULL OR email LIKE '%' || ?2 || '%' ESCAPE '\\')"
+/* The textSearch filter of every user listing, as ThingsBoard's /users/info: the text within the
+ * e-mail, the first or the last name, ASCII case ignored. ?2 is the LIKE-escaped text or NULL. */
+#define TEXT_MATCH                                                                               \
+    "(?2 IS NULL OR email LIKE '%' || ?2 || '%' ESCAPE '\\'"                                      \
+    " OR first_name LIKE '%' || ?2 || '%' ESCAPE '\\' OR last_name LIKE '%' || ?2 || '%' ESCAPE '\\')"
 
 /* ------------------------------------------------------------------ users */
 
@@ -159,7 +162,7 @@ struct user_listing {
 #define WHERE_TENANT "tenant_id = ?1"
 #define WHERE_TENANT_ADMINS "tenant_id = ?1 AND authority = 'TENANT_ADMIN'"
 #define WHERE_CUSTOMER "customer_id = ?1 AND authority = 'CUSTOMER_USER'"
-#define COUNT_SQL(where) "SELECT count(*) FROM tb_user WHERE " where " AND " EMAIL_MATCH
+#define COUNT_SQL(where) "SELECT count(*) FROM tb_user WHERE " where " AND " TEXT_MATCH
 
 static const struct user_listing by_tenant = { WHERE_TENANT, COUNT_SQL(WHERE_TENANT) };
 static const struct user_listing tenant_admins = { WHERE_TENANT_ADMINS, COUNT_SQL(WHERE_TENANT_ADMINS) };
@@ -177,7 +180,7 @@ static int page_users(struct store *s, const struct user_listing *l, const char 
                       const char *sort_column, int descending, int64_t limit, int64_t offset,
                       struct user **items, size_t *n, int64_t *total)
 {
-    char sql[640];
+    char sql[1024];
     sqlite3_stmt *st = NULL;
     char *pattern = text_search ? like_escape(text_search) : NULL;
     int rc;
@@ -198,7 +201,7 @@ static int page_users(struct store *s, const struct user_listing *l, const char 
 
     snprintf(sql, sizeof sql,
              "SELECT " USER_COLUMNS " FROM tb_user WHERE %s AND %s ORDER BY %s %s, id ASC LIMIT ?3 OFFSET ?4",
-             l->where, EMAIL_MATCH, sort_column, descending ? "DESC" : "ASC");
+             l->where, TEXT_MATCH, sort_column, descending ? "DESC" : "ASC");
     rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK) {
         rc = store_rc(s, rc);

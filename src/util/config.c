@@ -53,6 +53,7 @@ static const struct key keys[] = {
     S(database_check, "quick"),
     I(event_retention_days, 1, 3650, 7),
     I(max_group_commit, 1, 10000, 256),
+    I(reader_threads, 0, 64, 2),
     I(unassign_chunk_size, 1, 1000000, 2000),
     I(idempotency_window, 1, 31536000L, 86400),
     S(sysadmin_email, "sysadmin@cmagent.local"),

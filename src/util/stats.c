@@ -1,4 +1,5 @@
-/* stats.c: the group-commit counters and the count of refused reply destinations. The writer thread updates them and readers take relaxed
+/* stats.c: the group-commit counters, the reads, the password hashes and the count of refused reply
+ * destinations. The agent's threads update them and readers take relaxed
  * snapshots, so each counter is atomic on its own (a snapshot may be mid-batch, never torn). */
 #include "cmagent/stats.h"
 
@@ -7,7 +8,7 @@
 
 static _Atomic uint64_t batches, requests, max_batch, failed_commits, replayed, commit_us, max_commit_us;
 static _Atomic uint64_t throttled, password_hashes;
-static _Atomic uint64_t refused_replies;
+static _Atomic uint64_t refused_replies, reads, writer_password_hashes;
 static _Atomic uint64_t buckets[STATS_BATCH_BUCKETS];
 
 static size_t bucket_of(size_t n)
@@ -43,6 +44,12 @@ void stats_record_replayed(void) { atomic_fetch_add_explicit(&replayed, 1, memor
 void stats_record_throttled(void) { atomic_fetch_add_explicit(&throttled, 1, memory_order_relaxed); }
 void stats_record_password_hash(void) { atomic_fetch_add_explicit(&password_hashes, 1, memory_order_relaxed); }
 
+void stats_record_read(void) { atomic_fetch_add_explicit(&reads, 1, memory_order_relaxed); }
+void stats_record_writer_password_hashes(size_t n)
+{
+    atomic_fetch_add_explicit(&writer_password_hashes, n, memory_order_relaxed);
+}
+
 void stats_record_refused_reply(void) { atomic_fetch_add_explicit(&refused_replies, 1, memory_order_relaxed); }
 
 void stats_snapshot(struct stats_snapshot *out)
@@ -55,6 +62,8 @@ void stats_snapshot(struct stats_snapshot *out)
     out->throttled = atomic_load_explicit(&throttled, memory_order_relaxed);
     out->password_hashes = atomic_load_explicit(&password_hashes, memory_order_relaxed);
     out->refused_replies = atomic_load_explicit(&refused_replies, memory_order_relaxed);
+    out->reads = atomic_load_explicit(&reads, memory_order_relaxed);
+    out->writer_password_hashes = atomic_load_explicit(&writer_password_hashes, memory_order_relaxed);
     out->commit_us = atomic_load_explicit(&commit_us, memory_order_relaxed);
     out->max_commit_us = atomic_load_explicit(&max_commit_us, memory_order_relaxed);
     for (size_t i = 0; i < STATS_BATCH_BUCKETS; i++)

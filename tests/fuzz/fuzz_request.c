@@ -126,7 +126,7 @@ static struct hash_work *verify(const struct api_request *req)
 {
     struct ctx ctx;
 
-    if (!api_prepares(req->op))
+    if (!api_prepares(req))
         return NULL;
     ctx_init(&ctx, reader);
     ctx.render_event = NULL;
@@ -167,7 +167,7 @@ static void check_reply(const struct api_request *req, const struct api_reply *r
     cJSON_Delete(root);
 }
 
-/* One run of req in its own savepoint (agent.c's handle_request); ctx and reply stay for the
+/* One run of req in its own savepoint (src/agent/writer.c's handle_request); ctx and reply stay for the
  * caller to read and release. */
 static void run_once(struct ctx *ctx, const struct api_request *req, struct api_reply *reply)
 {

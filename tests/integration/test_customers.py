@@ -215,6 +215,70 @@ def test_paging_135_customers(env):
     check(d["data"] == [] and d["hasNext"] is False and d["totalElements"] == 135, "page beyond the end", d)
 
 
+def test_search_by_contact_fields_and_sort(env):
+    """customer.list email, phone, city, country (ThingsBoard #4799, #15303): each the start of that
+    field, ASCII case ignored, all given must match, combined with textSearch and paging; sorting
+    by those fields ignores ASCII case; another tenant's customers are never found."""
+    c = env.c
+    ta = make_tenant_admin(c, env.sys_token)
+    rows = [
+        ("Kyiv One", "one@acme.example", "+380 44 111", "Kyiv", "UA"),
+        ("Kyiv Two", "Two@Acme.example", "+380 44 222", "kyiv", "UA"),
+        ("Lviv", "lviv@other.example", "+380 32 333", "Lviv", "UA"),
+        ("Boston", "bo@acme.example", "+1 617 444", "Boston", "US"),
+        ("Berlin", "berlin@beta.example", "+49 30 555", "Berlin", "DE"),
+        ("Nowhere", None, None, None, None),
+    ]
+    for title, email, phone, city, country in rows:
+        d = {"title": title + " " + unique("s")}
+        for k, v in (("email", email), ("phone", phone), ("city", city), ("country", country)):
+            if v is not None:
+                d[k] = v
+        make_customer(c, ta.token, **d)
+    other = make_tenant_admin(c, env.sys_token)
+    make_customer(c, other.token, title="Kyiv Elsewhere", email="one@acme.example", city="Kyiv", country="UA")
+
+    def titles(**q):
+        d = expect(c.request("customer.list", dict({"pageSize": 100, "page": 0}, **q), token=ta.token), 200)
+        check(d["totalElements"] == len(d["data"]), "totalElements counts the matches", q, d)
+        return [x["title"].rsplit(" ", 1)[0] for x in d["data"]]
+
+    check(sorted(titles(city="kyiv")) == ["Kyiv One", "Kyiv Two"], "city, case ignored", titles(city="kyiv"))
+    check(sorted(titles(email="ONE@")) == ["Kyiv One"], "e-mail prefix", titles(email="ONE@"))
+    check(sorted(titles(email="two@acme")) == ["Kyiv Two"], "e-mail prefix, case ignored")
+    check(sorted(titles(phone="+380 44")) == ["Kyiv One", "Kyiv Two"], "phone prefix")
+    check(sorted(titles(country="ua")) == ["Kyiv One", "Kyiv Two", "Lviv"], "country")
+    check(sorted(titles(country="UA", phone="+380 3")) == ["Lviv"], "two filters together")
+    check(titles(country="UA", textSearch="two") == ["Kyiv Two"], "a filter and textSearch")
+    check(titles(city="Paris") == [], "no match")
+    check(titles(email="%") == [] and titles(phone="_") == [], "'%' and '_' are literal")
+    check(len(titles(city="")) == 6, "an empty filter is none")
+    by_city = titles(sortProperty="city", sortOrder="ASC", country="UA")
+    check(by_city[-1] == "Lviv" and sorted(by_city[:2]) == ["Kyiv One", "Kyiv Two"], "sort by city, case ignored", by_city)
+    by_country = titles(sortProperty="country", sortOrder="DESC")
+    check(by_country[0] == "Boston" and sorted(by_country[1:4]) == ["Kyiv One", "Kyiv Two", "Lviv"]
+          and by_country[4:] == ["Berlin", "Nowhere"], "sort by country descending", by_country)
+    emails = [x.get("email") for x in expect(c.request("customer.list", {"pageSize": 100, "sortProperty": "email",
+                                                                          "sortOrder": "ASC", "email": "b"},
+                                                        token=ta.token), 200)["data"]]
+    check(emails == ["berlin@beta.example", "bo@acme.example"], "e-mail sort of a filtered page", emails)
+    phones = [x.get("phone") for x in expect(c.request("customer.list", {"pageSize": 2, "page": 1, "sortProperty": "phone",
+                                                                          "sortOrder": "ASC", "country": "UA"},
+                                                        token=ta.token), 200)["data"]]
+    check(phones == ["+380 44 222"], "the second page of a filtered, sorted listing", phones)
+    # bad input
+    expect(c.request("customer.list", {"pageSize": 10, "city": 5}, token=ta.token), 400, 31)
+    expect(c.request("customer.list", {"pageSize": 10, "email": "x" * 256}, token=ta.token), 400, 31,
+           "email length must be equal or less than 255")
+    first = expect(c.request("customer.list", {"pageSize": 1, "sortProperty": "title"}, token=ta.token), 200)
+    expect(c.request("customer.list", {"pageSize": 1, "sortProperty": "title", "city": "Kyiv",
+                                       "pageToken": first["nextPageToken"]}, token=ta.token), 400, 31,
+           "pageToken does not combine with email, phone, city or country")
+    # a customer user cannot list customers at all
+    cu = make_customer_user(c, ta.token, eid(make_customer(c, ta.token)["id"]))
+    expect(c.request("customer.list", {"pageSize": 10, "city": "Kyiv"}, token=cu.token), 403, 20)
+
+
 def test_text_search_and_sort(env):
     c = env.c
     ta = make_tenant_admin(c, env.sys_token)

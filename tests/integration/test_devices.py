@@ -3,6 +3,7 @@ AssetControllerTest (save, validation, versions, assign / unassign / reassign, c
 type and by text), plus the protocol's own additions: ids lists with per-item results, makePublic,
 tenant limits, customer users' visibility and the ENTITY_ASSIGNED / ENTITY_UNASSIGNED events."""
 
+import re
 import uuid
 
 from helpers import (
@@ -325,6 +326,61 @@ def test_limits(env):
     expect(c.request("asset.create", {"name": unique("A")}, token=ta.token), 403, 41, message="Assets limit reached")
     c.ok("edge.create", {"name": unique("E")}, token=ta.token)
     expect(c.request("edge.create", {"name": unique("E")}, token=ta.token), 403, 41, message="Edges limit reached")
+
+
+def test_name_conflict_policy(env):
+    """nameConflictPolicy on device, asset, edge and dashboard create (ThingsBoard 4.2): FAIL by
+    default, UNIQUIFY with uniquifySeparator (default "_") and uniquifyStrategy (RANDOM default,
+    or INCREMENTAL); events carry the name as stored."""
+    c = env.c
+    ta = make_tenant_admin(c, env.sys_token)
+    bases = {}
+    for kind, label in (("device", "Device"), ("asset", "Asset"), ("edge", "Edge")):
+        base = bases[kind] = unique("Taken " + kind)
+        first = expect(c.request(kind + ".create", {"name": base}, token=ta.token), 200)
+        check(first["name"] == base, "first name", first)
+        expect(c.request(kind + ".create", {"name": base}, token=ta.token), 400, 31,
+               "%s with such name already exists!" % label)
+        expect(c.request(kind + ".create", {"name": base, "nameConflictPolicy": "FAIL"}, token=ta.token), 400, 31,
+               "%s with such name already exists!" % label)
+        inc = {"nameConflictPolicy": "UNIQUIFY", "uniquifyStrategy": "INCREMENTAL"}
+        r1 = expect(c.request(kind + ".create", dict(inc, name=base), token=ta.token), 200)
+        r2 = expect(c.request(kind + ".create", dict(inc, name=base), token=ta.token), 200)
+        check(r1["name"] == base + "_1" and r2["name"] == base + "_2", "INCREMENTAL", kind, r1, r2)
+        rnd = expect(c.request(kind + ".create", {"name": base, "nameConflictPolicy": "UNIQUIFY"}, token=ta.token), 200)
+        check(re.match(r"^%s_[A-Za-z0-9]{6}$" % re.escape(base), rnd["name"]), "RANDOM is the default", kind, rnd)
+        sep = expect(c.request(kind + ".create", dict(inc, name=base, uniquifySeparator=" #"), token=ta.token), 200)
+        check(sep["name"] == base + " #1", "uniquifySeparator", kind, sep)
+        got = expect(c.request(kind + ".get", {"id": eid(r2["id"])}, token=ta.token), 200)
+        check(got["name"] == base + "_2", "the uniquified name is stored", kind, got)
+        free = unique("Free " + kind)
+        check(expect(c.request(kind + ".create", dict(inc, name=free), token=ta.token), 200)["name"] == free,
+              "no conflict keeps the name", kind)
+        expect(c.request(kind + ".create", {"name": base, "nameConflictPolicy": "RENAME"}, token=ta.token), 400, 31,
+               "nameConflictPolicy must be FAIL or UNIQUIFY")
+        expect(c.request(kind + ".create", {"name": base, "nameConflictPolicy": "UNIQUIFY", "uniquifyStrategy": "NEXT"},
+                         token=ta.token), 400, 31, "uniquifyStrategy must be RANDOM or INCREMENTAL")
+        expect(c.request(kind + ".create", {"name": base, "nameConflictPolicy": "UNIQUIFY", "uniquifySeparator": "x" * 17},
+                         token=ta.token), 400, 31, "uniquifySeparator must be at most 16 characters")
+    # another tenant's names do not conflict
+    other = make_tenant_admin(c, env.sys_token)
+    mine = expect(c.request("device.create", {"name": bases["device"]}, token=ta.token), 400, 31)
+    theirs = expect(c.request("device.create", {"name": bases["device"], "nameConflictPolicy": "UNIQUIFY"},
+                              token=other.token), 200)
+    check(theirs["name"] == bases["device"], "names of another tenant do not count", mine, theirs)
+    # dashboards: titles may repeat (FAIL checks nothing, as ThingsBoard), UNIQUIFY makes them differ
+    title = unique("Dash")
+    d1 = expect(c.request("dashboard.create", {"title": title}, token=ta.token), 200)
+    d2 = expect(c.request("dashboard.create", {"title": title}, token=ta.token), 200)
+    check(d1["title"] == d2["title"] == title, "FAIL keeps a repeated dashboard title", d1, d2)
+    d3 = expect(c.request("dashboard.create", {"title": title, "nameConflictPolicy": "UNIQUIFY",
+                                               "uniquifyStrategy": "INCREMENTAL", "uniquifySeparator": "-"},
+                          token=ta.token), 200)
+    check(d3["title"] == title + "-1", "UNIQUIFY on a dashboard", d3)
+    d4 = expect(c.request("dashboard.create", {"title": title, "nameConflictPolicy": "UNIQUIFY"}, token=ta.token), 200)
+    check(re.match(r"^%s_[A-Za-z0-9]{6}$" % re.escape(title), d4["title"]), "RANDOM dashboard title", d4)
+    expect(c.request("dashboard.create", {"title": title, "uniquifyStrategy": "x"}, token=ta.token), 400, 31,
+           "uniquifyStrategy must be RANDOM or INCREMENTAL")
 
 
 def test_make_public(env):

@@ -83,9 +83,48 @@ def test_keys_and_envelope_members(env):
     expect(r, 400, 31, message="'token' is not valid UTF-8: a UTF-16 surrogate (U+D800-U+DFFF)")
     # U+0000 and a \u escape that is not four hex digits (cJSON made U+0000 of it)
     expect(raw_request(env.c, "customer.create", ta.token, b'{"title":"a\\u0000b"}'), 400, 31,
-           message="Request strings should not contain 0x00 symbol!")
+           message="Customer title should not contain 0x00 symbol!")
     expect(raw_request(env.c, "customer.create", ta.token, b'{"title":"a\\uZZZZb"}'), 400, 31,
            message="Malformed JSON: a \\u escape without four hex digits in 'data.title'")
+
+
+def test_nul_names_the_field_as_thingsboard(env):
+    """A U+0000 (escaped or raw) in a string of data names its field: the name an entity write saves
+    with ThingsBoard's validateString message, any other field with its @NoNullChar message; in
+    a key or an envelope member the one message for the request. Nothing is written."""
+    ta = setup(env)
+    title = unique("Nul").encode()
+    cid = eid(env.c.ok("customer.create", {"title": unique("NulC")}, token=ta.token)["id"])
+    cases = [
+        ("customer.create", b'{"title":"a\\u0000b"}', ta.token, "Customer title should not contain 0x00 symbol!"),
+        ("customer.create", b'{"title":"a\x00b"}', ta.token, "Customer title should not contain 0x00 symbol!"),
+        ("customer.update", b'{"id":"' + cid.encode() + b'","title":"x\\u0000"}', ta.token,
+         "Customer title should not contain 0x00 symbol!"),
+        ("customer.create", b'{"title":"' + title + b'","email":"a\\u0000@b.c"}', ta.token,
+         "Validation error: email should not contain 0x00 symbol"),
+        ("customer.create", b'{"title":"' + title + b'","additionalInfo":{"description":"\\u0000"}}', ta.token,
+         "Validation error: additionalInfo.description should not contain 0x00 symbol"),
+        ("device.create", b'{"name":"D\\u0000","type":"default"}', ta.token, "Device name should not contain 0x00 symbol!"),
+        ("device.create", b'{"name":"' + title + b'","type":"\\u0000"}', ta.token,
+         "Validation error: type should not contain 0x00 symbol"),
+        ("asset.create", b'{"name":"\\u0000A","type":"default"}', ta.token, "Asset name should not contain 0x00 symbol!"),
+        ("edge.create", b'{"name":"\\u0000E","type":"default","secret":"s","routingKey":"k"}', ta.token,
+         "Edge name should not contain 0x00 symbol!"),
+        ("dashboard.create", b'{"title":"\\u0000"}', ta.token, "Dashboard title should not contain 0x00 symbol!"),
+        ("tenant.create", b'{"title":"T\\u0000"}', env.sys_token, "Tenant title should not contain 0x00 symbol!"),
+        ("customer.findByTitle", b'{"title":"T\\u0000"}', ta.token,
+         "Validation error: title should not contain 0x00 symbol"),
+        ("customer.getByIds", b'{"ids":["\\u0000"]}', ta.token, "Validation error: ids[0] should not contain 0x00 symbol"),
+        ("batch", b'{"commands":[{"op":"customer.create","data":{"title":"\\u0000"}}]}', ta.token,
+         "Validation error: commands[0].data.title should not contain 0x00 symbol"),
+        ("customer.create", b'{"ti\\u0000tle":"x"}', ta.token, "Request strings should not contain 0x00 symbol!"),
+    ]
+    for op, data, token, message in cases:
+        expect(raw_request(env.c, op, token, data), 400, 31, message=message, context=op)
+    r = raw_request(env.c, "customer.create", ta.token, b'{"title":"x"}', extra=b',"correlationId":"\\u0000"')
+    expect(r, 400, 31, message="Request strings should not contain 0x00 symbol!")
+    found = expect(env.c.request("customer.list", {"pageSize": 10, "textSearch": title.decode()}, token=ta.token), 200)
+    check(found["totalElements"] == 0, "a customer was written by a refused request", found)
 
 
 def test_inside_a_batch(env):

@@ -283,6 +283,82 @@ def test_set_enabled(env):
     expect(c.request("user.setEnabled", {"id": ta.user_id, "enabled": True}, token=env.sys_token), 200)
 
 
+def test_activation_link_info(env):
+    """user.activationLinkInfo (ThingsBoard's /user/{id}/activationLinkInfo): the link and its
+    remaining lifetime, which counts down; the same token as user.activationLink; spent once activated."""
+    c = env.c
+    ta = make_tenant_admin(c, env.sys_token)
+    cu = make_customer(c, ta.token)
+    u = make_customer_user(c, ta.token, eid(cu["id"]), activate=False)
+    first = expect(c.request("user.activationLinkInfo", {"id": u.user_id}, token=ta.token), 200)
+    check(set(first) == {"value", "ttlMs"}, "activationLinkInfo members", first)
+    check(first["value"].startswith("http://localhost:8080/api/noauth/activate?activateToken="), "link", first)
+    check(24 * 3600 * 1000 - 60000 < first["ttlMs"] <= 24 * 3600 * 1000, "ttlMs of a fresh token", first)
+    time.sleep(0.05)
+    again = expect(c.request("user.activationLinkInfo", {"id": u.user_id}, token=ta.token), 200)
+    check(again["value"] == first["value"] and again["ttlMs"] < first["ttlMs"], "ttlMs counts down", first, again)
+    plain = expect(c.request("user.activationLink", {"id": u.user_id}, token=ta.token), 200)
+    check(plain["value"] == first["value"], "both operations give the same link", plain, first)
+    other = make_tenant_admin(c, env.sys_token)
+    expect(c.request("user.activationLinkInfo", {"id": u.user_id}, token=other.token), 403, 20)
+    expect(c.request("user.activationLinkInfo", {"id": str(uuid.uuid4())}, token=ta.token), 404, 32)
+    expect(c.request("user.activationLinkInfo", {"id": u.user_id}, token=None), 401)
+    expect(c.request("auth.activate", {"activateToken": activation_token_of(first["value"]),
+                                       "password": DEFAULT_PASSWORD}), 200)
+    expect(c.request("user.activationLinkInfo", {"id": u.user_id}, token=ta.token), 400, 31,
+           "User is already activated!")
+
+
+def test_user_search_by_email_and_names(env):
+    """user.list / customer.users textSearch as ThingsBoard's /users/info: the text within the
+    e-mail, the first name or the last name, ASCII case ignored; '%' and '_' are literal."""
+    c = env.c
+    ta = make_tenant_admin(c, env.sys_token)
+    cu = make_customer(c, ta.token)
+    cid = eid(cu["id"])
+    tag = unique("s").lower().replace("-", "")
+    people = [("ada." + tag + "@lovelace.example", "Ada", "Byron"), ("grace@" + tag + ".example", "Grace", "Hopper"),
+              ("x1-" + tag + "@example.com", "Qlorpx" + tag, "Nobody"), ("x2-" + tag + "@example.com", "Zed", "Vrask" + tag),
+              ("100%_" + tag + "@example.com", "Per", "Cent")]
+    ids = {}
+    for email, first, last in people:
+        u = c.ok("user.create", {"email": email, "authority": "CUSTOMER_USER", "customerId": cid,
+                                 "firstName": first, "lastName": last}, token=ta.token)
+        ids[email] = eid(u["id"])
+
+    def found(op, text, **extra):
+        d = dict(extra, pageSize=100, page=0, textSearch=text, sortProperty="email", sortOrder="ASC")
+        page = expect(c.request(op, d, token=ta.token), 200)
+        check(page["totalElements"] == len(page["data"]), "totalElements counts the matches", page)
+        return [u["email"] for u in page["data"]]
+
+    emails = sorted(p[0] for p in people)
+    check(found("user.list", tag) == emails, "every user of the tag, by e-mail or a name", found("user.list", tag))
+    check(found("user.list", "qlorpx" + tag.upper()) == [people[2][0]], "first name, case ignored")
+    check(found("user.list", "VRASK" + tag) == [people[3][0]], "last name, case ignored")
+    check(found("user.list", "lovelace.EXAMPLE") == [people[0][0]], "part of an e-mail")
+    check(found("customer.users", "qlorpx" + tag, customerId=cid) == [people[2][0]], "customer.users searches names")
+    check(found("user.list", "100%_" + tag) == [people[4][0]], "'%' and '_' are literal")
+    check(found("user.list", "%_" + tag + "@nowhere") == [], "no match")
+    # a customer user searches only its own customer's users
+    other = make_customer(c, ta.token)
+    stranger = make_customer_user(c, ta.token, eid(other["id"]))
+    page = expect(c.request("user.list", {"pageSize": 100, "page": 0, "textSearch": tag}, token=stranger.token), 200)
+    check(page["totalElements"] == 0, "another customer's users are not found", page)
+
+
+def test_sysadmin_cannot_delete_himself(env):
+    c = env.c
+    rows = expect(c.request("audit.list", {"pageSize": 50, "page": 0}, token=env.sys_token), 200)["data"]
+    mine = [r for r in rows if r["actionType"] == "LOGIN" and r.get("userName") == SYSADMIN_EMAIL]
+    check(mine, "the system administrator's login row names its id", rows)
+    sys_id = eid(mine[0]["userId"])
+    expect(c.request("user.delete", {"id": sys_id}, token=env.sys_token), 403, 20,
+           "Sysadmin is not allowed to delete himself")
+    expect(c.request("user.get", {"id": sys_id}, token=env.sys_token), 200)
+    expect(ping_with(c, env.sys_token), 200, context="the system administrator still works")
+
+
 def test_delete_users_and_last_tenant_admin(env):
     c = env.c
     ta = make_tenant_admin(c, env.sys_token)

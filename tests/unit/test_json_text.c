@@ -9,6 +9,7 @@
 #include "json_text.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static const char *message_of(const char *text, size_t len)
 {
@@ -21,6 +22,43 @@ static const char *message_of(const char *text, size_t len)
 }
 
 #define MESSAGE(lit) message_of(lit, sizeof lit - 1)
+
+static const char *message_for(const char *op, const char *text)
+{
+    static char out[512];
+    struct json_text_fault f;
+    if (json_text_check(text, strlen(text), &f))
+        return NULL;
+    json_text_fault_message_for(&f, op, out, sizeof out);
+    return out;
+}
+
+/* A U+0000 within data names its field: ThingsBoard's validateString message for the name a write
+ * saves, its @NoNullChar message for any other field; keys and envelope members get one message. */
+static void nul_names_the_field(void)
+{
+    const char *t = "{\"data\":{\"title\":\"a\\u0000\"}}";
+    CHECK_STR(message_for("customer.create", t), "Customer title should not contain 0x00 symbol!");
+    CHECK_STR(message_for("customer.update", t), "Customer title should not contain 0x00 symbol!");
+    CHECK_STR(message_for("customer.patch", t), "Customer title should not contain 0x00 symbol!");
+    CHECK_STR(message_for("tenant.update", t), "Tenant title should not contain 0x00 symbol!");
+    CHECK_STR(message_for("dashboard.create", t), "Dashboard title should not contain 0x00 symbol!");
+    CHECK_STR(message_for("customer.findByTitle", t), "Validation error: title should not contain 0x00 symbol");
+    CHECK_STR(message_for("device.create", t), "Validation error: title should not contain 0x00 symbol");
+    CHECK_STR(message_for("device.create", "{\"data\":{\"name\":\"\\u0000\"}}"), "Device name should not contain 0x00 symbol!");
+    CHECK_STR(message_for("asset.update", "{\"data\":{\"name\":\"\\u0000\"}}"), "Asset name should not contain 0x00 symbol!");
+    CHECK_STR(message_for("edge.create", "{\"data\":{\"name\":\"\\u0000\"}}"), "Edge name should not contain 0x00 symbol!");
+    CHECK_STR(message_for("customer.create", "{\"data\":{\"additionalInfo\":{\"title\":\"\\u0000\"}}}"),
+              "Validation error: additionalInfo.title should not contain 0x00 symbol");
+    CHECK_STR(message_for("customer.getByIds", "{\"data\":{\"ids\":[\"a\",\"\\u0000\"]}}"),
+              "Validation error: ids[1] should not contain 0x00 symbol");
+    CHECK_STR(message_for("customer.create", "{\"data\":{\"ti\\u0000\":\"x\"}}"), "Request strings should not contain 0x00 symbol!");
+    CHECK_STR(message_for("customer.create", "{\"token\":\"\\u0000\"}"), "Request strings should not contain 0x00 symbol!");
+    CHECK_STR(message_for("customer.create", "{\"data\":\"\\u0000\"}"), "Request strings should not contain 0x00 symbol!");
+    CHECK_STR(message_for(NULL, t), "Validation error: title should not contain 0x00 symbol");
+    CHECK_STR(message_for("customer.create", "{\"data\":{\"title\":\"\\ud800\"}}"),
+              "'data.title' is not valid UTF-8: a lone surrogate escape \\uD800");
+}
 
 static void valid_text_passes(void)
 {
@@ -110,6 +148,7 @@ int main(void)
     RUN(invalid_utf8_names_the_field);
     RUN(keys_are_checked_too);
     RUN(escapes_lone_surrogates_and_nul);
+    RUN(nul_names_the_field);
     RUN(top_level_faults_are_flagged);
     RUN(messages_stay_utf8_when_cut);
     return test_report("test_json_text");

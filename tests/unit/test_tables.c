@@ -20,7 +20,17 @@ static void operation_table_is_sorted_and_documented(void)
         CHECK(t[i].handler != NULL);
         CHECK((t[i].flags & OP_ANONYMOUS) || t[i].authorities != 0);
         CHECK(ops_lookup(t[i].name) == &t[i]);
+        /* a read leaves no audit row, is never idempotent and has no password work */
+        if (t[i].flags & OP_READ) {
+            struct api_request req = { .op = t[i].name, .payload = "{}", .payload_len = 2 };
+            CHECK(t[i].audit_entity == NULL && !(t[i].flags & OP_IDEMPOTENT) && t[i].prepare == NULL);
+            CHECK(!api_prepares(&req));
+            CHECK(api_reads_only(t[i].name));
+        }
     }
+    CHECK(api_reads_only("customer.get") && api_reads_only("device.list") && api_reads_only("event.replay"));
+    CHECK(!api_reads_only("customer.create") && !api_reads_only("batch") && !api_reads_only("auth.refresh"));
+    CHECK(!api_reads_only("customer.nope"));
     CHECK(ops_lookup("customer.nope") == NULL);
 }
 

@@ -67,9 +67,14 @@ void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply
 
 void api_reply_release(struct api_reply *r);
 
-/* Whether the operation op_name (the last topic level) checks or hashes a password: such a
- * request has hash work api_prepare can do ahead of the writer. Safe on any thread. */
-bool api_prepares(const char *op_name);
+/* Whether the request checks or hashes a password (its operation has a preparer; a batch when one of
+ * its commands has): such a request has hash work api_prepare can do ahead of the writer. Safe on
+ * any thread. */
+bool api_prepares(const struct api_request *req);
+
+/* Whether the operation op_name writes nothing (OP_READ in the table): such a request may run on a
+ * read-only connection in a fresh read transaction, beside the writer. Safe on any thread. */
+bool api_reads_only(const char *op_name);
 
 /* The verifier's run of a request (auth.h's *_prepare): in ctx, whose store is a read-only one and
  * whose hash_work receives the outcomes, the request's checks up to its first write, which it
@@ -98,6 +103,10 @@ void api_admit(struct ctx *ctx, const struct api_request *req, const char *respo
 
 /* The event renderer the core uses (protocol §6 body). */
 char *api_render_event(const struct event *ev, const struct principal *who);
+
+/* Frees what the renderers kept of the last event on this thread (after events rendered outside
+ * api_handle, such as the bootstrap's). */
+void api_render_done(void);
 
 /* The audit actionData renderer the core uses (thingsboard-customers.md §7.3). */
 char *api_render_audit(const struct event *ev, const struct principal *who);

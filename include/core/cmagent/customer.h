@@ -5,18 +5,11 @@
 #define CMAGENT_CUSTOMER_H
 
 #include "cmagent/context.h"
+#include "cmagent/uniquify.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 
-enum name_conflict_policy { NAME_CONFLICT_FAIL, NAME_CONFLICT_UNIQUIFY };
-enum uniquify_strategy { UNIQUIFY_RANDOM, UNIQUIFY_INCREMENTAL };
-
-struct name_conflict {
-    enum name_conflict_policy policy;
-    const char *separator;            /* default "_" */
-    enum uniquify_strategy strategy;
-};
 
 /* Creates c in the caller's tenant. On success c holds the stored customer (id, createdTime,
  * tenantId, version 1, the possibly uniquified title). Emits ENTITY_CREATED. */
@@ -40,6 +33,10 @@ int customer_get_by_ids(struct ctx *ctx, char (*ids)[UUID_STR_LEN], size_t nids,
 
 int customer_list(struct ctx *ctx, const struct page_request *p, struct customer **items, size_t *n,
                   struct page_info *info);
+/* customer_list narrowed by contact fields (f NULL: none): each given member the start of that
+ * field, ASCII case ignored; sorting by email, phone, city or country ignores ASCII case too. */
+int customer_search(struct ctx *ctx, const struct page_request *p, const struct customer_filter *f,
+                    struct customer **items, size_t *n, struct page_info *info);
 
 /* The caller's tenant's "Public" customer (additionalInfo.isPublic), created on first use without
  * the title validation, as ThingsBoard's findOrCreatePublicCustomer does. Concurrent first uses

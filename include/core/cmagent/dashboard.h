@@ -5,11 +5,14 @@
 #define CMAGENT_DASHBOARD_H
 
 #include "cmagent/context.h"
+#include "cmagent/uniquify.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 
 int dashboard_create(struct ctx *ctx, struct dashboard *d);
+/* dashboard_create with a name-conflict policy (uniquify.h; NULL: FAIL, which checks nothing). */
+int dashboard_create_named(struct ctx *ctx, struct dashboard *d, const struct name_conflict *nc);
 /* Saves title and configuration over d->id; assignments are kept. Version rules as customers. */
 int dashboard_update(struct ctx *ctx, struct dashboard *d, bool check_version);
 /* The tenant's admin, or a user of a customer the dashboard is assigned to. */

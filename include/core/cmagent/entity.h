@@ -5,6 +5,7 @@
 #define CMAGENT_ENTITY_H
 
 #include "cmagent/context.h"
+#include "cmagent/uniquify.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -12,6 +13,8 @@
 /* Creates e (e->kind set) in the caller's tenant; e->customer_id "" or NULL_UUID for none. On
  * success e holds the stored entity. Emits ENTITY_CREATED. */
 int entity_create(struct ctx *ctx, struct entity *e);
+/* entity_create with a name-conflict policy (uniquify.h; NULL: FAIL). */
+int entity_create_named(struct ctx *ctx, struct entity *e, const struct name_conflict *nc);
 
 /* Saves e over the entity with e->id. check_version as for customers (409 on a stale version).
  * keep_customer: e->customer_id is ignored and the stored owner kept. Emits ENTITY_UPDATED. */

@@ -30,6 +30,9 @@ int hash_work_hash(struct hash_work *w, const char *password, unsigned long cost
 /* How many times w answered a question by computing it (not from an earlier run). */
 size_t hash_work_computed(const struct hash_work *w);
 
+/* Forgets every answer and the count (a record reused for the next request). */
+void hash_work_clear(struct hash_work *w);
+
 /* Starts counting computed answers from 0 again (before the writer's run). */
 void hash_work_reset_count(struct hash_work *w);
 

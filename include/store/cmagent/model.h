@@ -49,6 +49,12 @@ struct customer {
     int64_t version;
 };
 
+/* A search of customers by contact fields: each member, when not NULL, the start of that field
+ * (ASCII case ignored); all given members must match. */
+struct customer_filter {
+    const char *email, *phone, *city, *country;
+};
+
 struct user {
     char id[UUID_STR_LEN];
     int64_t created_time;

@@ -47,6 +47,9 @@ const char *store_errmsg(struct store *s);
 /* Transactions. begin takes the write lock (BEGIN IMMEDIATE). A savepoint nests inside; each
  * request of a group commit runs in one, so a failure rolls back that request alone. */
 int store_begin(struct store *s);
+/* A read transaction (BEGIN DEFERRED, for a reader's handle): its first read takes the snapshot
+ * of the last commit, which every later read of it sees. End it with store_rollback. */
+int store_begin_read(struct store *s);
 int store_commit(struct store *s);
 int store_rollback(struct store *s);
 /* Begins a transaction whose commit does not wait for the disk (synchronous=NORMAL until it ends

@@ -27,6 +27,12 @@ int store_customer_count(struct store *s, const char *tenant_id, int64_t *count)
 int store_customer_page(struct store *s, const char *tenant_id, const char *text_search,
                         const char *sort_column, int descending, int64_t limit, int64_t offset,
                         struct customer **items, size_t *n, int64_t *total);
+/* store_customer_page narrowed by the contact filters of f (NULL or members NULL: none): each
+ * member the start of that column, ASCII case ignored (customer_filter in model.h). An index per
+ * column serves each filter, and the sort by that column when sort_column is "<column> COLLATE NOCASE". */
+int store_customer_search(struct store *s, const char *tenant_id, const char *text_search,
+                          const struct customer_filter *f, const char *sort_column, int descending,
+                          int64_t limit, int64_t offset, struct customer **items, size_t *n, int64_t *total);
 int store_customer_delete(struct store *s, const char *id);
 /* The tenant's public customer (is_public), the first by id when there are several. */
 int store_customer_get_public(struct store *s, const char *tenant_id, struct customer *out);

@@ -11,6 +11,10 @@
 #include <stdint.h>
 
 /* The row only (title, configuration, version); assignments have their own calls. */
+/* Every dashboard title of the tenant that starts with prefix (for UNIQUIFY). Caller frees each
+ * and the array. */
+int store_dashboard_titles_with_prefix(struct store *s, const char *tenant_id, const char *prefix, char ***titles,
+                                       size_t *n);
 int store_dashboard_insert(struct store *s, const struct dashboard *d);
 int store_dashboard_update(struct store *s, const struct dashboard *d);
 int store_dashboard_get(struct store *s, const char *id, struct dashboard *out);

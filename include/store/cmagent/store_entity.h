@@ -15,6 +15,10 @@ int store_entity_insert(struct store *s, const struct entity *e);
 /* Writes every field of e over the row with e->id (version included). */
 int store_entity_update(struct store *s, const struct entity *e);
 int store_entity_get(struct store *s, enum entity_kind kind, const char *id, struct entity *out);
+/* Every name of the tenant's entities of kind that starts with prefix (for UNIQUIFY). Caller frees
+ * each and the array. */
+int store_entity_names_with_prefix(struct store *s, enum entity_kind kind, const char *tenant_id, const char *prefix,
+                                   char ***names, size_t *n);
 int store_entity_get_by_name(struct store *s, enum entity_kind kind, const char *tenant_id, const char *name,
                              struct entity *out);
 int store_entity_count(struct store *s, enum entity_kind kind, const char *tenant_id, int64_t *count);

@@ -13,10 +13,9 @@ int store_tenant_insert(struct store *s, const struct tenant *t);
 /* Writes every field of t over the row with t->id (version included). STORE_NOT_FOUND when absent. */
 int store_tenant_update(struct store *s, const struct tenant *t);
 /* STORE_NOT_FOUND when no tenant has this id. out is filled only on STORE_OK. */
+/* STORE_NOT_FOUND also for a deleted tenant whose rows are still being deleted (store_tenant_job.h),
+ * as the listings and the count leave it out. */
 int store_tenant_get(struct store *s, const char *id, struct tenant *out);
-/* Deletes the tenant's users, its customers, then the tenant. The outbox keeps its events.
- * STORE_NOT_FOUND when no tenant has this id. */
-int store_tenant_delete(struct store *s, const char *id);
 int store_tenant_count(struct store *s, int64_t *count);
 
 /* One page of tenants: title contains text_search (case-insensitive, NULL: all), ordered by

@@ -31,8 +31,9 @@ struct config {
     char *database;
     char *database_check;           /* "quick": PRAGMA quick_check at start; "off" */
     long event_retention_days;
+    long reader_threads;     /* threads that run reads on read-only connections beside the writer */
     long max_group_commit;   /* requests the writer commits in one transaction at most */
-    long unassign_chunk_size; /* rows of a deleted customer unassigned per transaction of their own */
+    long unassign_chunk_size; /* rows of a deleted customer (unassigned) or tenant (deleted) per transaction */
     long idempotency_window; /* seconds a write's first reply is kept for repeats of its request id */
     /* Identity */
     char *sysadmin_email;

@@ -1,6 +1,7 @@
 /* stats.h: counters of the writer's group commit: how many requests each committed transaction
  * carried (a histogram in powers of two), commit time, replayed repeats; of the login protection:
- * requests throttled before queueing, password hashes computed; and requests refused for their
+ * requests throttled before queueing, password hashes computed (and those on the writer); the
+ * requests the reader threads answered; and requests refused for their
  * reply destination. The threads record; the agent.stats operation and the shutdown log read a snapshot. */
 #ifndef CMAGENT_STATS_H
 #define CMAGENT_STATS_H
@@ -21,6 +22,8 @@ struct stats_snapshot {
     uint64_t throttled;        /* authentication requests answered 429 before they were queued */
     uint64_t password_hashes;  /* crypt() calls: passwords hashed or checked */
     uint64_t refused_replies;  /* requests not applied because their reply destination was refused */
+    uint64_t reads;            /* requests the reader threads answered (never in a transaction above) */
+    uint64_t writer_password_hashes; /* crypt() calls the writer made itself (the verifiers did not) */
     uint64_t commit_us;        /* total time in COMMIT (the fsync), microseconds */
     uint64_t max_commit_us;
     uint64_t buckets[STATS_BATCH_BUCKETS];
@@ -32,6 +35,8 @@ void stats_record_replayed(void);
 void stats_record_throttled(void);
 void stats_record_password_hash(void);
 void stats_record_refused_reply(void);
+void stats_record_read(void);
+void stats_record_writer_password_hashes(size_t n);
 void stats_snapshot(struct stats_snapshot *out);
 
 /* The largest batch size bucket i holds (1, 2, 4, 8, ...). */

@@ -1,0 +1,257 @@
+/* writer.c: the writer thread, the one owner of the read-write SQLite connection. It takes every
+ * waiting request (up to max_group_commit) into one transaction, each request in its own savepoint
+ * so a failure rolls back that request alone, commits once (durably), and only then hands the
+ * replies and the new events to the publisher. A failed request's savepoint is rolled back, then
+ * ctx_apply_kept() writes what must survive the failure in a savepoint of its own (the failed-login
+ * count and the failed write's audit row). A request whose reply waits for its mails is rolled back
+ * whole and parked with the mail worker, which gives it back for its second run (agent.c tells the
+ * whole story). Between batches the writer runs its own jobs (jobs.c). */
+#include "agent_int.h"
+
+#include "cmagent/broker_sync.h"
+#include "cmagent/clock.h"
+#include "cmagent/hash_work.h"
+#include "cmagent/metrics.h"
+#include "cmagent/stats.h"
+#include "cmagent/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct work *work_new(enum work_kind kind)
+{
+    struct work *w = xcalloc(1, sizeof *w);
+    w->kind = kind;
+    return w;
+}
+
+void work_free(struct work *w)
+{
+    transport_message_free(w->msg);
+    hash_work_free(w->hash_work);
+    mail_list_release(&w->mailed);
+    free(w);
+}
+
+#define PURGE_INTERVAL_MS (3600 * 1000)
+
+/* Runs one request in its own savepoint. Returns the number of events it committed to the outbox. */
+static int64_t handle_request(struct agent *a, struct work *w, struct pending_reply *out)
+{
+    struct transport_message *m = w->msg;
+    struct ctx ctx;
+    struct api_request req;
+    struct api_reply reply;
+
+    memset(&ctx, 0, sizeof ctx);
+    ctx.store = a->store;
+    ctx.settings = &a->settings;
+    ctx.render_event = api_render_event;
+    ctx.render_audit = api_render_audit;
+    ctx.now = clock_now_ms();
+    ctx.keep_events = true;
+    ctx.mailed = w->mailed.n > 0 ? &w->mailed : NULL;
+    /* A request the verifiers did not see (a batch, or no verifier) records in the writer's own. */
+    hash_work_clear(a->writer_hash_work);
+    ctx.hash_work = w->hash_work != NULL ? w->hash_work : a->writer_hash_work;
+    hash_work_reset_count(w->hash_work);
+    w->parked = false;
+    agent_request_of(a, m, &req);
+
+    store_savepoint(a->store);
+    api_handle(&ctx, &req, &reply);
+    /* After some errors (disk full, I/O) SQLite has already rolled the whole transaction back. A
+     * deferred first run is rolled back whole: the second run applies the request. */
+    bool applied = !reply.failed && !reply.deferred;
+    if (store_in_transaction(a->store)) {
+        if (applied) {
+            store_savepoint_release(a->store);
+        } else {
+            store_savepoint_rollback(a->store);
+            if (reply.failed)
+                ctx_apply_kept(&ctx);
+        }
+    }
+    if (reply.replayed)
+        stats_record_replayed();
+    if (reply.refused)
+        agent_refused_destination(a, req.op, reply.refusal);
+    if (hash_work_computed(ctx.hash_work) > 0) {
+        stats_record_writer_password_hashes(hash_work_computed(ctx.hash_work));
+        log_debug("%s: %zu password hash(es) computed on the writer%s", req.op, hash_work_computed(ctx.hash_work),
+                  w->hash_work != NULL ? ": the stored hash changed after the verifier's run" : "");
+    }
+    log_debug("%s -> %d%s", req.op, reply.status,
+              reply.replayed ? " (repeated id: first reply)" : reply.deferred ? " (waits for its mail)" : "");
+
+    out->msg = m;
+    if (!reply.failed) {
+        out->job = agent_take_mails(&ctx, reply.deferred);
+        if (reply.deferred && out->job != NULL) {
+            out->job->w = w;
+            w->parked = true;
+        }
+    }
+    if (applied)
+        agent_keep_request_events(a, &ctx);
+    ctx_release(&ctx);
+    out->body = reply.body;
+    reply.body = NULL;
+    out->topic = reply.reply_to;
+    reply.reply_to = NULL;
+    return applied ? ctx.events_written : 0;
+}
+
+/* Processes one batch of work (none: only marks the acknowledged events). Returns true when a
+ * WORK_STOP was in it. */
+bool agent_process_batch(struct agent *a, struct queue_node *first, size_t n)
+{
+    struct pending_reply *replies = xcalloc(n, sizeof *replies);
+    struct work **done = xcalloc(n, sizeof *done);
+    size_t nreplies = 0, ndone = 0, nacks = 0;
+    int64_t events = 0;
+    int64_t *acks = agent_take_acks(a, &nacks);
+    bool stop = false, resend = false, broker = false, began = false, begin_failed = false, lost = false, committed = true;
+    char why[512] = "";
+
+    for (struct queue_node *node = first; node != NULL;) {
+        struct work *w = (struct work *)node;
+        node = node->next;
+        done[ndone++] = w;
+        if (w->kind == WORK_STOP) {
+            stop = true;
+            continue;
+        }
+        if (w->kind == WORK_CONNECTED) {
+            resend = true;
+            continue;
+        }
+        if (w->kind == WORK_BROKER) {
+            broker = true;
+            continue;
+        }
+        if (!began) {
+            began = true;
+            begin_failed = store_begin(a->store) != STORE_OK;
+            if (begin_failed)
+                snprintf(why, sizeof why, "%s", store_errmsg(a->store));
+        }
+        if (begin_failed || lost) {
+            replies[nreplies].msg = w->msg;
+            replies[nreplies].topic = agent_reply_topic_of(a, w->msg);
+            nreplies++;
+        } else {
+            events += handle_request(a, w, &replies[nreplies++]);
+            if (!store_in_transaction(a->store)) {
+                /* the database rolled the whole batch back: the requests before this one too */
+                lost = true;
+                snprintf(why, sizeof why, "%s", store_errmsg(a->store));
+                log_error("The database rolled the transaction back: %s", why);
+            }
+        }
+    }
+    /* The marks ride on a commit that writes anyway: a batch of reads commits nothing, and must
+     * not fail because of them when the disk is full. A batch without requests writes only them. */
+    if (nacks > 0 && events == 0 && nreplies > 0) {
+        agent_give_back_acks(a, acks, nacks);
+        nacks = 0;
+    }
+    if (nacks > 0 && !began) {
+        began = true;
+        begin_failed = store_begin(a->store) != STORE_OK;
+        if (begin_failed)
+            snprintf(why, sizeof why, "%s", store_errmsg(a->store));
+    }
+    if (nacks > 0 && !begin_failed && !lost && agent_mark_acked(a, acks, nacks) != STORE_OK &&
+        !store_in_transaction(a->store)) {
+        lost = true;
+        snprintf(why, sizeof why, "%s", store_errmsg(a->store));
+        log_error("The database rolled the transaction back: %s", why);
+    }
+    if (began) {
+        int64_t t0 = clock_mono_us();
+        if (begin_failed || lost || store_commit(a->store) != STORE_OK) {
+            if (why[0] == '\0')
+                snprintf(why, sizeof why, "%s", store_errmsg(a->store));
+            store_rollback(a->store);
+            agent_forget_batch_events(a);
+            committed = false;
+            if (nreplies > 0) {
+                agent_fail_replies(a, replies, nreplies, why);
+                agent_give_back_acks(a, acks, nacks); /* the next batch tries again */
+            } else {
+                log_warn("Marking %zu acknowledged events published failed (%s); they are published again "
+                         "after a reconnect or a restart.", nacks, why);
+            }
+        }
+        if (nreplies > 0)
+            stats_record_batch(nreplies, (uint64_t)(clock_mono_us() - t0), committed);
+    }
+    if (committed && events > 0 && a->exit_after_commit > 0 && --a->exit_after_commit == 0) {
+        log_warn("Test hook CMAGENT_TEST_EXIT_AFTER_COMMIT: exiting after a commit, before publishing.");
+        _exit(70);
+    }
+    for (size_t i = 0; i < nreplies; i++) {
+        if (replies[i].job != NULL)
+            agent_submit_mail(a, replies[i].job);
+        replies[i].job = NULL;
+    }
+    /* The broker hears of changed accounts on the agent's one connection, so it applies them in
+     * this order with the replies: revocations and new accounts before, new passwords of existing
+     * accounts (which end their sessions, the asking one included) after (broker_sync.h). */
+    bool synced = a->broker != NULL && began && committed;
+    if (synced)
+        broker_sync_after_commit(a->broker, false);
+    agent_publish_replies(a, replies, nreplies);
+    if (synced)
+        broker_sync_after_commit(a->broker, true);
+    if (a->broker != NULL && resend)
+        broker_sync_connected(a->broker);
+    if (resend) {
+        a->last_sent_seq = 0;
+        metrics_gauge_set(METRICS_EVENTS_UNACKED, 0); /* everything not acknowledged goes out again */
+    }
+    agent_publish_events(a);
+    if (a->broker != NULL && broker)
+        broker_sync_apply(a->broker);
+    for (size_t i = 0; i < ndone; i++) {
+        if (done[i]->parked)
+            continue; /* the mailer gives it back */
+        work_free(done[i]);
+    }
+    free(done);
+    free(replies);
+    free(acks);
+    return stop;
+}
+
+void *agent_writer_main(void *arg)
+{
+    struct agent *a = arg;
+    int wait_ms = 0; /* a job left by the last run resumes at once */
+    for (;;) {
+        size_t n = 0;
+        struct queue_node *first = queue_pop_many(&a->queue, (size_t)a->cfg->max_group_commit, wait_ms, &n);
+        if (clock_mono_ms() >= a->next_purge_ms) {
+            agent_purge_expired(a);
+            a->next_purge_ms = clock_mono_ms() + PURGE_INTERVAL_MS;
+        }
+        if (first != NULL ? agent_process_batch(a, first, n) : agent_have_acks(a) && agent_process_batch(a, NULL, 0))
+            return NULL;
+        if (a->broker != NULL)
+            broker_sync_tick(a->broker);
+        wait_ms = agent_run_jobs(a, first == NULL);
+    }
+}
+
+void agent_drain_after_stop(struct agent *a)
+{
+    size_t n = 0;
+    struct queue_node *rest;
+    while ((rest = queue_pop_many(&a->queue, (size_t)a->cfg->max_group_commit, 0, &n)) != NULL)
+        agent_process_batch(a, rest, n);
+    if (agent_have_acks(a))
+        agent_process_batch(a, NULL, 0);
+}
