@@ -164,6 +164,8 @@ const struct cmd_spec cmd_specs[] = {
     { "user", "list", "user.list", NULL, PAGING ",tenant", NULL, "id,email,authority,firstName,lastName,customerId",
       "List users (the system administrator: of --tenant)" },
     { "user", "activation-link", "user.activationLink", "id", NULL, NULL, NULL, "A user's activation link and its TTL" },
+    { "user", "activation-link-info", "user.activationLinkInfo", "id", NULL, NULL, NULL,
+      "The same as ThingsBoard's UserActivationLink: value and ttlMs" },
     { "user", "send-activation-mail", "user.sendActivationMail", NULL, "email", NULL, NULL,
       "Mail a user's activation link again" },
     { "user", "enable", "user.setEnabled", "id", NULL, "{\"enabled\":true}", NULL, "Enable a user's credentials" },
