@@ -44,7 +44,7 @@ static int renew_account(struct client *c, const char *first_err)
         return EXIT_LINK;
     }
     rc = client_fetch_broker_account(c);
-    link_close(c->link);
+    client_link_close(c->link);
     c->link = NULL;
     if (rc != 0)
         return rc;
@@ -91,7 +91,7 @@ int client_open_anonymous(struct client *c, struct settings *s)
 
 void client_close(struct client *c)
 {
-    link_close(c->link);
+    client_link_close(c->link);
     c->link = NULL;
 }
 

@@ -9,6 +9,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "cmagent/client_link.h"
+
 /* Exit statuses: 0 success, 1 an error reply, 2 a usage error, 3 no answer (broker, timeout). */
 enum { EXIT_REPLY = 1, EXIT_USAGE = 2, EXIT_LINK = 3 };
 
@@ -54,24 +56,18 @@ int session_lock(const struct settings *s); /* an fd holding an exclusive lock, 
 void session_unlock(int fd);
 long long now_ms(void);
 
-/* link.c: one MQTT 5 connection, a reply topic of its own, requests with correlation data */
-struct link;
-struct link *link_open(const struct settings *s, char *err, size_t errlen);
-void link_close(struct link *l);
+/* link.c: requests to the agent over the transport's client link */
+struct client_link *link_open(const struct settings *s, char *err, size_t errlen);
 /* Publishes payload to <prefix>/req/<op> and waits for the reply (on the anon/<nonce> topic when
  * anonymous: a request without a token); returns it (cJSON, owned by the caller) and its raw text
  * in *raw (malloc'd), or NULL with err set. */
-cJSON *link_request(struct link *l, const char *op, const char *payload, bool anonymous, char **raw, char *err,
+cJSON *link_request(struct client_link *l, const char *op, const char *payload, bool anonymous, char **raw, char *err,
                     size_t errlen);
-int link_subscribe_events(struct link *l, const char *filter, char *err, size_t errlen);
-/* The next event message, waiting at most timeout_ms (-1: forever): 1 got one, 0 timeout, -1 lost. */
-int link_next_event(struct link *l, int timeout_ms, char **topic, char **payload);
-const char *link_prefix(const struct link *l);
 
 /* call.c: authenticated requests */
 struct client {
     struct settings *s;
-    struct link *link;
+    struct client_link *link;
     struct session ss;
     bool have_session;
 };

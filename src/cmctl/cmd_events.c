@@ -113,8 +113,8 @@ static int follow(struct client *c, const char *tenant_arg, long long after, lon
     else
         own_tenant(c, tenant, sizeof tenant);
     f.replay_ok = strcmp(tenant, "+") != 0;
-    snprintf(filter, sizeof filter, "%s/event/%s/#", link_prefix(c->link), tenant);
-    if (link_subscribe_events(c->link, filter, err, sizeof err)) {
+    snprintf(filter, sizeof filter, "%s/event/%s/#", client_link_prefix(c->link), tenant);
+    if (client_link_subscribe_events(c->link, filter, err, sizeof err)) {
         fprintf(stderr, "cmctl: %s\n", err);
         return EXIT_LINK;
     }
@@ -122,7 +122,7 @@ static int follow(struct client *c, const char *tenant_arg, long long after, lon
     if (after >= 0 && replay(&f, 0))
         return 0;
     for (;;) {
-        int got = link_next_event(c->link, -1, &topic, &payload);
+        int got = client_link_next_event(c->link, -1, &topic, &payload);
         if (got < 0) {
             fprintf(stderr, "cmctl: events: the connection to the broker was lost\n");
             return EXIT_LINK;
