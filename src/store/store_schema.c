@@ -281,6 +281,25 @@ static const char *const migrations[] = {
     "CREATE INDEX customer_phone ON customer(tenant_id, phone COLLATE NOCASE, id);"
     "CREATE INDEX customer_city ON customer(tenant_id, city COLLATE NOCASE, id);"
     "CREATE INDEX customer_country ON customer(tenant_id, country COLLATE NOCASE, id);",
+
+    /* 11: two-factor authentication (ThingsBoard's TwoFactorAuth*): a user's account config (the
+     * TOTP secret in base32, the SHA-256 digests of the unused backup codes, whether e-mail codes
+     * are on) and the logins waiting for a code: the digest of their pre-verification token, its
+     * expiry, and the digest of the last code mailed for it with its lifetime and re-send counts. */
+    "CREATE TABLE twofa_account ("
+    "  user_id TEXT PRIMARY KEY REFERENCES tb_user(id) ON DELETE CASCADE,"
+    "  totp_secret TEXT,"
+    "  backup_codes TEXT,"
+    "  email TEXT) WITHOUT ROWID;"
+    "CREATE TABLE twofa_challenge ("
+    "  digest TEXT PRIMARY KEY,"
+    "  user_id TEXT NOT NULL REFERENCES tb_user(id) ON DELETE CASCADE,"
+    "  expires_at INTEGER NOT NULL,"
+    "  code_digest TEXT,"
+    "  code_expires_at INTEGER NOT NULL DEFAULT 0,"
+    "  sent_count INTEGER NOT NULL DEFAULT 0,"
+    "  last_sent_at INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "CREATE INDEX twofa_challenge_user ON twofa_challenge(user_id);",
 };
 
 const char *const *store_schema_migrations(size_t *count)

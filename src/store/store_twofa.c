@@ -1,0 +1,150 @@
+/* store_twofa.c: SQL of the twofa_account and twofa_challenge tables (migration 11). */
+#include "cmagent/store_twofa.h"
+
+#include "store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ACCOUNT_COLUMNS "user_id, totp_secret, backup_codes, email"
+#define CHALLENGE_COLUMNS "digest, user_id, expires_at, code_digest, code_expires_at, sent_count, last_sent_at"
+
+void twofa_account_release(struct twofa_account *a)
+{
+    free(a->totp_secret);
+    free(a->backup_codes);
+    free(a->email);
+    memset(a, 0, sizeof *a);
+}
+
+void twofa_challenge_release(struct twofa_challenge *c)
+{
+    free(c->code_digest);
+    memset(c, 0, sizeof *c);
+}
+
+static void read_account(sqlite3_stmt *st, void *row, const void *arg)
+{
+    struct twofa_account *a = row;
+    (void)arg;
+    memset(a, 0, sizeof *a);
+    column_id(st, 0, a->user_id);
+    a->totp_secret = column_text(st, 1);
+    a->backup_codes = column_text(st, 2);
+    a->email = column_text(st, 3);
+}
+
+int store_twofa_get(struct store *s, const char *user_id, struct twofa_account *out)
+{
+    static const char sql[] = "SELECT " ACCOUNT_COLUMNS " FROM twofa_account WHERE user_id = ?";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, user_id);
+    return store_get_one(s, st, read_account, NULL, out);
+}
+
+static int by_key(struct store *s, const char *sql, const char *key)
+{
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, key);
+    return store_exec_stmt(s, st);
+}
+
+int store_twofa_delete(struct store *s, const char *user_id)
+{
+    static const char sql[] = "DELETE FROM twofa_account WHERE user_id = ?";
+    return by_key(s, sql, user_id);
+}
+
+int store_twofa_save(struct store *s, const struct twofa_account *a)
+{
+    static const char sql[] = "INSERT OR REPLACE INTO twofa_account(" ACCOUNT_COLUMNS ") VALUES (?,?,?,?)";
+    if (a->totp_secret == NULL && a->backup_codes == NULL && a->email == NULL)
+        return store_twofa_delete(s, a->user_id);
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, a->user_id);
+    bind_text(st, 2, a->totp_secret);
+    bind_text(st, 3, a->backup_codes);
+    bind_text(st, 4, a->email);
+    return store_exec_stmt(s, st);
+}
+
+static void read_challenge(sqlite3_stmt *st, void *row, const void *arg)
+{
+    struct twofa_challenge *c = row;
+    char *digest = column_text(st, 0);
+    (void)arg;
+    memset(c, 0, sizeof *c);
+    snprintf(c->digest, sizeof c->digest, "%s", digest != NULL ? digest : "");
+    free(digest);
+    column_id(st, 1, c->user_id);
+    c->expires_at = sqlite3_column_int64(st, 2);
+    c->code_digest = column_text(st, 3);
+    c->code_expires_at = sqlite3_column_int64(st, 4);
+    c->sent_count = sqlite3_column_int64(st, 5);
+    c->last_sent_at = sqlite3_column_int64(st, 6);
+}
+
+/* Binds the columns of c in CHALLENGE_COLUMNS order from index 1. */
+static void bind_challenge(sqlite3_stmt *st, const struct twofa_challenge *c)
+{
+    bind_text(st, 1, c->digest);
+    bind_text(st, 2, c->user_id);
+    sqlite3_bind_int64(st, 3, c->expires_at);
+    bind_text(st, 4, c->code_digest);
+    sqlite3_bind_int64(st, 5, c->code_expires_at);
+    sqlite3_bind_int64(st, 6, c->sent_count);
+    sqlite3_bind_int64(st, 7, c->last_sent_at);
+}
+
+int store_twofa_challenge_insert(struct store *s, const struct twofa_challenge *c)
+{
+    static const char sql[] = "INSERT INTO twofa_challenge(" CHALLENGE_COLUMNS ") VALUES (?,?,?,?,?,?,?)";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_challenge(st, c);
+    return store_exec_stmt(s, st);
+}
+
+int store_twofa_challenge_update(struct store *s, const struct twofa_challenge *c)
+{
+    static const char sql[] = "REPLACE INTO twofa_challenge(" CHALLENGE_COLUMNS ") VALUES (?,?,?,?,?,?,?)";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_challenge(st, c);
+    return store_exec_stmt(s, st);
+}
+
+int store_twofa_challenge_get(struct store *s, const char *digest, struct twofa_challenge *out)
+{
+    static const char sql[] = "SELECT " CHALLENGE_COLUMNS " FROM twofa_challenge WHERE digest = ?";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, digest);
+    return store_get_one(s, st, read_challenge, NULL, out);
+}
+
+int store_twofa_challenge_delete(struct store *s, const char *digest)
+{
+    static const char sql[] = "DELETE FROM twofa_challenge WHERE digest = ?";
+    return by_key(s, sql, digest);
+}
+
+int store_twofa_challenge_purge(struct store *s, int64_t now)
+{
+    static const char sql[] = "DELETE FROM twofa_challenge WHERE expires_at < ?";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(st, 1, now);
+    return store_exec_stmt(s, st);
+}
