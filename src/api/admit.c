@@ -39,6 +39,9 @@ static const struct admitted_op {
     { "auth.refresh", NULL, NULL, false, USER_BY_EMAIL, true },
     { "auth.resetPassword", NULL, "resetToken", false, USER_BY_RESET_TOKEN, true },
     { "auth.resetPasswordByEmail", "email", NULL, false, USER_BY_EMAIL, true },
+    { "auth.twoFa.providers", NULL, NULL, false, USER_BY_EMAIL, true },
+    { "auth.twoFa.sendCode", NULL, NULL, false, USER_BY_EMAIL, true },
+    { "auth.twoFa.verify", NULL, NULL, false, USER_BY_EMAIL, true },
     /* a batch with a password change waits in its caller's tenant's queue (api_prepares) */
     { "batch", NULL, "token", true, USER_BY_TOKEN_DIGEST, false },
 };

@@ -97,6 +97,17 @@ void op_auth_reset_password_prepare(struct call *c);
 int op_auth_check_activate_token(struct call *c);
 int op_auth_reset_password_by_email(struct call *c);
 int op_auth_reset_password(struct call *c);
+/* twoFa.accountConfig.* and auth.twoFa.* (op_twofa.c) */
+int op_twofa_generate(struct call *c);
+int op_twofa_verify_and_save(struct call *c);
+int op_twofa_get(struct call *c);
+int op_twofa_delete(struct call *c);
+int op_auth_twofa_providers(struct call *c);
+int op_auth_twofa_send_code(struct call *c);
+int op_auth_twofa_verify(struct call *c);
+struct token_pair;
+/* auth.login's reply for a user with a second factor: the pre-verification token and providers. */
+void op_twofa_render_challenge(struct call *c, const struct token_pair *p);
 /* audit.* */
 int op_audit_list(struct call *c);
 /* apiKey.* */

@@ -8,6 +8,7 @@
 #include "cmagent/log.h"
 #include "cmagent/store_token.h"
 #include "cmagent/store_user.h"
+#include "cmagent/twofa.h"
 #include "auth_int.h"
 
 #include <stdio.h>
@@ -75,12 +76,17 @@ int auth_login(struct ctx *ctx, const char *email, const char *password, struct 
 
     memset(out, 0, sizeof *out);
     rc = verify_login(ctx, email, password ? password : "", &u, &c);
-    if (rc == ERR_OK) {
+    /* A user with a second factor gets a pre-verification token; the login is counted (failed
+     * attempts reset) only once the code checked, so that the password alone cannot reset them. */
+    bool challenged = false;
+    if (rc == ERR_OK)
+        rc = twofa_login_challenge(ctx, u.id, out, &challenged);
+    if (rc == ERR_OK && !challenged) {
         c.last_login_ts = ctx->now;
         c.failed_login_attempts = 0;
         rc = user_save_credentials(ctx, &c);
     }
-    if (rc == ERR_OK)
+    if (rc == ERR_OK && !challenged)
         rc = auth_issue_pair(ctx, u.id, out, NULL);
     user_release(&u);
     credentials_release(&c);

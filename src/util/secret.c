@@ -130,3 +130,8 @@ void secret_dynsec_hash(const char *password, int iterations, char *salt_b64, ch
     EVP_EncodeBlock((unsigned char *)salt_b64, salt, (int)sizeof salt);
     EVP_EncodeBlock((unsigned char *)hash_b64, hash, (int)sizeof hash);
 }
+
+bool secret_equal(const void *a, const void *b, size_t n)
+{
+    return CRYPTO_memcmp(a, b, n) == 0;
+}

@@ -13,6 +13,9 @@ struct token_pair {
     char token[SECRET_TOKEN_MAX];          /* access token, "cma_..." */
     char refresh_token[SECRET_TOKEN_MAX];  /* "cmr_..." */
     int64_t expires_in_ms;                 /* lifetime of the access token */
+    /* Nonzero (bits 1 << twofa.h's providers): token is a login's pre-verification token ("cmp_"),
+     * refresh_token is empty, and the login ends with auth.twoFa.verify. */
+    unsigned twofa_providers;
 };
 
 /* Resolves an access token or API key into ctx->who. 401 errorCode 10 when missing, unknown,

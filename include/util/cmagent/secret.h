@@ -17,6 +17,9 @@ void secret_random(void *buf, size_t n);
 /* Writes prefix followed by nbytes random bytes as base64url without padding (nbytes <= 48). */
 void secret_token(char out[SECRET_TOKEN_MAX], const char *prefix, size_t nbytes);
 
+/* Whether the n bytes at a and b are equal, compared in constant time. */
+bool secret_equal(const void *a, const void *b, size_t n);
+
 /* Writes the lower-case hex SHA-256 digest of s. Tokens are stored only as these digests. */
 void secret_digest(const char *s, char out[SECRET_DIGEST_HEX]);
 

@@ -1,0 +1,188 @@
+/* op_twofa.c: the two-factor operations (ThingsBoard's TwoFaConfigController and
+ * TwoFactorAuthController): twoFa.accountConfig.* on the caller's own config, and the login's
+ * second step auth.twoFa.* named by the pre-verification token auth.login answered. */
+#include "ops.h"
+
+#include "cmagent/twofa.h"
+
+#include <stdlib.h>
+
+/* {"configs":{"TOTP":{"providerType":"TOTP"},"BACKUP_CODE":{...,"codesLeft":n}}} */
+static cJSON *render_view(const struct twofa_view *v)
+{
+    cJSON *r = cJSON_CreateObject(), *configs = cJSON_AddObjectToObject(r, "configs");
+    for (int p = 0; p < TWOFA_PROVIDERS; p++) {
+        if ((v->providers & (1u << p)) == 0)
+            continue;
+        cJSON *o = cJSON_AddObjectToObject(configs, twofa_provider_name((enum twofa_provider)p));
+        cJSON_AddStringToObject(o, "providerType", twofa_provider_name((enum twofa_provider)p));
+        if (p == TWOFA_BACKUP_CODE)
+            cJSON_AddNumberToObject(o, "codesLeft", v->backup_codes_left);
+    }
+    return r;
+}
+
+/* [{"type":"TOTP"},...]: the providers of bits. */
+static cJSON *render_providers(unsigned bits)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int p = 0; p < TWOFA_PROVIDERS; p++)
+        if (bits & (1u << p)) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "type", twofa_provider_name((enum twofa_provider)p));
+            cJSON_AddItemToArray(a, o);
+        }
+    return a;
+}
+
+/* Reads the required providerType (and the other allowed keys' check). */
+static int read_provider(struct call *c, const char *const *keys, enum twofa_provider *p)
+{
+    char *name = NULL;
+    int rc = ERR_OK;
+    if (args_allow(c, keys) || arg_string(c, "providerType", true, &name))
+        rc = call_failed(c);
+    else
+        rc = twofa_provider_parse(c->ctx, name, p);
+    free(name);
+    return rc;
+}
+
+int op_twofa_generate(struct call *c)
+{
+    static const char *const keys[] = { "providerType", NULL };
+    enum twofa_provider p;
+    struct twofa_generated g;
+    int rc = read_provider(c, keys, &p);
+    if (rc == ERR_OK)
+        rc = twofa_generate(c->ctx, p, &g);
+    if (rc != ERR_OK)
+        return rc;
+    c->result = cJSON_CreateObject();
+    cJSON_AddStringToObject(c->result, "providerType", twofa_provider_name(p));
+    if (p == TWOFA_TOTP)
+        cJSON_AddStringToObject(c->result, "authUrl", g.auth_url);
+    if (p == TWOFA_EMAIL)
+        cJSON_AddStringToObject(c->result, "email", c->ctx->who.email);
+    if (p == TWOFA_BACKUP_CODE) {
+        cJSON *codes = cJSON_AddArrayToObject(c->result, "codes");
+        for (int i = 0; i < TWOFA_BACKUP_CODE_COUNT; i++)
+            cJSON_AddItemToArray(codes, cJSON_CreateString(g.codes[i]));
+    }
+    return ERR_OK;
+}
+
+int op_twofa_verify_and_save(struct call *c)
+{
+    static const char *const keys[] = { "providerType", "authUrl", "verificationCode", NULL };
+    enum twofa_provider p;
+    struct twofa_view v;
+    char *url = NULL, *code = NULL;
+    int rc = read_provider(c, keys, &p);
+    if (rc == ERR_OK && (arg_string(c, "authUrl", p == TWOFA_TOTP, &url) ||
+                         arg_string(c, "verificationCode", p == TWOFA_TOTP, &code)))
+        rc = call_failed(c);
+    if (rc == ERR_OK)
+        rc = twofa_verify_and_save(c->ctx, p, url, code, &v);
+    if (rc == ERR_OK)
+        c->result = render_view(&v);
+    free(url);
+    free(code);
+    return rc;
+}
+
+int op_twofa_get(struct call *c)
+{
+    static const char *const keys[] = { NULL };
+    struct twofa_view v;
+    if (args_allow(c, keys))
+        return call_failed(c);
+    int rc = twofa_get(c->ctx, &v);
+    if (rc == ERR_OK)
+        c->result = render_view(&v);
+    return rc;
+}
+
+int op_twofa_delete(struct call *c)
+{
+    static const char *const keys[] = { "providerType", NULL };
+    enum twofa_provider p;
+    struct twofa_view v;
+    int rc = read_provider(c, keys, &p);
+    if (rc == ERR_OK)
+        rc = twofa_delete(c->ctx, p, &v);
+    if (rc == ERR_OK)
+        c->result = render_view(&v);
+    return rc;
+}
+
+/* The login reply of a user with a second factor (ThingsBoard's PRE_VERIFICATION_TOKEN pair). */
+void op_twofa_render_challenge(struct call *c, const struct token_pair *p)
+{
+    c->result = cJSON_CreateObject();
+    cJSON_AddStringToObject(c->result, "token", p->token);
+    cJSON_AddNullToObject(c->result, "refreshToken");
+    cJSON_AddStringToObject(c->result, "scope", "PRE_VERIFICATION_TOKEN");
+    cJSON_AddNumberToObject(c->result, "expiresIn", (double)p->expires_in_ms);
+    cJSON_AddItemToObject(c->result, "providers", render_providers(p->twofa_providers));
+}
+
+/* Reads the required preVerificationToken, and providerType when want_provider. */
+static int read_login(struct call *c, const char *const *keys, char **token, bool want_provider,
+                      enum twofa_provider *p)
+{
+    int rc = want_provider ? read_provider(c, keys, p) : args_allow(c, keys) ? call_failed(c) : ERR_OK;
+    if (rc == ERR_OK && arg_string(c, "preVerificationToken", true, token))
+        rc = call_failed(c);
+    return rc;
+}
+
+int op_auth_twofa_providers(struct call *c)
+{
+    static const char *const keys[] = { "preVerificationToken", NULL };
+    char *token = NULL;
+    struct twofa_view v;
+    int rc = read_login(c, keys, &token, false, NULL);
+    if (rc == ERR_OK)
+        rc = auth_twofa_providers(c->ctx, token, &v);
+    if (rc == ERR_OK) {
+        c->result = cJSON_CreateObject();
+        cJSON_AddItemToObject(c->result, "providers", render_providers(v.providers));
+    }
+    free(token);
+    return rc;
+}
+
+int op_auth_twofa_send_code(struct call *c)
+{
+    static const char *const keys[] = { "preVerificationToken", "providerType", NULL };
+    char *token = NULL;
+    enum twofa_provider p;
+    int rc = read_login(c, keys, &token, true, &p);
+    if (rc == ERR_OK)
+        rc = auth_twofa_send_code(c->ctx, token, p);
+    free(token);
+    return rc;
+}
+
+int op_auth_twofa_verify(struct call *c)
+{
+    static const char *const keys[] = { "preVerificationToken", "providerType", "verificationCode", NULL };
+    char *token = NULL, *code = NULL;
+    enum twofa_provider p;
+    struct token_pair pair;
+    int rc = read_login(c, keys, &token, true, &p);
+    if (rc == ERR_OK && arg_string(c, "verificationCode", true, &code))
+        rc = call_failed(c);
+    if (rc == ERR_OK)
+        rc = auth_twofa_verify(c->ctx, token, p, code, &pair);
+    if (rc == ERR_OK) {
+        c->result = cJSON_CreateObject();
+        cJSON_AddStringToObject(c->result, "token", pair.token);
+        cJSON_AddStringToObject(c->result, "refreshToken", pair.refresh_token);
+        cJSON_AddNumberToObject(c->result, "expiresIn", (double)pair.expires_in_ms);
+    }
+    free(token);
+    free(code);
+    return rc;
+}

@@ -1,0 +1,19 @@
+/* twofa_int.h: what twofa.c (account config) and twofa_login.c (the login's second step) share. */
+#ifndef CMAGENT_CORE_TWOFA_INT_H
+#define CMAGENT_CORE_TWOFA_INT_H
+
+#include "cmagent/store_twofa.h"
+#include "cmagent/twofa.h"
+
+#include <stdbool.h>
+
+/* The providers of a config (bits 1 << provider) and its unused backup codes. */
+void twofa_view_of(const struct twofa_account *a, struct twofa_view *out);
+
+/* The config of user_id; an empty one (user_id set) when there is none. The caller releases a. */
+int twofa_load(struct ctx *ctx, const char *user_id, struct twofa_account *a);
+
+/* Whether code is a current TOTP code of the base32 secret (one step of drift either way). */
+bool twofa_totp_matches(const struct ctx *ctx, const char *secret, const char *code);
+
+#endif

@@ -1,0 +1,235 @@
+/* twofa_login.c: the second step of a login of a user with a two-factor provider. auth.login
+ * answers a pre-verification token ("cmp_", stored as its digest in twofa_challenge) instead of a
+ * pair; that token is no access token (auth_authenticate does not know it), it only names the
+ * login to auth.twoFa.providers, auth.twoFa.sendCode and auth.twoFa.verify. A wrong code counts as
+ * a failed login does (ctx->kept, lockout past max_failed_login_attempts); a good one spends the
+ * token and issues the pair. */
+#include "cmagent/twofa.h"
+
+#include "cmagent/store_token.h"
+#include "cmagent/store_user.h"
+#include "auth_int.h"
+#include "twofa_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PRE_PREFIX "cmp_"
+#define PRE_TOKEN_BYTES 32
+#define CHALLENGE_TTL_MS (15 * 60 * 1000LL) /* the whole second step */
+#define EMAIL_CODE_TTL_MS (120 * 1000LL)    /* ThingsBoard's verificationCodeLifetime */
+#define EMAIL_RESEND_MS (30 * 1000LL)       /* ThingsBoard's minVerificationCodeSendPeriod */
+#define EMAIL_MAX_SENDS 5
+#define INVALID_PRE "Invalid or expired pre-verification token"
+#define WRONG_CODE "Verification code is incorrect"
+#define LOCKED "User account is locked due to security policy"
+
+int twofa_login_challenge(struct ctx *ctx, const char *user_id, struct token_pair *out, bool *challenged)
+{
+    struct twofa_account a;
+    struct twofa_view v;
+    struct twofa_challenge c = { 0 };
+
+    *challenged = false;
+    int rc = twofa_load(ctx, user_id, &a);
+    if (rc != ERR_OK)
+        return rc;
+    twofa_view_of(&a, &v);
+    twofa_account_release(&a);
+    if (v.providers == 0)
+        return ERR_OK;
+    memset(out, 0, sizeof *out);
+    secret_token(out->token, PRE_PREFIX, PRE_TOKEN_BYTES);
+    secret_digest(out->token, c.digest);
+    strcpy(c.user_id, user_id);
+    c.expires_at = auth_expiry(ctx->now, CHALLENGE_TTL_MS);
+    int src = store_twofa_challenge_purge(ctx->store, ctx->now);
+    if (src == STORE_OK)
+        src = store_twofa_challenge_insert(ctx->store, &c);
+    if (src != STORE_OK)
+        return ctx_store_failed(ctx, src);
+    out->expires_in_ms = CHALLENGE_TTL_MS;
+    out->twofa_providers = v.providers;
+    *challenged = true;
+    return ERR_OK;
+}
+
+/* The login a pre-verification token names, its user (named as the audit subject), credentials
+ * and config; 401 for an unknown or expired token or an account no longer active. The caller
+ * releases all four. */
+static int load_login(struct ctx *ctx, const char *token, struct twofa_challenge *ch, struct user *u,
+                      struct credentials *cr, struct twofa_account *a)
+{
+    char digest[SECRET_DIGEST_HEX];
+
+    memset(a, 0, sizeof *a);
+    secret_digest(token != NULL ? token : "", digest);
+    int rc = store_twofa_challenge_get(ctx->store, digest, ch);
+    if (rc == STORE_OK && ch->expires_at <= ctx->now)
+        return error_set(&ctx->err, ERR_UNAUTHORIZED, INVALID_PRE);
+    if (rc == STORE_OK)
+        rc = store_user_get(ctx->store, ch->user_id, u);
+    if (rc == STORE_OK)
+        rc = store_credentials_get(ctx->store, ch->user_id, cr);
+    if (rc == STORE_NOT_FOUND)
+        return error_set(&ctx->err, ERR_UNAUTHORIZED, INVALID_PRE);
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    ctx_audit_subject(ctx, u);
+    if (!cr->enabled)
+        return error_set(&ctx->err, ERR_UNAUTHORIZED, NOT_ACTIVE);
+    return twofa_load(ctx, u->id, a);
+}
+
+static void release_login(struct twofa_challenge *ch, struct user *u, struct credentials *cr, struct twofa_account *a)
+{
+    twofa_challenge_release(ch);
+    user_release(u);
+    credentials_release(cr);
+    twofa_account_release(a);
+}
+
+static int need_provider(struct ctx *ctx, const struct twofa_account *a, enum twofa_provider p)
+{
+    struct twofa_view v;
+    twofa_view_of(a, &v);
+    if ((v.providers & (1u << p)) == 0)
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "Provider %s is not configured for this user",
+                         twofa_provider_name(p));
+    return ERR_OK;
+}
+
+int auth_twofa_providers(struct ctx *ctx, const char *token, struct twofa_view *out)
+{
+    struct twofa_challenge ch = { 0 };
+    struct user u = { 0 };
+    struct credentials cr = { 0 };
+    struct twofa_account a;
+
+    memset(out, 0, sizeof *out);
+    int rc = load_login(ctx, token, &ch, &u, &cr, &a);
+    if (rc == ERR_OK)
+        twofa_view_of(&a, out);
+    release_login(&ch, &u, &cr, &a);
+    return rc;
+}
+
+int auth_twofa_send_code(struct ctx *ctx, const char *token, enum twofa_provider p)
+{
+    struct twofa_challenge ch = { 0 };
+    struct user u = { 0 };
+    struct credentials cr = { 0 };
+    struct twofa_account a;
+    char code[16], body[512];
+    uint32_t r;
+
+    int rc = load_login(ctx, token, &ch, &u, &cr, &a);
+    if (rc == ERR_OK && p != TWOFA_EMAIL)
+        rc = error_set(&ctx->err, ERR_BAD_REQUEST, "Only EMAIL codes are sent; %s codes are the user's own",
+                       twofa_provider_name(p));
+    if (rc == ERR_OK)
+        rc = need_provider(ctx, &a, p);
+    if (rc == ERR_OK && (ch.sent_count >= EMAIL_MAX_SENDS || (ch.sent_count > 0 && ctx->now - ch.last_sent_at < EMAIL_RESEND_MS)))
+        rc = error_set(&ctx->err, ERR_RATE_LIMITED, "Too many verification code requests");
+    if (rc == ERR_OK) {
+        secret_random(&r, sizeof r);
+        snprintf(code, sizeof code, "%06u", r % 1000000u);
+        free(ch.code_digest);
+        ch.code_digest = xmalloc(SECRET_DIGEST_HEX);
+        secret_digest(code, ch.code_digest);
+        ch.code_expires_at = auth_expiry(ctx->now, EMAIL_CODE_TTL_MS);
+        ch.sent_count++;
+        ch.last_sent_at = ctx->now;
+        int src = store_twofa_challenge_update(ctx->store, &ch);
+        rc = src == STORE_OK ? ERR_OK : ctx_store_failed(ctx, src);
+    }
+    if (rc == ERR_OK) {
+        snprintf(body, sizeof body,
+                 "Hello %s,\r\n\r\nYour verification code is %s (valid for %lld seconds).\r\n\r\n"
+                 "If you did not try to log in, change your password.\r\n",
+                 u.email, code, (long long)(EMAIL_CODE_TTL_MS / 1000));
+        ctx_want_mail(ctx, u.email, "Your verification code", body, false);
+    }
+    release_login(&ch, &u, &cr, &a);
+    return rc;
+}
+
+/* Removes digest from the space separated list (in place); whether it was there. */
+static bool spend_backup_code(char *list, const char *digest)
+{
+    size_t n = strlen(digest);
+    for (char *p = list; p != NULL && *p != '\0';) {
+        char *end = strchr(p, ' ');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        if (len == n && secret_equal(p, digest, n)) {
+            memmove(p, end != NULL ? end + 1 : p + len, strlen(end != NULL ? end + 1 : p + len) + 1);
+            size_t l = strlen(list);
+            if (l > 0 && list[l - 1] == ' ')
+                list[l - 1] = '\0';
+            return true;
+        }
+        p = end != NULL ? end + 1 : NULL;
+    }
+    return false;
+}
+
+/* Whether code is good for provider p of the login (a backup code is spent: a saves it). */
+static bool code_matches(struct ctx *ctx, const struct twofa_challenge *ch, struct twofa_account *a,
+                         enum twofa_provider p, const char *code)
+{
+    char digest[SECRET_DIGEST_HEX];
+
+    secret_digest(code, digest);
+    if (p == TWOFA_TOTP)
+        return twofa_totp_matches(ctx, a->totp_secret, code);
+    if (p == TWOFA_EMAIL)
+        return ch->code_digest != NULL && ch->code_expires_at > ctx->now &&
+               secret_equal(ch->code_digest, digest, SECRET_DIGEST_HEX - 1);
+    if (!spend_backup_code(a->backup_codes, digest))
+        return false;
+    if (a->backup_codes[0] == '\0') {
+        free(a->backup_codes);
+        a->backup_codes = NULL;
+    }
+    return true;
+}
+
+/* A good code: the token spent, the login counted as ThingsBoard counts a successful one, a pair. */
+static int finish_login(struct ctx *ctx, const struct twofa_challenge *ch, struct twofa_account *a,
+                        struct credentials *cr, struct token_pair *out)
+{
+    int src = store_twofa_challenge_delete(ctx->store, ch->digest);
+    if (src == STORE_OK)
+        src = store_twofa_save(ctx->store, a);
+    if (src != STORE_OK)
+        return ctx_store_failed(ctx, src);
+    cr->last_login_ts = ctx->now;
+    cr->failed_login_attempts = 0;
+    int rc = user_save_credentials(ctx, cr);
+    return rc == ERR_OK ? auth_issue_pair(ctx, ch->user_id, out, NULL) : rc;
+}
+
+int auth_twofa_verify(struct ctx *ctx, const char *token, enum twofa_provider p, const char *code,
+                      struct token_pair *out)
+{
+    struct twofa_challenge ch = { 0 };
+    struct user u = { 0 };
+    struct credentials cr = { 0 };
+    struct twofa_account a;
+    int64_t max = ctx->settings->max_failed_login_attempts;
+
+    memset(out, 0, sizeof *out);
+    int rc = load_login(ctx, token, &ch, &u, &cr, &a);
+    if (rc == ERR_OK)
+        rc = need_provider(ctx, &a, p);
+    if (rc == ERR_OK && !code_matches(ctx, &ch, &a, p, code != NULL ? code : "")) {
+        strcpy(ctx->kept.failed_login_user, u.id);
+        rc = error_set(&ctx->err, ERR_UNAUTHORIZED, "%s",
+                       max > 0 && cr.failed_login_attempts + 1 > max ? LOCKED : WRONG_CODE);
+    }
+    if (rc == ERR_OK)
+        rc = finish_login(ctx, &ch, &a, &cr, out);
+    release_login(&ch, &u, &cr, &a);
+    return rc;
+}
