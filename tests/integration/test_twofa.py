@@ -1,0 +1,168 @@
+"""test_twofa.py: two-factor authentication through the real agent: a TOTP secret given as an
+otpauth:// URI, saved once a code computed here (RFC 6238 with hmac/hashlib) checks, then a login
+that answers a pre-verification token which every other operation refuses, and auth.twoFa.verify
+that ends it with a pair; backup codes that work once; e-mail codes caught by the SMTP test server,
+with their re-send limit; wrong codes counted toward the lockout; providers removed again."""
+
+import base64
+import hashlib
+import hmac
+import re
+import struct
+import time
+import urllib.parse
+
+from helpers import DEFAULT_PASSWORD, Env, check, expect, make_tenant_admin, run_tests
+
+
+def new_env():
+    return Env(smtp=True, agent_extra={"max_failed_login_attempts": 3})
+
+
+def totp(secret_b32, at=None, step=30, digits=6):
+    key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
+    counter = int((time.time() if at is None else at) // step)
+    mac = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    off = mac[-1] & 0x0F
+    return "%0*d" % (digits, (struct.unpack(">I", mac[off:off + 4])[0] & 0x7FFFFFFF) % 10 ** digits)
+
+
+def enable_totp(c, token, email):
+    g = c.ok("twoFa.accountConfig.generate", {"providerType": "TOTP"}, token=token)
+    url = urllib.parse.urlparse(g["authUrl"])
+    check(url.scheme == "otpauth" and url.netloc == "totp", "otpauth URI", g)
+    check(urllib.parse.unquote(url.path) == "/ThingsBoard:" + email, "label", g)
+    secret = urllib.parse.parse_qs(url.query)["secret"][0]
+    check(len(base64.b32decode(secret + "=" * (-len(secret) % 8))) == 20, "160-bit secret", secret)
+    wrong = "%06d" % ((int(totp(secret)) + 1) % 1000000)
+    expect(c.request("twoFa.accountConfig.verifyAndSave", {"providerType": "TOTP", "authUrl": g["authUrl"],
+                                                           "verificationCode": wrong}, token=token),
+           400, 31, "Verification code is incorrect")
+    saved = c.ok("twoFa.accountConfig.verifyAndSave", {"providerType": "TOTP", "authUrl": g["authUrl"],
+                                                       "verificationCode": totp(secret)}, token=token)
+    check(saved == {"configs": {"TOTP": {"providerType": "TOTP"}}}, "saved", saved)
+    return secret
+
+
+def challenge(c, email):
+    d = c.ok("auth.login", {"email": email, "password": DEFAULT_PASSWORD})
+    check(d["scope"] == "PRE_VERIFICATION_TOKEN" and d["refreshToken"] is None, "pre-verification", d)
+    check(d["token"].startswith("cmp_"), "token prefix", d)
+    return d
+
+
+def test_totp_login_needs_the_code_and_the_token_does_nothing_else(env):
+    c = env.c
+    ta = make_tenant_admin(c, env.sys_token)
+    secret = enable_totp(c, ta.token, ta.email)
+    d = challenge(c, ta.email)
+    check(d["providers"] == [{"type": "TOTP"}], "providers", d)
+    pre = d["token"]
+    for op, data in (("user.get", {"id": ta.user_id}), ("auth.logout", None), ("twoFa.accountConfig.get", None),
+                     ("customer.list", {"pageSize": 10, "page": 0}), ("auth.changePassword",
+                      {"currentPassword": DEFAULT_PASSWORD, "newPassword": "Another-pass-9"})):
+        expect(c.request(op, data, token=pre), 401, 10, context=op)
+    expect(c.request("auth.refresh", {"refreshToken": pre}), 401, 10)
+    got = c.ok("auth.twoFa.providers", {"preVerificationToken": pre})
+    check(got == {"providers": [{"type": "TOTP"}]}, "auth.twoFa.providers", got)
+    expect(c.request("auth.twoFa.verify", {"preVerificationToken": pre, "providerType": "BACKUP_CODE",
+                                           "verificationCode": "00000000"}), 400, 31)
+    pair = c.ok("auth.twoFa.verify", {"preVerificationToken": pre, "providerType": "TOTP",
+                                      "verificationCode": totp(secret)})
+    check(pair["token"].startswith("cma_") and pair["refreshToken"].startswith("cmr_"), "pair", pair)
+    me = c.ok("user.get", {"id": ta.user_id}, token=pair["token"])
+    check(me["email"] == ta.email, "the pair works", me)
+    # the pre-verification token is spent
+    expect(c.request("auth.twoFa.verify", {"preVerificationToken": pre, "providerType": "TOTP",
+                                           "verificationCode": totp(secret)}), 401, 10)
+    rows = c.ok("audit.list", {"pageSize": 50, "page": 0, "entityType": "USER"}, token=ta.token)["data"]
+    check(any(r["actionType"] == "LOGIN" and r["actionStatus"] == "SUCCESS" and r["userName"] == ta.email
+              for r in rows), "login audit row", rows)
+
+
+def test_backup_code_works_once(env):
+    c = env.c
+    ta = make_tenant_admin(c, env.sys_token)
+    g = c.ok("twoFa.accountConfig.generate", {"providerType": "BACKUP_CODE"}, token=ta.token)
+    codes = g["codes"]
+    check(len(codes) == 10 and len(set(codes)) == 10 and all(re.fullmatch("[0-9a-f]{8}", x) for x in codes),
+          "codes", g)
+    got = c.ok("twoFa.accountConfig.get", None, token=ta.token)
+    check(got["configs"]["BACKUP_CODE"]["codesLeft"] == 10, "codesLeft", got)
+    pre = challenge(c, ta.email)["token"]
+    c.ok("auth.twoFa.verify", {"preVerificationToken": pre, "providerType": "BACKUP_CODE",
+                               "verificationCode": codes[3]})
+    pre = challenge(c, ta.email)["token"]
+    expect(c.request("auth.twoFa.verify", {"preVerificationToken": pre, "providerType": "BACKUP_CODE",
+                                           "verificationCode": codes[3]}), 401, 10, "Verification code is incorrect")
+    c.ok("auth.twoFa.verify", {"preVerificationToken": pre, "providerType": "BACKUP_CODE",
+                               "verificationCode": codes[4]})
+    got = c.ok("twoFa.accountConfig.get", None, token=ta.token)
+    check(got["configs"]["BACKUP_CODE"]["codesLeft"] == 8, "codesLeft after two", got)
+
+
+def test_mailed_code_and_its_resend_limit(env):
+    c = env.c
+    ta = make_tenant_admin(c, env.sys_token)
+    c.ok("twoFa.accountConfig.generate", {"providerType": "EMAIL"}, token=ta.token)
+    saved = c.ok("twoFa.accountConfig.verifyAndSave", {"providerType": "EMAIL"}, token=ta.token)
+    check("EMAIL" in saved["configs"], "email saved", saved)
+    pre = challenge(c, ta.email)["token"]
+    expect(c.request("auth.twoFa.verify", {"preVerificationToken": pre, "providerType": "EMAIL",
+                                           "verificationCode": "123456"}), 401, 10)
+    c.ok("auth.twoFa.sendCode", {"preVerificationToken": pre, "providerType": "EMAIL"})
+    mail = env.smtp.wait_mail(ta.email)
+    check(mail["subject"] == "Your verification code", "subject", mail["subject"])
+    code = re.search(r"verification code is (\d{6})", mail["body"]).group(1)
+    expect(c.request("auth.twoFa.sendCode", {"preVerificationToken": pre, "providerType": "EMAIL"}), 429, 33,
+           "Too many verification code requests")
+    pair = c.ok("auth.twoFa.verify", {"preVerificationToken": pre, "providerType": "EMAIL",
+                                      "verificationCode": code})
+    check(pair["token"].startswith("cma_"), "pair", pair)
+
+
+def test_wrong_codes_lock_the_account(env):
+    c = env.c
+    ta = make_tenant_admin(c, env.sys_token)
+    secret = enable_totp(c, ta.token, ta.email)
+    good = totp(secret)
+    bad = "%06d" % ((int(good) + 500000) % 1000000)
+    pre = challenge(c, ta.email)["token"]
+    for _ in range(3):
+        expect(c.request("auth.twoFa.verify", {"preVerificationToken": pre, "providerType": "TOTP",
+                                               "verificationCode": bad}), 401, 10, "Verification code is incorrect")
+    # a new login with the right password does not reset the count
+    pre = challenge(c, ta.email)["token"]
+    expect(c.request("auth.twoFa.verify", {"preVerificationToken": pre, "providerType": "TOTP",
+                                           "verificationCode": bad}), 401, 10,
+           "User account is locked due to security policy")
+    expect(c.request("auth.twoFa.verify", {"preVerificationToken": pre, "providerType": "TOTP",
+                                           "verificationCode": totp(secret)}), 401, 10, "User account is not active")
+    expect(c.request("auth.login", {"email": ta.email, "password": DEFAULT_PASSWORD}), 401, 10)
+    other = make_tenant_admin(c, env.sys_token, tenant_id=ta.tenant_id)
+    rows = c.ok("audit.list", {"pageSize": 100, "page": 0, "entityType": "USER", "entityId": ta.user_id},
+                token=other.token)["data"]
+    check(any(r["actionType"] == "LOCKOUT" for r in rows), "LOCKOUT row", rows)
+    check(sum(r["actionType"] == "LOGIN" and r["actionStatus"] == "FAILURE" for r in rows) >= 4, "failed rows", rows)
+
+
+def test_delete_provider_and_bad_input(env):
+    c = env.c
+    ta = make_tenant_admin(c, env.sys_token)
+    enable_totp(c, ta.token, ta.email)
+    left = c.ok("twoFa.accountConfig.delete", {"providerType": "TOTP"}, token=ta.token)
+    check(left == {"configs": {}}, "deleted", left)
+    d = c.ok("auth.login", {"email": ta.email, "password": DEFAULT_PASSWORD})
+    check(d["token"].startswith("cma_") and d["refreshToken"], "a plain login again", d)
+    expect(c.request("twoFa.accountConfig.generate", {"providerType": "SMS"}, token=ta.token), 400, 31)
+    expect(c.request("twoFa.accountConfig.generate", {}, token=ta.token), 400, 31)
+    expect(c.request("twoFa.accountConfig.verifyAndSave", {"providerType": "TOTP", "authUrl": "http://x",
+                                                           "verificationCode": "123456"}, token=ta.token), 400, 31)
+    expect(c.request("twoFa.accountConfig.get", None), 401, 10)
+    expect(c.request("auth.twoFa.verify", {"preVerificationToken": "cmp_nothing", "providerType": "TOTP",
+                                           "verificationCode": "123456"}), 401, 10)
+    expect(c.request("auth.twoFa.providers", {"preVerificationToken": 5}), 400, 31)
+
+
+if __name__ == "__main__":
+    run_tests(globals(), new_env)
