@@ -86,6 +86,10 @@ cJSON *client_call(struct client *c, const char *op, cJSON *data, bool anonymous
 /* client_call, then prints the reply (table or --json) or the error; returns the exit status. */
 int client_run(struct client *c, const char *op, cJSON *data, bool anonymous, const char *columns);
 int print_error_reply(const char *op, const cJSON *reply);
+/* cmd_twofa.c: when *reply (auth.login's) holds a pre-verification token, finishes the login with
+ * auth.twoFa.verify (code: --code, CMCTL_LOGIN_CODE or asked for) and puts its reply in *reply and
+ * *raw; 0, or the exit status of the failure. */
+int login_second_factor(struct client *c, cJSON **reply, char **raw, const char *code, const char *provider);
 /* Takes the token pair of an auth.login reply into the session file; 0 or an exit status. */
 int client_take_pair(struct client *c, const cJSON *reply);
 

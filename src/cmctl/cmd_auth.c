@@ -43,16 +43,24 @@ static int prompt_password(char *buf, size_t len)
 
 static int usage_login(void)
 {
-    printf("usage: cmctl login [EMAIL] [--email EMAIL] [--password PASSWORD | --password-stdin]\n\n"
+    printf("usage: cmctl login [EMAIL] [--email EMAIL] [--password PASSWORD | --password-stdin]\n"
+           "                   [--code CODE] [--provider TOTP|EMAIL|BACKUP_CODE]\n\n"
            "Logs in with auth.login and keeps the access and refresh token in the session file\n"
            "(mode 0600; $XDG_CONFIG_HOME/cmctl/session, or session.PROFILE with --profile), with the\n"
            "broker account that broker.credentials issues when the agent runs broker_acl dynsec\n"
            "(not with --broker-username); later commands connect with it.\n"
-           "Without --password the password is read from CMCTL_LOGIN_PASSWORD, or asked for on the terminal.\n");
+           "Without --password the password is read from CMCTL_LOGIN_PASSWORD, or asked for on the terminal.\n"
+           "A user with two-factor authentication is asked for a code of --provider (default: the first the\n"
+           "login offers; an EMAIL code is mailed first) unless --code or CMCTL_LOGIN_CODE gives it.\n");
     return 0;
 }
 
-static int login_args(int argc, char **argv, char *email, char *password, size_t len)
+/* The second factor's flags: --code and --provider (len bytes each). */
+struct factor_args {
+    char code[64], provider[32];
+};
+
+static int login_args(int argc, char **argv, char *email, char *password, size_t len, struct factor_args *f)
 {
     bool from_stdin = false;
     for (int i = 0; i < argc; i++) {
@@ -61,6 +69,10 @@ static int login_args(int argc, char **argv, char *email, char *password, size_t
             from_stdin = true;
         else if ((strcmp(a, "--email") == 0 || strcmp(a, "--password") == 0) && i + 1 < argc)
             snprintf(a[2] == 'e' ? email : password, len, "%s", argv[++i]);
+        else if (strcmp(a, "--code") == 0 && i + 1 < argc)
+            snprintf(f->code, sizeof f->code, "%s", argv[++i]);
+        else if (strcmp(a, "--provider") == 0 && i + 1 < argc)
+            snprintf(f->provider, sizeof f->provider, "%s", argv[++i]);
         else if (strncmp(a, "--email=", 8) == 0)
             snprintf(email, len, "%s", a + 8);
         else if (strncmp(a, "--password=", 11) == 0)
@@ -98,7 +110,8 @@ int cmd_login(struct settings *s, int argc, char **argv)
     for (int i = 0; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
             return usage_login();
-    if ((rc = login_args(argc, argv, email, password, sizeof email)) != 0)
+    struct factor_args f = { "", "" };
+    if ((rc = login_args(argc, argv, email, password, sizeof email, &f)) != 0)
         return rc;
     if (session_path(s, path, sizeof path))
         return EXIT_USAGE;
@@ -115,7 +128,7 @@ int cmd_login(struct settings *s, int argc, char **argv)
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(reply, "status");
         if (!cJSON_IsNumber(st) || st->valueint != 200)
             rc = print_error_reply("auth.login", reply);
-        else {
+        else if ((rc = login_second_factor(&c, &reply, &raw, f.code, f.provider)) == 0) {
             snprintf(c.ss.email, sizeof c.ss.email, "%s", email);
             c.ss.broker_user[0] = c.ss.broker_pass[0] = '\0';
             rc = client_take_pair(&c, reply);

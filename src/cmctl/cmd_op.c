@@ -8,7 +8,8 @@
 
 static const char *const anonymous_ops[] = {
     "agent.ping", "auth.login", "auth.refresh", "auth.activate", "auth.checkActivateToken",
-    "auth.resetPassword", "auth.resetPasswordByEmail", NULL,
+    "auth.resetPassword", "auth.resetPasswordByEmail", "auth.twoFa.providers", "auth.twoFa.sendCode",
+    "auth.twoFa.verify", NULL,
 };
 
 static bool op_anonymous(const char *op)

@@ -343,6 +343,32 @@ def test_logout_revokes_and_removes_the_session(env):
     check(r["status"] == 401, "the token still works after logout: %r" % r)
 
 
+def test_login_with_a_second_factor(env):
+    """A user with backup codes: cmctl login without a code fails (no terminal), with --code it
+    finishes the login, and the code is spent."""
+    cli = acme(env)
+    email = unique_email("twofa")
+    tenant = _state["tenant"]
+    cli.run("login", SYSADMIN_EMAIL, "--password", SYSADMIN_PASSWORD)
+    uid = cli.json("user", "create", "--email", email, "--authority", "TENANT_ADMIN", "--tenant", tenant)["data"]
+    act = cli.json("user", "activation-link", uid["id"]["id"])["data"]["value"].split("activateToken=")[1]
+    cli.run("auth", "activate", "--activate-token", act, "--password", TA_PASSWORD)
+    cli.run("-p", "tfa", "login", email, "--password", TA_PASSWORD)
+    codes = cli.json("-p", "tfa", "twofa", "generate", "--provider", "BACKUP_CODE")["data"]["codes"]
+    got = cli.json("-p", "tfa", "twofa", "get")["data"]
+    check(got["configs"]["BACKUP_CODE"]["codesLeft"] == 10, "twofa get", got)
+    os.unlink(cli.session_path("tfa"))
+    p = subprocess.run(["setsid", CMCTL_BIN, "-p", "tfa", "login", email, "--password", TA_PASSWORD],
+                       capture_output=True, text=True, env=cli.env, timeout=60, stdin=subprocess.DEVNULL)
+    check(p.returncode != 0 and "second factor" in p.stderr, "login without a code", p.returncode, p.stderr)
+    check(not os.path.exists(cli.session_path("tfa")), "a session without the second factor")
+    cli.run("-p", "tfa", "login", email, "--password", TA_PASSWORD, "--code", codes[0])
+    token = cli.session("tfa")["token"]
+    check(token.startswith("cma_"), "session token", token)
+    p = cli.run("-p", "tfa", "login", email, "--password", TA_PASSWORD, "--code", codes[0], ok=False)
+    check(p.returncode != 0 and "Verification code is incorrect" in p.stderr, "spent code", p.stderr)
+
+
 def make_certs(d):
     """A CA, a server certificate for 127.0.0.1 and a client certificate, with the openssl CLI."""
     def ossl(*args):
