@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The operations an anonymous client may publish: what an unauthenticated login, activation and
- * password reset need, a liveness ping, and broker.credentials (which still takes a token). */
+/* The operations an anonymous client may publish: what an unauthenticated login (with its second
+ * factor), activation and password reset need, a liveness ping, and broker.credentials (which
+ * still takes a token). */
 static const char *const anonymous_ops[] = {
     "auth.login", "auth.refresh", "auth.activate", "auth.checkActivateToken",
-    "auth.resetPassword", "auth.resetPasswordByEmail", "agent.ping", "broker.credentials",
+    "auth.resetPassword", "auth.resetPasswordByEmail", "auth.twoFa.providers", "auth.twoFa.sendCode",
+    "auth.twoFa.verify", "agent.ping", "broker.credentials",
 };
 
 void broker_username(const struct broker_names *names, const struct principal *who, char out[BROKER_NAME_MAX])
