@@ -5,7 +5,9 @@
 
 #include "cmagent/twofa.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* {"configs":{"TOTP":{"providerType":"TOTP"},"BACKUP_CODE":{...,"codesLeft":n}}} */
 static cJSON *render_view(const struct twofa_view *v)
@@ -184,5 +186,84 @@ int op_auth_twofa_verify(struct call *c)
     }
     free(token);
     free(code);
+    return rc;
+}
+
+/* {"providers":[{"providerType":...}],"verificationCodeLifetime":...} (seconds) */
+static cJSON *render_settings(const struct twofa_settings *t)
+{
+    cJSON *r = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(r, "providers");
+    unsigned allowed = 0;
+    for (int p = 0; p < TWOFA_PROVIDERS; p++) {
+        const char *name = twofa_provider_name((enum twofa_provider)p);
+        char padded[sizeof t->providers + 2];
+        snprintf(padded, sizeof padded, " %s ", t->providers);
+        char want[32];
+        snprintf(want, sizeof want, " %s ", name);
+        if (strstr(padded, want) == NULL)
+            continue;
+        allowed |= 1u << p;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "providerType", name);
+        cJSON_AddItemToArray(a, o);
+    }
+    (void)allowed;
+    cJSON_AddNumberToObject(r, "verificationCodeLifetime", (double)t->code_lifetime_s);
+    cJSON_AddNumberToObject(r, "totalAllowedTimeForVerification", (double)t->total_time_s);
+    cJSON_AddNumberToObject(r, "minVerificationCodeSendPeriod", (double)t->send_period_s);
+    cJSON_AddNumberToObject(r, "maxVerificationCodeSends", (double)t->max_sends);
+    return r;
+}
+
+int op_twofa_settings_get(struct call *c)
+{
+    static const char *const keys[] = { NULL };
+    struct twofa_settings t;
+    if (args_allow(c, keys))
+        return call_failed(c);
+    int rc = twofa_settings_get(c->ctx, &t);
+    if (rc == ERR_OK)
+        c->result = render_settings(&t);
+    return rc;
+}
+
+/* The providers member: an array of {"providerType"} objects or of names; bits in *out. */
+static int read_allowed(struct call *c, unsigned *out)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(c->data, "providers");
+    const cJSON *item;
+    *out = 0;
+    if (!cJSON_IsArray(a))
+        return error_set(&c->ctx->err, ERR_BAD_REQUEST, "providers must be an array of {\"providerType\"}");
+    cJSON_ArrayForEach(item, a) {
+        const cJSON *name = cJSON_IsObject(item) ? cJSON_GetObjectItemCaseSensitive(item, "providerType") : item;
+        enum twofa_provider p;
+        if (!cJSON_IsString(name))
+            return error_set(&c->ctx->err, ERR_BAD_REQUEST, "providers must be an array of {\"providerType\"}");
+        if (twofa_provider_parse(c->ctx, name->valuestring, &p) != ERR_OK)
+            return c->ctx->err.kind;
+        *out |= 1u << p;
+    }
+    return ERR_OK;
+}
+
+int op_twofa_settings_save(struct call *c)
+{
+    static const char *const keys[] = { "providers", "verificationCodeLifetime", "totalAllowedTimeForVerification",
+                                        "minVerificationCodeSendPeriod", "maxVerificationCodeSends", NULL };
+    struct twofa_settings in, out;
+    unsigned allowed = 0;
+    int rc = args_allow(c, keys) ? call_failed(c) : twofa_settings_get(c->ctx, &in);
+    if (rc == ERR_OK)
+        rc = read_allowed(c, &allowed);
+    if (rc == ERR_OK && (arg_int(c, "verificationCodeLifetime", false, &in.code_lifetime_s, NULL) ||
+                         arg_int(c, "totalAllowedTimeForVerification", false, &in.total_time_s, NULL) ||
+                         arg_int(c, "minVerificationCodeSendPeriod", false, &in.send_period_s, NULL) ||
+                         arg_int(c, "maxVerificationCodeSends", false, &in.max_sends, NULL)))
+        rc = call_failed(c);
+    if (rc == ERR_OK)
+        rc = twofa_settings_save(c->ctx, allowed, &in, &out);
+    if (rc == ERR_OK)
+        c->result = render_settings(&out);
     return rc;
 }

@@ -102,6 +102,8 @@ int op_twofa_generate(struct call *c);
 int op_twofa_verify_and_save(struct call *c);
 int op_twofa_get(struct call *c);
 int op_twofa_delete(struct call *c);
+int op_twofa_settings_get(struct call *c);
+int op_twofa_settings_save(struct call *c);
 int op_auth_twofa_providers(struct call *c);
 int op_auth_twofa_send_code(struct call *c);
 int op_auth_twofa_verify(struct call *c);

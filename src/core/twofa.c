@@ -108,6 +108,8 @@ int twofa_generate(struct ctx *ctx, enum twofa_provider p, struct twofa_generate
     int rc = ERR_OK;
 
     memset(out, 0, sizeof *out);
+    if (twofa_need_allowed(ctx, p) != ERR_OK)
+        return ctx->err.kind;
     if (p == TWOFA_TOTP) {
         secret_random(key, sizeof key);
         totp_base32_encode(key, sizeof key, b32);
@@ -160,6 +162,8 @@ int twofa_verify_and_save(struct ctx *ctx, enum twofa_provider p, const char *au
     int rc = ERR_OK;
 
     memset(out, 0, sizeof *out);
+    if (twofa_need_allowed(ctx, p) != ERR_OK)
+        return ctx->err.kind;
     if (p == TWOFA_BACKUP_CODE)
         return error_set(&ctx->err, ERR_BAD_REQUEST,
                          "Backup codes are saved by twoFa.accountConfig.generate; nothing to verify");

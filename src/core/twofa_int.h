@@ -16,4 +16,13 @@ int twofa_load(struct ctx *ctx, const char *user_id, struct twofa_account *a);
 /* Whether code is a current TOTP code of the base32 secret (one step of drift either way). */
 bool twofa_totp_matches(const struct ctx *ctx, const char *secret, const char *code);
 
+/* The platform's settings, ThingsBoard's defaults when none were saved. */
+int twofa_settings_load(struct ctx *ctx, struct twofa_settings *out);
+
+/* The allowed providers of t (bits 1 << provider). */
+unsigned twofa_allowed(const struct twofa_settings *t);
+
+/* 400 when the platform does not allow p. */
+int twofa_need_allowed(struct ctx *ctx, enum twofa_provider p);
+
 #endif

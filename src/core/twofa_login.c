@@ -3,7 +3,8 @@
  * pair; that token is no access token (auth_authenticate does not know it), it only names the
  * login to auth.twoFa.providers, auth.twoFa.sendCode and auth.twoFa.verify. A wrong code counts as
  * a failed login does (ctx->kept, lockout past max_failed_login_attempts); a good one spends the
- * token and issues the pair. */
+ * token and issues the pair. Only the providers the platform's settings allow are offered and
+ * accepted; the lifetimes and re-send limits are the settings' (twofa_settings.c). */
 #include "cmagent/twofa.h"
 
 #include "cmagent/store_token.h"
@@ -17,10 +18,6 @@
 
 #define PRE_PREFIX "cmp_"
 #define PRE_TOKEN_BYTES 32
-#define CHALLENGE_TTL_MS (15 * 60 * 1000LL) /* the whole second step */
-#define EMAIL_CODE_TTL_MS (120 * 1000LL)    /* ThingsBoard's verificationCodeLifetime */
-#define EMAIL_RESEND_MS (30 * 1000LL)       /* ThingsBoard's minVerificationCodeSendPeriod */
-#define EMAIL_MAX_SENDS 5
 #define INVALID_PRE "Invalid or expired pre-verification token"
 #define WRONG_CODE "Verification code is incorrect"
 #define LOCKED "User account is locked due to security policy"
@@ -30,26 +27,30 @@ int twofa_login_challenge(struct ctx *ctx, const char *user_id, struct token_pai
     struct twofa_account a;
     struct twofa_view v;
     struct twofa_challenge c = { 0 };
+    struct twofa_settings t;
 
     *challenged = false;
-    int rc = twofa_load(ctx, user_id, &a);
+    int rc = twofa_settings_load(ctx, &t);
+    if (rc == ERR_OK)
+        rc = twofa_load(ctx, user_id, &a);
     if (rc != ERR_OK)
         return rc;
     twofa_view_of(&a, &v);
     twofa_account_release(&a);
+    v.providers &= twofa_allowed(&t);
     if (v.providers == 0)
         return ERR_OK;
     memset(out, 0, sizeof *out);
     secret_token(out->token, PRE_PREFIX, PRE_TOKEN_BYTES);
     secret_digest(out->token, c.digest);
     strcpy(c.user_id, user_id);
-    c.expires_at = auth_expiry(ctx->now, CHALLENGE_TTL_MS);
+    c.expires_at = auth_expiry(ctx->now, t.total_time_s * 1000);
     int src = store_twofa_challenge_purge(ctx->store, ctx->now);
     if (src == STORE_OK)
         src = store_twofa_challenge_insert(ctx->store, &c);
     if (src != STORE_OK)
         return ctx_store_failed(ctx, src);
-    out->expires_in_ms = CHALLENGE_TTL_MS;
+    out->expires_in_ms = t.total_time_s * 1000;
     out->twofa_providers = v.providers;
     *challenged = true;
     return ERR_OK;
@@ -94,6 +95,8 @@ static int need_provider(struct ctx *ctx, const struct twofa_account *a, enum tw
 {
     struct twofa_view v;
     twofa_view_of(a, &v);
+    if (twofa_need_allowed(ctx, p) != ERR_OK)
+        return ctx->err.kind;
     if ((v.providers & (1u << p)) == 0)
         return error_set(&ctx->err, ERR_BAD_REQUEST, "Provider %s is not configured for this user",
                          twofa_provider_name(p));
@@ -130,7 +133,11 @@ int auth_twofa_send_code(struct ctx *ctx, const char *token, enum twofa_provider
                        twofa_provider_name(p));
     if (rc == ERR_OK)
         rc = need_provider(ctx, &a, p);
-    if (rc == ERR_OK && (ch.sent_count >= EMAIL_MAX_SENDS || (ch.sent_count > 0 && ctx->now - ch.last_sent_at < EMAIL_RESEND_MS)))
+    struct twofa_settings t = { 0 };
+    if (rc == ERR_OK)
+        rc = twofa_settings_load(ctx, &t);
+    if (rc == ERR_OK && (ch.sent_count >= t.max_sends ||
+                         (ch.sent_count > 0 && ctx->now - ch.last_sent_at < t.send_period_s * 1000)))
         rc = error_set(&ctx->err, ERR_RATE_LIMITED, "Too many verification code requests");
     if (rc == ERR_OK) {
         secret_random(&r, sizeof r);
@@ -138,7 +145,7 @@ int auth_twofa_send_code(struct ctx *ctx, const char *token, enum twofa_provider
         free(ch.code_digest);
         ch.code_digest = xmalloc(SECRET_DIGEST_HEX);
         secret_digest(code, ch.code_digest);
-        ch.code_expires_at = auth_expiry(ctx->now, EMAIL_CODE_TTL_MS);
+        ch.code_expires_at = auth_expiry(ctx->now, t.code_lifetime_s * 1000);
         ch.sent_count++;
         ch.last_sent_at = ctx->now;
         int src = store_twofa_challenge_update(ctx->store, &ch);
@@ -148,7 +155,7 @@ int auth_twofa_send_code(struct ctx *ctx, const char *token, enum twofa_provider
         snprintf(body, sizeof body,
                  "Hello %s,\r\n\r\nYour verification code is %s (valid for %lld seconds).\r\n\r\n"
                  "If you did not try to log in, change your password.\r\n",
-                 u.email, code, (long long)(EMAIL_CODE_TTL_MS / 1000));
+                 u.email, code, (long long)t.code_lifetime_s);
         ctx_want_mail(ctx, u.email, "Your verification code", body, false);
     }
     release_login(&ch, &u, &cr, &a);

@@ -285,7 +285,8 @@ static const char *const migrations[] = {
     /* 11: two-factor authentication (ThingsBoard's TwoFactorAuth*): a user's account config (the
      * TOTP secret in base32, the SHA-256 digests of the unused backup codes, whether e-mail codes
      * are on) and the logins waiting for a code: the digest of their pre-verification token, its
-     * expiry, and the digest of the last code mailed for it with its lifetime and re-send counts. */
+     * expiry, and the digest of the last code mailed for it with its lifetime and re-send counts;
+     * the platform's settings. */
     "CREATE TABLE twofa_account ("
     "  user_id TEXT PRIMARY KEY REFERENCES tb_user(id) ON DELETE CASCADE,"
     "  totp_secret TEXT,"
@@ -299,7 +300,15 @@ static const char *const migrations[] = {
     "  code_expires_at INTEGER NOT NULL DEFAULT 0,"
     "  sent_count INTEGER NOT NULL DEFAULT 0,"
     "  last_sent_at INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
-    "CREATE INDEX twofa_challenge_user ON twofa_challenge(user_id);",
+    "CREATE INDEX twofa_challenge_user ON twofa_challenge(user_id);"
+    /* the platform's two-factor settings (twoFa.settings.save), one row; none: the defaults */
+    "CREATE TABLE twofa_settings ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  providers TEXT NOT NULL,"
+    "  code_lifetime_s INTEGER NOT NULL,"
+    "  total_time_s INTEGER NOT NULL,"
+    "  send_period_s INTEGER NOT NULL,"
+    "  max_sends INTEGER NOT NULL);",
 };
 
 const char *const *store_schema_migrations(size_t *count)

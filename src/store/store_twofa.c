@@ -1,4 +1,4 @@
-/* store_twofa.c: SQL of the twofa_account and twofa_challenge tables (migration 11). */
+/* store_twofa.c: SQL of the twofa_account, twofa_challenge and twofa_settings tables (migration 11). */
 #include "cmagent/store_twofa.h"
 
 #include "store_int.h"
@@ -146,5 +146,41 @@ int store_twofa_challenge_purge(struct store *s, int64_t now)
     if (st == NULL)
         return STORE_ERROR;
     sqlite3_bind_int64(st, 1, now);
+    return store_exec_stmt(s, st);
+}
+
+static void read_settings(sqlite3_stmt *st, void *row, const void *arg)
+{
+    struct twofa_settings *t = row;
+    char *providers = column_text(st, 0);
+    (void)arg;
+    snprintf(t->providers, sizeof t->providers, "%s", providers != NULL ? providers : "");
+    free(providers);
+    t->code_lifetime_s = sqlite3_column_int64(st, 1);
+    t->total_time_s = sqlite3_column_int64(st, 2);
+    t->send_period_s = sqlite3_column_int64(st, 3);
+    t->max_sends = sqlite3_column_int64(st, 4);
+}
+
+int store_twofa_settings_get(struct store *s, struct twofa_settings *out)
+{
+    static const char sql[] = "SELECT providers, code_lifetime_s, total_time_s, send_period_s, max_sends"
+                              " FROM twofa_settings WHERE id = 1";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    return st == NULL ? STORE_ERROR : store_get_one(s, st, read_settings, NULL, out);
+}
+
+int store_twofa_settings_save(struct store *s, const struct twofa_settings *in)
+{
+    static const char sql[] = "REPLACE INTO twofa_settings(id, providers, code_lifetime_s, total_time_s,"
+                              " send_period_s, max_sends) VALUES (1,?,?,?,?,?)";
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, in->providers);
+    sqlite3_bind_int64(st, 2, in->code_lifetime_s);
+    sqlite3_bind_int64(st, 3, in->total_time_s);
+    sqlite3_bind_int64(st, 4, in->send_period_s);
+    sqlite3_bind_int64(st, 5, in->max_sends);
     return store_exec_stmt(s, st);
 }

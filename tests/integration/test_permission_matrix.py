@@ -59,6 +59,8 @@ MATRIX = [
     ("twoFa.accountConfig.generate", "200  200  200  200  200  401  401  401"),
     ("twoFa.accountConfig.get",  "200  200  200  200  200  401  401  401"),
     ("twoFa.accountConfig.verifyAndSave", "400  400  400  400  400  401  401  401"),
+    ("twoFa.settings.get",       "200  403  403  403  403  401  401  401"),
+    ("twoFa.settings.save",      "200  403  403  403  403  401  401  401"),
     ("customer.create",          "403  200  200  403  403  401  401  401"),
     ("customer.delete",          "403  200  403  403  403  401  401  401"),
     ("customer.findByTitle",     "403  200  404  403  403  401  401  401"),
@@ -252,6 +254,8 @@ DATA = {
     "twoFa.accountConfig.delete": lambda w, s, col: {"providerType": "BACKUP_CODE"},
     "twoFa.accountConfig.generate": lambda w, s, col: {"providerType": "TOTP"},
     "twoFa.accountConfig.get": lambda w, s, col: None,
+    "twoFa.settings.get": lambda w, s, col: None,
+    "twoFa.settings.save": lambda w, s, col: {"providers": ["TOTP", "EMAIL", "BACKUP_CODE"]},
     "twoFa.accountConfig.verifyAndSave": lambda w, s, col: {
         "providerType": "TOTP", "authUrl": "otpauth://totp/x?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
         "verificationCode": "12345"},

@@ -2,7 +2,8 @@
 otpauth:// URI, saved once a code computed here (RFC 6238 with hmac/hashlib) checks, then a login
 that answers a pre-verification token which every other operation refuses, and auth.twoFa.verify
 that ends it with a pair; backup codes that work once; e-mail codes caught by the SMTP test server,
-with their re-send limit; wrong codes counted toward the lockout; providers removed again."""
+with their re-send limit; wrong codes counted toward the lockout; providers removed again; the
+platform's settings (allowed providers, lifetimes, re-send limits)."""
 
 import base64
 import hashlib
@@ -162,6 +163,47 @@ def test_delete_provider_and_bad_input(env):
     expect(c.request("auth.twoFa.verify", {"preVerificationToken": "cmp_nothing", "providerType": "TOTP",
                                            "verificationCode": "123456"}), 401, 10)
     expect(c.request("auth.twoFa.providers", {"preVerificationToken": 5}), 400, 31)
+
+
+def test_platform_settings_allow_providers_and_set_the_limits(env):
+    c = env.c
+    ta = make_tenant_admin(c, env.sys_token)
+    got = c.ok("twoFa.settings.get", None, token=env.sys_token)
+    check(got == {"providers": [{"providerType": "TOTP"}, {"providerType": "EMAIL"}, {"providerType": "BACKUP_CODE"}],
+                  "verificationCodeLifetime": 120, "totalAllowedTimeForVerification": 900,
+                  "minVerificationCodeSendPeriod": 30, "maxVerificationCodeSends": 5}, "defaults", got)
+    expect(c.request("twoFa.settings.get", None, token=ta.token), 403, 20)
+    expect(c.request("twoFa.settings.save", {"providers": []}, token=ta.token), 403, 20)
+    expect(c.request("twoFa.settings.save", {"providers": [{"providerType": "SMS"}]}, token=env.sys_token), 400, 31)
+    expect(c.request("twoFa.settings.save", {"providers": [], "maxVerificationCodeSends": 0}, token=env.sys_token),
+           400, 31, "maxVerificationCodeSends must be from 1 to 100")
+    codes = c.ok("twoFa.accountConfig.generate", {"providerType": "BACKUP_CODE"}, token=ta.token)["codes"]
+    c.ok("twoFa.accountConfig.generate", {"providerType": "EMAIL"}, token=ta.token)
+    c.ok("twoFa.accountConfig.verifyAndSave", {"providerType": "EMAIL"}, token=ta.token)
+    saved = c.ok("twoFa.settings.save", {"providers": [{"providerType": "EMAIL"}, {"providerType": "TOTP"}],
+                                         "minVerificationCodeSendPeriod": 0, "maxVerificationCodeSends": 2,
+                                         "totalAllowedTimeForVerification": 600}, token=env.sys_token)
+    check(saved["providers"] == [{"providerType": "TOTP"}, {"providerType": "EMAIL"}]
+          and saved["maxVerificationCodeSends"] == 2 and saved["verificationCodeLifetime"] == 120, "saved", saved)
+    check(c.ok("twoFa.settings.get", None, token=env.sys_token) == saved, "read back", saved)
+    # backup codes are no longer allowed: not offered, not accepted, not made
+    d = challenge(c, ta.email)
+    check(d["providers"] == [{"type": "EMAIL"}] and d["expiresIn"] == 600000, "allowed providers only", d)
+    expect(c.request("auth.twoFa.verify", {"preVerificationToken": d["token"], "providerType": "BACKUP_CODE",
+                                           "verificationCode": codes[0]}), 400, 31,
+           "Provider BACKUP_CODE is not allowed by the platform's settings")
+    expect(c.request("twoFa.accountConfig.generate", {"providerType": "BACKUP_CODE"}, token=ta.token), 400, 31)
+    # two mailed codes per login, no wait between them
+    for _ in range(2):
+        c.ok("auth.twoFa.sendCode", {"preVerificationToken": d["token"], "providerType": "EMAIL"})
+    expect(c.request("auth.twoFa.sendCode", {"preVerificationToken": d["token"], "providerType": "EMAIL"}), 429, 33)
+    # nothing allowed: logins answer a pair again
+    c.ok("twoFa.settings.save", {"providers": []}, token=env.sys_token)
+    pair = c.ok("auth.login", {"email": ta.email, "password": DEFAULT_PASSWORD})
+    check(pair["refreshToken"], "a pair", pair)
+    c.ok("twoFa.settings.save", {"providers": ["TOTP", "EMAIL", "BACKUP_CODE"], "minVerificationCodeSendPeriod": 30,
+                                 "maxVerificationCodeSends": 5, "totalAllowedTimeForVerification": 900},
+         token=env.sys_token)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@
 
 #define BROKER_NAME_MAX 128
 #define BROKER_PASSWORD_MAX 64
-#define BROKER_ACLS_MAX 16
+#define BROKER_ACLS_MAX 24 /* the anonymous role has the most: 11 operations and 6 reads */
 
 /* One entry of a role's access control list, as mosquitto's dynamic security has them. */
 struct broker_acl {

@@ -8,6 +8,7 @@
 
 #include "cmagent/auth.h"
 #include "cmagent/context.h"
+#include "cmagent/store_twofa.h"
 
 #include <stddef.h>
 
@@ -46,6 +47,14 @@ int twofa_verify_and_save(struct ctx *ctx, enum twofa_provider p, const char *au
 /* twoFa.accountConfig.get, and .delete of one provider (the caller's own). */
 int twofa_get(struct ctx *ctx, struct twofa_view *out);
 int twofa_delete(struct ctx *ctx, enum twofa_provider p, struct twofa_view *out);
+
+/* twoFa.settings.get: the platform's settings (ThingsBoard's defaults when none were saved). */
+int twofa_settings_get(struct ctx *ctx, struct twofa_settings *out);
+
+/* twoFa.settings.save: providers (bits 1 << provider) allowed, and in's lifetimes and limits,
+ * checked (400 naming the member out of range); out receives what was saved. */
+int twofa_settings_save(struct ctx *ctx, unsigned providers, const struct twofa_settings *in,
+                        struct twofa_settings *out);
 
 /* For auth_login, once the password matched: when the user has a provider, a pre-verification
  * token in out (token, its lifetime, twofa_providers) instead of a pair; *challenged tells. */

@@ -25,6 +25,19 @@ struct twofa_challenge {
     int64_t last_sent_at;
 };
 
+/* The platform's settings (ThingsBoard's PlatformTwoFaSettings). */
+struct twofa_settings {
+    char providers[64];      /* the allowed providers' names, space separated */
+    int64_t code_lifetime_s; /* of a mailed code */
+    int64_t total_time_s;    /* of a pre-verification token */
+    int64_t send_period_s;   /* between two mailed codes of one login */
+    int64_t max_sends;       /* mailed codes of one login */
+};
+
+/* STORE_NOT_FOUND when none were saved. */
+int store_twofa_settings_get(struct store *s, struct twofa_settings *out);
+int store_twofa_settings_save(struct store *s, const struct twofa_settings *in);
+
 void twofa_account_release(struct twofa_account *a);
 void twofa_challenge_release(struct twofa_challenge *c);
 
