@@ -30,7 +30,7 @@ int op_auth_login(struct call *c)
     int rc = two_strings(c, "email", "password", &email, &password);
     if (rc == ERR_OK)
         rc = auth_login(c->ctx, email, password, &p);
-    if (rc == ERR_OK && p.twofa_providers != 0)
+    if (rc == ERR_OK && (p.twofa_providers != 0 || p.twofa_config))
         op_twofa_render_challenge(c, &p);
     else if (rc == ERR_OK)
         reply_pair(c, &p);

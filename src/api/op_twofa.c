@@ -4,6 +4,7 @@
 #include "ops.h"
 
 #include "cmagent/twofa.h"
+#include "cmagent/uuid.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,7 +125,7 @@ void op_twofa_render_challenge(struct call *c, const struct token_pair *p)
     c->result = cJSON_CreateObject();
     cJSON_AddStringToObject(c->result, "token", p->token);
     cJSON_AddNullToObject(c->result, "refreshToken");
-    cJSON_AddStringToObject(c->result, "scope", "PRE_VERIFICATION_TOKEN");
+    cJSON_AddStringToObject(c->result, "scope", p->twofa_config ? "MFA_CONFIGURATION_TOKEN" : "PRE_VERIFICATION_TOKEN");
     cJSON_AddNumberToObject(c->result, "expiresIn", (double)p->expires_in_ms);
     cJSON_AddItemToObject(c->result, "providers", render_providers(p->twofa_providers));
 }
@@ -212,6 +213,11 @@ static cJSON *render_settings(const struct twofa_settings *t)
     cJSON_AddNumberToObject(r, "totalAllowedTimeForVerification", (double)t->total_time_s);
     cJSON_AddNumberToObject(r, "minVerificationCodeSendPeriod", (double)t->send_period_s);
     cJSON_AddNumberToObject(r, "maxVerificationCodeSends", (double)t->max_sends);
+    cJSON_AddBoolToObject(r, "enforceTwoFa", t->enforce);
+    cJSON *f = cJSON_AddObjectToObject(r, "enforcedUsersFilter");
+    cJSON_AddStringToObject(f, "type", t->enforce_filter);
+    if (t->enforce_tenant[0] != '\0')
+        cJSON_AddStringToObject(f, "tenantId", t->enforce_tenant);
     return r;
 }
 
@@ -247,10 +253,29 @@ static int read_allowed(struct call *c, unsigned *out)
     return ERR_OK;
 }
 
+/* enforcedUsersFilter: {"type", "tenantId"?}; left out, the saved one stays. */
+static int read_filter(struct call *c, struct twofa_settings *t)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(c->data, "enforcedUsersFilter");
+    if (f == NULL || cJSON_IsNull(f))
+        return ERR_OK;
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(f, "type");
+    const cJSON *tenant = cJSON_GetObjectItemCaseSensitive(f, "tenantId");
+    if (!cJSON_IsObject(f) || !cJSON_IsString(type) || strlen(type->valuestring) >= sizeof t->enforce_filter ||
+        (tenant != NULL && !cJSON_IsNull(tenant) &&
+         (!cJSON_IsString(tenant) || !uuid_parse(tenant->valuestring, NULL))))
+        return error_set(&c->ctx->err, ERR_BAD_REQUEST,
+                         "enforcedUsersFilter must be {\"type\", \"tenantId\"} with tenantId a UUID");
+    snprintf(t->enforce_filter, sizeof t->enforce_filter, "%s", type->valuestring);
+    snprintf(t->enforce_tenant, sizeof t->enforce_tenant, "%s", cJSON_IsString(tenant) ? tenant->valuestring : "");
+    return ERR_OK;
+}
+
 int op_twofa_settings_save(struct call *c)
 {
     static const char *const keys[] = { "providers", "verificationCodeLifetime", "totalAllowedTimeForVerification",
-                                        "minVerificationCodeSendPeriod", "maxVerificationCodeSends", NULL };
+                                        "minVerificationCodeSendPeriod", "maxVerificationCodeSends", "enforceTwoFa",
+                                        "enforcedUsersFilter", NULL };
     struct twofa_settings in, out;
     unsigned allowed = 0;
     int rc = args_allow(c, keys) ? call_failed(c) : twofa_settings_get(c->ctx, &in);
@@ -259,8 +284,11 @@ int op_twofa_settings_save(struct call *c)
     if (rc == ERR_OK && (arg_int(c, "verificationCodeLifetime", false, &in.code_lifetime_s, NULL) ||
                          arg_int(c, "totalAllowedTimeForVerification", false, &in.total_time_s, NULL) ||
                          arg_int(c, "minVerificationCodeSendPeriod", false, &in.send_period_s, NULL) ||
-                         arg_int(c, "maxVerificationCodeSends", false, &in.max_sends, NULL)))
+                         arg_int(c, "maxVerificationCodeSends", false, &in.max_sends, NULL) ||
+                         arg_bool(c, "enforceTwoFa", false, &in.enforce, NULL)))
         rc = call_failed(c);
+    if (rc == ERR_OK)
+        rc = read_filter(c, &in);
     if (rc == ERR_OK)
         rc = twofa_settings_save(c->ctx, allowed, &in, &out);
     if (rc == ERR_OK)

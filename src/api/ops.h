@@ -16,6 +16,9 @@ enum op_flags {
     /* Writes nothing, whoever calls it and whatever it answers: it runs on a read-only connection
      * (a reader thread's), never on the writer. */
     OP_READ = 1u << 2,
+    /* Also accepts an MFA configuration token (twofa.h): what a user on whom the platform enforces
+     * two-factor authentication needs to configure a provider. */
+    OP_TWOFA_SETUP = 1u << 3,
 };
 
 /* An operation's checks up to its first write, run ahead of the writer on a verifier thread to do

@@ -10,6 +10,7 @@
 #include "cmagent/clock.h"
 #include "cmagent/idempotency.h"
 #include "cmagent/perm.h"
+#include "cmagent/twofa.h"
 #include "ops.h"
 #include "ratelimit.h"
 #include "render.h"
@@ -39,8 +40,14 @@ static int authenticate(struct ctx *ctx, const struct op_run *r)
         return error_set(&ctx->err, ERR_UNAUTHORIZED, "Authentication token is missing");
     if (!cJSON_IsString(r->token))
         return error_set(&ctx->err, ERR_UNAUTHORIZED, "'token' must be a string");
-    if (auth_authenticate(ctx, r->token->valuestring) != ERR_OK)
-        return ctx->err.kind;
+    const char *token = r->token->valuestring;
+    if (auth_authenticate(ctx, token) != ERR_OK) {
+        if (!(r->op->flags & OP_TWOFA_SETUP) || strncmp(token, "cmc_", 4) != 0)
+            return ctx->err.kind;
+        error_clear(&ctx->err);
+        if (twofa_authenticate_config(ctx, token) != ERR_OK)
+            return ctx->err.kind;
+    }
     /* The second run of a request that awaited its mails is not a new request, nor is a prepare. */
     if (!r->prepare && ctx->mailed == NULL &&
         !ratelimit_take(per_principal, ctx->who.user_id, s->rate_limit_per_second, 1000, clock_mono_ms()))

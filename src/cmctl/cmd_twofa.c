@@ -1,7 +1,8 @@
 /* cmd_twofa.c: the second step of `cmctl login` for a user with two-factor authentication: the
  * login answered a pre-verification token, so a code (--code, CMCTL_LOGIN_CODE, or asked for on
  * the terminal; an EMAIL code is mailed first) is checked with auth.twoFa.verify, whose pair
- * becomes the session's. */
+ * becomes the session's. An MFA configuration token (enforced, nothing configured) is shown with
+ * what to do, and no session is kept. */
 #include "cmctl.h"
 
 #include <stdio.h>
@@ -66,9 +67,18 @@ int login_second_factor(struct client *c, cJSON **reply, char **raw, const char 
     char prov[32], typed[64] = "", token[256];
     int rc = 0;
 
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(*reply, "data");
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(d, "token");
+    const cJSON *scope = cJSON_GetObjectItemCaseSensitive(d, "scope");
+    if (cJSON_IsString(scope) && strcmp(scope->valuestring, "MFA_CONFIGURATION_TOKEN") == 0) {
+        fprintf(stderr, "cmctl: login: the platform requires two-factor authentication of this account; configure a\n"
+                        "provider with this MFA configuration token, then log in again:\n"
+                        "  cmctl --token %s twofa generate --provider TOTP\n",
+                cJSON_IsString(t) ? t->valuestring : "");
+        return EXIT_REPLY;
+    }
     if (!is_pre_verification(*reply))
         return 0;
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(*reply, "data"), "token");
     snprintf(token, sizeof token, "%s", cJSON_IsString(t) ? t->valuestring : "");
     pick_provider(*reply, provider, prov, sizeof prov);
     if ((code == NULL || !code[0]) && getenv("CMCTL_LOGIN_CODE"))

@@ -80,7 +80,7 @@ int auth_login(struct ctx *ctx, const char *email, const char *password, struct 
      * attempts reset) only once the code checked, so that the password alone cannot reset them. */
     bool challenged = false;
     if (rc == ERR_OK)
-        rc = twofa_login_challenge(ctx, u.id, out, &challenged);
+        rc = twofa_login_challenge(ctx, &u, out, &challenged);
     if (rc == ERR_OK && !challenged) {
         c.last_login_ts = ctx->now;
         c.failed_login_attempts = 0;

@@ -22,6 +22,9 @@ int twofa_settings_load(struct ctx *ctx, struct twofa_settings *out);
 /* The allowed providers of t (bits 1 << provider). */
 unsigned twofa_allowed(const struct twofa_settings *t);
 
+/* Whether the settings enforce two-factor authentication on u (enforceTwoFa and its filter). */
+bool twofa_enforced_on(const struct twofa_settings *t, const struct user *u);
+
 /* 400 when the platform does not allow p. */
 int twofa_need_allowed(struct ctx *ctx, enum twofa_provider p);
 

@@ -17,13 +17,15 @@
 #include <string.h>
 
 #define PRE_PREFIX "cmp_"
+#define CONFIG_PREFIX "cmc_"
 #define PRE_TOKEN_BYTES 32
 #define INVALID_PRE "Invalid or expired pre-verification token"
 #define WRONG_CODE "Verification code is incorrect"
 #define LOCKED "User account is locked due to security policy"
 
-int twofa_login_challenge(struct ctx *ctx, const char *user_id, struct token_pair *out, bool *challenged)
+int twofa_login_challenge(struct ctx *ctx, const struct user *u, struct token_pair *out, bool *challenged)
 {
+    const char *user_id = u->id;
     struct twofa_account a;
     struct twofa_view v;
     struct twofa_challenge c = { 0 };
@@ -38,10 +40,14 @@ int twofa_login_challenge(struct ctx *ctx, const char *user_id, struct token_pai
     twofa_view_of(&a, &v);
     twofa_account_release(&a);
     v.providers &= twofa_allowed(&t);
-    if (v.providers == 0)
+    if (v.providers == 0 && !twofa_enforced_on(&t, u))
         return ERR_OK;
     memset(out, 0, sizeof *out);
-    secret_token(out->token, PRE_PREFIX, PRE_TOKEN_BYTES);
+    c.config_only = v.providers == 0;
+    out->twofa_config = c.config_only;
+    if (c.config_only)
+        v.providers = twofa_allowed(&t);
+    secret_token(out->token, c.config_only ? CONFIG_PREFIX : PRE_PREFIX, PRE_TOKEN_BYTES);
     secret_digest(out->token, c.digest);
     strcpy(c.user_id, user_id);
     c.expires_at = auth_expiry(ctx->now, t.total_time_s * 1000);
@@ -67,7 +73,7 @@ static int load_login(struct ctx *ctx, const char *token, struct twofa_challenge
     memset(a, 0, sizeof *a);
     secret_digest(token != NULL ? token : "", digest);
     int rc = store_twofa_challenge_get(ctx->store, digest, ch);
-    if (rc == STORE_OK && ch->expires_at <= ctx->now)
+    if (rc == STORE_OK && (ch->expires_at <= ctx->now || ch->config_only))
         return error_set(&ctx->err, ERR_UNAUTHORIZED, INVALID_PRE);
     if (rc == STORE_OK)
         rc = store_user_get(ctx->store, ch->user_id, u);
@@ -238,5 +244,37 @@ int auth_twofa_verify(struct ctx *ctx, const char *token, enum twofa_provider p,
     if (rc == ERR_OK)
         rc = finish_login(ctx, &ch, &a, &cr, out);
     release_login(&ch, &u, &cr, &a);
+    return rc;
+}
+
+int twofa_authenticate_config(struct ctx *ctx, const char *token)
+{
+    char digest[SECRET_DIGEST_HEX];
+    struct twofa_challenge ch = { 0 };
+    struct user u = { 0 };
+    struct credentials cr = { 0 };
+    struct token t = { 0 };
+
+    secret_digest(token != NULL ? token : "", digest);
+    int rc = store_twofa_challenge_get(ctx->store, digest, &ch);
+    if (rc == STORE_OK && (!ch.config_only || ch.expires_at <= ctx->now))
+        rc = STORE_NOT_FOUND;
+    if (rc == STORE_OK)
+        rc = store_user_get(ctx->store, ch.user_id, &u);
+    if (rc == STORE_OK)
+        rc = store_credentials_get(ctx->store, ch.user_id, &cr);
+    if (rc == STORE_NOT_FOUND)
+        rc = error_set(&ctx->err, ERR_UNAUTHORIZED, "Invalid or expired MFA configuration token");
+    else if (rc != STORE_OK)
+        rc = ctx_store_failed(ctx, rc);
+    else if (!cr.enabled)
+        rc = error_set(&ctx->err, ERR_UNAUTHORIZED, NOT_ACTIVE);
+    if (rc == ERR_OK) {
+        t.kind = TOKEN_ACCESS; /* no row of auth_token: it cannot be revoked by logout, nor refreshed */
+        auth_fill_principal(ctx, &u, &t);
+    }
+    twofa_challenge_release(&ch);
+    user_release(&u);
+    credentials_release(&cr);
     return rc;
 }

@@ -1,6 +1,7 @@
 /* twofa_settings.c: the platform's two-factor settings (twoFa.settings.get/save, system
  * administrator): which providers are allowed, the lifetime of a mailed code and of a login's
- * second step, and the re-send limits. Unsaved, ThingsBoard's defaults apply. */
+ * second step, the re-send limits, and whom two-factor authentication is enforced on. Unsaved,
+ * ThingsBoard's defaults apply (nothing enforced). */
 #include "cmagent/twofa.h"
 
 #include "twofa_int.h"
@@ -20,6 +21,7 @@ int twofa_settings_load(struct ctx *ctx, struct twofa_settings *out)
         out->total_time_s = 900;
         out->send_period_s = 30;
         out->max_sends = 5;
+        snprintf(out->enforce_filter, sizeof out->enforce_filter, "ALL");
         rc = STORE_OK;
     }
     return rc == STORE_OK ? ERR_OK : ctx_store_failed(ctx, rc);
@@ -65,6 +67,15 @@ int twofa_settings_save(struct ctx *ctx, unsigned providers, const struct twofa_
         rc = check_range(ctx, "minVerificationCodeSendPeriod", in->send_period_s, 0, DAY_S);
     if (rc == ERR_OK)
         rc = check_range(ctx, "maxVerificationCodeSends", in->max_sends, 1, 100);
+    static const char *const filters[] = { "ALL", "SYSTEM_ADMINISTRATORS", "TENANT_ADMINISTRATORS", "CUSTOMER_USERS" };
+    bool known = false;
+    for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++)
+        known |= strcmp(in->enforce_filter, filters[i]) == 0;
+    if (rc == ERR_OK && !known)
+        rc = error_set(&ctx->err, ERR_BAD_REQUEST, "enforcedUsersFilter type must be ALL, SYSTEM_ADMINISTRATORS, "
+                                                   "TENANT_ADMINISTRATORS or CUSTOMER_USERS");
+    if (rc == ERR_OK && in->enforce && providers == 0)
+        rc = error_set(&ctx->err, ERR_BAD_REQUEST, "enforceTwoFa needs at least one allowed provider");
     if (rc != ERR_OK)
         return rc;
     *out = *in;
@@ -80,4 +91,16 @@ int twofa_settings_save(struct ctx *ctx, unsigned providers, const struct twofa_
 int twofa_settings_get(struct ctx *ctx, struct twofa_settings *out)
 {
     return twofa_settings_load(ctx, out);
+}
+
+bool twofa_enforced_on(const struct twofa_settings *t, const struct user *u)
+{
+    const char *f = t->enforce_filter;
+    if (!t->enforce)
+        return false;
+    if (t->enforce_tenant[0] != '\0' && strcmp(t->enforce_tenant, u->tenant_id) != 0)
+        return false;
+    return strcmp(f, "ALL") == 0 || (strcmp(f, "SYSTEM_ADMINISTRATORS") == 0 && u->authority == AUTHORITY_SYS_ADMIN) ||
+           (strcmp(f, "TENANT_ADMINISTRATORS") == 0 && u->authority == AUTHORITY_TENANT_ADMIN) ||
+           (strcmp(f, "CUSTOMER_USERS") == 0 && u->authority == AUTHORITY_CUSTOMER_USER);
 }

@@ -286,7 +286,8 @@ static const char *const migrations[] = {
      * TOTP secret in base32, the SHA-256 digests of the unused backup codes, whether e-mail codes
      * are on) and the logins waiting for a code: the digest of their pre-verification token, its
      * expiry, and the digest of the last code mailed for it with its lifetime and re-send counts;
-     * the platform's settings. */
+     * the platform's settings. A challenge of purpose 'config' is the token of a login that the
+     * settings' enforcement sent to configure a provider first (twoFa.accountConfig.* only). */
     "CREATE TABLE twofa_account ("
     "  user_id TEXT PRIMARY KEY REFERENCES tb_user(id) ON DELETE CASCADE,"
     "  totp_secret TEXT,"
@@ -299,7 +300,8 @@ static const char *const migrations[] = {
     "  code_digest TEXT,"
     "  code_expires_at INTEGER NOT NULL DEFAULT 0,"
     "  sent_count INTEGER NOT NULL DEFAULT 0,"
-    "  last_sent_at INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "  last_sent_at INTEGER NOT NULL DEFAULT 0,"
+    "  purpose TEXT NOT NULL DEFAULT 'login' CHECK (purpose IN ('login', 'config'))) WITHOUT ROWID;"
     "CREATE INDEX twofa_challenge_user ON twofa_challenge(user_id);"
     /* the platform's two-factor settings (twoFa.settings.save), one row; none: the defaults */
     "CREATE TABLE twofa_settings ("
@@ -308,7 +310,10 @@ static const char *const migrations[] = {
     "  code_lifetime_s INTEGER NOT NULL,"
     "  total_time_s INTEGER NOT NULL,"
     "  send_period_s INTEGER NOT NULL,"
-    "  max_sends INTEGER NOT NULL);",
+    "  max_sends INTEGER NOT NULL,"
+    "  enforce INTEGER NOT NULL DEFAULT 0,"
+    "  enforce_filter TEXT NOT NULL DEFAULT 'ALL',"
+    "  enforce_tenant TEXT);",
 };
 
 const char *const *store_schema_migrations(size_t *count)

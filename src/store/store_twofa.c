@@ -8,7 +8,8 @@
 #include <string.h>
 
 #define ACCOUNT_COLUMNS "user_id, totp_secret, backup_codes, email"
-#define CHALLENGE_COLUMNS "digest, user_id, expires_at, code_digest, code_expires_at, sent_count, last_sent_at"
+#define CHALLENGE_COLUMNS \
+    "digest, user_id, expires_at, code_digest, code_expires_at, sent_count, last_sent_at, purpose"
 
 void twofa_account_release(struct twofa_account *a)
 {
@@ -89,6 +90,9 @@ static void read_challenge(sqlite3_stmt *st, void *row, const void *arg)
     c->code_expires_at = sqlite3_column_int64(st, 4);
     c->sent_count = sqlite3_column_int64(st, 5);
     c->last_sent_at = sqlite3_column_int64(st, 6);
+    char *purpose = column_text(st, 7);
+    c->config_only = purpose != NULL && strcmp(purpose, "config") == 0;
+    free(purpose);
 }
 
 /* Binds the columns of c in CHALLENGE_COLUMNS order from index 1. */
@@ -101,11 +105,12 @@ static void bind_challenge(sqlite3_stmt *st, const struct twofa_challenge *c)
     sqlite3_bind_int64(st, 5, c->code_expires_at);
     sqlite3_bind_int64(st, 6, c->sent_count);
     sqlite3_bind_int64(st, 7, c->last_sent_at);
+    bind_text(st, 8, c->config_only ? "config" : "login");
 }
 
 int store_twofa_challenge_insert(struct store *s, const struct twofa_challenge *c)
 {
-    static const char sql[] = "INSERT INTO twofa_challenge(" CHALLENGE_COLUMNS ") VALUES (?,?,?,?,?,?,?)";
+    static const char sql[] = "INSERT INTO twofa_challenge(" CHALLENGE_COLUMNS ") VALUES (?,?,?,?,?,?,?,?)";
     sqlite3_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
@@ -115,7 +120,7 @@ int store_twofa_challenge_insert(struct store *s, const struct twofa_challenge *
 
 int store_twofa_challenge_update(struct store *s, const struct twofa_challenge *c)
 {
-    static const char sql[] = "REPLACE INTO twofa_challenge(" CHALLENGE_COLUMNS ") VALUES (?,?,?,?,?,?,?)";
+    static const char sql[] = "REPLACE INTO twofa_challenge(" CHALLENGE_COLUMNS ") VALUES (?,?,?,?,?,?,?,?)";
     sqlite3_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
@@ -160,12 +165,17 @@ static void read_settings(sqlite3_stmt *st, void *row, const void *arg)
     t->total_time_s = sqlite3_column_int64(st, 2);
     t->send_period_s = sqlite3_column_int64(st, 3);
     t->max_sends = sqlite3_column_int64(st, 4);
+    t->enforce = sqlite3_column_int64(st, 5) != 0;
+    char *filter = column_text(st, 6);
+    snprintf(t->enforce_filter, sizeof t->enforce_filter, "%s", filter != NULL ? filter : "ALL");
+    free(filter);
+    column_id(st, 7, t->enforce_tenant);
 }
 
 int store_twofa_settings_get(struct store *s, struct twofa_settings *out)
 {
-    static const char sql[] = "SELECT providers, code_lifetime_s, total_time_s, send_period_s, max_sends"
-                              " FROM twofa_settings WHERE id = 1";
+    static const char sql[] = "SELECT providers, code_lifetime_s, total_time_s, send_period_s, max_sends,"
+                              " enforce, enforce_filter, enforce_tenant FROM twofa_settings WHERE id = 1";
     sqlite3_stmt *st = store_stmt(s, sql);
     return st == NULL ? STORE_ERROR : store_get_one(s, st, read_settings, NULL, out);
 }
@@ -173,7 +183,8 @@ int store_twofa_settings_get(struct store *s, struct twofa_settings *out)
 int store_twofa_settings_save(struct store *s, const struct twofa_settings *in)
 {
     static const char sql[] = "REPLACE INTO twofa_settings(id, providers, code_lifetime_s, total_time_s,"
-                              " send_period_s, max_sends) VALUES (1,?,?,?,?,?)";
+                              " send_period_s, max_sends, enforce, enforce_filter, enforce_tenant)"
+                              " VALUES (1,?,?,?,?,?,?,?,?)";
     sqlite3_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
@@ -182,5 +193,8 @@ int store_twofa_settings_save(struct store *s, const struct twofa_settings *in)
     sqlite3_bind_int64(st, 3, in->total_time_s);
     sqlite3_bind_int64(st, 4, in->send_period_s);
     sqlite3_bind_int64(st, 5, in->max_sends);
+    sqlite3_bind_int(st, 6, in->enforce);
+    bind_text(st, 7, in->enforce_filter);
+    bind_id(st, 8, in->enforce_tenant);
     return store_exec_stmt(s, st);
 }

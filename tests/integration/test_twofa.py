@@ -3,7 +3,8 @@ otpauth:// URI, saved once a code computed here (RFC 6238 with hmac/hashlib) che
 that answers a pre-verification token which every other operation refuses, and auth.twoFa.verify
 that ends it with a pair; backup codes that work once; e-mail codes caught by the SMTP test server,
 with their re-send limit; wrong codes counted toward the lockout; providers removed again; the
-platform's settings (allowed providers, lifetimes, re-send limits)."""
+platform's settings (allowed providers, lifetimes, re-send limits, enforcement on a filter of
+users, whose logins get an MFA configuration token good for configuring a provider only)."""
 
 import base64
 import hashlib
@@ -171,7 +172,8 @@ def test_platform_settings_allow_providers_and_set_the_limits(env):
     got = c.ok("twoFa.settings.get", None, token=env.sys_token)
     check(got == {"providers": [{"providerType": "TOTP"}, {"providerType": "EMAIL"}, {"providerType": "BACKUP_CODE"}],
                   "verificationCodeLifetime": 120, "totalAllowedTimeForVerification": 900,
-                  "minVerificationCodeSendPeriod": 30, "maxVerificationCodeSends": 5}, "defaults", got)
+                  "minVerificationCodeSendPeriod": 30, "maxVerificationCodeSends": 5, "enforceTwoFa": False,
+                  "enforcedUsersFilter": {"type": "ALL"}}, "defaults", got)
     expect(c.request("twoFa.settings.get", None, token=ta.token), 403, 20)
     expect(c.request("twoFa.settings.save", {"providers": []}, token=ta.token), 403, 20)
     expect(c.request("twoFa.settings.save", {"providers": [{"providerType": "SMS"}]}, token=env.sys_token), 400, 31)
@@ -204,6 +206,46 @@ def test_platform_settings_allow_providers_and_set_the_limits(env):
     c.ok("twoFa.settings.save", {"providers": ["TOTP", "EMAIL", "BACKUP_CODE"], "minVerificationCodeSendPeriod": 30,
                                  "maxVerificationCodeSends": 5, "totalAllowedTimeForVerification": 900},
          token=env.sys_token)
+
+
+def test_enforced_two_factor_sends_users_to_configure_a_provider(env):
+    c = env.c
+    ta = make_tenant_admin(c, env.sys_token)
+    other = make_tenant_admin(c, env.sys_token)
+    expect(c.request("twoFa.settings.save", {"providers": ["TOTP"], "enforceTwoFa": True,
+                                             "enforcedUsersFilter": {"type": "NOBODY"}}, token=env.sys_token),
+           400, 31)
+    saved = c.ok("twoFa.settings.save", {"providers": ["TOTP", "EMAIL", "BACKUP_CODE"], "enforceTwoFa": True,
+                                         "enforcedUsersFilter": {"type": "TENANT_ADMINISTRATORS",
+                                                                 "tenantId": ta.tenant_id}}, token=env.sys_token)
+    check(saved["enforceTwoFa"] is True and saved["enforcedUsersFilter"] == {
+        "type": "TENANT_ADMINISTRATORS", "tenantId": ta.tenant_id}, "saved", saved)
+    try:
+        # another tenant's administrator and the system administrator are not filtered in
+        check(c.ok("auth.login", {"email": other.email, "password": DEFAULT_PASSWORD})["refreshToken"], "other", other)
+        d = c.ok("auth.login", {"email": ta.email, "password": DEFAULT_PASSWORD})
+        check(d["scope"] == "MFA_CONFIGURATION_TOKEN" and d["token"].startswith("cmc_") and d["refreshToken"] is None,
+              "configuration token", d)
+        cfg = d["token"]
+        # it configures a provider and does nothing else
+        for op, data in (("user.get", {"id": ta.user_id}), ("auth.logout", None), ("apiKey.create", {}),
+                         ("twoFa.settings.get", None)):
+            expect(c.request(op, data, token=cfg), 401, 10, context=op)
+        expect(c.request("auth.twoFa.verify", {"preVerificationToken": cfg, "providerType": "TOTP",
+                                               "verificationCode": "123456"}), 401, 10)
+        check(c.ok("twoFa.accountConfig.get", None, token=cfg) == {"configs": {}}, "nothing yet")
+        g = c.ok("twoFa.accountConfig.generate", {"providerType": "TOTP"}, token=cfg)
+        secret = urllib.parse.parse_qs(urllib.parse.urlparse(g["authUrl"]).query)["secret"][0]
+        c.ok("twoFa.accountConfig.verifyAndSave", {"providerType": "TOTP", "authUrl": g["authUrl"],
+                                                   "verificationCode": totp(secret)}, token=cfg)
+        # now a login asks for the code
+        pre = challenge(c, ta.email)["token"]
+        pair = c.ok("auth.twoFa.verify", {"preVerificationToken": pre, "providerType": "TOTP",
+                                          "verificationCode": totp(secret)})
+        check(pair["refreshToken"].startswith("cmr_"), "pair", pair)
+    finally:
+        c.ok("twoFa.settings.save", {"providers": ["TOTP", "EMAIL", "BACKUP_CODE"], "enforceTwoFa": False,
+                                     "enforcedUsersFilter": {"type": "ALL"}}, token=env.sys_token)
 
 
 if __name__ == "__main__":

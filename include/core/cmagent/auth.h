@@ -16,6 +16,9 @@ struct token_pair {
     /* Nonzero (bits 1 << twofa.h's providers): token is a login's pre-verification token ("cmp_"),
      * refresh_token is empty, and the login ends with auth.twoFa.verify. */
     unsigned twofa_providers;
+    /* token is an MFA configuration token ("cmc_"): the platform enforces two-factor authentication
+     * on the user, who has no provider yet; twofa_providers are those it may configure. */
+    bool twofa_config;
 };
 
 /* Resolves an access token or API key into ctx->who. 401 errorCode 10 when missing, unknown,

@@ -57,8 +57,14 @@ int twofa_settings_save(struct ctx *ctx, unsigned providers, const struct twofa_
                         struct twofa_settings *out);
 
 /* For auth_login, once the password matched: when the user has a provider, a pre-verification
- * token in out (token, its lifetime, twofa_providers) instead of a pair; *challenged tells. */
-int twofa_login_challenge(struct ctx *ctx, const char *user_id, struct token_pair *out, bool *challenged);
+ * token in out (token, its lifetime, twofa_providers) instead of a pair; when it has none but the
+ * settings enforce two-factor authentication on it, an MFA configuration token (twofa_config);
+ * *challenged tells whether out holds either. */
+int twofa_login_challenge(struct ctx *ctx, const struct user *u, struct token_pair *out, bool *challenged);
+
+/* Resolves an MFA configuration token into ctx->who (for twoFa.accountConfig.* only): 401 for any
+ * other token, an expired one, or an account no longer active. */
+int twofa_authenticate_config(struct ctx *ctx, const char *token);
 
 /* auth.twoFa.providers: the providers of the login token names. */
 int auth_twofa_providers(struct ctx *ctx, const char *token, struct twofa_view *out);

@@ -6,6 +6,7 @@
 
 #include "cmagent/store.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct twofa_account {
@@ -23,6 +24,7 @@ struct twofa_challenge {
     int64_t code_expires_at;
     int64_t sent_count;    /* codes mailed for this login */
     int64_t last_sent_at;
+    bool config_only;      /* an MFA configuration token: twoFa.accountConfig.* only, no login */
 };
 
 /* The platform's settings (ThingsBoard's PlatformTwoFaSettings). */
@@ -32,6 +34,9 @@ struct twofa_settings {
     int64_t total_time_s;    /* of a pre-verification token */
     int64_t send_period_s;   /* between two mailed codes of one login */
     int64_t max_sends;       /* mailed codes of one login */
+    bool enforce;            /* users of the filter must configure a provider before they log in */
+    char enforce_filter[32]; /* ALL, SYSTEM_ADMINISTRATORS, TENANT_ADMINISTRATORS, CUSTOMER_USERS */
+    char enforce_tenant[37]; /* "" or the one tenant the filter is limited to */
 };
 
 /* STORE_NOT_FOUND when none were saved. */
