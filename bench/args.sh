@@ -9,9 +9,13 @@ usage() {
     sed -n '2,/^set -euo/p' "$script" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'
 }
 
-# bad_option OPT: the getopts error for OPT (":" a missing value, else an unknown option); exits 2
-bad_option() {
-    if [ "$1" = ":" ]; then
+# other_option OPT: what getopts found besides the script's own options: -h shows the help (exit 0),
+# ":" is a missing value and anything else an unknown option (exit 2)
+other_option() {
+    if [ "$1" = h ]; then
+        usage
+        exit 0
+    elif [ "$1" = ":" ]; then
         echo "$BENCH_NAME: -$OPTARG needs a value" >&2
     else
         echo "$BENCH_NAME: unknown option -$OPTARG (try -h)" >&2
@@ -19,9 +23,11 @@ bad_option() {
     exit 2
 }
 
-# at_most_build_dir ARGS...: the operands left after the options are at most one BUILD_DIR
-at_most_build_dir() {
+# build_dir_arg OPERANDS...: the operands left after the options, at most one BUILD_DIR; sets BUILD
+# to it (default ./build)
+build_dir_arg() {
     [ $# -le 1 ] || { echo "$BENCH_NAME: at most one BUILD_DIR argument (try -h)" >&2; exit 2; }
+    BUILD=${1:-./build}
 }
 
 # need_bins BUILD BIN...: every BIN is an executable (built in BUILD); exits 2 otherwise

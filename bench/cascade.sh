@@ -30,16 +30,13 @@ while getopts ":n:c:h" opt; do
     case $opt in
         n) DEVICES=$OPTARG ;;
         c) CHUNK=$OPTARG ;;
-        h) usage; exit 0 ;;
-        *) bad_option "$opt" ;;
+        *) other_option "$opt" ;;
     esac
 done
-shift $((OPTIND - 1))
-at_most_build_dir "$@"
+build_dir_arg "${@:OPTIND}"
 case $DEVICES in ''|*[!0-9]*|0) echo "cascade.sh: -n wants a positive count" >&2; exit 2 ;; esac
 case $CHUNK in *[!0-9]*) echo "cascade.sh: -c wants a positive count" >&2; exit 2 ;; esac
 
-BUILD=${1:-./build}
 AGENT_BIN=$BUILD/cmagent
 LOAD_BIN=$BUILD/bench/cm-load
 FILL_BIN=$BUILD/bench/cm-cascade

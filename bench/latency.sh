@@ -37,12 +37,10 @@ while getopts ":n:w:q:No:h" opt; do
         q) QOS=$OPTARG ;;
         N) NAGLE=1 ;;
         o) OUT=$OPTARG ;;
-        h) usage; exit 0 ;;
-        *) bad_option "$opt" ;;
+        *) other_option "$opt" ;;
     esac
 done
-shift $((OPTIND - 1))
-at_most_build_dir "$@"
+build_dir_arg "${@:OPTIND}"
 case $COUNT in ''|*[!0-9]*|0) echo "latency.sh: -n wants a positive count" >&2; exit 2 ;; esac
 case $QOS in 0|1|2) ;; *) echo "latency.sh: -q wants 0, 1 or 2" >&2; exit 2 ;; esac
 for w in $WINDOWS; do
@@ -50,7 +48,6 @@ for w in $WINDOWS; do
 done
 [ -n "${WINDOWS// /}" ] || { echo "latency.sh: -w wants at least one window" >&2; exit 2; }
 
-BUILD=${1:-./build}
 ECHO_BIN=$BUILD/bench/cm-echo
 LOAD_BIN=$BUILD/bench/cm-load
 AGENT_BIN=$BUILD/cmagent

@@ -59,18 +59,15 @@ while getopts ":n:l:s:f:F:m:x:b:o:h" opt; do
         x) EXTRA+=("$OPTARG") ;;
         b) OTHER=$OPTARG ;;
         o) OUT=$OPTARG ;;
-        h) usage; exit 0 ;;
-        *) bad_option "$opt" ;;
+        *) other_option "$opt" ;;
     esac
 done
-shift $((OPTIND - 1))
-at_most_build_dir "$@"
+build_dir_arg "${@:OPTIND}"
 for v in "-n:$COUNT" "-l:$LOGINS" "-f:$FLOOD" "-F:$SUSTAIN" "-m:$MEASURED"; do
     case ${v#*:} in ''|*[!0-9]*|0) echo "login_storm.sh: ${v%%:*} wants a positive count" >&2; exit 2 ;; esac
 done
 case $SECONDS_MIN in ''|*[!0-9]*) echo "login_storm.sh: -s wants a number of seconds" >&2; exit 2 ;; esac
 
-BUILD=${1:-./build}
 LOAD_BIN=$BUILD/bench/cm-load
 AGENTS=("$BUILD/cmagent")
 [ -z "$OTHER" ] || AGENTS+=("$OTHER")

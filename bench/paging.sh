@@ -42,17 +42,14 @@ while getopts ":n:s:c:p:d:o:h" opt; do
         p) PAGE_SIZE=$OPTARG ;;
         d) DBFILE=$OPTARG ;;
         o) OUT=$OPTARG ;;
-        h) usage; exit 0 ;;
-        *) bad_option "$opt" ;;
+        *) other_option "$opt" ;;
     esac
 done
-shift $((OPTIND - 1))
-at_most_build_dir "$@"
+build_dir_arg "${@:OPTIND}"
 for v in $COUNT $SIZES $PAGE_SIZE ${MAXC:+$MAXC}; do
     case $v in ''|*[!0-9]*|0) echo "paging.sh: -n, -s, -c and -p want positive numbers, not '$v'" >&2; exit 2 ;; esac
 done
 
-BUILD=${1:-./build}
 LOAD_BIN=$BUILD/bench/cm-load
 FILL_BIN=$BUILD/bench/cm-fill
 ECHO_BIN=$BUILD/bench/cm-echo

@@ -42,19 +42,17 @@ while getopts ":n:m:c:Pkh" opt; do
         c) NCG=$OPTARG ;;
         P) PERF=0 ;;
         k) KEEP=1 ;;
-        h) usage; exit 0 ;;
-        *) bad_option "$opt" ;;
+        *) other_option "$opt" ;;
     esac
 done
-shift $((OPTIND - 1))
-at_most_build_dir "$@"
+build_dir_arg "${@:OPTIND}"
 for v in "$N64" "$N1"; do
     case $v in ''|*[!0-9]*|0) echo "profile.sh: -n and -m want positive counts, not '$v'" >&2; exit 2 ;; esac
 done
 case $NCG in ''|*[!0-9]*) echo "profile.sh: -c wants a count" >&2; exit 2 ;; esac
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-BUILD=$(cd "${1:-./build}" && pwd)
+BUILD=$(cd "$BUILD" && pwd)
 REAL_AGENT=$BUILD/cmagent
 LOAD_BIN=$BUILD/bench/cm-load
 need_bins "$BUILD" "$REAL_AGENT" "$LOAD_BIN"

@@ -42,18 +42,15 @@ while getopts ":r:n:m:sSo:h" opt; do
         s) RUNS=1 N64=300 N1=100 ;;
         S) STRICT=1 ;;
         o) OUT=$OPTARG ;;
-        h) usage; exit 0 ;;
-        *) bad_option "$opt" ;;
+        *) other_option "$opt" ;;
     esac
 done
-shift $((OPTIND - 1))
-at_most_build_dir "$@"
+build_dir_arg "${@:OPTIND}"
 for v in "$RUNS" "$N64" "$N1"; do
     case $v in ''|*[!0-9]*|0) echo "ratios.sh: -r, -n and -m want positive counts, not '$v'" >&2; exit 2 ;; esac
 done
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-BUILD=${1:-./build}
 AGENT_BIN=$BUILD/cmagent
 ECHO_BIN=$BUILD/bench/cm-echo
 LOAD_BIN=$BUILD/bench/cm-load

@@ -29,17 +29,14 @@ while getopts ":s:r:d:h" opt; do
         s) SIZE=$OPTARG ;;
         r) RUNS=$OPTARG ;;
         d) DBFILE=$OPTARG ;;
-        h) usage; exit 0 ;;
-        *) bad_option "$opt" ;;
+        *) other_option "$opt" ;;
     esac
 done
-shift $((OPTIND - 1))
-at_most_build_dir "$@"
+build_dir_arg "${@:OPTIND}"
 for v in $SIZE $RUNS; do
     case $v in ''|*[!0-9]*|0) echo "startcheck.sh: -s and -r want positive numbers, not '$v'" >&2; exit 2 ;; esac
 done
 
-BUILD=${1:-./build}
 FILL_BIN=$BUILD/bench/cm-fill
 AGENT_BIN=$BUILD/cmagent
 need_bins "$BUILD" "$FILL_BIN" "$AGENT_BIN"

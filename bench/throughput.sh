@@ -34,16 +34,13 @@ while getopts ":n:r:o:h" opt; do
         n) COUNT=$OPTARG ;;
         r) ROWS=$OPTARG ;;
         o) OUT=$OPTARG ;;
-        h) usage; exit 0 ;;
-        *) bad_option "$opt" ;;
+        *) other_option "$opt" ;;
     esac
 done
-shift $((OPTIND - 1))
-at_most_build_dir "$@"
+build_dir_arg "${@:OPTIND}"
 case $COUNT in ''|*[!0-9]*|0) echo "throughput.sh: -n wants a positive count" >&2; exit 2 ;; esac
 case $ROWS in ''|*[!0-9]*) echo "throughput.sh: -r wants a count" >&2; exit 2 ;; esac
 
-BUILD=${1:-./build}
 AGENT_BIN=$BUILD/cmagent
 ECHO_BIN=$BUILD/bench/cm-echo
 LOAD_BIN=$BUILD/bench/cm-load
