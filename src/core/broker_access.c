@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The operations an anonymous client may publish: what an unauthenticated login (with its second
@@ -16,6 +17,10 @@ static const char *const anonymous_ops[] = {
     "auth.resetPassword", "auth.resetPasswordByEmail", "auth.twoFa.providers", "auth.twoFa.sendCode",
     "auth.twoFa.verify", "agent.ping", "broker.credentials",
 };
+
+#define ANON_READ_ACLS 6 /* add_anon_reads: two literal denials and two reads of two entries each */
+_Static_assert(sizeof anonymous_ops / sizeof anonymous_ops[0] + ANON_READ_ACLS <= BROKER_ACLS_MAX,
+               "the anonymous role's ACLs do not fit in BROKER_ACLS_MAX: raise it");
 
 void broker_username(const struct broker_names *names, const struct principal *who, char out[BROKER_NAME_MAX])
 {
@@ -38,8 +43,12 @@ static void add(struct broker_acl_list *l, const char *type, bool allow, int pri
 
 static void add(struct broker_acl_list *l, const char *type, bool allow, int priority, const char *fmt, ...)
 {
-    if (l->n >= BROKER_ACLS_MAX)
-        return;
+    if (l->n >= BROKER_ACLS_MAX) {
+        /* the lists are built from this file's fixed tables: a role that does not fit is a bug,
+         * and a role silently missing a right (once, the status read) must not reach a broker */
+        fprintf(stderr, "cmagent: broker role past BROKER_ACLS_MAX (%d) at %s\n", BROKER_ACLS_MAX, fmt);
+        abort();
+    }
     struct broker_acl *a = &l->items[l->n++];
     va_list ap;
     va_start(ap, fmt);
