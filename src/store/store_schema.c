@@ -283,8 +283,10 @@ static const char *const migrations[] = {
     "CREATE INDEX customer_country ON customer(tenant_id, country COLLATE NOCASE, id);",
 };
 
-const char *const *store_schema_migrations(size_t *count)
+const char *const *store_schema_migrations(enum sql_dialect dialect, size_t *count)
 {
+    if (dialect == SQL_POSTGRES)
+        return store_schema_pg_migrations(count);
     *count = sizeof migrations / sizeof migrations[0];
     return migrations;
 }
