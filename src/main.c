@@ -1,6 +1,7 @@
 /* main.c: the command line: cmagent -c FILE [--init-dynsec FILE] | --version | --help. */
 #include "cmagent/agent.h"
 #include "cmagent/config.h"
+#include "cmagent/crash_report.h"
 #include "cmagent/dynsec.h"
 #include "cmagent/metrics_http.h"
 
@@ -68,6 +69,8 @@ int main(int argc, char **argv)
     const char *path = NULL, *dynsec_file = NULL;
     char err[600];
     int opt, rc;
+
+    crash_report_install("cmagent");
 
     while ((opt = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
         switch (opt) {

@@ -3,6 +3,7 @@ clean shutdown, MQTT 3.1.1 clients (replyTo), fire-and-forget requests, the
 command line and the system administrator bootstrap. Each test starts its own broker and agent."""
 
 import re
+import signal
 import subprocess
 import time
 
@@ -231,6 +232,26 @@ def test_restart_does_not_recreate_sysadmin():
         finally:
             a.__exit__(None, None, None)
 
+
+def test_fatal_signal_writes_a_backtrace():
+    """A crash leaves more than "Aborted": the signal and the frames of the thread go to the log
+    (stderr), and the process still dies of that signal (exit status, core dump). SIGABRT is what
+    glibc's heap checks raise, in both builds (AddressSanitizer reports the other signals itself)."""
+    with Broker() as b:
+        a = Agent(b.port).start()
+        try:
+            a.proc.send_signal(signal.SIGABRT)
+            rc = a.proc.wait(15)
+            a.exit_codes.append(rc)
+            a.proc = None
+            check(rc == -signal.SIGABRT, "exit status %r after SIGABRT, expected %r" % (rc, -signal.SIGABRT))
+            text = a.log_text()
+            check("cmagent: fatal SIGABRT" in text and "backtrace of the thread" in text,
+                  "no crash report in the log", tail(a.log))
+            check(re.search(r"\(\S*\+0x[0-9a-f]+\)\s*\[0x[0-9a-f]+\]", text), "the report lists no frame",
+                  tail(a.log))
+        finally:
+            a.__exit__(None, None, None)
 
 def test_sigterm_under_load_loses_no_acknowledged_write():
     """SIGTERM during a burst of QoS 1 writes: every write answered 200 is durable, and the ones not
