@@ -430,7 +430,9 @@ int agent_run(const struct config *cfg)
     agent_start_verifiers(&a);
     agent_start_readers(&a);
     pthread_create(&writer, NULL, agent_writer_main, &a);
-    log_info("cmagent %s serving %s on %s with database %s.", CMAGENT_VERSION, filter, cfg->broker, cfg->database);
+    char shown[512];
+    log_info("cmagent %s serving %s on %s with database %s.", CMAGENT_VERSION, filter, cfg->broker,
+             store_database_shown(cfg->database, shown, sizeof shown));
     transport_start(a.transport);
 
     enum transport_failure failure = TRANSPORT_RUNNING;

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define TEXT_OID 25 /* pg_type's text */
+
 struct pg_conn {
     PGconn *pg;
     int64_t changes;     /* rows the last statement changed */
@@ -25,8 +27,10 @@ struct pg_stmt {
     struct sql_stmt base;
     char *sql; /* with $N placeholders */
     int nparams;
+    Oid *types; /* text for a number the statement skips (PostgreSQL cannot type it), else 0 */
     char **values;
     bool persistent;
+    bool guarded; /* a write: in a transaction it runs in a savepoint of its own */
     char name[24];
     unsigned generation; /* of the connection it was prepared on; 0: not prepared */
     PGresult *res;
@@ -123,8 +127,9 @@ char *sql_numbered_params(const char *sql)
     return out;
 }
 
-/* The number of the highest $N of a rewritten statement. */
-static int count_params(const char *sql)
+/* The number of the highest $N of a rewritten statement; used[N - 1] (up to max) says which
+ * appear in it. */
+static int count_params(const char *sql, bool *used, int max)
 {
     int highest = 0;
     char quote = 0;
@@ -138,38 +143,59 @@ static int count_params(const char *sql)
             int num = (int)strtol(p + 1, NULL, 10);
             if (num > highest)
                 highest = num;
+            if (used != NULL && num <= max)
+                used[num - 1] = true;
         }
     }
     return highest;
 }
 
-/* SQLite's LIKE ignores ASCII case; PostgreSQL's ILIKE does the same (and more). The word LIKE
- * outside quotes becomes ILIKE, in place of writing every search twice. */
-static char *like_to_ilike(char *sql)
+/* Words (outside quotes) whose meaning differs, and PostgreSQL's for SQLite's: SQLite's LIKE
+ * ignores ASCII case, as ILIKE does; SQLite sorts NULL first ascending and last descending,
+ * PostgreSQL the other way round unless told. So the table files write each statement once. */
+static const struct {
+    const char *from, *to;
+} dialect_words[] = {
+    { " LIKE ", " ILIKE " },
+    { " ASC,", " ASC NULLS FIRST," },
+    { " DESC,", " DESC NULLS LAST," },
+    { " ASC ", " ASC NULLS FIRST " },
+    { " DESC ", " DESC NULLS LAST " },
+};
+#define DIALECT_WORDS (sizeof dialect_words / sizeof dialect_words[0])
+
+static char *dialect_rewrite(char *sql)
 {
-    size_t n = strlen(sql), count = 0;
-    for (const char *p = strstr(sql, " LIKE "); p != NULL; p = strstr(p + 1, " LIKE "))
-        count++;
-    if (count == 0)
-        return sql;
-    char *out = xcalloc(n + count + 1, 1), *o = out;
+    size_t n = strlen(sql);
+    char *out = xcalloc(4 * n + 16, 1), *o = out;
     char quote = 0;
-    for (const char *p = sql; *p != '\0'; p++) {
+    /* A trailing ASC or DESC (the end of an ORDER BY) counts as followed by a space. */
+    char *src = xcalloc(n + 2, 1);
+    memcpy(src, sql, n);
+    src[n] = ' ';
+    free(sql);
+    for (const char *p = src; *p != '\0'; p++) {
         if (quote != 0) {
             if (*p == quote)
                 quote = 0;
         } else if (*p == '\'' || *p == '"') {
             quote = *p;
-        } else if (strncmp(p, " LIKE ", 6) == 0) {
-            memcpy(o, " ILIKE ", 7);
-            o += 7;
-            p += 5;
-            continue;
+        } else {
+            size_t w = 0;
+            while (w < DIALECT_WORDS && strncmp(p, dialect_words[w].from, strlen(dialect_words[w].from)) != 0)
+                w++;
+            if (w < DIALECT_WORDS) {
+                size_t from = strlen(dialect_words[w].from), to = strlen(dialect_words[w].to);
+                memcpy(o, dialect_words[w].to, to);
+                o += to - 1; /* the last character is written by the next round: it may start a word */
+                p += from - 2;
+                continue;
+            }
         }
         *o++ = *p;
     }
     *o = '\0';
-    free(sql);
+    free(src);
     return out;
 }
 
@@ -185,12 +211,31 @@ static void clear_result(struct pg_stmt *st)
 static int prepare_on_server(struct store *s, struct pg_stmt *st)
 {
     struct pg_conn *c = conn_of(s);
-    PGresult *res = PQprepare(c->pg, st->name, st->sql, st->nparams, NULL);
+    PGresult *res = PQprepare(c->pg, st->name, st->sql, st->nparams, st->types);
     int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? STORE_OK : result_error(s, res);
     PQclear(res);
     if (rc == STORE_OK)
         st->generation = c->generation;
     return rc;
+}
+
+/* Runs a statement without parameters or rows (savepoints). */
+static int simple(struct pg_conn *c, const char *sql)
+{
+    PGresult *res = PQexec(c->pg, sql);
+    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? STORE_OK : STORE_ERROR;
+    PQclear(res);
+    return rc;
+}
+
+/* A failed statement of PostgreSQL's aborts the whole transaction; SQLite's undoes only itself,
+ * and the rules rely on that (a duplicate name is found out by the INSERT, then the request reads
+ * on to say which name). So a write runs in a savepoint of its own when a transaction is open. */
+static bool is_write(const char *sql)
+{
+    while (*sql == ' ')
+        sql++;
+    return strncmp(sql, "INSERT", 6) == 0 || strncmp(sql, "UPDATE", 6) == 0 || strncmp(sql, "DELETE", 6) == 0;
 }
 
 static int pg_step(sql_stmt *base)
@@ -208,15 +253,22 @@ static int pg_step(sql_stmt *base)
         reconnect_if_lost(s);
     if (st->persistent && st->generation != c->generation && prepare_on_server(s, st) != STORE_OK)
         return STORE_ERROR;
+    bool guard = st->guarded && PQtransactionStatus(c->pg) == PQTRANS_INTRANS;
+    if (guard && simple(c, "SAVEPOINT cm_statement") != STORE_OK)
+        return result_error(s, NULL);
     const char *const *values = (const char *const *)st->values;
     PGresult *res = st->persistent ? PQexecPrepared(c->pg, st->name, st->nparams, values, NULL, NULL, 0)
-                                   : PQexecParams(c->pg, st->sql, st->nparams, NULL, values, NULL, NULL, 0);
+                                   : PQexecParams(c->pg, st->sql, st->nparams, st->types, values, NULL, NULL, 0);
     ExecStatusType status = PQresultStatus(res);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
         int rc = result_error(s, res);
         PQclear(res);
+        if (guard)
+            simple(c, "ROLLBACK TO cm_statement; RELEASE cm_statement");
         return rc;
     }
+    if (guard)
+        simple(c, "RELEASE cm_statement");
     note_changes(c, res);
     st->res = res;
     st->row = 0;
@@ -238,6 +290,7 @@ static void pg_finalize(sql_stmt *base)
     struct pg_stmt *st = pg_st(base);
     pg_reset(base);
     free(st->values);
+    free(st->types);
     free(st->sql);
     free(st);
 }
@@ -318,10 +371,17 @@ static sql_stmt *pg_prepare(struct store *s, const char *sql, bool persistent)
 
     st->base.ops = &pg_stmt_ops;
     st->base.s = s;
-    st->sql = like_to_ilike(sql_numbered_params(sql));
-    st->nparams = count_params(st->sql);
+    st->sql = dialect_rewrite(sql_numbered_params(sql));
+    st->nparams = count_params(st->sql, NULL, 0);
     st->values = xcalloc((size_t)st->nparams + 1, sizeof *st->values);
+    st->types = xcalloc((size_t)st->nparams + 1, sizeof *st->types);
+    bool *used = xcalloc((size_t)st->nparams + 1, sizeof *used);
+    count_params(st->sql, used, st->nparams);
+    for (int i = 0; i < st->nparams; i++)
+        st->types[i] = used[i] ? 0 : TEXT_OID;
+    free(used);
     st->persistent = persistent;
+    st->guarded = is_write(st->sql);
     st->row = -1;
     if (persistent) {
         snprintf(st->name, sizeof st->name, "s%u", ++c->next_name);

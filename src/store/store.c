@@ -195,7 +195,8 @@ int store_row_count(struct store *s, const char *owner_id, const char *table, in
 
 int store_row_count_add(struct store *s, const char *owner_id, const char *table)
 {
-    static const char create_sql[] = "INSERT INTO row_count(owner_id, kind, n) VALUES (?1, ?2, 0) ON CONFLICT DO NOTHING";
+    static const char create_sql[] =
+        "INSERT INTO row_count(owner_id, kind, n) VALUES (?1, ?2, 0) ON CONFLICT DO NOTHING";
     static const char add_sql[] = "UPDATE row_count SET n = n + 1 WHERE owner_id = ?1 AND kind = ?2";
     const char *const steps[] = { create_sql, add_sql };
 
@@ -284,11 +285,24 @@ struct store *store_open(const char *path, char *err, unsigned long errlen)
     return store_open_checked(path, false, err, errlen);
 }
 
+const char *store_database_shown(const char *database, char *buf, size_t len)
+{
+    const char *scheme = strstr(database, "://");
+    const char *at = scheme != NULL ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = scheme != NULL ? strchr(scheme + 3, ':') : NULL;
+    if (!sql_is_postgres_uri(database) || at == NULL || colon == NULL || colon > at)
+        snprintf(buf, len, "%s", database);
+    else
+        snprintf(buf, len, "%.*s***%s", (int)(colon + 1 - database), database, at);
+    return buf;
+}
+
 struct store *store_open_checked(const char *path, bool check, char *err, unsigned long errlen)
 {
     struct store *s = open_engine(path, false, check, err, errlen);
     if (s != NULL && migrate(s) != STORE_OK) {
-        snprintf(err, errlen, "database %s: %s", path, s->errmsg);
+        char shown[512];
+        snprintf(err, errlen, "database %s: %s", store_database_shown(path, shown, sizeof shown), s->errmsg);
         store_close(s);
         return NULL;
     }

@@ -54,10 +54,12 @@ int store_audit_insert(struct store *s, const struct audit_row *r)
     return store_exec_stmt(s, st);
 }
 
-#define AUDIT_WHERE                                                                                    \
-    " WHERE tenant_id = ?1 AND (?2 IS NULL OR entity_type = ?2) AND (?3 IS NULL OR entity_id = ?3)"   \
-    " AND (?4 IS NULL OR customer_id = ?4) AND (?5 IS NULL OR user_id = ?5)"                          \
-    " AND (?6 = 0 OR created_time >= ?6) AND (?7 = 0 OR created_time <= ?7)"
+/* The casts tell PostgreSQL the type of a parameter it first meets in "IS NULL" or "= 0". */
+#define AUDIT_WHERE                                                                                 \
+    " WHERE tenant_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR entity_type = ?2)"                      \
+    " AND (CAST(?3 AS TEXT) IS NULL OR entity_id = ?3)"                                             \
+    " AND (CAST(?4 AS TEXT) IS NULL OR customer_id = ?4) AND (CAST(?5 AS TEXT) IS NULL OR user_id = ?5)" \
+    " AND (CAST(?6 AS BIGINT) = 0 OR created_time >= ?6) AND (CAST(?7 AS BIGINT) = 0 OR created_time <= ?7)"
 #define AUDIT_COLUMNS                                                                                  \
     "SELECT id, created_time, tenant_id, customer_id, entity_type, entity_id, entity_name, user_id,"   \
     " user_name, action_type, action_data, action_status, action_failure_details FROM audit_log"

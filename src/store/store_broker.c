@@ -12,7 +12,7 @@ int store_broker_issue(struct store *s, const char *username, const char *user_i
 {
     static const char sql[] =
         "INSERT INTO broker_account(username, user_id, key_id, password) VALUES (?1, ?2, ?3, ?4)"
-        " ON CONFLICT(username) DO UPDATE SET password = excluded.password, version = version + 1";
+        " ON CONFLICT(username) DO UPDATE SET password = excluded.password, version = broker_account.version + 1";
     sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;

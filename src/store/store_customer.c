@@ -165,16 +165,19 @@ static const char *filter_value(const struct customer_filter *f, size_t i)
     return v[i];
 }
 
-static void filter_sql(const struct customer_filter *f, char *where, size_t cap)
+/* PostgreSQL refuses the bound past U+10FFFF as invalid UTF-8: it compares the prefixes instead. */
+static void filter_sql(struct store *s, const struct customer_filter *f, char *where, size_t cap)
 {
+    const char *form = s->eng->dialect == SQL_POSTGRES
+                           ? " AND starts_with(lower(%s), lower(?%d))"
+                           : " AND %s >= ?%d COLLATE NOCASE AND %s < ?%d COLLATE NOCASE";
     size_t o = 0;
     int param = 5;
     where[0] = '\0';
     for (size_t i = 0; i < 4; i++) {
         if (filter_value(f, i) == NULL)
             continue;
-        o += (size_t)snprintf(where + o, cap - o, " AND %s >= ?%d COLLATE NOCASE AND %s < ?%d COLLATE NOCASE",
-                              filter_columns[i], param, filter_columns[i], param + 1);
+        o += (size_t)snprintf(where + o, cap - o, form, filter_columns[i], param, filter_columns[i], param + 1);
         param += 2;
     }
 }
@@ -195,7 +198,7 @@ static void filter_bind(sql_stmt *st, const struct customer_filter *f, char *end
             memcpy(ends[i] + n, PREFIX_END, sizeof PREFIX_END);
         }
         bind_text(st, param, v);
-        bind_text(st, param + 1, ends[i] != NULL ? ends[i] : v);
+        bind_text(st, param + 1, ends[i] != NULL && st->s->eng->dialect != SQL_POSTGRES ? ends[i] : v);
         param += 2;
     }
 }
@@ -214,7 +217,7 @@ static void free_ends(char *ends[4])
         free(ends[i]);
 }
 
-#define TITLE_MATCH " AND (?2 IS NULL OR title LIKE '%' || ?2 || '%' ESCAPE '\\')"
+#define TITLE_MATCH " AND (CAST(?2 AS TEXT) IS NULL OR title LIKE '%' || ?2 || '%' ESCAPE '\\')"
 
 static int count_matches(struct store *s, const char *tenant_id, const char *pattern, const struct customer_filter *f,
                          const char *where, int64_t *total)
@@ -259,7 +262,7 @@ int store_customer_search(struct store *s, const char *tenant_id, const char *te
     *items = NULL;
     *n = 0;
     *total = 0;
-    filter_sql(filter, where, sizeof where);
+    filter_sql(s, filter, where, sizeof where);
     rc = count_matches(s, tenant_id, pattern, filter, where, total);
     if (rc != STORE_OK)
         goto out;
@@ -314,14 +317,14 @@ int store_customer_get_public(struct store *s, const char *tenant_id, struct cus
 
 #define PAGE_AFTER(col, cmp, dir)                                                                       \
     "SELECT " CUSTOMER_COLUMNS " FROM customer WHERE tenant_id = ?1"                                    \
-    " AND (?2 IS NULL OR title LIKE '%' || ?2 || '%' ESCAPE '\\')"                                    \
+    " AND (CAST(?2 AS TEXT) IS NULL OR title LIKE '%' || ?2 || '%' ESCAPE '\\')"                                    \
     " AND " col " " cmp "= ?3 AND (" col " " cmp " ?3 OR id > ?4)"                                      \
     " ORDER BY " col " " dir ", id ASC LIMIT ?5"
 
 /* By id, the id is the whole position (?3 is left unused). */
 #define PAGE_AFTER_ID(cmp, dir)                                                                         \
     "SELECT " CUSTOMER_COLUMNS " FROM customer WHERE tenant_id = ?1"                                    \
-    " AND (?2 IS NULL OR title LIKE '%' || ?2 || '%' ESCAPE '\\')"                                    \
+    " AND (CAST(?2 AS TEXT) IS NULL OR title LIKE '%' || ?2 || '%' ESCAPE '\\')"                                    \
     " AND id " cmp " ?4 ORDER BY id " dir " LIMIT ?5"
 
 int store_customer_page_after(struct store *s, const char *tenant_id, const char *text_search,

@@ -152,10 +152,11 @@ int store_dashboard_page(struct store *s, const char *tenant_id, const char *cus
                          struct dashboard **items, size_t *n, int64_t *total)
 {
     static const char where_tenant[] =
-        " FROM dashboard WHERE tenant_id = ?1 AND (?2 IS NULL OR title LIKE '%' || ?2 || '%' ESCAPE '\\')";
+        " FROM dashboard WHERE tenant_id = ?1"
+        " AND (CAST(?2 AS TEXT) IS NULL OR title LIKE '%' || ?2 || '%' ESCAPE '\\')";
     static const char where_customer[] =
         " FROM dashboard WHERE id IN (SELECT dashboard_id FROM dashboard_customer WHERE customer_id = ?3)"
-        " AND tenant_id = ?1 AND (?2 IS NULL OR title LIKE '%' || ?2 || '%' ESCAPE '\\')";
+        " AND tenant_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR title LIKE '%' || ?2 || '%' ESCAPE '\\')";
     const char *where = customer_id != NULL ? where_customer : where_tenant;
     char count_sql[512], sql[1024];
     sql_stmt *cst = NULL, *st = NULL;
@@ -213,7 +214,8 @@ out:
 
 int store_dashboard_assign(struct store *s, const char *dashboard_id, const char *customer_id, bool *changed)
 {
-    static const char sql[] = "INSERT INTO dashboard_customer(dashboard_id, customer_id) VALUES (?, ?) ON CONFLICT DO NOTHING";
+    static const char sql[] =
+        "INSERT INTO dashboard_customer(dashboard_id, customer_id) VALUES (?, ?) ON CONFLICT DO NOTHING";
     sql_stmt *st = store_stmt(s, sql);
     *changed = false;
     if (st == NULL)

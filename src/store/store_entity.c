@@ -189,11 +189,14 @@ int store_entity_delete(struct store *s, enum entity_kind kind, const char *id)
  * is written out only when given, so that SQLite sees which index serves it: the customer's
  * (partial) indexes, the tenant's (tenant_id, type, id) for a type. For a customer's listing the
  * tenant term is only a check ("+" keeps SQLite from reading the tenant's whole range instead). */
-static void listing_from(char *out, size_t len, enum entity_kind kind, const struct entity_listing *l,
+static void listing_from(struct store *s, char *out, size_t len, enum entity_kind kind, const struct entity_listing *l,
                          const char *pattern)
 {
     snprintf(out, len, " FROM %s WHERE %stenant_id = ?1%s%s", table_names[kind],
-             l->customer_id != NULL ? "customer_id = ?2 AND +" : "", l->type != NULL ? " AND type = ?3" : "",
+             l->customer_id == NULL                ? ""
+             : s->eng->dialect == SQL_POSTGRES ? "customer_id = ?2 AND "
+                                               : "customer_id = ?2 AND +",
+             l->type != NULL ? " AND type = ?3" : "",
              pattern != NULL ? " AND name LIKE '%' || ?4 || '%' ESCAPE '\\'" : "");
 }
 
@@ -219,7 +222,7 @@ static int listing_total(struct store *s, enum entity_kind kind, const struct en
 
     if (l->type == NULL && pattern == NULL)
         return store_row_count(s, l->customer_id != NULL ? l->customer_id : l->tenant_id, table_names[kind], total);
-    listing_from(from, sizeof from, kind, l, pattern);
+    listing_from(s, from, sizeof from, kind, l, pattern);
     snprintf(sql, sizeof sql, "SELECT count(*)%s", from);
     int rc = sql_prepare(s, sql, &st);
     if (rc != STORE_OK) {
@@ -242,7 +245,7 @@ static int listing_rows(struct store *s, enum entity_kind kind, const struct ent
     sql_stmt *st = NULL;
     void *rows;
 
-    listing_from(from, sizeof from, kind, l, pattern);
+    listing_from(s, from, sizeof from, kind, l, pattern);
     snprintf(sql, sizeof sql, "SELECT " BASE_COLUMNS ", %s%s%s",
              kind == ENTITY_EDGE ? "routing_key, secret" : "NULL, NULL", from, tail);
     int rc = sql_prepare(s, sql, &st);

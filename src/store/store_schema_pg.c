@@ -1,5 +1,6 @@
 /* store_schema_pg.c: the PostgreSQL text of the schema migrations of store_schema.c, step for
- * step: the same tables, keys, unique constraints and indexes; BIGINT for SQLite's INTEGER; the
+ * step: the same tables, keys, unique constraints and indexes; BIGINT for SQLite's INTEGER (BOOLEAN
+ * for customer.is_public, which a statement tests bare: 1 and 0 bind to it as text); the
  * triggers as PL/pgSQL functions; the contact-field indexes under a case-ignoring ICU collation
  * named nocase (so COLLATE NOCASE in a statement means the same on both). Append a step here
  * whenever one is appended there. */
@@ -28,12 +29,12 @@ static const char *const migrations[] = {
     "  id TEXT PRIMARY KEY, created_time BIGINT NOT NULL, tenant_id TEXT NOT NULL REFERENCES tenant(id),"
     "  title TEXT NOT NULL,"
     "  country TEXT, state TEXT, city TEXT, address TEXT, address2 TEXT, zip TEXT, phone TEXT, email TEXT,"
-    "  additional_info TEXT, external_id TEXT, is_public BIGINT NOT NULL DEFAULT 0,"
+    "  additional_info TEXT, external_id TEXT, is_public BOOLEAN NOT NULL DEFAULT false,"
     "  version BIGINT NOT NULL DEFAULT 1,"
     "  CONSTRAINT customer_title_unq_key UNIQUE (tenant_id, title),"
     "  CONSTRAINT customer_external_id_unq_key UNIQUE (tenant_id, external_id));"
     "CREATE INDEX customer_tenant_id ON customer(tenant_id, id);"
-    "CREATE INDEX customer_public ON customer(tenant_id) WHERE is_public <> 0;"
+    "CREATE INDEX customer_public ON customer(tenant_id) WHERE is_public;"
     "CREATE TABLE tb_user ("
     "  id TEXT PRIMARY KEY, created_time BIGINT NOT NULL, tenant_id TEXT NOT NULL, customer_id TEXT NOT NULL,"
     "  email TEXT NOT NULL UNIQUE, authority TEXT NOT NULL, first_name TEXT, last_name TEXT, phone TEXT,"

@@ -120,7 +120,8 @@ int store_tenant_page(struct store *s, const char *text_search, const char *sort
                       int64_t limit, int64_t offset, struct tenant **items, size_t *n, int64_t *total)
 {
     static const char count_sql[] =
-        "SELECT count(*) FROM tenant WHERE (?1 IS NULL OR title LIKE '%' || ?1 || '%' ESCAPE '\\')" NOT_DELETED;
+        "SELECT count(*) FROM tenant"
+        " WHERE (CAST(?1 AS TEXT) IS NULL OR title LIKE '%' || ?1 || '%' ESCAPE '\\')" NOT_DELETED;
     char sql[512];
     sql_stmt *st = NULL;
     char *pattern = text_search ? like_escape(text_search) : NULL;
@@ -141,7 +142,7 @@ int store_tenant_page(struct store *s, const char *text_search, const char *sort
 
     snprintf(sql, sizeof sql,
              "SELECT " TENANT_COLUMNS " FROM tenant"
-             " WHERE (?1 IS NULL OR title LIKE '%%' || ?1 || '%%' ESCAPE '\\')" NOT_DELETED
+             " WHERE (CAST(?1 AS TEXT) IS NULL OR title LIKE '%%' || ?1 || '%%' ESCAPE '\\')" NOT_DELETED
              " ORDER BY %s %s, id ASC LIMIT ?2 OFFSET ?3",
              sort_column, descending ? "DESC" : "ASC");
     rc = sql_prepare(s, sql, &st);

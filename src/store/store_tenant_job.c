@@ -31,7 +31,8 @@ int store_tenant_job_add(struct store *s, const char *tenant_id, int64_t created
 int store_tenant_job_any(struct store *s, bool *any)
 {
     int64_t n = 0;
-    int rc = store_query_int(s, store_stmt(s, "SELECT count(*) FROM (SELECT 1 FROM tenant_delete_job LIMIT 1)"), &n);
+    static const char sql[] = "SELECT count(*) FROM (SELECT 1 FROM tenant_delete_job LIMIT 1) AS pending";
+    int rc = store_query_int(s, store_stmt(s, sql), &n);
     *any = n > 0;
     return rc;
 }

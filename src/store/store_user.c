@@ -19,7 +19,7 @@
 /* The textSearch filter of every user listing, as ThingsBoard's /users/info: the text within the
  * e-mail, the first or the last name, ASCII case ignored. ?2 is the LIKE-escaped text or NULL. */
 #define TEXT_MATCH                                                                               \
-    "(?2 IS NULL OR email LIKE '%' || ?2 || '%' ESCAPE '\\'"                                      \
+    "(CAST(?2 AS TEXT) IS NULL OR email LIKE '%' || ?2 || '%' ESCAPE '\\'"                                      \
     " OR first_name LIKE '%' || ?2 || '%' ESCAPE '\\' OR last_name LIKE '%' || ?2 || '%' ESCAPE '\\')"
 
 /* ------------------------------------------------------------------ users */
