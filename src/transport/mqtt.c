@@ -1,5 +1,6 @@
 /* mqtt.c: the connection through paho (with mqtt_publish.c and mqtt_report.c the only files that
- * include paho). Connects with a persistent session (clean start off, session expiry), over TLS
+ * include paho). Connects with a persistent session (clean start off, session expiry; a member of
+ * a shared subscription with a session that ends with its connection), over TLS
  * for ssl:// and mqtts:// (server certificate and host name verified), re-subscribes on every
  * connect and announces the online status once the status check (status_guard.h) passed, logs
  * the broker's DISCONNECT reason codes, sets TCP_NODELAY on the broker socket (paho 1.3.12 never
@@ -340,15 +341,15 @@ static int connect_now(struct transport *t)
         c->ssl = &ssl;
     }
     if (t->opt.mqtt_version == 5) {
-        c->cleanstart = 0;
+        c->cleanstart = t->opt.session_ends_with_connection;
         p.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL;
-        p.value.integer4 = (unsigned int)t->opt.session_expiry;
+        p.value.integer4 = t->opt.session_ends_with_connection ? 0 : (unsigned int)t->opt.session_expiry;
         MQTTProperties_add(&props, &p);
         c->connectProperties = &props;
         c->onFailure5 = on_connect_failed5;
         c->onSuccess5 = on_connect_done5;
     } else {
-        c->cleansession = 0;
+        c->cleansession = t->opt.session_ends_with_connection;
         c->onFailure = on_connect_failed;
     }
     t->connecting = true;
