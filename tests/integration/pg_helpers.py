@@ -138,3 +138,56 @@ def database_for(workdir):
     with _cluster_lock:
         _by_workdir[workdir] = uri
     return uri
+
+
+class _PgConnection:
+    """The part of sqlite3's connection the tests use (execute, executemany, `with con:` as a
+    transaction, close), on a PostgreSQL database, with sqlite3's ? placeholders."""
+
+    def __init__(self, uri, readonly):
+        import psycopg2  # only the PostgreSQL runs need it (scripts/deps installs python3-psycopg2)
+        import psycopg2.extras
+        self._extras = psycopg2.extras
+        self.con = psycopg2.connect(uri)
+        self.con.set_session(readonly=readonly)
+
+    @staticmethod
+    def _sql(sql):
+        return sql.replace("%", "%%").replace("?", "%s")
+
+    def execute(self, sql, params=()):
+        cur = self.con.cursor()
+        cur.execute(self._sql(sql), tuple(params))
+        return cur
+
+    def executemany(self, sql, rows):
+        cur = self.con.cursor()
+        self._extras.execute_batch(cur, self._sql(sql), list(rows), page_size=1000)
+        return cur
+
+    def commit(self):
+        self.con.commit()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.con.commit()
+        else:
+            self.con.rollback()
+        return False
+
+    def close(self):
+        self.con.close()
+
+
+def db_connect(db, readonly=False, timeout=30):
+    """A connection to an agent's database (Agent.db): sqlite3's for a file, a look-alike for a
+    postgresql:// URI, so that a test that reads or fills the tables runs on both engines."""
+    if db.startswith("postgresql://"):
+        return _PgConnection(db, readonly)
+    import sqlite3
+    if readonly:
+        return sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=timeout)
+    return sqlite3.connect(db, timeout=timeout)
