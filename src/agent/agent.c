@@ -33,7 +33,7 @@
  * failed one are not sent. Mails nobody waits for (password reset) are handed over after the
  * commit and only logged.
  *
- * Kept writes. A failed request's savepoint is rolled back, then ctx_apply_kept() writes what must
+ * Kept writes. A failed request's savepoint is rolled back, then kept_writes_apply() writes what must
  * survive the failure in a savepoint of its own: the failed-login count (and lockout) and the
  * failed write's audit row.
  *

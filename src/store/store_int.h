@@ -67,6 +67,18 @@ int store_row_count(struct store *s, const char *owner_id, const char *table, in
  * counted by triggers. */
 int store_row_count_add(struct store *s, const char *owner_id, const char *table);
 
+/* store_stmt(sql) with ?1 bound to text and ?2 to n, the shape of the job tables' writes (an id and a
+ * count or a time); NULL on a prepare error. */
+static inline sql_stmt *store_stmt_text_int(struct store *s, const char *sql, const char *text, int64_t n)
+{
+    sql_stmt *st = store_stmt(s, sql);
+    if (st != NULL) {
+        bind_text(st, 1, text);
+        bind_int64(st, 2, n);
+    }
+    return st;
+}
+
 /* Registers the VFS that gathers the write-ahead log's writes (store_walbuf.c); returns its name,
  * or NULL when it could not (the default VFS is used then). */
 const char *store_walbuf_register(void);
