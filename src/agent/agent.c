@@ -431,7 +431,9 @@ int agent_run(const struct config *cfg)
     agent_start_verifiers(&a);
     agent_start_readers(&a);
     pthread_create(&writer, NULL, agent_writer_main, &a);
-    log_info("cmagent %s serving %s on %s with database %s.", CMAGENT_VERSION, filter, cfg->broker, cfg->database);
+    char shown[512];
+    log_info("cmagent %s serving %s on %s with database %s.", CMAGENT_VERSION, filter, cfg->broker,
+             store_database_shown(cfg->database, shown, sizeof shown));
     if (cfg->share_group[0] != '\0')
         log_info("share_group %s: the broker session ends with the connection (session_expiry is not used): a "
                  "persistent one would go on receiving its share of the requests while this agent is away. A "

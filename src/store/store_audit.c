@@ -35,11 +35,11 @@ int store_audit_insert(struct store *s, const struct audit_row *r)
         "INSERT INTO audit_log(id, created_time, tenant_id, customer_id, entity_type, entity_id, entity_name,"
         " user_id, user_name, action_type, action_data, action_status, action_failure_details)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, r->id);
-    sqlite3_bind_int64(st, 2, r->created_time);
+    bind_int64(st, 2, r->created_time);
     bind_text(st, 3, r->tenant_id);
     bind_id(st, 4, r->customer_id);
     bind_id(st, 5, r->entity_type);
@@ -54,37 +54,39 @@ int store_audit_insert(struct store *s, const struct audit_row *r)
     return store_exec_stmt(s, st);
 }
 
-#define AUDIT_WHERE                                                                                    \
-    " WHERE tenant_id = ?1 AND (?2 IS NULL OR entity_type = ?2) AND (?3 IS NULL OR entity_id = ?3)"   \
-    " AND (?4 IS NULL OR customer_id = ?4) AND (?5 IS NULL OR user_id = ?5)"                          \
-    " AND (?6 = 0 OR created_time >= ?6) AND (?7 = 0 OR created_time <= ?7)"
+/* The casts tell PostgreSQL the type of a parameter it first meets in "IS NULL" or "= 0". */
+#define AUDIT_WHERE                                                                                 \
+    " WHERE tenant_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR entity_type = ?2)"                      \
+    " AND (CAST(?3 AS TEXT) IS NULL OR entity_id = ?3)"                                             \
+    " AND (CAST(?4 AS TEXT) IS NULL OR customer_id = ?4) AND (CAST(?5 AS TEXT) IS NULL OR user_id = ?5)" \
+    " AND (CAST(?6 AS BIGINT) = 0 OR created_time >= ?6) AND (CAST(?7 AS BIGINT) = 0 OR created_time <= ?7)"
 #define AUDIT_COLUMNS                                                                                  \
     "SELECT id, created_time, tenant_id, customer_id, entity_type, entity_id, entity_name, user_id,"   \
     " user_name, action_type, action_data, action_status, action_failure_details FROM audit_log"
 
-static void bind_filter(sqlite3_stmt *st, const char *tenant_id, const struct audit_filter *f)
+static void bind_filter(sql_stmt *st, const char *tenant_id, const struct audit_filter *f)
 {
     bind_text(st, 1, tenant_id);
     bind_id(st, 2, f->entity_type);
     bind_id(st, 3, f->entity_id);
     bind_id(st, 4, f->customer_id);
     bind_id(st, 5, f->user_id);
-    sqlite3_bind_int64(st, 6, f->start_time);
-    sqlite3_bind_int64(st, 7, f->end_time);
+    bind_int64(st, 6, f->start_time);
+    bind_int64(st, 7, f->end_time);
 }
 
-static void copy_column(sqlite3_stmt *st, int i, char *out, size_t size)
+static void copy_column(sql_stmt *st, int i, char *out, size_t size)
 {
-    const unsigned char *t = sqlite3_column_text(st, i);
-    snprintf(out, size, "%s", t == NULL ? "" : (const char *)t);
+    const char *t = column_text_ref(st, i);
+    snprintf(out, size, "%s", t == NULL ? "" : t);
 }
 
-static void read_row(sqlite3_stmt *st, void *row, const void *arg)
+static void read_row(sql_stmt *st, void *row, const void *arg)
 {
     struct audit_row *r = row;
     (void)arg;
     column_id(st, 0, r->id);
-    r->created_time = sqlite3_column_int64(st, 1);
+    r->created_time = column_int64(st, 1);
     column_id(st, 2, r->tenant_id);
     column_id(st, 3, r->customer_id);
     copy_column(st, 4, r->entity_type, sizeof r->entity_type);
@@ -107,7 +109,7 @@ int store_audit_page(struct store *s, const char *tenant_id, const struct audit_
     static const char asc_sql[] = AUDIT_COLUMNS AUDIT_WHERE " ORDER BY created_time, id LIMIT ?8 OFFSET ?9";
     static const char desc_sql[] =
         AUDIT_COLUMNS AUDIT_WHERE " ORDER BY created_time DESC, id DESC LIMIT ?8 OFFSET ?9";
-    sqlite3_stmt *st = store_stmt(s, count_sql);
+    sql_stmt *st = store_stmt(s, count_sql);
     void *rows;
     int rc;
 
@@ -123,8 +125,8 @@ int store_audit_page(struct store *s, const char *tenant_id, const struct audit_
     if (st == NULL)
         return STORE_ERROR;
     bind_filter(st, tenant_id, f);
-    sqlite3_bind_int64(st, 8, limit);
-    sqlite3_bind_int64(st, 9, offset);
+    bind_int64(st, 8, limit);
+    bind_int64(st, 9, offset);
     rc = store_collect(s, st, sizeof **items, read_row, NULL, free_rows, &rows, n);
     *items = rows;
     return rc;
@@ -133,37 +135,37 @@ int store_audit_page(struct store *s, const char *tenant_id, const struct audit_
 int store_audit_purge(struct store *s, int64_t before_ts, int64_t *deleted)
 {
     static const char sql[] = "DELETE FROM audit_log WHERE created_time < ?";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     *deleted = 0;
     if (st == NULL)
         return STORE_ERROR;
-    sqlite3_bind_int64(st, 1, before_ts);
+    bind_int64(st, 1, before_ts);
     int rc = store_exec_stmt(s, st);
     if (rc == STORE_OK)
-        *deleted = sqlite3_changes64(s->db);
+        *deleted = store_changes(s);
     return rc;
 }
 
 int store_password_history_add(struct store *s, const char *user_id, const char *hash, int64_t ts)
 {
     static const char sql[] = "INSERT INTO password_history(user_id, password_hash, ts) VALUES (?, ?, ?)";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, user_id);
     bind_text(st, 2, hash);
-    sqlite3_bind_int64(st, 3, ts);
+    bind_int64(st, 3, ts);
     return store_exec_stmt(s, st);
 }
 
 int store_password_history_prune(struct store *s, const char *user_id, int64_t before_ts)
 {
     static const char sql[] = "DELETE FROM password_history WHERE user_id = ? AND ts < ?";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, user_id);
-    sqlite3_bind_int64(st, 2, before_ts);
+    bind_int64(st, 2, before_ts);
     return store_exec_stmt(s, st);
 }
 
@@ -172,7 +174,7 @@ int store_password_history_since(struct store *s, const char *user_id, int64_t s
 {
     static const char sql[] = "SELECT password_hash FROM password_history WHERE user_id = ? AND ts >= ?"
                               " ORDER BY ts DESC LIMIT 100";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     size_t count = 0;
     char **out = NULL;
     int rc;
@@ -182,14 +184,14 @@ int store_password_history_since(struct store *s, const char *user_id, int64_t s
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, user_id);
-    sqlite3_bind_int64(st, 2, since_ts);
+    bind_int64(st, 2, since_ts);
     out = xcalloc(100, sizeof *out);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && count < 100)
+    while ((rc = sql_step(st)) == SQL_ROW && count < 100)
         out[count++] = column_text(st, 0);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    sql_reset(st);
+    if (rc != SQL_DONE && rc != SQL_ROW) {
         password_hashes_free(out, count);
-        return store_rc(s, rc);
+        return rc;
     }
     *hashes = out;
     *n = count;

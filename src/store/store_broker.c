@@ -12,8 +12,8 @@ int store_broker_issue(struct store *s, const char *username, const char *user_i
 {
     static const char sql[] =
         "INSERT INTO broker_account(username, user_id, key_id, password) VALUES (?1, ?2, ?3, ?4)"
-        " ON CONFLICT(username) DO UPDATE SET password = excluded.password, version = version + 1";
-    sqlite3_stmt *st = store_stmt(s, sql);
+        " ON CONFLICT(username) DO UPDATE SET password = excluded.password, version = broker_account.version + 1";
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, username);
@@ -31,24 +31,24 @@ int store_broker_issue(struct store *s, const char *username, const char *user_i
     " LEFT JOIN user_credentials c ON c.user_id = a.user_id"                                            \
     " LEFT JOIN auth_token k ON k.id = a.key_id AND k.kind = 'api_key'"
 
-static void read_state(sqlite3_stmt *st, void *row, const void *arg)
+static void read_state(sql_stmt *st, void *row, const void *arg)
 {
     struct broker_state *b = row;
     (void)arg;
-    snprintf(b->username, sizeof b->username, "%s", (const char *)sqlite3_column_text(st, 0));
+    snprintf(b->username, sizeof b->username, "%s", column_text_ref(st, 0));
     column_id(st, 1, b->user_id);
     column_id(st, 2, b->key_id);
-    b->version = sqlite3_column_int64(st, 3);
+    b->version = column_int64(st, 3);
     b->password = column_text(st, 4);
-    b->rotate = sqlite3_column_int(st, 5) != 0;
-    bool user = sqlite3_column_int(st, 6) != 0, enabled = sqlite3_column_int(st, 7) != 0;
-    bool key_ok = sqlite3_column_int(st, 11) != 0;
+    b->rotate = column_int(st, 5) != 0;
+    bool user = column_int(st, 6) != 0, enabled = column_int(st, 7) != 0;
+    bool key_ok = column_int(st, 11) != 0;
     b->presence = !user || !key_ok ? BROKER_ABSENT : enabled ? BROKER_PRESENT : BROKER_DISABLED;
-    const unsigned char *auth = sqlite3_column_text(st, 8);
-    b->authority = auth != NULL ? authority_parse((const char *)auth) : AUTHORITY_NONE;
+    const char *auth = column_text_ref(st, 8);
+    b->authority = auth != NULL ? authority_parse(auth) : AUTHORITY_NONE;
     column_id(st, 9, b->tenant_id);
     column_id(st, 10, b->customer_id);
-    b->applied = sqlite3_column_int64(st, 12);
+    b->applied = column_int64(st, 12);
 }
 
 void broker_states_free(struct broker_state *v, size_t n)
@@ -69,21 +69,21 @@ int store_broker_states(struct store *s, bool pending_only, const char *after, s
     static const char pending_sql[] = STATE_SELECT
         " WHERE a.version > a.applied AND a.username > ?2 ORDER BY a.username LIMIT ?3";
     static const char all_sql[] = STATE_SELECT " WHERE a.username > ?2 ORDER BY a.username LIMIT ?3";
-    sqlite3_stmt *st = store_stmt(s, pending_only ? pending_sql : all_sql);
+    sql_stmt *st = store_stmt(s, pending_only ? pending_sql : all_sql);
     *out = NULL;
     *n = 0;
     if (st == NULL)
         return STORE_ERROR;
-    sqlite3_bind_int64(st, 1, now);
+    bind_int64(st, 1, now);
     bind_text(st, 2, after);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
+    bind_int64(st, 3, (int64_t)limit);
     return store_collect(s, st, sizeof **out, read_state, NULL, free_states, (void **)out, n);
 }
 
 int store_broker_exists(struct store *s, const char *username, bool *exists)
 {
     static const char sql[] = "SELECT count(*) FROM broker_account WHERE username = ?";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     int64_t c = 0;
     *exists = false;
     if (st == NULL)
@@ -98,13 +98,13 @@ int store_broker_applied(struct store *s, const char *username, int64_t version,
 {
     static const char delete_sql[] = "DELETE FROM broker_account WHERE username = ?1 AND version <= ?2";
     static const char applied_sql[] =
-        "UPDATE broker_account SET applied = max(applied, ?2),"
+        "UPDATE broker_account SET applied = CASE WHEN applied > ?2 THEN applied ELSE ?2 END,"
         " password = CASE WHEN version <= ?2 THEN NULL ELSE password END,"
         " rotate = CASE WHEN version <= ?2 THEN 0 ELSE rotate END WHERE username = ?1";
-    sqlite3_stmt *st = store_stmt(s, absent ? delete_sql : applied_sql);
+    sql_stmt *st = store_stmt(s, absent ? delete_sql : applied_sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, username);
-    sqlite3_bind_int64(st, 2, version);
+    bind_int64(st, 2, version);
     return store_exec_stmt(s, st);
 }

@@ -1,9 +1,11 @@
-/* store_checkpoint.c: the checkpointer thread: PASSIVE checkpoints on its own connection, woken by
- * the writer connection's WAL hook (which replaces SQLite's auto-checkpoint on that connection). */
+/* store_checkpoint.c: the checkpointer thread of the SQLite engine: PASSIVE checkpoints on its own
+ * connection, woken by the writer connection's WAL hook (which replaces SQLite's auto-checkpoint on
+ * that connection). A PostgreSQL store has no WAL of the agent's to checkpoint: no thread. */
 #include "cmagent/store_checkpoint.h"
 
 #include "cmagent/log.h"
 #include "cmagent/model.h"
+#include "sql_sqlite.h"
 #include "store_int.h"
 
 #include <pthread.h>
@@ -77,6 +79,8 @@ static void *checkpointer_main(void *arg)
 struct store_checkpointer *store_checkpointer_start(struct store *s, const char *path, char *err, size_t errlen)
 {
     struct store_checkpointer *c = xcalloc(1, sizeof *c);
+    if (sql_sqlite_db(s) == NULL)
+        return c; /* not SQLite: nothing to checkpoint */
     int rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "cannot open database %s for checkpoints: %s", path,
@@ -98,7 +102,7 @@ struct store_checkpointer *store_checkpointer_start(struct store *s, const char 
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cond, NULL);
     pthread_create(&c->thread, NULL, checkpointer_main, c);
-    sqlite3_wal_hook(s->db, on_wal_commit, c);
+    sqlite3_wal_hook(sql_sqlite_db(s), on_wal_commit, c);
     return c;
 }
 
@@ -106,7 +110,11 @@ void store_checkpointer_stop(struct store_checkpointer *c, struct store *s)
 {
     if (c == NULL)
         return;
-    sqlite3_wal_autocheckpoint(s->db, CHECKPOINT_PAGES); /* removes the hook */
+    if (c->db == NULL) {
+        free(c);
+        return;
+    }
+    sqlite3_wal_autocheckpoint(sql_sqlite_db(s), CHECKPOINT_PAGES); /* removes the hook */
     pthread_mutex_lock(&c->mu);
     c->stop = true;
     pthread_cond_signal(&c->cond);

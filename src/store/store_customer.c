@@ -11,13 +11,13 @@
     "id, created_time, tenant_id, title, country, state, city, address, address2, zip, phone, email," \
     " additional_info, external_id, is_public, version"
 
-static void read_row(sqlite3_stmt *st, void *row, const void *arg)
+static void read_row(sql_stmt *st, void *row, const void *arg)
 {
     struct customer *c = row;
     (void)arg;
     memset(c, 0, sizeof *c);
     column_id(st, 0, c->id);
-    c->created_time = sqlite3_column_int64(st, 1);
+    c->created_time = column_int64(st, 1);
     column_id(st, 2, c->tenant_id);
     c->title = column_text(st, 3);
     c->contact.country = column_text(st, 4);
@@ -30,14 +30,14 @@ static void read_row(sqlite3_stmt *st, void *row, const void *arg)
     c->contact.email = column_text(st, 11);
     c->additional_info = column_text(st, 12);
     column_id(st, 13, c->external_id);
-    c->is_public = sqlite3_column_int(st, 14) != 0;
-    c->version = sqlite3_column_int64(st, 15);
+    c->is_public = column_int(st, 14) != 0;
+    c->version = column_int64(st, 15);
 }
 
 static void free_rows(void *rows, size_t n) { customers_free(rows, n); }
 
 /* Reads every row of st into *items. */
-static int collect(struct store *s, sqlite3_stmt *st, struct customer **items, size_t *n)
+static int collect(struct store *s, sql_stmt *st, struct customer **items, size_t *n)
 {
     void *rows;
     int rc = store_collect(s, st, sizeof **items, read_row, NULL, free_rows, &rows, n);
@@ -46,10 +46,10 @@ static int collect(struct store *s, sqlite3_stmt *st, struct customer **items, s
 }
 
 /* Binds the 16 columns in CUSTOMER_COLUMNS order, starting at parameter 1. */
-static void bind_row(sqlite3_stmt *st, const struct customer *c)
+static void bind_row(sql_stmt *st, const struct customer *c)
 {
     bind_text(st, 1, c->id);
-    sqlite3_bind_int64(st, 2, c->created_time);
+    bind_int64(st, 2, c->created_time);
     bind_text(st, 3, c->tenant_id);
     bind_text(st, 4, c->title);
     bind_text(st, 5, c->contact.country);
@@ -62,14 +62,14 @@ static void bind_row(sqlite3_stmt *st, const struct customer *c)
     bind_text(st, 12, c->contact.email);
     bind_text(st, 13, c->additional_info);
     bind_id(st, 14, c->external_id);
-    sqlite3_bind_int(st, 15, c->is_public);
-    sqlite3_bind_int64(st, 16, c->version);
+    bind_int(st, 15, c->is_public);
+    bind_int64(st, 16, c->version);
 }
 
 int store_customer_insert(struct store *s, const struct customer *c)
 {
     static const char sql[] = "INSERT INTO customer(" CUSTOMER_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_row(st, c);
@@ -83,7 +83,7 @@ int store_customer_update(struct store *s, const struct customer *c)
         "UPDATE customer SET created_time = ?2, tenant_id = ?3, title = ?4, country = ?5, state = ?6,"
         " city = ?7, address = ?8, address2 = ?9, zip = ?10, phone = ?11, email = ?12,"
         " additional_info = ?13, external_id = ?14, is_public = ?15, version = ?16 WHERE id = ?1";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_row(st, c);
@@ -93,7 +93,7 @@ int store_customer_update(struct store *s, const struct customer *c)
 int store_customer_get(struct store *s, const char *id, struct customer *out)
 {
     static const char sql[] = "SELECT " CUSTOMER_COLUMNS " FROM customer WHERE id = ?";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, id);
@@ -103,7 +103,7 @@ int store_customer_get(struct store *s, const char *id, struct customer *out)
 int store_customer_get_by_title(struct store *s, const char *tenant_id, const char *title, struct customer *out)
 {
     static const char sql[] = "SELECT " CUSTOMER_COLUMNS " FROM customer WHERE tenant_id = ? AND title = ?";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, tenant_id);
@@ -115,8 +115,8 @@ int store_customer_exists_external_id(struct store *s, const char *tenant_id, co
                                       const char *except_id, int *exists)
 {
     static const char sql[] =
-        "SELECT count(*) FROM customer WHERE tenant_id = ? AND external_id = ? AND id IS NOT ?";
-    sqlite3_stmt *st = store_stmt(s, sql);
+        "SELECT count(*) FROM customer WHERE tenant_id = ? AND external_id = ? AND id IS DISTINCT FROM ?";
+    sql_stmt *st = store_stmt(s, sql);
     int64_t n = 0;
     if (st == NULL)
         return STORE_ERROR;
@@ -133,7 +133,7 @@ int store_customer_titles_with_prefix(struct store *s, const char *tenant_id, co
 {
     static const char sql[] =
         "SELECT title FROM customer WHERE tenant_id = ? AND substr(title, 1, length(?2)) = ?2";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     void *rows;
     int rc;
 
@@ -165,22 +165,25 @@ static const char *filter_value(const struct customer_filter *f, size_t i)
     return v[i];
 }
 
-static void filter_sql(const struct customer_filter *f, char *where, size_t cap)
+/* PostgreSQL refuses the bound past U+10FFFF as invalid UTF-8: it compares the prefixes instead. */
+static void filter_sql(struct store *s, const struct customer_filter *f, char *where, size_t cap)
 {
+    const char *form = s->eng->dialect == SQL_POSTGRES
+                           ? " AND starts_with(lower(%s), lower(?%d))"
+                           : " AND %s >= ?%d COLLATE NOCASE AND %s < ?%d COLLATE NOCASE";
     size_t o = 0;
     int param = 5;
     where[0] = '\0';
     for (size_t i = 0; i < 4; i++) {
         if (filter_value(f, i) == NULL)
             continue;
-        o += (size_t)snprintf(where + o, cap - o, " AND %s >= ?%d COLLATE NOCASE AND %s < ?%d COLLATE NOCASE",
-                              filter_columns[i], param, filter_columns[i], param + 1);
+        o += (size_t)snprintf(where + o, cap - o, form, filter_columns[i], param, filter_columns[i], param + 1);
         param += 2;
     }
 }
 
 /* Binds the filters' bounds from ?5 on; the upper bounds are kept in ends (freed by the caller). */
-static void filter_bind(sqlite3_stmt *st, const struct customer_filter *f, char *ends[4])
+static void filter_bind(sql_stmt *st, const struct customer_filter *f, char *ends[4])
 {
     int param = 5;
     for (size_t i = 0; i < 4; i++) {
@@ -195,7 +198,7 @@ static void filter_bind(sqlite3_stmt *st, const struct customer_filter *f, char 
             memcpy(ends[i] + n, PREFIX_END, sizeof PREFIX_END);
         }
         bind_text(st, param, v);
-        bind_text(st, param + 1, ends[i] != NULL ? ends[i] : v);
+        bind_text(st, param + 1, ends[i] != NULL && st->s->eng->dialect != SQL_POSTGRES ? ends[i] : v);
         param += 2;
     }
 }
@@ -214,26 +217,26 @@ static void free_ends(char *ends[4])
         free(ends[i]);
 }
 
-#define TITLE_MATCH " AND (?2 IS NULL OR title LIKE '%' || ?2 || '%' ESCAPE '\\')"
+#define TITLE_MATCH " AND (CAST(?2 AS TEXT) IS NULL OR title LIKE '%' || ?2 || '%' ESCAPE '\\')"
 
 static int count_matches(struct store *s, const char *tenant_id, const char *pattern, const struct customer_filter *f,
                          const char *where, int64_t *total)
 {
     char sql[512], *ends[4];
-    sqlite3_stmt *st = NULL;
+    sql_stmt *st = NULL;
 
     if (pattern == NULL && !filter_any(f))
         return store_customer_count(s, tenant_id, total);
     snprintf(sql, sizeof sql, "SELECT count(*) FROM customer WHERE tenant_id = ?1%s%s", TITLE_MATCH, where);
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return store_rc(s, rc);
+    int rc = sql_prepare(s, sql, &st);
+    if (rc != STORE_OK)
+        return rc;
     bind_text(st, 1, tenant_id);
     bind_text(st, 2, pattern);
     filter_bind(st, f, ends);
     rc = store_query_int(s, st, total);
     free_ends(ends);
-    sqlite3_finalize(st);
+    sql_finalize(st);
     return rc;
 }
 
@@ -252,34 +255,33 @@ int store_customer_search(struct store *s, const char *tenant_id, const char *te
                           int64_t limit, int64_t offset, struct customer **items, size_t *n, int64_t *total)
 {
     char sql[1024], where[512], *ends[4] = { NULL, NULL, NULL, NULL };
-    sqlite3_stmt *st = NULL;
+    sql_stmt *st = NULL;
     char *pattern = text_search ? like_escape(text_search) : NULL;
     int rc;
 
     *items = NULL;
     *n = 0;
     *total = 0;
-    filter_sql(filter, where, sizeof where);
+    filter_sql(s, filter, where, sizeof where);
     rc = count_matches(s, tenant_id, pattern, filter, where, total);
     if (rc != STORE_OK)
         goto out;
     snprintf(sql, sizeof sql,
              "SELECT " CUSTOMER_COLUMNS " FROM customer WHERE tenant_id = ?1%s%s ORDER BY %s %s%s LIMIT ?3 OFFSET ?4",
              TITLE_MATCH, where, sort_column, descending ? "DESC" : "ASC", tie_break(sort_column, descending));
-    rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        rc = store_rc(s, rc);
+    rc = sql_prepare(s, sql, &st);
+    if (rc != STORE_OK) {
         goto out;
     }
     bind_text(st, 1, tenant_id);
     bind_text(st, 2, pattern);
-    sqlite3_bind_int64(st, 3, limit);
-    sqlite3_bind_int64(st, 4, offset);
+    bind_int64(st, 3, limit);
+    bind_int64(st, 4, offset);
     filter_bind(st, filter, ends);
     rc = collect(s, st, items, n);
 out:
     free_ends(ends);
-    sqlite3_finalize(st);
+    sql_finalize(st);
     free(pattern);
     return rc;
 }
@@ -295,7 +297,7 @@ int store_customer_page(struct store *s, const char *tenant_id, const char *text
 int store_customer_delete(struct store *s, const char *id)
 {
     static const char sql[] = "DELETE FROM customer WHERE id = ?";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, id);
@@ -306,7 +308,7 @@ int store_customer_get_public(struct store *s, const char *tenant_id, struct cus
 {
     static const char sql[] =
         "SELECT " CUSTOMER_COLUMNS " FROM customer WHERE tenant_id = ? AND is_public ORDER BY id LIMIT 1";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, tenant_id);
@@ -315,14 +317,14 @@ int store_customer_get_public(struct store *s, const char *tenant_id, struct cus
 
 #define PAGE_AFTER(col, cmp, dir)                                                                       \
     "SELECT " CUSTOMER_COLUMNS " FROM customer WHERE tenant_id = ?1"                                    \
-    " AND (?2 IS NULL OR title LIKE '%' || ?2 || '%' ESCAPE '\\')"                                    \
+    " AND (CAST(?2 AS TEXT) IS NULL OR title LIKE '%' || ?2 || '%' ESCAPE '\\')"                                    \
     " AND " col " " cmp "= ?3 AND (" col " " cmp " ?3 OR id > ?4)"                                      \
     " ORDER BY " col " " dir ", id ASC LIMIT ?5"
 
 /* By id, the id is the whole position (?3 is left unused). */
 #define PAGE_AFTER_ID(cmp, dir)                                                                         \
     "SELECT " CUSTOMER_COLUMNS " FROM customer WHERE tenant_id = ?1"                                    \
-    " AND (?2 IS NULL OR title LIKE '%' || ?2 || '%' ESCAPE '\\')"                                    \
+    " AND (CAST(?2 AS TEXT) IS NULL OR title LIKE '%' || ?2 || '%' ESCAPE '\\')"                                    \
     " AND id " cmp " ?4 ORDER BY id " dir " LIMIT ?5"
 
 int store_customer_page_after(struct store *s, const char *tenant_id, const char *text_search,
@@ -353,18 +355,18 @@ int store_customer_page_after(struct store *s, const char *tenant_id, const char
         snprintf(s->errmsg, sizeof s->errmsg, "no cursor order for column %s", sort_column);
         return STORE_ERROR;
     }
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     pattern = text_search ? like_escape(text_search) : NULL;
     bind_text(st, 1, tenant_id);
     bind_text(st, 2, pattern);
     if (numeric)
-        sqlite3_bind_int64(st, 3, strtoll(last_value, NULL, 10));
+        bind_int64(st, 3, strtoll(last_value, NULL, 10));
     else
         bind_text(st, 3, last_value);
     bind_text(st, 4, last_id);
-    sqlite3_bind_int64(st, 5, limit);
+    bind_int64(st, 5, limit);
     rc = collect(s, st, items, n);
     free(pattern);
     return rc;

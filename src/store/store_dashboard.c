@@ -9,28 +9,28 @@
 
 #define DASHBOARD_COLUMNS "id, created_time, tenant_id, title, configuration, version"
 
-static void read_row(sqlite3_stmt *st, void *row, const void *arg)
+static void read_row(sql_stmt *st, void *row, const void *arg)
 {
     struct dashboard *d = row;
     (void)arg;
     memset(d, 0, sizeof *d);
     column_id(st, 0, d->id);
-    d->created_time = sqlite3_column_int64(st, 1);
+    d->created_time = column_int64(st, 1);
     column_id(st, 2, d->tenant_id);
     d->title = column_text(st, 3);
     d->configuration = column_text(st, 4);
-    d->version = sqlite3_column_int64(st, 5);
+    d->version = column_int64(st, 5);
 }
 
 static void free_rows(void *rows, size_t n) { dashboards_free(rows, n); }
 
-static void read_assigned(sqlite3_stmt *st, void *row, const void *arg)
+static void read_assigned(sql_stmt *st, void *row, const void *arg)
 {
     struct dashboard_customer *a = row;
     (void)arg;
     column_id(st, 0, a->customer_id);
     a->title = column_text(st, 1);
-    a->is_public = sqlite3_column_int(st, 2) != 0;
+    a->is_public = column_int(st, 2) != 0;
 }
 
 static void free_assigned(void *rows, size_t n)
@@ -47,7 +47,7 @@ static int load_assigned(struct store *s, struct dashboard *d)
     static const char sql[] =
         "SELECT c.id, c.title, c.is_public FROM dashboard_customer dc JOIN customer c ON c.id = dc.customer_id"
         " WHERE dc.dashboard_id = ? ORDER BY c.title, c.id";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     void *rows;
 
     if (st != NULL)
@@ -61,7 +61,7 @@ int store_dashboard_titles_with_prefix(struct store *s, const char *tenant_id, c
                                        size_t *n)
 {
     static const char sql[] = "SELECT title FROM dashboard WHERE tenant_id = ?1 AND substr(title, 1, length(?2)) = ?2";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     void *rows;
     if (st != NULL) {
         bind_text(st, 1, tenant_id);
@@ -75,15 +75,15 @@ int store_dashboard_titles_with_prefix(struct store *s, const char *tenant_id, c
 int store_dashboard_insert(struct store *s, const struct dashboard *d)
 {
     static const char sql[] = "INSERT INTO dashboard(" DASHBOARD_COLUMNS ") VALUES (?,?,?,?,?,?)";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, d->id);
-    sqlite3_bind_int64(st, 2, d->created_time);
+    bind_int64(st, 2, d->created_time);
     bind_text(st, 3, d->tenant_id);
     bind_text(st, 4, d->title);
     bind_text(st, 5, d->configuration);
-    sqlite3_bind_int64(st, 6, d->version);
+    bind_int64(st, 6, d->version);
     int rc = store_exec_stmt(s, st);
     return rc == STORE_OK ? store_row_count_add(s, d->tenant_id, "dashboard") : rc;
 }
@@ -91,20 +91,20 @@ int store_dashboard_insert(struct store *s, const struct dashboard *d)
 int store_dashboard_update(struct store *s, const struct dashboard *d)
 {
     static const char sql[] = "UPDATE dashboard SET title = ?2, configuration = ?3, version = ?4 WHERE id = ?1";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, d->id);
     bind_text(st, 2, d->title);
     bind_text(st, 3, d->configuration);
-    sqlite3_bind_int64(st, 4, d->version);
+    bind_int64(st, 4, d->version);
     return store_exec_changing(s, st);
 }
 
 int store_dashboard_get(struct store *s, const char *id, struct dashboard *out)
 {
     static const char sql[] = "SELECT " DASHBOARD_COLUMNS " FROM dashboard WHERE id = ?";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, id);
@@ -120,7 +120,7 @@ int store_dashboard_get(struct store *s, const char *id, struct dashboard *out)
 int store_dashboard_exists(struct store *s, const char *tenant_id, const char *id, bool *exists)
 {
     static const char sql[] = "SELECT count(*) FROM dashboard WHERE id = ? AND tenant_id = ?";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     int64_t n = 0;
     *exists = false;
     if (st == NULL)
@@ -140,7 +140,7 @@ int store_dashboard_count(struct store *s, const char *tenant_id, int64_t *count
 int store_dashboard_delete(struct store *s, const char *id)
 {
     static const char sql[] = "DELETE FROM dashboard WHERE id = ?";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, id);
@@ -152,13 +152,14 @@ int store_dashboard_page(struct store *s, const char *tenant_id, const char *cus
                          struct dashboard **items, size_t *n, int64_t *total)
 {
     static const char where_tenant[] =
-        " FROM dashboard WHERE tenant_id = ?1 AND (?2 IS NULL OR title LIKE '%' || ?2 || '%' ESCAPE '\\')";
+        " FROM dashboard WHERE tenant_id = ?1"
+        " AND (CAST(?2 AS TEXT) IS NULL OR title LIKE '%' || ?2 || '%' ESCAPE '\\')";
     static const char where_customer[] =
         " FROM dashboard WHERE id IN (SELECT dashboard_id FROM dashboard_customer WHERE customer_id = ?3)"
-        " AND tenant_id = ?1 AND (?2 IS NULL OR title LIKE '%' || ?2 || '%' ESCAPE '\\')";
+        " AND tenant_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR title LIKE '%' || ?2 || '%' ESCAPE '\\')";
     const char *where = customer_id != NULL ? where_customer : where_tenant;
     char count_sql[512], sql[1024];
-    sqlite3_stmt *cst = NULL, *st = NULL;
+    sql_stmt *cst = NULL, *st = NULL;
     char *pattern = text_search ? like_escape(text_search) : NULL;
     struct dashboard *rows = NULL;
     size_t count = 0;
@@ -171,13 +172,11 @@ int store_dashboard_page(struct store *s, const char *tenant_id, const char *cus
     snprintf(count_sql, sizeof count_sql, "SELECT count(*)%s", where);
     snprintf(sql, sizeof sql, "SELECT " DASHBOARD_COLUMNS "%s ORDER BY %s %s, id ASC LIMIT ?4 OFFSET ?5", where,
              sort_column, descending ? "DESC" : "ASC");
-    rc = sqlite3_prepare_v2(s->db, count_sql, -1, &cst, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        rc = store_rc(s, rc);
+    rc = sql_prepare(s, count_sql, &cst);
+    if (rc == STORE_OK)
+        rc = sql_prepare(s, sql, &st);
+    if (rc != STORE_OK)
         goto out;
-    }
     bind_text(cst, 1, tenant_id);
     bind_text(cst, 2, pattern);
     if (customer_id != NULL)
@@ -192,8 +191,8 @@ int store_dashboard_page(struct store *s, const char *tenant_id, const char *cus
     bind_text(st, 2, pattern);
     if (customer_id != NULL)
         bind_text(st, 3, customer_id);
-    sqlite3_bind_int64(st, 4, limit);
-    sqlite3_bind_int64(st, 5, offset);
+    bind_int64(st, 4, limit);
+    bind_int64(st, 5, offset);
     rc = store_collect(s, st, sizeof *rows, read_row, NULL, free_rows, &collected, &count);
     if (rc != STORE_OK)
         goto out;
@@ -207,16 +206,17 @@ int store_dashboard_page(struct store *s, const char *tenant_id, const char *cus
     *items = rows;
     *n = count;
 out:
-    sqlite3_finalize(cst);
-    sqlite3_finalize(st);
+    sql_finalize(cst);
+    sql_finalize(st);
     free(pattern);
     return rc;
 }
 
 int store_dashboard_assign(struct store *s, const char *dashboard_id, const char *customer_id, bool *changed)
 {
-    static const char sql[] = "INSERT OR IGNORE INTO dashboard_customer(dashboard_id, customer_id) VALUES (?, ?)";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    static const char sql[] =
+        "INSERT INTO dashboard_customer(dashboard_id, customer_id) VALUES (?, ?) ON CONFLICT DO NOTHING";
+    sql_stmt *st = store_stmt(s, sql);
     *changed = false;
     if (st == NULL)
         return STORE_ERROR;
@@ -230,7 +230,7 @@ int store_dashboard_assign(struct store *s, const char *dashboard_id, const char
 int store_dashboard_unassign(struct store *s, const char *dashboard_id, const char *customer_id, bool *changed)
 {
     static const char sql[] = "DELETE FROM dashboard_customer WHERE dashboard_id = ? AND customer_id = ?";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     *changed = false;
     if (st == NULL)
         return STORE_ERROR;
@@ -246,7 +246,7 @@ int store_dashboard_touch_customer(struct store *s, const char *customer_id)
     static const char sql[] =
         "UPDATE dashboard SET version = version + 1"
         " WHERE id IN (SELECT dashboard_id FROM dashboard_customer WHERE customer_id = ?)";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, customer_id);
@@ -259,7 +259,7 @@ int store_dashboard_unassign_customer(struct store *s, const char *customer_id, 
         "UPDATE dashboard SET version = version + 1"
         " WHERE id IN (SELECT dashboard_id FROM dashboard_customer WHERE customer_id = ?)";
     static const char delete_sql[] = "DELETE FROM dashboard_customer WHERE customer_id = ?";
-    sqlite3_stmt *st = store_stmt(s, bump_sql);
+    sql_stmt *st = store_stmt(s, bump_sql);
     *changed = 0;
     if (st == NULL)
         return STORE_ERROR;

@@ -20,37 +20,37 @@ static const char *const table_names[ENTITY_KINDS] = { "device", "asset", "edge"
 #define SELECT_EDGE SELECT_FROM("edge", "routing_key, secret")
 
 /* arg points to the row's enum entity_kind. */
-static void read_row(sqlite3_stmt *st, void *row, const void *arg)
+static void read_row(sql_stmt *st, void *row, const void *arg)
 {
     struct entity *e = row;
     memset(e, 0, sizeof *e);
     e->kind = *(const enum entity_kind *)arg;
     column_id(st, 0, e->id);
-    e->created_time = sqlite3_column_int64(st, 1);
+    e->created_time = column_int64(st, 1);
     column_id(st, 2, e->tenant_id);
     column_id(st, 3, e->customer_id);
     e->name = column_text(st, 4);
     e->type = column_text(st, 5);
     e->label = column_text(st, 6);
     e->additional_info = column_text(st, 7);
-    e->version = sqlite3_column_int64(st, 8);
+    e->version = column_int64(st, 8);
     e->routing_key = column_text(st, 9);
     e->secret = column_text(st, 10);
 }
 
 static void free_rows(void *rows, size_t n) { entities_free(rows, n); }
 
-static void bind_row(sqlite3_stmt *st, const struct entity *e)
+static void bind_row(sql_stmt *st, const struct entity *e)
 {
     bind_text(st, 1, e->id);
-    sqlite3_bind_int64(st, 2, e->created_time);
+    bind_int64(st, 2, e->created_time);
     bind_text(st, 3, e->tenant_id);
     bind_id(st, 4, e->customer_id);
     bind_text(st, 5, e->name);
     bind_text(st, 6, e->type);
     bind_text(st, 7, e->label);
     bind_text(st, 8, e->additional_info);
-    sqlite3_bind_int64(st, 9, e->version);
+    bind_int64(st, 9, e->version);
     if (e->kind == ENTITY_EDGE) {
         bind_text(st, 10, e->routing_key);
         bind_text(st, 11, e->secret);
@@ -76,7 +76,7 @@ int store_entity_insert(struct store *s, const struct entity *e)
     };
     if (!kind_ok(e->kind))
         return STORE_ERROR;
-    sqlite3_stmt *st = store_stmt(s, sql[e->kind]);
+    sql_stmt *st = store_stmt(s, sql[e->kind]);
     if (st == NULL)
         return STORE_ERROR;
     bind_row(st, e);
@@ -101,7 +101,7 @@ int store_entity_update(struct store *s, const struct entity *e)
     };
     if (!kind_ok(e->kind))
         return STORE_ERROR;
-    sqlite3_stmt *st = store_stmt(s, sql[e->kind]);
+    sql_stmt *st = store_stmt(s, sql[e->kind]);
     if (st == NULL)
         return STORE_ERROR;
     bind_row(st, e);
@@ -115,7 +115,7 @@ int store_entity_get(struct store *s, enum entity_kind kind, const char *id, str
     };
     if (!kind_ok(kind))
         return STORE_ERROR;
-    sqlite3_stmt *st = store_stmt(s, sql[kind]);
+    sql_stmt *st = store_stmt(s, sql[kind]);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, id);
@@ -132,7 +132,7 @@ int store_entity_get_by_name(struct store *s, enum entity_kind kind, const char 
     };
     if (!kind_ok(kind))
         return STORE_ERROR;
-    sqlite3_stmt *st = store_stmt(s, sql[kind]);
+    sql_stmt *st = store_stmt(s, sql[kind]);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, tenant_id);
@@ -153,7 +153,7 @@ int store_entity_names_with_prefix(struct store *s, enum entity_kind kind, const
     *n = 0;
     if (!kind_ok(kind))
         return STORE_ERROR;
-    sqlite3_stmt *st = store_stmt(s, sql[kind]);
+    sql_stmt *st = store_stmt(s, sql[kind]);
     if (st != NULL) {
         bind_text(st, 1, tenant_id);
         bind_text(st, 2, prefix);
@@ -178,7 +178,7 @@ int store_entity_delete(struct store *s, enum entity_kind kind, const char *id)
     };
     if (!kind_ok(kind))
         return STORE_ERROR;
-    sqlite3_stmt *st = store_stmt(s, sql[kind]);
+    sql_stmt *st = store_stmt(s, sql[kind]);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, id);
@@ -189,16 +189,19 @@ int store_entity_delete(struct store *s, enum entity_kind kind, const char *id)
  * is written out only when given, so that SQLite sees which index serves it: the customer's
  * (partial) indexes, the tenant's (tenant_id, type, id) for a type. For a customer's listing the
  * tenant term is only a check ("+" keeps SQLite from reading the tenant's whole range instead). */
-static void listing_from(char *out, size_t len, enum entity_kind kind, const struct entity_listing *l,
+static void listing_from(struct store *s, char *out, size_t len, enum entity_kind kind, const struct entity_listing *l,
                          const char *pattern)
 {
     snprintf(out, len, " FROM %s WHERE %stenant_id = ?1%s%s", table_names[kind],
-             l->customer_id != NULL ? "customer_id = ?2 AND +" : "", l->type != NULL ? " AND type = ?3" : "",
+             l->customer_id == NULL                ? ""
+             : s->eng->dialect == SQL_POSTGRES ? "customer_id = ?2 AND "
+                                               : "customer_id = ?2 AND +",
+             l->type != NULL ? " AND type = ?3" : "",
              pattern != NULL ? " AND name LIKE '%' || ?4 || '%' ESCAPE '\\'" : "");
 }
 
 /* Binds the listing's parameters ?1 to ?4 (those the statement leaves out are ignored). */
-static void bind_listing(sqlite3_stmt *st, const struct entity_listing *l, const char *pattern)
+static void bind_listing(sql_stmt *st, const struct entity_listing *l, const char *pattern)
 {
     bind_text(st, 1, l->tenant_id);
     if (l->customer_id != NULL)
@@ -215,20 +218,20 @@ static int listing_total(struct store *s, enum entity_kind kind, const struct en
                          const char *pattern, int64_t *total)
 {
     char sql[512], from[384];
-    sqlite3_stmt *st = NULL;
+    sql_stmt *st = NULL;
 
     if (l->type == NULL && pattern == NULL)
         return store_row_count(s, l->customer_id != NULL ? l->customer_id : l->tenant_id, table_names[kind], total);
-    listing_from(from, sizeof from, kind, l, pattern);
+    listing_from(s, from, sizeof from, kind, l, pattern);
     snprintf(sql, sizeof sql, "SELECT count(*)%s", from);
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        sqlite3_finalize(st);
-        return store_rc(s, rc);
+    int rc = sql_prepare(s, sql, &st);
+    if (rc != STORE_OK) {
+        sql_finalize(st);
+        return rc;
     }
     bind_listing(st, l, pattern);
     rc = store_query_int(s, st, total);
-    sqlite3_finalize(st);
+    sql_finalize(st);
     return rc;
 }
 
@@ -239,30 +242,30 @@ static int listing_rows(struct store *s, enum entity_kind kind, const struct ent
                         size_t *n)
 {
     char sql[1024], from[384];
-    sqlite3_stmt *st = NULL;
+    sql_stmt *st = NULL;
     void *rows;
 
-    listing_from(from, sizeof from, kind, l, pattern);
+    listing_from(s, from, sizeof from, kind, l, pattern);
     snprintf(sql, sizeof sql, "SELECT " BASE_COLUMNS ", %s%s%s",
              kind == ENTITY_EDGE ? "routing_key, secret" : "NULL, NULL", from, tail);
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        sqlite3_finalize(st);
-        return store_rc(s, rc);
+    int rc = sql_prepare(s, sql, &st);
+    if (rc != STORE_OK) {
+        sql_finalize(st);
+        return rc;
     }
     bind_listing(st, l, pattern);
-    sqlite3_bind_int64(st, 5, limit);
+    bind_int64(st, 5, limit);
     if (pos->last_id == NULL)
-        sqlite3_bind_int64(st, 6, pos->offset);
+        bind_int64(st, 6, pos->offset);
     else if (pos->numeric)
-        sqlite3_bind_int64(st, 6, strtoll(pos->last_value, NULL, 10));
+        bind_int64(st, 6, strtoll(pos->last_value, NULL, 10));
     else
         bind_text(st, 6, pos->last_value);
     if (pos->last_id != NULL)
         bind_text(st, 7, pos->last_id);
     rc = store_collect(s, st, sizeof **items, read_row, &kind, free_rows, &rows, n);
     *items = rows;
-    sqlite3_finalize(st);
+    sql_finalize(st);
     return rc;
 }
 
@@ -333,21 +336,25 @@ int store_entity_page_after(struct store *s, enum entity_kind kind, const struct
 int store_entity_unassign_customer(struct store *s, enum entity_kind kind, const char *customer_id, int64_t limit,
                                    int64_t *changed)
 {
-#define UNASSIGN_SOME(table)                                                                        \
-    "UPDATE " table " SET customer_id = NULL, version = version + 1 WHERE rowid IN"                 \
-    " (SELECT rowid FROM " table " WHERE customer_id = ?1 LIMIT ?2)"
+/* SQLite finds the rows by rowid, PostgreSQL by id (it has no rowid). */
+#define UNASSIGN_SOME(table, key)                                                                   \
+    "UPDATE " table " SET customer_id = NULL, version = version + 1 WHERE " key " IN"               \
+    " (SELECT " key " FROM " table " WHERE customer_id = ?1 LIMIT ?2)"
     static const char *const sql[ENTITY_KINDS] = {
-        UNASSIGN_SOME("device"), UNASSIGN_SOME("asset"), UNASSIGN_SOME("edge"),
+        UNASSIGN_SOME("device", "rowid"), UNASSIGN_SOME("asset", "rowid"), UNASSIGN_SOME("edge", "rowid"),
+    };
+    static const char *const pg_sql[ENTITY_KINDS] = {
+        UNASSIGN_SOME("device", "id"), UNASSIGN_SOME("asset", "id"), UNASSIGN_SOME("edge", "id"),
     };
 #undef UNASSIGN_SOME
     *changed = 0;
     if (!kind_ok(kind))
         return STORE_ERROR;
-    sqlite3_stmt *st = store_stmt(s, sql[kind]);
+    sql_stmt *st = store_stmt_dialect(s, sql[kind], pg_sql[kind]);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, customer_id);
-    sqlite3_bind_int64(st, 2, limit);
+    bind_int64(st, 2, limit);
     int rc = store_exec_stmt(s, st);
     if (rc == STORE_OK)
         *changed = store_changes(s);
@@ -363,7 +370,7 @@ int store_entity_delete_by_tenant(struct store *s, enum entity_kind kind, const 
     };
     if (!kind_ok(kind))
         return STORE_ERROR;
-    sqlite3_stmt *st = store_stmt(s, sql[kind]);
+    sql_stmt *st = store_stmt(s, sql[kind]);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, tenant_id);

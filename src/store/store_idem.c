@@ -10,7 +10,7 @@ int store_idem_get(struct store *s, const char *principal, const char *request_i
 {
     static const char sql[] =
         "SELECT op, reply FROM idempotency WHERE principal = ? AND request_id = ? AND created_time >= ?";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     int rc, out;
 
     *op = NULL;
@@ -19,16 +19,16 @@ int store_idem_get(struct store *s, const char *principal, const char *request_i
         return STORE_ERROR;
     bind_text(st, 1, principal);
     bind_text(st, 2, request_id);
-    sqlite3_bind_int64(st, 3, since);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    bind_int64(st, 3, since);
+    rc = sql_step(st);
+    if (rc == SQL_ROW) {
         *op = column_text(st, 0);
         *reply = column_text(st, 1);
         out = STORE_OK;
     } else {
-        out = rc == SQLITE_DONE ? STORE_NOT_FOUND : store_rc(s, rc);
+        out = rc == SQL_DONE ? STORE_NOT_FOUND : rc;
     }
-    sqlite3_reset(st);
+    sql_reset(st);
     return out;
 }
 
@@ -36,14 +36,16 @@ int store_idem_put(struct store *s, const char *principal, const char *request_i
                    const char *reply)
 {
     static const char sql[] =
-        "INSERT OR REPLACE INTO idempotency(principal, request_id, op, created_time, reply) VALUES (?, ?, ?, ?, ?)";
-    sqlite3_stmt *st = store_stmt(s, sql);
+        "INSERT INTO idempotency(principal, request_id, op, created_time, reply) VALUES (?1, ?2, ?3, ?4, ?5)"
+        " ON CONFLICT(principal, request_id) DO UPDATE SET op = excluded.op, created_time = excluded.created_time,"
+        " reply = excluded.reply";
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, principal);
     bind_text(st, 2, request_id);
     bind_text(st, 3, op);
-    sqlite3_bind_int64(st, 4, created);
+    bind_int64(st, 4, created);
     bind_text(st, 5, reply);
     return store_exec_stmt(s, st);
 }
@@ -51,11 +53,11 @@ int store_idem_put(struct store *s, const char *principal, const char *request_i
 int store_idem_purge(struct store *s, int64_t before_ts, int64_t *deleted)
 {
     static const char sql[] = "DELETE FROM idempotency WHERE created_time < ?";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     *deleted = 0;
     if (st == NULL)
         return STORE_ERROR;
-    sqlite3_bind_int64(st, 1, before_ts);
+    bind_int64(st, 1, before_ts);
     int rc = store_exec_stmt(s, st);
     if (rc == STORE_OK)
         *deleted = store_changes(s);

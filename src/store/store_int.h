@@ -1,63 +1,63 @@
-/* store_int.h: what the store's own files share: the handle, the statement cache and the
- * binding/column helpers. Never included outside src/store/. */
+/* store_int.h: what the store's own files share: the handle (an engine and its connection), the
+ * statement cache and the row helpers over sql.h. Never included outside src/store/. */
 #ifndef CMAGENT_STORE_INT_H
 #define CMAGENT_STORE_INT_H
 
 #include "cmagent/store.h"
 
-#include <sqlite3.h>
+#include "sql.h"
+
 #include <stdbool.h>
 
 #define STMT_CACHE_SIZE 256 /* a power of two larger than the number of distinct statements */
 
 struct store {
-    sqlite3 *db;
+    const struct sql_engine *eng;
+    void *conn; /* the engine's connection */
     /* Prepared statements, keyed by the address of their static SQL text. */
     const char *stmt_sql[STMT_CACHE_SIZE];
-    sqlite3_stmt *stmt[STMT_CACHE_SIZE];
+    sql_stmt *stmt[STMT_CACHE_SIZE];
     char errmsg[512];
-    bool unsynced; /* the open transaction began with store_begin_unsynced */
     int64_t budget_limit; /* store_budget_set: 0 when no budget is set */
     int64_t budget_left;  /* bytes of rows still allowed */
 };
 
 /* Returns the cached, reset statement for sql (a string literal with static storage), preparing
  * it on first use; NULL on a prepare error (errmsg set). The statement stays owned by the cache. */
-sqlite3_stmt *store_stmt(struct store *s, const char *sql);
-
-/* Maps an SQLite result code to STORE_*, recording sqlite3_errmsg() for STORE_ERROR. */
-int store_rc(struct store *s, int sqlite_rc);
+sql_stmt *store_stmt(struct store *s, const char *sql);
+/* store_stmt of the variant the engine speaks, for the few statements whose SQL differs. */
+sql_stmt *store_stmt_dialect(struct store *s, const char *sqlite_sql, const char *pg_sql);
 
 /* Steps a statement that returns no rows and resets it. Returns STORE_OK/DUPLICATE/ERROR. */
-int store_exec_stmt(struct store *s, sqlite3_stmt *st);
+int store_exec_stmt(struct store *s, sql_stmt *st);
 
 /* Steps a write statement that must change a row and resets it: STORE_NOT_FOUND when it changed
  * none (an UPDATE or DELETE by id of a row that is not there). */
-int store_exec_changing(struct store *s, sqlite3_stmt *st);
+int store_exec_changing(struct store *s, sql_stmt *st);
 
 /* A table's row reader fills one element of an array (zeroed first by the caller) from the current
  * row of st; arg is the reader's own (e.g. which table the row came from). */
-typedef void (*store_row_reader)(sqlite3_stmt *st, void *row, const void *arg);
+typedef void (*store_row_reader)(sql_stmt *st, void *row, const void *arg);
 /* Frees the first n elements of a row array, then the array (a table's *_free function). */
 typedef void (*store_rows_freer)(void *rows, size_t n);
 
 /* Steps st to its end, reading every row with read into a growing array of row_size elements, and
  * resets st. STORE_OK with the array in *rows (NULL when there was no row) and its length in *n;
  * on an error, what was read is freed with free_rows and *rows is NULL. */
-int store_collect(struct store *s, sqlite3_stmt *st, size_t row_size, store_row_reader read, const void *arg,
+int store_collect(struct store *s, sql_stmt *st, size_t row_size, store_row_reader read, const void *arg,
                   store_rows_freer free_rows, void **rows, size_t *n);
 
 /* A row reader for a statement whose only column is text: a heap copy into a char * element, and
  * the freer of such arrays. */
-void store_read_text(sqlite3_stmt *st, void *row, const void *arg);
+void store_read_text(sql_stmt *st, void *row, const void *arg);
 void store_texts_free(void *rows, size_t n);
 
 /* Steps st once and resets it: STORE_OK with the row read into *row, STORE_NOT_FOUND
  * when there is no row, or the error. */
-int store_get_one(struct store *s, sqlite3_stmt *st, store_row_reader read, const void *arg, void *row);
+int store_get_one(struct store *s, sql_stmt *st, store_row_reader read, const void *arg, void *row);
 
 /* Runs a statement that returns one integer (e.g. COUNT). */
-int store_query_int(struct store *s, sqlite3_stmt *st, int64_t *out);
+int store_query_int(struct store *s, sql_stmt *st, int64_t *out);
 
 /* The kept count of owner_id's rows of a table (row_count, migration 6): a tenant's rows, or the
  * rows assigned to a customer. 0 when none. */
@@ -67,19 +67,14 @@ int store_row_count(struct store *s, const char *owner_id, const char *table, in
  * counted by triggers. */
 int store_row_count_add(struct store *s, const char *owner_id, const char *table);
 
-void bind_text(sqlite3_stmt *st, int i, const char *v); /* NULL binds SQL NULL */
-void bind_id(sqlite3_stmt *st, int i, const char *id);  /* "" binds SQL NULL */
-char *column_text(sqlite3_stmt *st, int i);             /* heap copy, NULL for SQL NULL */
-void column_id(sqlite3_stmt *st, int i, char out[37]);  /* "" for SQL NULL */
-
 /* store_stmt(sql) with ?1 bound to text and ?2 to n, the shape of the job tables' writes (an id and a
  * count or a time); NULL on a prepare error. */
-static inline sqlite3_stmt *store_stmt_text_int(struct store *s, const char *sql, const char *text, int64_t n)
+static inline sql_stmt *store_stmt_text_int(struct store *s, const char *sql, const char *text, int64_t n)
 {
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st != NULL) {
         bind_text(st, 1, text);
-        sqlite3_bind_int64(st, 2, n);
+        bind_int64(st, 2, n);
     }
     return st;
 }

@@ -48,11 +48,11 @@ int store_outbox_insert(struct store *s, const struct outbox_event *ev, int64_t 
 {
     static const char sql[] =
         "INSERT INTO outbox(seq, ts, tenant_id, entity_type, event_type, payload) VALUES (?, ?, ?, ?, ?, ?)";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
-    sqlite3_bind_int64(st, 1, ev->seq);
-    sqlite3_bind_int64(st, 2, ts);
+    bind_int64(st, 1, ev->seq);
+    bind_int64(st, 2, ts);
     bind_text(st, 3, ev->tenant_id);
     bind_text(st, 4, ev->entity_type);
     bind_text(st, 5, ev->event_type);
@@ -60,11 +60,11 @@ int store_outbox_insert(struct store *s, const struct outbox_event *ev, int64_t 
     return store_exec_stmt(s, st);
 }
 
-static void read_row(sqlite3_stmt *st, void *row, const void *arg)
+static void read_row(sql_stmt *st, void *row, const void *arg)
 {
     struct outbox_event *r = row;
     (void)arg;
-    r->seq = sqlite3_column_int64(st, 0);
+    r->seq = column_int64(st, 0);
     column_id(st, 1, r->tenant_id);
     r->entity_type = column_text(st, 2);
     r->event_type = column_text(st, 3);
@@ -73,7 +73,7 @@ static void read_row(sqlite3_stmt *st, void *row, const void *arg)
 
 static void free_rows(void *rows, size_t n) { outbox_events_free(rows, n); }
 
-static int read_rows(struct store *s, sqlite3_stmt *st, struct outbox_event **out, size_t *n)
+static int read_rows(struct store *s, sql_stmt *st, struct outbox_event **out, size_t *n)
 {
     void *rows;
     int rc = store_collect(s, st, sizeof **out, read_row, NULL, free_rows, &rows, n);
@@ -86,13 +86,13 @@ int store_outbox_unpublished(struct store *s, int64_t after_seq, int64_t limit, 
     static const char sql[] =
         "SELECT seq, tenant_id, entity_type, event_type, payload FROM outbox"
         " WHERE published = 0 AND seq > ? ORDER BY seq LIMIT ?";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     *out = NULL;
     *n = 0;
     if (st == NULL)
         return STORE_ERROR;
-    sqlite3_bind_int64(st, 1, after_seq);
-    sqlite3_bind_int64(st, 2, limit);
+    bind_int64(st, 1, after_seq);
+    bind_int64(st, 2, limit);
     return read_rows(s, st, out, n);
 }
 
@@ -102,36 +102,36 @@ int store_outbox_for_tenant(struct store *s, const char *tenant_id, int64_t afte
     static const char sql[] =
         "SELECT seq, tenant_id, entity_type, event_type, payload FROM outbox"
         " WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     *out = NULL;
     *n = 0;
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, tenant_id);
-    sqlite3_bind_int64(st, 2, after_seq);
-    sqlite3_bind_int64(st, 3, limit);
+    bind_int64(st, 2, after_seq);
+    bind_int64(st, 3, limit);
     return read_rows(s, st, out, n);
 }
 
 int store_outbox_mark_published(struct store *s, int64_t first, int64_t last)
 {
     static const char sql[] = "UPDATE outbox SET published = 1 WHERE seq BETWEEN ? AND ? AND published = 0";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
-    sqlite3_bind_int64(st, 1, first);
-    sqlite3_bind_int64(st, 2, last);
+    bind_int64(st, 1, first);
+    bind_int64(st, 2, last);
     return store_exec_stmt(s, st);
 }
 
 int store_outbox_purge(struct store *s, int64_t before_ts, int64_t *deleted)
 {
     static const char sql[] = "DELETE FROM outbox WHERE published = 1 AND ts < ?";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     *deleted = 0;
     if (st == NULL)
         return STORE_ERROR;
-    sqlite3_bind_int64(st, 1, before_ts);
+    bind_int64(st, 1, before_ts);
     int rc = store_exec_stmt(s, st);
     if (rc == STORE_OK)
         *deleted = store_changes(s);

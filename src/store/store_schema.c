@@ -316,8 +316,10 @@ static const char *const migrations[] = {
     "  enforce_tenant TEXT);",
 };
 
-const char *const *store_schema_migrations(size_t *count)
+const char *const *store_schema_migrations(enum sql_dialect dialect, size_t *count)
 {
+    if (dialect == SQL_POSTGRES)
+        return store_schema_pg_migrations(count);
     *count = sizeof migrations / sizeof migrations[0];
     return migrations;
 }

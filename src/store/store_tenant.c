@@ -15,13 +15,13 @@
     "id, created_time, title, country, state, city, address, address2, zip, phone, email," \
     " additional_info, max_customers, max_users, max_devices, max_assets, max_edges, max_dashboards, version"
 
-static void read_row(sqlite3_stmt *st, void *row, const void *arg)
+static void read_row(sql_stmt *st, void *row, const void *arg)
 {
     struct tenant *t = row;
     (void)arg;
     memset(t, 0, sizeof *t);
     column_id(st, 0, t->id);
-    t->created_time = sqlite3_column_int64(st, 1);
+    t->created_time = column_int64(st, 1);
     t->title = column_text(st, 2);
     t->contact.country = column_text(st, 3);
     t->contact.state = column_text(st, 4);
@@ -32,20 +32,20 @@ static void read_row(sqlite3_stmt *st, void *row, const void *arg)
     t->contact.phone = column_text(st, 9);
     t->contact.email = column_text(st, 10);
     t->additional_info = column_text(st, 11);
-    t->limits.max_customers = sqlite3_column_int64(st, 12);
-    t->limits.max_users = sqlite3_column_int64(st, 13);
-    t->limits.max_devices = sqlite3_column_int64(st, 14);
-    t->limits.max_assets = sqlite3_column_int64(st, 15);
-    t->limits.max_edges = sqlite3_column_int64(st, 16);
-    t->limits.max_dashboards = sqlite3_column_int64(st, 17);
-    t->version = sqlite3_column_int64(st, 18);
+    t->limits.max_customers = column_int64(st, 12);
+    t->limits.max_users = column_int64(st, 13);
+    t->limits.max_devices = column_int64(st, 14);
+    t->limits.max_assets = column_int64(st, 15);
+    t->limits.max_edges = column_int64(st, 16);
+    t->limits.max_dashboards = column_int64(st, 17);
+    t->version = column_int64(st, 18);
 }
 
 /* Binds the 19 columns in TENANT_COLUMNS order, starting at parameter 1. */
-static void bind_row(sqlite3_stmt *st, const struct tenant *t)
+static void bind_row(sql_stmt *st, const struct tenant *t)
 {
     bind_text(st, 1, t->id);
-    sqlite3_bind_int64(st, 2, t->created_time);
+    bind_int64(st, 2, t->created_time);
     bind_text(st, 3, t->title);
     bind_text(st, 4, t->contact.country);
     bind_text(st, 5, t->contact.state);
@@ -56,20 +56,20 @@ static void bind_row(sqlite3_stmt *st, const struct tenant *t)
     bind_text(st, 10, t->contact.phone);
     bind_text(st, 11, t->contact.email);
     bind_text(st, 12, t->additional_info);
-    sqlite3_bind_int64(st, 13, t->limits.max_customers);
-    sqlite3_bind_int64(st, 14, t->limits.max_users);
-    sqlite3_bind_int64(st, 15, t->limits.max_devices);
-    sqlite3_bind_int64(st, 16, t->limits.max_assets);
-    sqlite3_bind_int64(st, 17, t->limits.max_edges);
-    sqlite3_bind_int64(st, 18, t->limits.max_dashboards);
-    sqlite3_bind_int64(st, 19, t->version);
+    bind_int64(st, 13, t->limits.max_customers);
+    bind_int64(st, 14, t->limits.max_users);
+    bind_int64(st, 15, t->limits.max_devices);
+    bind_int64(st, 16, t->limits.max_assets);
+    bind_int64(st, 17, t->limits.max_edges);
+    bind_int64(st, 18, t->limits.max_dashboards);
+    bind_int64(st, 19, t->version);
 }
 
 int store_tenant_insert(struct store *s, const struct tenant *t)
 {
     static const char sql[] =
         "INSERT INTO tenant(" TENANT_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_row(st, t);
@@ -83,7 +83,7 @@ int store_tenant_update(struct store *s, const struct tenant *t)
         " address = ?7, address2 = ?8, zip = ?9, phone = ?10, email = ?11, additional_info = ?12,"
         " max_customers = ?13, max_users = ?14, max_devices = ?15, max_assets = ?16, max_edges = ?17,"
         " max_dashboards = ?18, version = ?19 WHERE id = ?1";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_row(st, t);
@@ -93,7 +93,7 @@ int store_tenant_update(struct store *s, const struct tenant *t)
 int store_tenant_get(struct store *s, const char *id, struct tenant *out)
 {
     static const char sql[] = "SELECT " TENANT_COLUMNS " FROM tenant WHERE id = ?" NOT_DELETED;
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, id);
@@ -108,7 +108,7 @@ int store_tenant_count(struct store *s, int64_t *count)
 
 static void free_rows(void *rows, size_t n) { tenants_free(rows, n); }
 
-static int read_rows(struct store *s, sqlite3_stmt *st, struct tenant **items, size_t *n)
+static int read_rows(struct store *s, sql_stmt *st, struct tenant **items, size_t *n)
 {
     void *rows;
     int rc = store_collect(s, st, sizeof **items, read_row, NULL, free_rows, &rows, n);
@@ -120,16 +120,17 @@ int store_tenant_page(struct store *s, const char *text_search, const char *sort
                       int64_t limit, int64_t offset, struct tenant **items, size_t *n, int64_t *total)
 {
     static const char count_sql[] =
-        "SELECT count(*) FROM tenant WHERE (?1 IS NULL OR title LIKE '%' || ?1 || '%' ESCAPE '\\')" NOT_DELETED;
+        "SELECT count(*) FROM tenant"
+        " WHERE (CAST(?1 AS TEXT) IS NULL OR title LIKE '%' || ?1 || '%' ESCAPE '\\')" NOT_DELETED;
     char sql[512];
-    sqlite3_stmt *st = NULL;
+    sql_stmt *st = NULL;
     char *pattern = text_search ? like_escape(text_search) : NULL;
     int rc;
 
     *items = NULL;
     *n = 0;
     *total = 0;
-    sqlite3_stmt *cst = store_stmt(s, count_sql);
+    sql_stmt *cst = store_stmt(s, count_sql);
     if (cst == NULL) {
         rc = STORE_ERROR;
         goto out;
@@ -141,20 +142,19 @@ int store_tenant_page(struct store *s, const char *text_search, const char *sort
 
     snprintf(sql, sizeof sql,
              "SELECT " TENANT_COLUMNS " FROM tenant"
-             " WHERE (?1 IS NULL OR title LIKE '%%' || ?1 || '%%' ESCAPE '\\')" NOT_DELETED
+             " WHERE (CAST(?1 AS TEXT) IS NULL OR title LIKE '%%' || ?1 || '%%' ESCAPE '\\')" NOT_DELETED
              " ORDER BY %s %s, id ASC LIMIT ?2 OFFSET ?3",
              sort_column, descending ? "DESC" : "ASC");
-    rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        rc = store_rc(s, rc);
+    rc = sql_prepare(s, sql, &st);
+    if (rc != STORE_OK) {
         goto out;
     }
     bind_text(st, 1, pattern);
-    sqlite3_bind_int64(st, 2, limit);
-    sqlite3_bind_int64(st, 3, offset);
+    bind_int64(st, 2, limit);
+    bind_int64(st, 3, offset);
     rc = read_rows(s, st, items, n);
 out:
-    sqlite3_finalize(st);
+    sql_finalize(st);
     free(pattern);
     return rc;
 }

@@ -20,10 +20,10 @@ static enum token_kind kind_parse(const char *name)
     return TOKEN_ACCESS; /* unreachable: the column has a CHECK constraint */
 }
 
-static void read_row(sqlite3_stmt *st, void *row, const void *arg)
+static void read_row(sql_stmt *st, void *row, const void *arg)
 {
     struct token *t = row;
-    const unsigned char *digest = sqlite3_column_text(st, 0);
+    const char *digest = column_text_ref(st, 0);
 
     (void)arg;
     memset(t, 0, sizeof *t);
@@ -31,10 +31,10 @@ static void read_row(sqlite3_stmt *st, void *row, const void *arg)
         snprintf(t->digest, sizeof t->digest, "%s", (const char *)digest);
     column_id(st, 1, t->id);
     column_id(st, 2, t->user_id);
-    t->kind = kind_parse((const char *)sqlite3_column_text(st, 3));
+    t->kind = kind_parse(column_text_ref(st, 3));
     column_id(st, 4, t->pair_id);
-    t->created_time = sqlite3_column_int64(st, 5);
-    t->expires_at = sqlite3_column_int64(st, 6);
+    t->created_time = column_int64(st, 5);
+    t->expires_at = column_int64(st, 6);
     t->description = column_text(st, 7);
 }
 
@@ -43,7 +43,7 @@ static void free_rows(void *rows, size_t n) { tokens_free(rows, n); }
 int store_token_insert(struct store *s, const struct token *t)
 {
     static const char sql[] = "INSERT INTO auth_token(" TOKEN_COLUMNS ") VALUES (?,?,?,?,?,?,?,?)";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, t->digest);
@@ -51,15 +51,15 @@ int store_token_insert(struct store *s, const struct token *t)
     bind_text(st, 3, t->user_id);
     bind_text(st, 4, kind_names[t->kind]);
     bind_id(st, 5, t->pair_id);
-    sqlite3_bind_int64(st, 6, t->created_time);
-    sqlite3_bind_int64(st, 7, t->expires_at);
+    bind_int64(st, 6, t->created_time);
+    bind_int64(st, 7, t->expires_at);
     bind_text(st, 8, t->description);
     return store_exec_stmt(s, st);
 }
 
 static int get_one(struct store *s, const char *sql, const char *key, struct token *out)
 {
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, key);
@@ -81,7 +81,7 @@ int store_token_get(struct store *s, const char *id, struct token *out)
 /* Runs a cached delete statement whose only parameter is key. */
 static int delete_where(struct store *s, const char *sql, const char *key)
 {
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, key);
@@ -115,7 +115,7 @@ int store_token_list_api_keys(struct store *s, const char *user_id, struct token
     static const char sql[] =
         "SELECT " TOKEN_COLUMNS " FROM auth_token WHERE user_id = ? AND kind = 'api_key'"
         " ORDER BY created_time DESC, id DESC";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     void *rows;
 
     if (st != NULL)
@@ -128,7 +128,7 @@ int store_token_list_api_keys(struct store *s, const char *user_id, struct token
 int store_token_count_api_keys(struct store *s, const char *user_id, int64_t *count)
 {
     static const char sql[] = "SELECT COUNT(*) FROM auth_token WHERE user_id = ? AND kind = 'api_key'";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st != NULL)
         bind_text(st, 1, user_id);
     return store_query_int(s, st, count);
@@ -137,11 +137,11 @@ int store_token_count_api_keys(struct store *s, const char *user_id, int64_t *co
 int store_token_purge_expired(struct store *s, int64_t now, int64_t *deleted)
 {
     static const char sql[] = "DELETE FROM auth_token WHERE expires_at > 0 AND expires_at <= ?";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     *deleted = 0;
     if (st == NULL)
         return STORE_ERROR;
-    sqlite3_bind_int64(st, 1, now);
+    bind_int64(st, 1, now);
     int rc = store_exec_stmt(s, st);
     if (rc == STORE_OK)
         *deleted = store_changes(s);

@@ -19,36 +19,36 @@
 /* The textSearch filter of every user listing, as ThingsBoard's /users/info: the text within the
  * e-mail, the first or the last name, ASCII case ignored. ?2 is the LIKE-escaped text or NULL. */
 #define TEXT_MATCH                                                                               \
-    "(?2 IS NULL OR email LIKE '%' || ?2 || '%' ESCAPE '\\'"                                      \
+    "(CAST(?2 AS TEXT) IS NULL OR email LIKE '%' || ?2 || '%' ESCAPE '\\'"                                      \
     " OR first_name LIKE '%' || ?2 || '%' ESCAPE '\\' OR last_name LIKE '%' || ?2 || '%' ESCAPE '\\')"
 
 /* ------------------------------------------------------------------ users */
 
-static void read_user(sqlite3_stmt *st, void *row, const void *arg)
+static void read_user(sql_stmt *st, void *row, const void *arg)
 {
     struct user *u = row;
     (void)arg;
     memset(u, 0, sizeof *u);
     column_id(st, 0, u->id);
-    u->created_time = sqlite3_column_int64(st, 1);
+    u->created_time = column_int64(st, 1);
     column_id(st, 2, u->tenant_id);
     column_id(st, 3, u->customer_id);
     u->email = column_text(st, 4);
-    u->authority = authority_parse((const char *)sqlite3_column_text(st, 5));
+    u->authority = authority_parse(column_text_ref(st, 5));
     u->first_name = column_text(st, 6);
     u->last_name = column_text(st, 7);
     u->phone = column_text(st, 8);
     u->additional_info = column_text(st, 9);
-    u->version = sqlite3_column_int64(st, 10);
+    u->version = column_int64(st, 10);
 }
 
 static void free_users(void *rows, size_t n) { users_free(rows, n); }
 
 /* Binds the 11 columns in USER_COLUMNS order, starting at parameter 1. */
-static void bind_user(sqlite3_stmt *st, const struct user *u)
+static void bind_user(sql_stmt *st, const struct user *u)
 {
     bind_text(st, 1, u->id);
-    sqlite3_bind_int64(st, 2, u->created_time);
+    bind_int64(st, 2, u->created_time);
     bind_text(st, 3, u->tenant_id);
     bind_text(st, 4, u->customer_id);
     bind_text(st, 5, u->email);
@@ -57,13 +57,13 @@ static void bind_user(sqlite3_stmt *st, const struct user *u)
     bind_text(st, 8, u->last_name);
     bind_text(st, 9, u->phone);
     bind_text(st, 10, u->additional_info);
-    sqlite3_bind_int64(st, 11, u->version);
+    bind_int64(st, 11, u->version);
 }
 
 int store_user_insert(struct store *s, const struct user *u)
 {
     static const char sql[] = "INSERT INTO tb_user(" USER_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?)";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_user(st, u);
@@ -75,7 +75,7 @@ int store_user_update(struct store *s, const struct user *u)
     static const char sql[] =
         "UPDATE tb_user SET created_time = ?2, tenant_id = ?3, customer_id = ?4, email = ?5, authority = ?6,"
         " first_name = ?7, last_name = ?8, phone = ?9, additional_info = ?10, version = ?11 WHERE id = ?1";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_user(st, u);
@@ -85,7 +85,7 @@ int store_user_update(struct store *s, const struct user *u)
 int store_user_get(struct store *s, const char *id, struct user *out)
 {
     static const char sql[] = "SELECT " USER_COLUMNS " FROM tb_user WHERE id = ?";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, id);
@@ -95,7 +95,7 @@ int store_user_get(struct store *s, const char *id, struct user *out)
 int store_user_get_by_email(struct store *s, const char *email, struct user *out)
 {
     static const char sql[] = "SELECT " USER_COLUMNS " FROM tb_user WHERE email = ?";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, email);
@@ -105,7 +105,7 @@ int store_user_get_by_email(struct store *s, const char *email, struct user *out
 int store_user_delete(struct store *s, const char *id)
 {
     static const char sql[] = "DELETE FROM tb_user WHERE id = ?";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, id);
@@ -115,7 +115,7 @@ int store_user_delete(struct store *s, const char *id)
 int store_user_delete_by_customer(struct store *s, const char *customer_id)
 {
     static const char sql[] = "DELETE FROM tb_user WHERE customer_id = ?";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, customer_id);
@@ -131,7 +131,7 @@ int store_user_count_all(struct store *s, int64_t *count)
 /* Runs a cached "SELECT count(*) ... WHERE ... = ?1" for key. */
 static int count_where(struct store *s, const char *sql, const char *key, int64_t *count)
 {
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     *count = 0;
     if (st == NULL)
         return STORE_ERROR;
@@ -168,7 +168,7 @@ static const struct user_listing by_tenant = { WHERE_TENANT, COUNT_SQL(WHERE_TEN
 static const struct user_listing tenant_admins = { WHERE_TENANT_ADMINS, COUNT_SQL(WHERE_TENANT_ADMINS) };
 static const struct user_listing by_customer = { WHERE_CUSTOMER, COUNT_SQL(WHERE_CUSTOMER) };
 
-static int read_users(struct store *s, sqlite3_stmt *st, struct user **items, size_t *n)
+static int read_users(struct store *s, sql_stmt *st, struct user **items, size_t *n)
 {
     void *rows;
     int rc = store_collect(s, st, sizeof **items, read_user, NULL, free_users, &rows, n);
@@ -181,14 +181,14 @@ static int page_users(struct store *s, const struct user_listing *l, const char 
                       struct user **items, size_t *n, int64_t *total)
 {
     char sql[1024];
-    sqlite3_stmt *st = NULL;
+    sql_stmt *st = NULL;
     char *pattern = text_search ? like_escape(text_search) : NULL;
     int rc;
 
     *items = NULL;
     *n = 0;
     *total = 0;
-    sqlite3_stmt *cst = store_stmt(s, l->count_sql);
+    sql_stmt *cst = store_stmt(s, l->count_sql);
     if (cst == NULL) {
         rc = STORE_ERROR;
         goto out;
@@ -202,18 +202,17 @@ static int page_users(struct store *s, const struct user_listing *l, const char 
     snprintf(sql, sizeof sql,
              "SELECT " USER_COLUMNS " FROM tb_user WHERE %s AND %s ORDER BY %s %s, id ASC LIMIT ?3 OFFSET ?4",
              l->where, TEXT_MATCH, sort_column, descending ? "DESC" : "ASC");
-    rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        rc = store_rc(s, rc);
+    rc = sql_prepare(s, sql, &st);
+    if (rc != STORE_OK) {
         goto out;
     }
     bind_text(st, 1, key);
     bind_text(st, 2, pattern);
-    sqlite3_bind_int64(st, 3, limit);
-    sqlite3_bind_int64(st, 4, offset);
+    bind_int64(st, 3, limit);
+    bind_int64(st, 4, offset);
     rc = read_users(s, st, items, n);
 out:
-    sqlite3_finalize(st);
+    sql_finalize(st);
     free(pattern);
     return rc;
 }
@@ -244,40 +243,40 @@ int store_user_page_by_customer(struct store *s, const char *customer_id, const 
 
 /* ------------------------------------------------------------------ credentials */
 
-static void read_credentials(sqlite3_stmt *st, void *row, const void *arg)
+static void read_credentials(sql_stmt *st, void *row, const void *arg)
 {
     struct credentials *c = row;
     (void)arg;
     memset(c, 0, sizeof *c);
     column_id(st, 0, c->user_id);
-    c->enabled = sqlite3_column_int(st, 1) != 0;
+    c->enabled = column_int(st, 1) != 0;
     c->password_hash = column_text(st, 2);
     c->activate_token = column_text(st, 3);
-    c->activate_token_exp = sqlite3_column_int64(st, 4);
+    c->activate_token_exp = column_int64(st, 4);
     c->reset_token = column_text(st, 5);
-    c->reset_token_exp = sqlite3_column_int64(st, 6);
-    c->last_login_ts = sqlite3_column_int64(st, 7);
-    c->failed_login_attempts = sqlite3_column_int64(st, 8);
+    c->reset_token_exp = column_int64(st, 6);
+    c->last_login_ts = column_int64(st, 7);
+    c->failed_login_attempts = column_int64(st, 8);
 }
 
 /* Binds the 9 columns in CREDENTIALS_COLUMNS order, starting at parameter 1. */
-static void bind_credentials(sqlite3_stmt *st, const struct credentials *c)
+static void bind_credentials(sql_stmt *st, const struct credentials *c)
 {
     bind_text(st, 1, c->user_id);
-    sqlite3_bind_int(st, 2, c->enabled);
+    bind_int(st, 2, c->enabled);
     bind_text(st, 3, c->password_hash);
     bind_text(st, 4, c->activate_token);
-    sqlite3_bind_int64(st, 5, c->activate_token_exp);
+    bind_int64(st, 5, c->activate_token_exp);
     bind_text(st, 6, c->reset_token);
-    sqlite3_bind_int64(st, 7, c->reset_token_exp);
-    sqlite3_bind_int64(st, 8, c->last_login_ts);
-    sqlite3_bind_int64(st, 9, c->failed_login_attempts);
+    bind_int64(st, 7, c->reset_token_exp);
+    bind_int64(st, 8, c->last_login_ts);
+    bind_int64(st, 9, c->failed_login_attempts);
 }
 
 int store_credentials_insert(struct store *s, const struct credentials *c)
 {
     static const char sql[] = "INSERT INTO user_credentials(" CREDENTIALS_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?)";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_credentials(st, c);
@@ -290,7 +289,7 @@ int store_credentials_update(struct store *s, const struct credentials *c)
         "UPDATE user_credentials SET enabled = ?2, password_hash = ?3, activate_token = ?4,"
         " activate_token_exp = ?5, reset_token = ?6, reset_token_exp = ?7, last_login_ts = ?8,"
         " failed_login_attempts = ?9 WHERE user_id = ?1";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_credentials(st, c);
@@ -299,7 +298,7 @@ int store_credentials_update(struct store *s, const struct credentials *c)
 
 static int get_credentials(struct store *s, const char *sql, const char *key, struct credentials *out)
 {
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, key);
@@ -324,7 +323,7 @@ int store_credentials_get_by_reset_token(struct store *s, const char *token, str
     return get_credentials(s, sql, token, out);
 }
 
-static void read_id(sqlite3_stmt *st, void *row, const void *arg)
+static void read_id(sql_stmt *st, void *row, const void *arg)
 {
     (void)arg;
     column_id(st, 0, row);
@@ -341,7 +340,7 @@ int store_user_tenant_of(struct store *s, enum user_key by, const char *key, cha
         [USER_BY_TOKEN_DIGEST] = "SELECT u.tenant_id FROM auth_token t JOIN tb_user u ON u.id = t.user_id"
                                  " WHERE t.digest = ?",
     };
-    sqlite3_stmt *st = store_stmt(s, sql[by]);
+    sql_stmt *st = store_stmt(s, sql[by]);
     tenant_id[0] = '\0';
     if (st == NULL)
         return STORE_ERROR;

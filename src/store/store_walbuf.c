@@ -10,6 +10,7 @@
  * file, synced or not (a transaction committed with synchronous=NORMAL is not synced, and the
  * checkpointer's and the verifiers' connections read its frames from the file at once). Other
  * files (the database, its shared memory, temporary files) are the default VFS's. */
+#include "sql_sqlite.h"
 #include "store_int.h"
 
 #include <stdbool.h>

@@ -273,7 +273,7 @@ int config_finish(struct config *cfg, char *err, size_t errlen)
         return -1;
     }
     if (cfg->database[0] == '\0') {
-        snprintf(err, errlen, "\"database\" must name a file");
+        snprintf(err, errlen, "\"database\" must name a file or a postgresql:// URI");
         return -1;
     }
     if (strcmp(cfg->database_check, "quick") != 0 && strcmp(cfg->database_check, "off") != 0) {

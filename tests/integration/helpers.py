@@ -27,6 +27,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+import pg_helpers
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 
@@ -552,7 +554,8 @@ class Agent:
         self.agent_id = agent_id
         self.dir = workdir or tempfile.mkdtemp(prefix="cmagent-agent-")
         self.conf = os.path.join(self.dir, "cmagent.conf")
-        self.db = os.path.join(self.dir, "cmagent.db")
+        # CMAGENT_TEST_DATABASE=postgres: a PostgreSQL database of the file's cluster (pg_helpers.py)
+        self.db = pg_helpers.database_for(self.dir) if pg_helpers.wanted() else os.path.join(self.dir, "cmagent.db")
         self.log = os.path.join(self.dir, "agent.log")
         self.settings = {
             "broker": "tcp://%s:%d" % (HOST, broker_port),

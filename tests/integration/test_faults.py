@@ -15,12 +15,12 @@ gap and that every committed change has its event, published.
 import random
 import resource
 import signal
-import sqlite3
 import time
 
 from helpers import (
     Agent, Broker, Client, EventListener, SYSADMIN_EMAIL, SYSADMIN_PASSWORD, check, eid, expect,
     make_tenant_admin, run_tests, tail, unique, wait_until)
+from pg_helpers import db_connect
 
 
 class RetryingClient(Client):
@@ -108,7 +108,7 @@ def check_customers(c, token, prefix, acked, n):
 def check_outbox(db_path, listener, after_seq, customer_ids, timeout=30):
     """seq is gapless from 1, every created customer has exactly one ENTITY_CREATED event, and every
     event after after_seq was published to the listener (at least once)."""
-    con = sqlite3.connect("file:%s?mode=ro" % db_path, uri=True, timeout=10)
+    con = db_connect(db_path, readonly=True, timeout=10)
     try:
         seqs = [r[0] for r in con.execute("SELECT seq FROM outbox ORDER BY seq")]
         counter = con.execute("SELECT value FROM counter WHERE name = 'event_seq'").fetchone()[0]
@@ -134,7 +134,7 @@ def check_outbox(db_path, listener, after_seq, customer_ids, timeout=30):
 
 
 def max_seq(db_path):
-    con = sqlite3.connect("file:%s?mode=ro" % db_path, uri=True, timeout=10)
+    con = db_connect(db_path, readonly=True, timeout=10)
     try:
         return con.execute("SELECT value FROM counter WHERE name = 'event_seq'").fetchone()[0]
     finally:
@@ -198,7 +198,7 @@ def test_exit_between_commit_and_publish():
                 check(not c.has_reply(corr), "a reply was published before the crash")
                 check(not [e for _, e, _ in listener.snapshot() if e.get("data", {}).get("title") == title],
                       "the event was published before the crash", listener.snapshot())
-                con = sqlite3.connect("file:%s?mode=ro" % a.db, uri=True)
+                con = db_connect(a.db, readonly=True)
                 rows = con.execute("SELECT seq, published FROM outbox WHERE payload LIKE ?",
                                    ("%" + title + "%",)).fetchall()
                 con.close()
@@ -216,7 +216,7 @@ def test_exit_between_commit_and_publish():
                 check(d["totalElements"] == 1, "exactly one customer", d)
 
                 def marked():
-                    con2 = sqlite3.connect("file:%s?mode=ro" % a.db, uri=True)
+                    con2 = db_connect(a.db, readonly=True)
                     try:
                         return con2.execute("SELECT published FROM outbox WHERE seq = ?", (rows[0][0],)).fetchone()[0]
                     finally:

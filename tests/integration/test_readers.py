@@ -4,12 +4,12 @@ get, update then get, delete then get, in a loop); a slow read (the last offset 
 table) delays no write; agent.stats counts the reads; agent.ops marks each operation read or not;
 reader_threads 0 leaves every request to the writer, as before."""
 
-import sqlite3
 import threading
 import time
 import uuid
 
 from helpers import Env, check, eid, expect, make_tenant_admin, run_tests, unique
+from pg_helpers import db_connect
 
 BIG = 300000          # devices of one tenant, written straight into the database
 PAGE = 100
@@ -59,7 +59,7 @@ def test_reads_counted_outside_transactions(env):
 
 
 def fill_devices(db, tenant_id, n):
-    con = sqlite3.connect(db, timeout=30)
+    con = db_connect(db)
     try:
         now = int(time.time() * 1000) - n
         with con:

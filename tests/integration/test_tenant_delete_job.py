@@ -6,7 +6,6 @@ requests are answered promptly meanwhile; the job is durable: after a kill -9 in
 the restarted agent finishes it."""
 
 import re
-import sqlite3
 import threading
 import time
 import uuid
@@ -14,6 +13,7 @@ import uuid
 from helpers import (
     Env, check, eid, expect, make_customer, make_tenant_admin, run_tests, unique, unique_email, wait_until
 )
+from pg_helpers import db_connect
 
 CHUNK = 1000
 DEVICES = 100000
@@ -21,7 +21,7 @@ TABLES = ("device", "asset", "edge", "dashboard", "customer", "tb_user")
 
 
 def fill(db, tenant_id, table, n):
-    con = sqlite3.connect(db, timeout=30)
+    con = db_connect(db)
     try:
         now = int(time.time() * 1000) - n
         with con:
@@ -33,7 +33,7 @@ def fill(db, tenant_id, table, n):
 
 
 def rows_left(db, tenant_id):
-    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=10)
+    con = db_connect(db, readonly=True, timeout=10)
     try:
         n = sum(con.execute("SELECT count(*) FROM %s WHERE tenant_id = ?" % t, (tenant_id,)).fetchone()[0]
                 for t in TABLES)

@@ -4,13 +4,13 @@ version + 1); the agent writes that in chunks of unassign_chunk_size rows betwee
 event per row; the job is durable: after a kill -9 in the middle of it the restarted agent finishes it."""
 
 import re
-import sqlite3
 import time
 
 from helpers import (
     Env, NULL_UUID, check, eid, expect, make_customer, make_tenant_admin, run_tests, tenant_events,
     unique, wait_until
 )
+from pg_helpers import db_connect
 
 CHUNK = 50
 DEVICES = 3000
@@ -49,7 +49,7 @@ def chunk_lines(agent, customer_id):
 
 
 def rows_still_assigned(db, customer_id):
-    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=10)
+    con = db_connect(db, readonly=True, timeout=10)
     try:
         return sum(con.execute("SELECT count(*) FROM %s WHERE customer_id = ?" % t, (customer_id,)).fetchone()[0]
                    for t in ("device", "asset", "edge"))

@@ -1,5 +1,6 @@
-/* store.h: the SQLite database behind the agent: opening, schema migrations, transactions.
- * Only the store layer includes the SQLite header; callers see struct store and STORE_* codes. One thread
+/* store.h: the database behind the agent: opening, schema migrations, transactions. The database
+ * setting chooses the engine: a file path is SQLite, a postgresql:// URI PostgreSQL. Only the store
+ * layer includes an engine's header; callers see struct store and STORE_* codes. One thread
  * owns a store handle: the writer the read-write one, each password verifier a read-only one. The
  * tables' queries have their own headers (store_*.h). */
 #ifndef CMAGENT_STORE_H
@@ -31,6 +32,8 @@ struct store *store_open(const char *path, char *err, unsigned long errlen);
  * (docs/benchmarks.md). */
 struct store *store_open_checked(const char *path, bool check, char *err, unsigned long errlen);
 void store_close(struct store *s); /* NULL-safe */
+/* The database setting as logs may show it: a URI's password replaced by ***. Returns buf. */
+const char *store_database_shown(const char *database, char *buf, size_t len);
 
 /* A second, read-only connection to the database at path, which store_open already created and
  * migrated. WAL lets it read the last committed state while the writer writes; the store's query
