@@ -177,6 +177,33 @@ static const char *const migrations[] = {
     "CREATE INDEX customer_phone ON customer(tenant_id, phone COLLATE nocase, id);"
     "CREATE INDEX customer_city ON customer(tenant_id, city COLLATE nocase, id);"
     "CREATE INDEX customer_country ON customer(tenant_id, country COLLATE nocase, id);",
+
+    /* 11: two-factor authentication (store_schema.c says what each table holds) */
+    "CREATE TABLE twofa_account ("
+    "  user_id TEXT PRIMARY KEY REFERENCES tb_user(id) ON DELETE CASCADE,"
+    "  totp_secret TEXT,"
+    "  backup_codes TEXT,"
+    "  email TEXT);"
+    "CREATE TABLE twofa_challenge ("
+    "  digest TEXT PRIMARY KEY,"
+    "  user_id TEXT NOT NULL REFERENCES tb_user(id) ON DELETE CASCADE,"
+    "  expires_at BIGINT NOT NULL,"
+    "  code_digest TEXT,"
+    "  code_expires_at BIGINT NOT NULL DEFAULT 0,"
+    "  sent_count BIGINT NOT NULL DEFAULT 0,"
+    "  last_sent_at BIGINT NOT NULL DEFAULT 0,"
+    "  purpose TEXT NOT NULL DEFAULT 'login' CHECK (purpose IN ('login', 'config')));"
+    "CREATE INDEX twofa_challenge_user ON twofa_challenge(user_id);"
+    "CREATE TABLE twofa_settings ("
+    "  id BIGINT PRIMARY KEY CHECK (id = 1),"
+    "  providers TEXT NOT NULL,"
+    "  code_lifetime_s BIGINT NOT NULL,"
+    "  total_time_s BIGINT NOT NULL,"
+    "  send_period_s BIGINT NOT NULL,"
+    "  max_sends BIGINT NOT NULL,"
+    "  enforce BIGINT NOT NULL DEFAULT 0,"
+    "  enforce_filter TEXT NOT NULL DEFAULT 'ALL',"
+    "  enforce_tenant TEXT);",
 };
 
 const char *const *store_schema_pg_migrations(size_t *count)

@@ -25,7 +25,7 @@ void twofa_challenge_release(struct twofa_challenge *c)
     memset(c, 0, sizeof *c);
 }
 
-static void read_account(sqlite3_stmt *st, void *row, const void *arg)
+static void read_account(sql_stmt *st, void *row, const void *arg)
 {
     struct twofa_account *a = row;
     (void)arg;
@@ -39,7 +39,7 @@ static void read_account(sqlite3_stmt *st, void *row, const void *arg)
 int store_twofa_get(struct store *s, const char *user_id, struct twofa_account *out)
 {
     static const char sql[] = "SELECT " ACCOUNT_COLUMNS " FROM twofa_account WHERE user_id = ?";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, user_id);
@@ -48,7 +48,7 @@ int store_twofa_get(struct store *s, const char *user_id, struct twofa_account *
 
 static int by_key(struct store *s, const char *sql, const char *key)
 {
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, key);
@@ -63,10 +63,12 @@ int store_twofa_delete(struct store *s, const char *user_id)
 
 int store_twofa_save(struct store *s, const struct twofa_account *a)
 {
-    static const char sql[] = "INSERT OR REPLACE INTO twofa_account(" ACCOUNT_COLUMNS ") VALUES (?,?,?,?)";
+    static const char sql[] = "INSERT INTO twofa_account(" ACCOUNT_COLUMNS ") VALUES (?,?,?,?)"
+                              " ON CONFLICT (user_id) DO UPDATE SET totp_secret = excluded.totp_secret,"
+                              " backup_codes = excluded.backup_codes, email = excluded.email";
     if (a->totp_secret == NULL && a->backup_codes == NULL && a->email == NULL)
         return store_twofa_delete(s, a->user_id);
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, a->user_id);
@@ -76,7 +78,7 @@ int store_twofa_save(struct store *s, const struct twofa_account *a)
     return store_exec_stmt(s, st);
 }
 
-static void read_challenge(sqlite3_stmt *st, void *row, const void *arg)
+static void read_challenge(sql_stmt *st, void *row, const void *arg)
 {
     struct twofa_challenge *c = row;
     char *digest = column_text(st, 0);
@@ -85,33 +87,33 @@ static void read_challenge(sqlite3_stmt *st, void *row, const void *arg)
     snprintf(c->digest, sizeof c->digest, "%s", digest != NULL ? digest : "");
     free(digest);
     column_id(st, 1, c->user_id);
-    c->expires_at = sqlite3_column_int64(st, 2);
+    c->expires_at = column_int64(st, 2);
     c->code_digest = column_text(st, 3);
-    c->code_expires_at = sqlite3_column_int64(st, 4);
-    c->sent_count = sqlite3_column_int64(st, 5);
-    c->last_sent_at = sqlite3_column_int64(st, 6);
+    c->code_expires_at = column_int64(st, 4);
+    c->sent_count = column_int64(st, 5);
+    c->last_sent_at = column_int64(st, 6);
     char *purpose = column_text(st, 7);
     c->config_only = purpose != NULL && strcmp(purpose, "config") == 0;
     free(purpose);
 }
 
 /* Binds the columns of c in CHALLENGE_COLUMNS order from index 1. */
-static void bind_challenge(sqlite3_stmt *st, const struct twofa_challenge *c)
+static void bind_challenge(sql_stmt *st, const struct twofa_challenge *c)
 {
     bind_text(st, 1, c->digest);
     bind_text(st, 2, c->user_id);
-    sqlite3_bind_int64(st, 3, c->expires_at);
+    bind_int64(st, 3, c->expires_at);
     bind_text(st, 4, c->code_digest);
-    sqlite3_bind_int64(st, 5, c->code_expires_at);
-    sqlite3_bind_int64(st, 6, c->sent_count);
-    sqlite3_bind_int64(st, 7, c->last_sent_at);
+    bind_int64(st, 5, c->code_expires_at);
+    bind_int64(st, 6, c->sent_count);
+    bind_int64(st, 7, c->last_sent_at);
     bind_text(st, 8, c->config_only ? "config" : "login");
 }
 
 int store_twofa_challenge_insert(struct store *s, const struct twofa_challenge *c)
 {
     static const char sql[] = "INSERT INTO twofa_challenge(" CHALLENGE_COLUMNS ") VALUES (?,?,?,?,?,?,?,?)";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_challenge(st, c);
@@ -120,8 +122,11 @@ int store_twofa_challenge_insert(struct store *s, const struct twofa_challenge *
 
 int store_twofa_challenge_update(struct store *s, const struct twofa_challenge *c)
 {
-    static const char sql[] = "REPLACE INTO twofa_challenge(" CHALLENGE_COLUMNS ") VALUES (?,?,?,?,?,?,?,?)";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    static const char sql[] = "INSERT INTO twofa_challenge(" CHALLENGE_COLUMNS ") VALUES (?,?,?,?,?,?,?,?)"
+        " ON CONFLICT (digest) DO UPDATE SET user_id = excluded.user_id, expires_at = excluded.expires_at,"
+        " code_digest = excluded.code_digest, code_expires_at = excluded.code_expires_at,"
+        " sent_count = excluded.sent_count, last_sent_at = excluded.last_sent_at, purpose = excluded.purpose";
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_challenge(st, c);
@@ -131,7 +136,7 @@ int store_twofa_challenge_update(struct store *s, const struct twofa_challenge *
 int store_twofa_challenge_get(struct store *s, const char *digest, struct twofa_challenge *out)
 {
     static const char sql[] = "SELECT " CHALLENGE_COLUMNS " FROM twofa_challenge WHERE digest = ?";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, digest);
@@ -147,25 +152,25 @@ int store_twofa_challenge_delete(struct store *s, const char *digest)
 int store_twofa_challenge_purge(struct store *s, int64_t now)
 {
     static const char sql[] = "DELETE FROM twofa_challenge WHERE expires_at < ?";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
-    sqlite3_bind_int64(st, 1, now);
+    bind_int64(st, 1, now);
     return store_exec_stmt(s, st);
 }
 
-static void read_settings(sqlite3_stmt *st, void *row, const void *arg)
+static void read_settings(sql_stmt *st, void *row, const void *arg)
 {
     struct twofa_settings *t = row;
     char *providers = column_text(st, 0);
     (void)arg;
     snprintf(t->providers, sizeof t->providers, "%s", providers != NULL ? providers : "");
     free(providers);
-    t->code_lifetime_s = sqlite3_column_int64(st, 1);
-    t->total_time_s = sqlite3_column_int64(st, 2);
-    t->send_period_s = sqlite3_column_int64(st, 3);
-    t->max_sends = sqlite3_column_int64(st, 4);
-    t->enforce = sqlite3_column_int64(st, 5) != 0;
+    t->code_lifetime_s = column_int64(st, 1);
+    t->total_time_s = column_int64(st, 2);
+    t->send_period_s = column_int64(st, 3);
+    t->max_sends = column_int64(st, 4);
+    t->enforce = column_int64(st, 5) != 0;
     char *filter = column_text(st, 6);
     snprintf(t->enforce_filter, sizeof t->enforce_filter, "%s", filter != NULL ? filter : "ALL");
     free(filter);
@@ -176,24 +181,29 @@ int store_twofa_settings_get(struct store *s, struct twofa_settings *out)
 {
     static const char sql[] = "SELECT providers, code_lifetime_s, total_time_s, send_period_s, max_sends,"
                               " enforce, enforce_filter, enforce_tenant FROM twofa_settings WHERE id = 1";
-    sqlite3_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt(s, sql);
     return st == NULL ? STORE_ERROR : store_get_one(s, st, read_settings, NULL, out);
 }
 
 int store_twofa_settings_save(struct store *s, const struct twofa_settings *in)
 {
-    static const char sql[] = "REPLACE INTO twofa_settings(id, providers, code_lifetime_s, total_time_s,"
+    static const char sql[] = "INSERT INTO twofa_settings(id, providers, code_lifetime_s, total_time_s,"
                               " send_period_s, max_sends, enforce, enforce_filter, enforce_tenant)"
-                              " VALUES (1,?,?,?,?,?,?,?,?)";
-    sqlite3_stmt *st = store_stmt(s, sql);
+                              " VALUES (1,?,?,?,?,?,?,?,?)"
+                              " ON CONFLICT (id) DO UPDATE SET providers = excluded.providers,"
+                              " code_lifetime_s = excluded.code_lifetime_s, total_time_s = excluded.total_time_s,"
+                              " send_period_s = excluded.send_period_s, max_sends = excluded.max_sends,"
+                              " enforce = excluded.enforce, enforce_filter = excluded.enforce_filter,"
+                              " enforce_tenant = excluded.enforce_tenant";
+    sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, in->providers);
-    sqlite3_bind_int64(st, 2, in->code_lifetime_s);
-    sqlite3_bind_int64(st, 3, in->total_time_s);
-    sqlite3_bind_int64(st, 4, in->send_period_s);
-    sqlite3_bind_int64(st, 5, in->max_sends);
-    sqlite3_bind_int(st, 6, in->enforce);
+    bind_int64(st, 2, in->code_lifetime_s);
+    bind_int64(st, 3, in->total_time_s);
+    bind_int64(st, 4, in->send_period_s);
+    bind_int64(st, 5, in->max_sends);
+    bind_int(st, 6, in->enforce);
     bind_text(st, 7, in->enforce_filter);
     bind_id(st, 8, in->enforce_tenant);
     return store_exec_stmt(s, st);
