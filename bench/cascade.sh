@@ -20,7 +20,9 @@
 # Exit status: 0 when the run completed (targets are reported, not enforced), 1 on a failure, 2 on usage.
 set -euo pipefail
 
-usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; }
+BENCH_NAME=cascade.sh
+# shellcheck source=bench/args.sh
+. "$(dirname "${BASH_SOURCE[0]}")/args.sh"
 
 DEVICES=1000000
 CHUNK=""
@@ -28,28 +30,19 @@ while getopts ":n:c:h" opt; do
     case $opt in
         n) DEVICES=$OPTARG ;;
         c) CHUNK=$OPTARG ;;
-        h) usage; exit 0 ;;
-        :) echo "cascade.sh: -$OPTARG needs a value" >&2; exit 2 ;;
-        *) echo "cascade.sh: unknown option -$OPTARG (try -h)" >&2; exit 2 ;;
+        *) other_option "$opt" ;;
     esac
 done
-shift $((OPTIND - 1))
-[ $# -le 1 ] || { echo "cascade.sh: at most one BUILD_DIR argument (try -h)" >&2; exit 2; }
+build_dir_arg "${@:OPTIND}"
 case $DEVICES in ''|*[!0-9]*|0) echo "cascade.sh: -n wants a positive count" >&2; exit 2 ;; esac
 case $CHUNK in *[!0-9]*) echo "cascade.sh: -c wants a positive count" >&2; exit 2 ;; esac
 
-BUILD=${1:-./build}
 AGENT_BIN=$BUILD/cmagent
 LOAD_BIN=$BUILD/bench/cm-load
 FILL_BIN=$BUILD/bench/cm-cascade
-for b in "$AGENT_BIN" "$LOAD_BIN" "$FILL_BIN"; do
-    [ -x "$b" ] || { echo "cascade.sh: $b not found; build first (cmake --build $BUILD)" >&2; exit 2; }
-done
-MOSQUITTO=${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}
-[ -x "$MOSQUITTO" ] || { echo "cascade.sh: mosquitto not found (set MOSQUITTO=...)" >&2; exit 2; }
-command -v mosquitto_rr >/dev/null || { echo "cascade.sh: mosquitto_rr not found (mosquitto-clients)" >&2; exit 2; }
+need_bins "$BUILD" "$AGENT_BIN" "$LOAD_BIN" "$FILL_BIN"
+need_mosquitto rr
 
-BENCH_NAME=cascade.sh
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 

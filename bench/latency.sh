@@ -21,7 +21,9 @@
 # the echo's p50 at the same window.
 set -euo pipefail
 
-usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; }
+BENCH_NAME=latency.sh
+# shellcheck source=bench/args.sh
+. "$(dirname "${BASH_SOURCE[0]}")/args.sh"
 
 COUNT=2000
 WINDOWS="1"
@@ -35,13 +37,10 @@ while getopts ":n:w:q:No:h" opt; do
         q) QOS=$OPTARG ;;
         N) NAGLE=1 ;;
         o) OUT=$OPTARG ;;
-        h) usage; exit 0 ;;
-        :) echo "latency.sh: -$OPTARG needs a value" >&2; exit 2 ;;
-        *) echo "latency.sh: unknown option -$OPTARG (try -h)" >&2; exit 2 ;;
+        *) other_option "$opt" ;;
     esac
 done
-shift $((OPTIND - 1))
-[ $# -le 1 ] || { echo "latency.sh: at most one BUILD_DIR argument (try -h)" >&2; exit 2; }
+build_dir_arg "${@:OPTIND}"
 case $COUNT in ''|*[!0-9]*|0) echo "latency.sh: -n wants a positive count" >&2; exit 2 ;; esac
 case $QOS in 0|1|2) ;; *) echo "latency.sh: -q wants 0, 1 or 2" >&2; exit 2 ;; esac
 for w in $WINDOWS; do
@@ -49,20 +48,14 @@ for w in $WINDOWS; do
 done
 [ -n "${WINDOWS// /}" ] || { echo "latency.sh: -w wants at least one window" >&2; exit 2; }
 
-BUILD=${1:-./build}
 ECHO_BIN=$BUILD/bench/cm-echo
 LOAD_BIN=$BUILD/bench/cm-load
 AGENT_BIN=$BUILD/cmagent
-for b in "$ECHO_BIN" "$LOAD_BIN" "$AGENT_BIN"; do
-    [ -x "$b" ] || { echo "latency.sh: $b not found; build first (cmake --build $BUILD)" >&2; exit 2; }
-done
-MOSQUITTO=${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}
-[ -x "$MOSQUITTO" ] || { echo "latency.sh: mosquitto not found (set MOSQUITTO=/path/to/mosquitto)" >&2; exit 2; }
-command -v mosquitto_rr >/dev/null || { echo "latency.sh: mosquitto_rr not found (apt-get install mosquitto-clients)" >&2; exit 2; }
+need_bins "$BUILD" "$ECHO_BIN" "$LOAD_BIN" "$AGENT_BIN"
+need_mosquitto rr
 
 WARMUP=$((COUNT / 10))
 PREFIX=""    # the topic prefix measure() sends to; set before each responder's measure lines
-BENCH_NAME=latency.sh
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 declare -A P50  # "label/window" -> p50 ms, for the ratios printed at the end
@@ -76,32 +69,20 @@ print_header() {
 # measure LABEL OP DATA TOKEN [EXPECT_STATUS [cm-load options...]]: one cm-load run per window
 # against $PREFIX/req/OP; DATA and TOKEN may be empty; EXPECT_STATUS defaults to 200 (0 for echo)
 measure() {
-    local label=$1 op=$2 data=$3 token=$4 expect=${5:-200} w out rc
-    local -a args
+    local label=$1 op=$2 data=$3 token=$4 expect=${5:-200} w
     shift 4
     [ $# -gt 0 ] && shift
     for w in $WINDOWS; do
-        args=(--broker "$BROKER_URI" --prefix "$PREFIX" --op "$op" --count "$COUNT" --warmup "$WARMUP"
-              --window "$w" --qos "$QOS" --expect-status "$expect" --label "$label" --json)
-        [ -n "$data" ] && args+=(--data "$data")
-        [ -n "$token" ] && args+=(--token "$token")
-        # in the background, so that a signal to this script stops the run at once (cleanup)
-        "$LOAD_BIN" "${args[@]}" "$@" >"$TMP/load.out" 2>"$TMP/load.err" &
-        PIDS+=("$!")
-        rc=0
-        wait "$!" || rc=$?
-        forget_last
-        out=$(cat "$TMP/load.out")
-        report_row "$label" "$out" "$rc"
+        load_args "$label" "$PREFIX" "$op" "$COUNT" "$w" "$expect" "$data" "$token" "$WARMUP"
+        cm_load "${LOAD_ARGS[@]}" --qos "$QOS" "$@"
+        report_row "$label" "$LAST"
     done
 }
 
 report_row() {
-    local label=$1 out=$2 rc=$3
+    local label=$1 out=$2
     if [ -z "$out" ]; then
-        echo "latency.sh: cm-load for '$label' printed nothing (exit $rc):" >&2
-        cat "$TMP/load.err" >&2
-        FAILED=1
+        load_failed "$label" "printed nothing"
         return
     fi
     # shellcheck disable=SC2059
@@ -110,10 +91,7 @@ report_row() {
         "$(field p50_ms "$out")" "$(field p90_ms "$out")" "$(field p99_ms "$out")" "$(field max_ms "$out")"
     [ -z "$OUT" ] || echo "$out" >>"$OUT"
     P50[$label/$(field window "$out")]=$(field p50_ms "$out")
-    if [ "$rc" -ne 0 ]; then
-        FAILED=1
-        sed 's/^/    /' "$TMP/load.err" >&2
-    fi
+    [ "$LOAD_RC" -eq 0 ] || load_failed "$label"
 }
 
 [ -z "$OUT" ] || : >"$OUT"

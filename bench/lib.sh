@@ -62,20 +62,16 @@ wait_for_log() {
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# start_broker [CONF_LINE...]: mosquitto on a free port of 127.0.0.1 with set_tcp_nodelay true and
-# the given extra configuration lines; sets BROKER_PORT and BROKER_URI
-start_broker() {
-    local attempt port
+# broker_on_free_port WRITE_CONF ARGS...: mosquitto on a free port of 127.0.0.1, its configuration
+# written by `WRITE_CONF PORT ARGS...` to $TMP/mosquitto.conf; a few ports are tried; sets BROKER_PORT
+# and BROKER_URI
+broker_on_free_port() {
+    local write_conf=$1 attempt port
+    shift
     for attempt in 1 2 3 4 5 6 7 8; do
         port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
         port_in_use "$port" && continue
-        {
-            echo "listener $port 127.0.0.1"
-            echo "allow_anonymous true"
-            echo "set_tcp_nodelay true"
-            echo "persistence false"
-            printf '%s\n' "$@"
-        } >"$TMP/mosquitto.conf"
+        "$write_conf" "$port" "$@" >"$TMP/mosquitto.conf"
         start_bg mosquitto "$MOSQUITTO" -c "$TMP/mosquitto.conf"
         if wait_for_log mosquitto "$TMP/mosquitto.log" ' running$' 5 2>/dev/null; then
             BROKER_PORT=$port
@@ -90,36 +86,67 @@ start_broker() {
     return 1
 }
 
+# plain_conf PORT [CONF_LINE...]: an anonymous listener on PORT with set_tcp_nodelay true, no
+# persistence, and the extra lines
+plain_conf() {
+    echo "listener $1 127.0.0.1"
+    echo "allow_anonymous true"
+    echo "set_tcp_nodelay true"
+    echo "persistence false"
+    shift
+    printf '%s\n' "$@"
+}
+
+# file_conf PORT FILE: FILE's settings with its listeners replaced by PORT and its persistence in $TMP
+file_conf() {
+    echo "listener $1 127.0.0.1"
+    grep -v -E '^[[:space:]]*(listener|port|bind_address|persistence_location|log_dest)([[:space:]]|$)' "$2"
+    echo "persistence_location $TMP/mosquitto-data/"
+    echo "log_dest stderr"
+}
+
+# start_broker [CONF_LINE...]: mosquitto on a free port of 127.0.0.1 with set_tcp_nodelay true and
+# the given extra configuration lines; sets BROKER_PORT and BROKER_URI
+start_broker() { broker_on_free_port plain_conf "$@"; }
+
 # start_broker_conf FILE: mosquitto on a free port of 127.0.0.1 with the settings of the
 # configuration FILE (config/mosquitto.conf), its listeners replaced by that port and its persistence
 # kept in $TMP; sets BROKER_PORT and BROKER_URI
 start_broker_conf() {
-    local attempt port conf=$1
+    local conf=$1
     [ -r "$conf" ] || { echo "$BENCH_NAME: cannot read $conf" >&2; return 1; }
-    for attempt in 1 2 3 4 5 6 7 8; do
-        port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-        port_in_use "$port" && continue
-        mkdir -p "$TMP/mosquitto-data"
-        # mosquitto started as root runs as the user mosquitto: let it reach its data directory
-        if [ "$(id -u)" -eq 0 ]; then chmod 711 "$TMP"; chmod 777 "$TMP/mosquitto-data"; fi
-        {
-            echo "listener $port 127.0.0.1"
-            grep -v -E '^[[:space:]]*(listener|port|bind_address|persistence_location|log_dest)([[:space:]]|$)' "$conf"
-            echo "persistence_location $TMP/mosquitto-data/"
-            echo "log_dest stderr"
-        } >"$TMP/mosquitto.conf"
-        start_bg mosquitto "$MOSQUITTO" -c "$TMP/mosquitto.conf"
-        if wait_for_log mosquitto "$TMP/mosquitto.log" ' running$' 5 2>/dev/null; then
-            BROKER_PORT=$port
-            BROKER_URI=tcp://127.0.0.1:$port
-            return 0
-        fi
-        forget_last
-        echo "$BENCH_NAME: mosquitto did not start on port $port (attempt $attempt), retrying" >&2
-    done
-    echo "$BENCH_NAME: could not start mosquitto:" >&2
-    tail -n 20 "$TMP/mosquitto.log" >&2 || true
-    return 1
+    mkdir -p "$TMP/mosquitto-data"
+    # mosquitto started as root runs as the user mosquitto: let it reach its data directory
+    if [ "$(id -u)" -eq 0 ]; then chmod 711 "$TMP"; chmod 777 "$TMP/mosquitto-data"; fi
+    broker_on_free_port file_conf "$conf"
+}
+
+# load_args LABEL PREFIX OP COUNT WINDOW EXPECT DATA TOKEN [WARMUP]: the usual cm-load arguments in
+# LOAD_ARGS (WARMUP defaults to a tenth of COUNT; DATA and TOKEN only when not empty)
+load_args() {
+    LOAD_ARGS=(--prefix "$2" --op "$3" --count "$4" --warmup "${9:-$(($4 / 10))}" --window "$5"
+               --expect-status "$6" --label "$1")
+    [ -z "$7" ] || LOAD_ARGS+=(--data "$7")
+    [ -z "$8" ] || LOAD_ARGS+=(--token "$8")
+}
+
+# cm_load ARGS...: one cm-load run on the broker with ARGS, in the background so that a signal to the
+# script stops it at once; its JSON line in LAST, its exit status in LOAD_RC, its errors in
+# $TMP/load.err
+cm_load() {
+    LOAD_RC=0
+    "$LOAD_BIN" --broker "$BROKER_URI" --json "$@" >"$TMP/load.out" 2>"$TMP/load.err" &
+    PIDS+=("$!")
+    wait "$!" || LOAD_RC=$?
+    forget_last
+    LAST=$(cat "$TMP/load.out")
+}
+
+# load_failed LABEL [WHAT]: says that cm-load for LABEL failed (WHAT, default "failed") with its errors
+load_failed() {
+    echo "$BENCH_NAME: cm-load for '$1' ${2:-failed} (exit $LOAD_RC):" >&2
+    sed 's/^/    /' "$TMP/load.err" >&2
+    FAILED=1
 }
 
 # field NAME JSON: a scalar field of cm-load's flat --json line

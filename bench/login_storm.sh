@@ -35,7 +35,9 @@
 # 1 otherwise, 2 on usage.
 set -euo pipefail
 
-usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; }
+BENCH_NAME=login_storm.sh
+# shellcheck source=bench/args.sh
+. "$(dirname "${BASH_SOURCE[0]}")/args.sh"
 
 COUNT=40
 LOGINS=10
@@ -57,30 +59,21 @@ while getopts ":n:l:s:f:F:m:x:b:o:h" opt; do
         x) EXTRA+=("$OPTARG") ;;
         b) OTHER=$OPTARG ;;
         o) OUT=$OPTARG ;;
-        h) usage; exit 0 ;;
-        :) echo "login_storm.sh: -$OPTARG needs a value" >&2; exit 2 ;;
-        *) echo "login_storm.sh: unknown option -$OPTARG (try -h)" >&2; exit 2 ;;
+        *) other_option "$opt" ;;
     esac
 done
-shift $((OPTIND - 1))
-[ $# -le 1 ] || { echo "login_storm.sh: at most one BUILD_DIR argument (try -h)" >&2; exit 2; }
+build_dir_arg "${@:OPTIND}"
 for v in "-n:$COUNT" "-l:$LOGINS" "-f:$FLOOD" "-F:$SUSTAIN" "-m:$MEASURED"; do
     case ${v#*:} in ''|*[!0-9]*|0) echo "login_storm.sh: ${v%%:*} wants a positive count" >&2; exit 2 ;; esac
 done
 case $SECONDS_MIN in ''|*[!0-9]*) echo "login_storm.sh: -s wants a number of seconds" >&2; exit 2 ;; esac
 
-BUILD=${1:-./build}
 LOAD_BIN=$BUILD/bench/cm-load
 AGENTS=("$BUILD/cmagent")
 [ -z "$OTHER" ] || AGENTS+=("$OTHER")
-for b in "$LOAD_BIN" "${AGENTS[@]}"; do
-    [ -x "$b" ] || { echo "login_storm.sh: $b not found; build first (cmake --build $BUILD)" >&2; exit 2; }
-done
-MOSQUITTO=${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}
-[ -x "$MOSQUITTO" ] || { echo "login_storm.sh: mosquitto not found (set MOSQUITTO=/path/to/mosquitto)" >&2; exit 2; }
-command -v mosquitto_rr >/dev/null || { echo "login_storm.sh: mosquitto_rr not found (apt-get install mosquitto-clients)" >&2; exit 2; }
+need_bins "$BUILD" "$LOAD_BIN" "${AGENTS[@]}"
+need_mosquitto rr
 
-BENCH_NAME=login_storm.sh
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 declare -A P50 P99 EXTRA50 EXTRA99 EXTRAMAX

@@ -24,7 +24,9 @@
 # The listings are sorted by createdTime descending (ThingsBoard's usual order).
 set -euo pipefail
 
-usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; }
+BENCH_NAME=paging.sh
+# shellcheck source=bench/args.sh
+. "$(dirname "${BASH_SOURCE[0]}")/args.sh"
 
 COUNT=1000
 SIZES="1000 10000 100000 1000000"
@@ -40,30 +42,21 @@ while getopts ":n:s:c:p:d:o:h" opt; do
         p) PAGE_SIZE=$OPTARG ;;
         d) DBFILE=$OPTARG ;;
         o) OUT=$OPTARG ;;
-        h) usage; exit 0 ;;
-        :) echo "paging.sh: -$OPTARG needs a value" >&2; exit 2 ;;
-        *) echo "paging.sh: unknown option -$OPTARG (try -h)" >&2; exit 2 ;;
+        *) other_option "$opt" ;;
     esac
 done
-shift $((OPTIND - 1))
-[ $# -le 1 ] || { echo "paging.sh: at most one BUILD_DIR argument (try -h)" >&2; exit 2; }
+build_dir_arg "${@:OPTIND}"
 for v in $COUNT $SIZES $PAGE_SIZE ${MAXC:+$MAXC}; do
     case $v in ''|*[!0-9]*|0) echo "paging.sh: -n, -s, -c and -p want positive numbers, not '$v'" >&2; exit 2 ;; esac
 done
 
-BUILD=${1:-./build}
 LOAD_BIN=$BUILD/bench/cm-load
 FILL_BIN=$BUILD/bench/cm-fill
 ECHO_BIN=$BUILD/bench/cm-echo
 AGENT_BIN=$BUILD/cmagent
-for b in "$LOAD_BIN" "$FILL_BIN" "$ECHO_BIN" "$AGENT_BIN"; do
-    [ -x "$b" ] || { echo "paging.sh: $b not found; build first (cmake --build $BUILD)" >&2; exit 2; }
-done
-MOSQUITTO=${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}
-[ -x "$MOSQUITTO" ] || { echo "paging.sh: mosquitto not found (set MOSQUITTO=/path/to/mosquitto)" >&2; exit 2; }
-command -v mosquitto_rr >/dev/null || { echo "paging.sh: mosquitto_rr not found (apt-get install mosquitto-clients)" >&2; exit 2; }
+need_bins "$BUILD" "$LOAD_BIN" "$FILL_BIN" "$ECHO_BIN" "$AGENT_BIN"
+need_mosquitto rr
 
-BENCH_NAME=paging.sh
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -87,30 +80,19 @@ ROW_FMT="%-56s %6s %7s %9s %9s %9s\n"
 PREFIX=cm/v1
 EXPECT=200
 run() { # run LABEL OP COUNT DATA: one cm-load run at window 1 with $TOKEN on $PREFIX
-    local label=$1 op=$2 count=$3 data=$4 rc=0 last
-    local -a args=(--broker "$BROKER_URI" --prefix "$PREFIX" --op "$op" --count "$count" --warmup "$((count / 10))"
-                   --window 1 --expect-status "$EXPECT" --label "$label" --json)
-    [ -n "$data" ] && args+=(--data "$data")
-    [ -n "$TOKEN" ] && args+=(--token "$TOKEN")
-    "$LOAD_BIN" "${args[@]}" >"$TMP/load.out" 2>"$TMP/load.err" &
-    PIDS+=("$!")
-    wait "$!" || rc=$?
-    forget_last
-    last=$(cat "$TMP/load.out")
+    local label=$1 last
+    load_args "$label" "$PREFIX" "$2" "$3" 1 "$EXPECT" "$4" "$TOKEN"
+    cm_load "${LOAD_ARGS[@]}"
+    last=$LAST
     if [ -z "$last" ]; then
-        echo "paging.sh: cm-load for '$label' printed nothing (exit $rc):" >&2
-        cat "$TMP/load.err" >&2
-        FAILED=1
+        load_failed "$label" "printed nothing"
         return
     fi
     # shellcheck disable=SC2059
     printf "$ROW_FMT" "$label" "$(field count "$last")" "$(field errors "$last")" "$(field p50_ms "$last")" \
         "$(field p99_ms "$last")" "$(field max_ms "$last")"
     [ -z "$OUT" ] || echo "$last" >>"$OUT"
-    if [ "$rc" -ne 0 ]; then
-        FAILED=1
-        sed 's/^/    /' "$TMP/load.err" >&2
-    fi
+    [ "$LOAD_RC" -eq 0 ] || load_failed "$label"
 }
 
 # listing LABEL OP ROWS BASE: first page, last page by offset, middle page by cursor

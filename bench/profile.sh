@@ -26,7 +26,9 @@
 # minutes on an idle 2-core machine, most of it under callgrind.
 set -euo pipefail
 
-usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; }
+BENCH_NAME=profile.sh
+# shellcheck source=bench/args.sh
+. "$(dirname "${BASH_SOURCE[0]}")/args.sh"
 
 N64=10000
 N1=2000
@@ -40,27 +42,21 @@ while getopts ":n:m:c:Pkh" opt; do
         c) NCG=$OPTARG ;;
         P) PERF=0 ;;
         k) KEEP=1 ;;
-        h) usage; exit 0 ;;
-        :) echo "profile.sh: -$OPTARG needs a value" >&2; exit 2 ;;
-        *) echo "profile.sh: unknown option -$OPTARG (try -h)" >&2; exit 2 ;;
+        *) other_option "$opt" ;;
     esac
 done
-shift $((OPTIND - 1))
-[ $# -le 1 ] || { echo "profile.sh: at most one BUILD_DIR argument (try -h)" >&2; exit 2; }
+build_dir_arg "${@:OPTIND}"
 for v in "$N64" "$N1"; do
     case $v in ''|*[!0-9]*|0) echo "profile.sh: -n and -m want positive counts, not '$v'" >&2; exit 2 ;; esac
 done
 case $NCG in ''|*[!0-9]*) echo "profile.sh: -c wants a count" >&2; exit 2 ;; esac
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-BUILD=$(cd "${1:-./build}" && pwd)
+BUILD=$(cd "$BUILD" && pwd)
 REAL_AGENT=$BUILD/cmagent
 LOAD_BIN=$BUILD/bench/cm-load
-for b in "$REAL_AGENT" "$LOAD_BIN"; do
-    [ -x "$b" ] || { echo "profile.sh: $b not found; build first (cmake --build $BUILD)" >&2; exit 2; }
-done
-MOSQUITTO=${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}
-[ -x "$MOSQUITTO" ] || { echo "profile.sh: mosquitto not found (set MOSQUITTO=...)" >&2; exit 2; }
+need_bins "$BUILD" "$REAL_AGENT" "$LOAD_BIN"
+need_mosquitto
 if [ "$PERF" = 1 ] && ! perf record -e cpu-clock -o /dev/null -- true >/dev/null 2>&1; then
     echo "profile.sh: perf record does not work here (scripts/deps installs linux-perf); skipping perf" >&2
     PERF=0
@@ -70,7 +66,6 @@ if [ "$NCG" -gt 0 ] && ! command -v valgrind >/dev/null; then
     NCG=0
 fi
 
-BENCH_NAME=profile.sh
 [ "$KEEP" = 0 ] || BENCH_KEEP=1
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"
@@ -80,25 +75,13 @@ LAST=""
 # load LABEL OP COUNT WINDOW DATA TOKEN [TIMEOUT_MS]: one cm-load run against the agent (or, with
 # PREFIX and EXPECT=0, an echo); JSON in $LAST
 load() {
-    local label=$1 op=$2 count=$3 window=$4 data=$5 token=$6 tmo=${7:-10000} rc=0
-    local -a args=(--broker "$BROKER_URI" --prefix "${PREFIX:-cm/v1}" --op "$op" --count "$count"
-                   --warmup "$((count / 10))" --window "$window" --label "$label" --timeout-ms "$tmo"
-                   --expect-status "${EXPECT:-200}" --json)
-    [ -n "$data" ] && args+=(--data "$data")
-    [ -n "$token" ] && args+=(--token "$token")
-    "$LOAD_BIN" "${args[@]}" >"$TMP/load.out" 2>"$TMP/load.err" &
-    PIDS+=("$!")
-    wait "$!" || rc=$?
-    forget_last
-    LAST=$(cat "$TMP/load.out")
-    if [ -z "$LAST" ] || [ "$rc" -ne 0 ]; then
-        echo "profile.sh: cm-load for '$label' failed (exit $rc):" >&2
-        sed 's/^/    /' "$TMP/load.err" >&2
-        FAILED=1
+    load_args "$1" "${PREFIX:-cm/v1}" "$2" "$3" "$4" "${EXPECT:-200}" "$5" "$6"
+    cm_load "${LOAD_ARGS[@]}" --timeout-ms "${7:-10000}"
+    if [ -z "$LAST" ] || [ "$LOAD_RC" -ne 0 ]; then
+        load_failed "$1"
     fi
 }
 
-cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15) * 1000 / hz }' "/proc/$1/stat"; }
 user_ms() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", $14 * 1000 / hz }' "/proc/$1/stat"; }
 # stat NAME JSON: a number of agent.stats' reply
 stat_of() { grep -o -E "\"$1\":[0-9.]+" <<<"$2" | head -n 1 | cut -d: -f2; }

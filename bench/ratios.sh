@@ -25,7 +25,9 @@
 # met), 1 otherwise, 2 on a usage error. Takes about 20 s per run on an idle 2-core machine.
 set -euo pipefail
 
-usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; }
+BENCH_NAME=ratios.sh
+# shellcheck source=bench/args.sh
+. "$(dirname "${BASH_SOURCE[0]}")/args.sh"
 
 RUNS=3
 N64=10000
@@ -40,52 +42,33 @@ while getopts ":r:n:m:sSo:h" opt; do
         s) RUNS=1 N64=300 N1=100 ;;
         S) STRICT=1 ;;
         o) OUT=$OPTARG ;;
-        h) usage; exit 0 ;;
-        :) echo "ratios.sh: -$OPTARG needs a value" >&2; exit 2 ;;
-        *) echo "ratios.sh: unknown option -$OPTARG (try -h)" >&2; exit 2 ;;
+        *) other_option "$opt" ;;
     esac
 done
-shift $((OPTIND - 1))
-[ $# -le 1 ] || { echo "ratios.sh: at most one BUILD_DIR argument (try -h)" >&2; exit 2; }
+build_dir_arg "${@:OPTIND}"
 for v in "$RUNS" "$N64" "$N1"; do
     case $v in ''|*[!0-9]*|0) echo "ratios.sh: -r, -n and -m want positive counts, not '$v'" >&2; exit 2 ;; esac
 done
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-BUILD=${1:-./build}
 AGENT_BIN=$BUILD/cmagent
 ECHO_BIN=$BUILD/bench/cm-echo
 LOAD_BIN=$BUILD/bench/cm-load
 FSYNC_BIN=$BUILD/bench/cm-fsync
-for b in "$AGENT_BIN" "$ECHO_BIN" "$LOAD_BIN" "$FSYNC_BIN"; do
-    [ -x "$b" ] || { echo "ratios.sh: $b not found; build first (cmake --build $BUILD)" >&2; exit 2; }
-done
-MOSQUITTO=${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}
-[ -x "$MOSQUITTO" ] || { echo "ratios.sh: mosquitto not found (set MOSQUITTO=...)" >&2; exit 2; }
-command -v mosquitto_rr >/dev/null || { echo "ratios.sh: mosquitto_rr not found (mosquitto-clients)" >&2; exit 2; }
+need_bins "$BUILD" "$AGENT_BIN" "$ECHO_BIN" "$LOAD_BIN" "$FSYNC_BIN"
+need_mosquitto rr
 
-BENCH_NAME=ratios.sh
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"
 
 LAST=""
 # load LABEL PREFIX OP COUNT WINDOW EXPECT DATA TOKEN: one cm-load run; its JSON line in $LAST
 load() {
-    local label=$1 prefix=$2 op=$3 count=$4 window=$5 expect=$6 data=$7 token=$8 rc=0
-    local -a args=(--broker "$BROKER_URI" --prefix "$prefix" --op "$op" --count "$count"
-                   --warmup "$((count / 10))" --window "$window" --expect-status "$expect" --label "$label" --json)
-    [ -n "$data" ] && args+=(--data "$data")
-    [ -n "$token" ] && args+=(--token "$token")
-    "$LOAD_BIN" "${args[@]}" >"$TMP/load.out" 2>"$TMP/load.err" &
-    PIDS+=("$!")
-    wait "$!" || rc=$?
-    forget_last
-    LAST=$(cat "$TMP/load.out")
+    load_args "$@"
+    cm_load "${LOAD_ARGS[@]}"
     [ -z "$OUT" ] || [ -z "$LAST" ] || echo "$LAST" >>"$OUT"
-    if [ -z "$LAST" ] || [ "$rc" -ne 0 ]; then
-        echo "ratios.sh: cm-load for '$label' failed (exit $rc):" >&2
-        sed 's/^/    /' "$TMP/load.err" >&2
-        FAILED=1
+    if [ -z "$LAST" ] || [ "$LOAD_RC" -ne 0 ]; then
+        load_failed "$1"
         [ -n "$LAST" ] || LAST='{"throughput_rps":0,"p50_ms":0}'
     fi
 }
@@ -104,8 +87,6 @@ fsync_probe() {
     fi
 }
 
-# cpu_ms PID: CPU time (user + system, all threads) the process has used so far, in ms
-cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15) * 1000 / hz }' "/proc/$1/stat"; }
 
 # CPU per request at 64 in flight of the responder, mosquitto and cm-load, "label" -> "r b l" µs
 declare -A CPU

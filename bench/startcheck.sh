@@ -17,7 +17,9 @@
 # Exit status: 0 when every start passed the check, 1 otherwise, 2 on usage.
 set -euo pipefail
 
-usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; }
+BENCH_NAME=startcheck.sh
+# shellcheck source=bench/args.sh
+. "$(dirname "${BASH_SOURCE[0]}")/args.sh"
 
 SIZE=1000000
 RUNS=3
@@ -27,27 +29,19 @@ while getopts ":s:r:d:h" opt; do
         s) SIZE=$OPTARG ;;
         r) RUNS=$OPTARG ;;
         d) DBFILE=$OPTARG ;;
-        h) usage; exit 0 ;;
-        :) echo "startcheck.sh: -$OPTARG needs a value" >&2; exit 2 ;;
-        *) echo "startcheck.sh: unknown option -$OPTARG (try -h)" >&2; exit 2 ;;
+        *) other_option "$opt" ;;
     esac
 done
-shift $((OPTIND - 1))
-[ $# -le 1 ] || { echo "startcheck.sh: at most one BUILD_DIR argument (try -h)" >&2; exit 2; }
+build_dir_arg "${@:OPTIND}"
 for v in $SIZE $RUNS; do
     case $v in ''|*[!0-9]*|0) echo "startcheck.sh: -s and -r want positive numbers, not '$v'" >&2; exit 2 ;; esac
 done
 
-BUILD=${1:-./build}
 FILL_BIN=$BUILD/bench/cm-fill
 AGENT_BIN=$BUILD/cmagent
-for b in "$FILL_BIN" "$AGENT_BIN"; do
-    [ -x "$b" ] || { echo "startcheck.sh: $b not found; build first (cmake --build $BUILD)" >&2; exit 2; }
-done
-MOSQUITTO=${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}
-[ -x "$MOSQUITTO" ] || { echo "startcheck.sh: mosquitto not found (set MOSQUITTO=/path/to/mosquitto)" >&2; exit 2; }
+need_bins "$BUILD" "$FILL_BIN" "$AGENT_BIN"
+need_mosquitto
 
-BENCH_NAME=startcheck.sh
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 

@@ -22,7 +22,9 @@
 # Exit status: 0 when every run got all its replies right and in time, 1 otherwise, 2 on usage.
 set -euo pipefail
 
-usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; }
+BENCH_NAME=throughput.sh
+# shellcheck source=bench/args.sh
+. "$(dirname "${BASH_SOURCE[0]}")/args.sh"
 
 COUNT=20000
 ROWS=100000
@@ -32,28 +34,19 @@ while getopts ":n:r:o:h" opt; do
         n) COUNT=$OPTARG ;;
         r) ROWS=$OPTARG ;;
         o) OUT=$OPTARG ;;
-        h) usage; exit 0 ;;
-        :) echo "throughput.sh: -$OPTARG needs a value" >&2; exit 2 ;;
-        *) echo "throughput.sh: unknown option -$OPTARG (try -h)" >&2; exit 2 ;;
+        *) other_option "$opt" ;;
     esac
 done
-shift $((OPTIND - 1))
-[ $# -le 1 ] || { echo "throughput.sh: at most one BUILD_DIR argument (try -h)" >&2; exit 2; }
+build_dir_arg "${@:OPTIND}"
 case $COUNT in ''|*[!0-9]*|0) echo "throughput.sh: -n wants a positive count" >&2; exit 2 ;; esac
 case $ROWS in ''|*[!0-9]*) echo "throughput.sh: -r wants a count" >&2; exit 2 ;; esac
 
-BUILD=${1:-./build}
 AGENT_BIN=$BUILD/cmagent
 ECHO_BIN=$BUILD/bench/cm-echo
 LOAD_BIN=$BUILD/bench/cm-load
-for b in "$AGENT_BIN" "$ECHO_BIN" "$LOAD_BIN"; do
-    [ -x "$b" ] || { echo "throughput.sh: $b not found; build first (cmake --build $BUILD)" >&2; exit 2; }
-done
-MOSQUITTO=${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}
-[ -x "$MOSQUITTO" ] || { echo "throughput.sh: mosquitto not found (set MOSQUITTO=...)" >&2; exit 2; }
-command -v mosquitto_rr >/dev/null || { echo "throughput.sh: mosquitto_rr not found (mosquitto-clients)" >&2; exit 2; }
+need_bins "$BUILD" "$AGENT_BIN" "$ECHO_BIN" "$LOAD_BIN"
+need_mosquitto rr
 
-BENCH_NAME=throughput.sh
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -66,20 +59,11 @@ print_header() {
 LAST=""
 # run LABEL PREFIX OP COUNT WINDOW EXPECT DATA TOKEN: one cm-load run; its JSON line in $LAST
 run() {
-    local label=$1 prefix=$2 op=$3 count=$4 window=$5 expect=$6 data=$7 token=$8 rc=0
-    local -a args=(--broker "$BROKER_URI" --prefix "$prefix" --op "$op" --count "$count"
-                   --warmup "$((count / 10))" --window "$window" --expect-status "$expect" --label "$label" --json)
-    [ -n "$data" ] && args+=(--data "$data")
-    [ -n "$token" ] && args+=(--token "$token")
-    "$LOAD_BIN" "${args[@]}" >"$TMP/load.out" 2>"$TMP/load.err" &
-    PIDS+=("$!")
-    wait "$!" || rc=$?
-    forget_last
-    LAST=$(cat "$TMP/load.out")
+    local label=$1 window=$5
+    load_args "$@"
+    cm_load "${LOAD_ARGS[@]}"
     if [ -z "$LAST" ]; then
-        echo "throughput.sh: cm-load for '$label' printed nothing (exit $rc):" >&2
-        cat "$TMP/load.err" >&2
-        FAILED=1
+        load_failed "$label" "printed nothing"
         return
     fi
     # shellcheck disable=SC2059
@@ -87,14 +71,9 @@ run() {
         "$(field throughput_rps "$LAST")" "$(field p50_ms "$LAST")" "$(field p90_ms "$LAST")" \
         "$(field p99_ms "$LAST")" "$(field max_ms "$LAST")"
     [ -z "$OUT" ] || echo "$LAST" >>"$OUT"
-    if [ "$rc" -ne 0 ]; then
-        FAILED=1
-        sed 's/^/    /' "$TMP/load.err" >&2
-    fi
+    [ "$LOAD_RC" -eq 0 ] || load_failed "$label"
 }
 
-# cpu_ms PID: CPU time (user + system, all threads) the process has used so far, in ms
-cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15) * 1000 / hz }' "/proc/$1/stat"; }
 # us_per COUNT MS_BEFORE MS_AFTER: microseconds of CPU per request
 us_per() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.0f", (b - a) * 1000 / n }'; }
 

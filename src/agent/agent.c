@@ -33,7 +33,7 @@
  * failed one are not sent. Mails nobody waits for (password reset) are handed over after the
  * commit and only logged.
  *
- * Kept writes. A failed request's savepoint is rolled back, then ctx_apply_kept() writes what must
+ * Kept writes. A failed request's savepoint is rolled back, then kept_writes_apply() writes what must
  * survive the failure in a savepoint of its own: the failed-login count (and lockout) and the
  * failed write's audit row.
  *
@@ -393,7 +393,8 @@ int agent_run(const struct config *cfg)
         .cafile = cfg->cafile, .capath = cfg->capath, .certfile = cfg->certfile, .keyfile = cfg->keyfile,
         .keyfile_password = cfg->keyfile_password, .instance = instance,
         .mqtt_version = (int)cfg->mqtt_version, .keepalive = (int)cfg->keepalive,
-        .session_expiry = cfg->session_expiry, .request_filter = filter, .status_topic = status_topic,
+        .session_expiry = cfg->session_expiry, .session_ends_with_connection = cfg->share_group[0] != '\0',
+        .request_filter = filter, .status_topic = status_topic,
         .online_payload = online, .offline_payload = offline,
         .extra_filter = a.settings.broker_acl ? DYNSEC_RESPONSE_TOPIC : NULL,
     };
@@ -431,6 +432,11 @@ int agent_run(const struct config *cfg)
     agent_start_readers(&a);
     pthread_create(&writer, NULL, agent_writer_main, &a);
     log_info("cmagent %s serving %s on %s with database %s.", CMAGENT_VERSION, filter, cfg->broker, cfg->database);
+    if (cfg->share_group[0] != '\0')
+        log_info("share_group %s: the broker session ends with the connection (session_expiry is not used): a "
+                 "persistent one would go on receiving its share of the requests while this agent is away. A "
+                 "request in flight when an agent dies is answered when its client sends it again with the same id.",
+                 cfg->share_group);
     transport_start(a.transport);
 
     enum transport_failure failure = TRANSPORT_RUNNING;

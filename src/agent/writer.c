@@ -2,7 +2,7 @@
  * waiting request (up to max_group_commit) into one transaction, each request in its own savepoint
  * so a failure rolls back that request alone, commits once (durably), and only then hands the
  * replies and the new events to the publisher. A failed request's savepoint is rolled back, then
- * ctx_apply_kept() writes what must survive the failure in a savepoint of its own (the failed-login
+ * kept_writes_apply() writes what must survive the failure in a savepoint of its own (the failed-login
  * count and the failed write's audit row). A request whose reply waits for its mails is rolled back
  * whole and parked with the mail worker, which gives it back for its second run (agent.c tells the
  * whole story). Between batches the writer runs its own jobs (jobs.c). */
@@ -71,7 +71,7 @@ static int64_t handle_request(struct agent *a, struct work *w, struct pending_re
         } else {
             store_savepoint_rollback(a->store);
             if (reply.failed)
-                ctx_apply_kept(&ctx);
+                kept_writes_apply(&ctx);
         }
     }
     if (reply.replayed)

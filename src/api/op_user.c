@@ -37,7 +37,7 @@ out:
 static int reply_user(struct call *c, int rc, struct user *u, const struct credentials *cred)
 {
     if (rc == ERR_OK)
-        c->result = render_user(u, cred);
+        c->result = cred != NULL ? render_user(u, cred) : render_user_reply(u);
     user_release(u);
     return rc;
 }

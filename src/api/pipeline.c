@@ -322,7 +322,7 @@ fail:
         goto done;
     if (ctx->err.kind == ERR_OK)
         error_set(&ctx->err, ERR_INTERNAL, "Internal error: the operation failed without a reason");
-    /* A failed write keeps an audit row (ctx_apply_kept writes it after the rollback). */
+    /* A failed write keeps an audit row (kept_writes_apply writes it after the rollback). */
     ctx->kept.audit_row = op_failure_row(ctx, op, data);
     ctx->kept.audit = ctx->kept.audit_row != NULL;
     reply_error(ctx, &env, out);

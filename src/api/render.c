@@ -217,6 +217,9 @@ static bool entity_key(const struct event *ev, const char **id, int64_t *version
     } else if (strcmp(ev->entity_type, "TENANT") == 0) {
         *id = ((const struct tenant *)ev->entity)->id;
         *version = ((const struct tenant *)ev->entity)->version;
+    } else if (strcmp(ev->entity_type, "USER") == 0) {
+        *id = ((const struct user *)ev->entity)->id;
+        *version = ((const struct user *)ev->entity)->version;
     } else if (strcmp(ev->entity_type, "DEVICE") == 0 || strcmp(ev->entity_type, "ASSET") == 0 ||
                strcmp(ev->entity_type, "EDGE") == 0) {
         *id = ((const struct entity *)ev->entity)->id;
@@ -267,6 +270,12 @@ cJSON *render_tenant_reply(const struct tenant *t)
 {
     cJSON *o = reuse(t, t->id, t->version);
     return o != NULL ? o : render_tenant(t);
+}
+
+cJSON *render_user_reply(const struct user *u)
+{
+    cJSON *o = reuse(u, u->id, u->version);
+    return o != NULL ? o : render_user(u, NULL);
 }
 
 cJSON *render_entity_reply(const struct entity *e)

@@ -26,6 +26,10 @@ cJSON *render_dashboard(const struct dashboard *d, bool with_configuration, bool
  * id and version): that event's text again, as a raw node not to be changed; else as above. */
 cJSON *render_customer_reply(const struct customer *c);
 cJSON *render_tenant_reply(const struct tenant *t);
+/* A user without its credentials' fields (render_user(u, NULL)), as user.create and user.update
+ * answer and the user's events carry it. A dashboard has none: its events blank the configuration
+ * its replies carry, so the two texts differ. */
+cJSON *render_user_reply(const struct user *u);
 cJSON *render_entity_reply(const struct entity *e);
 /* Forgets the kept text (at the end of every handler's run, so nothing outlives its operation). */
 void render_forget(void);

@@ -1,11 +1,11 @@
 /* context.c: what a request's context owns: unexpected store results turned into reportable
- * errors, the mails it composed, the writes kept after a failure, and the marks that let a rolled-back
- * savepoint forget its events and mails. */
+ * errors, the mails it composed, the record of the writes kept after a failure (kept_writes.c
+ * writes them), and the marks that let a rolled-back savepoint forget its events and mails. It
+ * calls the store and util only, no feature file. */
 #include "cmagent/context.h"
 
-#include "cmagent/audit.h"
-#include "cmagent/auth.h"
-#include "cmagent/events.h"
+#include "cmagent/store_audit.h"
+#include "cmagent/store_outbox.h"
 #include "cmagent/log.h"
 #include "cmagent/utf8.h"
 
@@ -125,30 +125,6 @@ void ctx_release(struct ctx *ctx)
     outbox_events_free(ctx->emitted, ctx->nemitted);
     ctx->emitted = NULL;
     ctx->nemitted = ctx->emitted_cap = 0;
-}
-
-void ctx_apply_kept(struct ctx *ctx)
-{
-    struct error reply_error = ctx->err; /* the request's error stays the reply's */
-    int rc = ERR_OK;
-
-    if (ctx->kept.failed_login_user[0] == '\0' && !ctx->kept.audit)
-        return;
-    if (store_savepoint(ctx->store) != STORE_OK) {
-        log_error("Keeping a failed request's audit row failed: %s", store_errmsg(ctx->store));
-        return;
-    }
-    if (ctx->kept.failed_login_user[0] != '\0')
-        rc = auth_count_failed_login(ctx, ctx->kept.failed_login_user);
-    if (rc == ERR_OK && ctx->kept.audit && ctx->kept.audit_row != NULL)
-        rc = audit_append(ctx, ctx->kept.audit_row);
-    if (rc == ERR_OK) {
-        store_savepoint_release(ctx->store);
-    } else {
-        log_error("Keeping a failed request's writes failed: %s", ctx->err.message);
-        store_savepoint_rollback(ctx->store);
-    }
-    ctx->err = reply_error;
 }
 
 struct outgoing_mail *ctx_want_mail(struct ctx *ctx, const char *to, const char *subject, const char *body,

@@ -72,6 +72,18 @@ void bind_id(sqlite3_stmt *st, int i, const char *id);  /* "" binds SQL NULL */
 char *column_text(sqlite3_stmt *st, int i);             /* heap copy, NULL for SQL NULL */
 void column_id(sqlite3_stmt *st, int i, char out[37]);  /* "" for SQL NULL */
 
+/* store_stmt(sql) with ?1 bound to text and ?2 to n, the shape of the job tables' writes (an id and a
+ * count or a time); NULL on a prepare error. */
+static inline sqlite3_stmt *store_stmt_text_int(struct store *s, const char *sql, const char *text, int64_t n)
+{
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st != NULL) {
+        bind_text(st, 1, text);
+        sqlite3_bind_int64(st, 2, n);
+    }
+    return st;
+}
+
 /* Registers the VFS that gathers the write-ahead log's writes (store_walbuf.c); returns its name,
  * or NULL when it could not (the default VFS is used then). */
 const char *store_walbuf_register(void);

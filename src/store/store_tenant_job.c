@@ -20,12 +20,9 @@ int store_tenant_job_add(struct store *s, const char *tenant_id, int64_t created
     int rc = exec_for(s, "DELETE FROM tb_user WHERE tenant_id = ?", tenant_id);
     if (rc != STORE_OK)
         return rc;
-    sqlite3_stmt *st = store_stmt(s, "INSERT INTO tenant_delete_job(tenant_id, created_time) VALUES (?1, ?2)");
-    if (st == NULL)
-        return STORE_ERROR;
-    bind_text(st, 1, tenant_id);
-    sqlite3_bind_int64(st, 2, created_time);
-    return store_exec_stmt(s, st);
+    sqlite3_stmt *st = store_stmt_text_int(s, "INSERT INTO tenant_delete_job(tenant_id, created_time) VALUES (?1, ?2)",
+                                           tenant_id, created_time);
+    return st != NULL ? store_exec_stmt(s, st) : STORE_ERROR;
 }
 
 int store_tenant_job_any(struct store *s, bool *any)
@@ -67,11 +64,9 @@ int store_tenant_job_delete_rows(struct store *s, int table, const char *tenant_
     *changed = 0;
     if (table < 0 || table >= TENANT_JOB_TABLES)
         return STORE_ERROR;
-    sqlite3_stmt *st = store_stmt(s, sql[table]);
+    sqlite3_stmt *st = store_stmt_text_int(s, sql[table], tenant_id, limit);
     if (st == NULL)
         return STORE_ERROR;
-    bind_text(st, 1, tenant_id);
-    sqlite3_bind_int64(st, 2, limit);
     int rc = store_exec_stmt(s, st);
     if (rc == STORE_OK)
         *changed = store_changes(s);
@@ -80,12 +75,9 @@ int store_tenant_job_delete_rows(struct store *s, int table, const char *tenant_
 
 int store_tenant_job_progress(struct store *s, const char *tenant_id, int64_t rows)
 {
-    sqlite3_stmt *st = store_stmt(s, "UPDATE tenant_delete_job SET deleted = deleted + ?2 WHERE tenant_id = ?1");
-    if (st == NULL)
-        return STORE_ERROR;
-    bind_text(st, 1, tenant_id);
-    sqlite3_bind_int64(st, 2, rows);
-    return store_exec_changing(s, st);
+    sqlite3_stmt *st =
+        store_stmt_text_int(s, "UPDATE tenant_delete_job SET deleted = deleted + ?2 WHERE tenant_id = ?1", tenant_id, rows);
+    return st != NULL ? store_exec_changing(s, st) : STORE_ERROR;
 }
 
 int store_tenant_job_finish(struct store *s, const char *tenant_id)

@@ -62,12 +62,9 @@ int store_unassign_job_oldest(struct store *s, struct unassign_job *out)
 
 int store_unassign_job_progress(struct store *s, const char *customer_id, int64_t rows)
 {
-    sqlite3_stmt *st = store_stmt(s, "UPDATE unassign_job SET unassigned = unassigned + ?2 WHERE customer_id = ?1");
-    if (st == NULL)
-        return STORE_ERROR;
-    bind_text(st, 1, customer_id);
-    sqlite3_bind_int64(st, 2, rows);
-    return store_exec_changing(s, st);
+    sqlite3_stmt *st = store_stmt_text_int(s, "UPDATE unassign_job SET unassigned = unassigned + ?2 WHERE customer_id = ?1",
+                                           customer_id, rows);
+    return st != NULL ? store_exec_changing(s, st) : STORE_ERROR;
 }
 
 int store_unassign_job_finish(struct store *s, const char *customer_id)

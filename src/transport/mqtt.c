@@ -1,5 +1,6 @@
 /* mqtt.c: the connection through paho (with mqtt_publish.c and mqtt_report.c the only files that
- * include paho). Connects with a persistent session (clean start off, session expiry), over TLS
+ * include paho). Connects with a persistent session (clean start off, session expiry; a member of
+ * a shared subscription with a session that ends with its connection), over TLS
  * for ssl:// and mqtts:// (server certificate and host name verified), re-subscribes on every
  * connect and announces the online status once the status check (status_guard.h) passed, logs
  * the broker's DISCONNECT reason codes, sets TCP_NODELAY on the broker socket (paho 1.3.12 never
@@ -72,14 +73,14 @@ static void finish_wait(struct transport *t)
     pthread_mutex_unlock(&t->wait_lock);
 }
 
-static void on_subscribed(void *context, MQTTAsync_successData *resp)
+static void subscribed_ok(void *context, MQTTAsync_successData *resp)
 {
     (void)resp;
     struct transport *t = context;
     log_info("Subscribed to %s.", t->opt.request_filter);
 }
 
-static void on_subscribed5(void *context, MQTTAsync_successData5 *resp)
+static void subscribed_ok5(void *context, MQTTAsync_successData5 *resp)
 {
     struct transport *t = context;
     char words[160];
@@ -90,13 +91,13 @@ static void on_subscribed5(void *context, MQTTAsync_successData5 *resp)
         log_info("Subscribed to %s.", t->opt.request_filter);
 }
 
-static void on_subscribe_failed(void *context, MQTTAsync_failureData *resp)
+static void subscribed_fail(void *context, MQTTAsync_failureData *resp)
 {
     struct transport *t = context;
     log_error("Subscribing to %s failed (%d).", t->opt.request_filter, resp ? resp->code : 0);
 }
 
-static void on_subscribe_failed5(void *context, MQTTAsync_failureData5 *resp)
+static void subscribed_fail5(void *context, MQTTAsync_failureData5 *resp)
 {
     struct transport *t = context;
     log_error("Subscribing to %s failed (%d).", t->opt.request_filter, resp ? resp->code : 0);
@@ -106,13 +107,7 @@ static void subscribe_requests(struct transport *t)
 {
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
     ro.context = t;
-    if (t->opt.mqtt_version == 5) {
-        ro.onSuccess5 = on_subscribed5;
-        ro.onFailure5 = on_subscribe_failed5;
-    } else {
-        ro.onSuccess = on_subscribed;
-        ro.onFailure = on_subscribe_failed;
-    }
+    PAHO_SET(&ro, t->opt.mqtt_version == 5, subscribed);
     int rc = MQTTAsync_subscribe(t->client, t->opt.request_filter, 1, &ro);
     if (rc != MQTTASYNC_SUCCESS)
         log_error("Subscribing to %s failed: %s.", t->opt.request_filter, MQTTAsync_strerror(rc));
@@ -340,15 +335,15 @@ static int connect_now(struct transport *t)
         c->ssl = &ssl;
     }
     if (t->opt.mqtt_version == 5) {
-        c->cleanstart = 0;
+        c->cleanstart = t->opt.session_ends_with_connection;
         p.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL;
-        p.value.integer4 = (unsigned int)t->opt.session_expiry;
+        p.value.integer4 = t->opt.session_ends_with_connection ? 0 : (unsigned int)t->opt.session_expiry;
         MQTTProperties_add(&props, &p);
         c->connectProperties = &props;
         c->onFailure5 = on_connect_failed5;
         c->onSuccess5 = on_connect_done5;
     } else {
-        c->cleansession = 0;
+        c->cleansession = t->opt.session_ends_with_connection;
         c->onFailure = on_connect_failed;
     }
     t->connecting = true;
@@ -403,29 +398,8 @@ bool transport_connected(struct transport *t)
     return t->connected && MQTTAsync_isConnected(t->client);
 }
 
-static void on_stop_step(void *context, MQTTAsync_successData *resp)
-{
-    (void)resp;
-    finish_wait(context);
-}
-
-static void on_stop_step5(void *context, MQTTAsync_successData5 *resp)
-{
-    (void)resp;
-    finish_wait(context);
-}
-
-static void on_stop_failed(void *context, MQTTAsync_failureData *resp)
-{
-    (void)resp;
-    finish_wait(context);
-}
-
-static void on_stop_failed5(void *context, MQTTAsync_failureData5 *resp)
-{
-    (void)resp;
-    finish_wait(context);
-}
+/* A step of the stop (the offline status, the disconnect) is done, whether it worked or not. */
+PAHO_CALLBACKS(stop_step, finish_wait, finish_wait)
 
 /* Waits until want asynchronous steps have finished (finish_wait) or timeout_ms have passed. */
 static void wait_steps(struct transport *t, int want, int timeout_ms)
@@ -464,17 +438,8 @@ void transport_stop(struct transport *t, int timeout_ms)
     msg.qos = 1;
     msg.retained = 1;
     ro.context = t;
-    if (t->opt.mqtt_version == 5) {
-        ro.onSuccess5 = on_stop_step5;
-        ro.onFailure5 = on_stop_failed5;
-        d->onSuccess5 = on_stop_step5;
-        d->onFailure5 = on_stop_failed5;
-    } else {
-        ro.onSuccess = on_stop_step;
-        ro.onFailure = on_stop_failed;
-        d->onSuccess = on_stop_step;
-        d->onFailure = on_stop_failed;
-    }
+    PAHO_SET(&ro, t->opt.mqtt_version == 5, stop_step);
+    PAHO_SET(d, t->opt.mqtt_version == 5, stop_step);
     t->pending_done = 0;
     if (MQTTAsync_sendMessage(t->client, t->opt.status_topic, &msg, &ro) == MQTTASYNC_SUCCESS)
         wait_steps(t, 1, timeout_ms);

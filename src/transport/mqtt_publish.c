@@ -63,33 +63,11 @@ void transport_flow_disconnected(struct transport *t)
     pthread_mutex_unlock(&t->flow_lock);
 }
 
-static void on_reply_done(void *context, MQTTAsync_successData *resp)
-{
-    (void)resp;
-    inflight_done(context);
-}
+/* A reply's PUBACK, or its failure: one message fewer in flight (context: the transport). */
+PAHO_CALLBACKS(reply, inflight_done, inflight_done)
 
-static void on_reply_done5(void *context, MQTTAsync_successData5 *resp)
+static void event_acked(void *context)
 {
-    (void)resp;
-    inflight_done(context);
-}
-
-static void on_reply_failed(void *context, MQTTAsync_failureData *resp)
-{
-    (void)resp;
-    inflight_done(context);
-}
-
-static void on_reply_failed5(void *context, MQTTAsync_failureData5 *resp)
-{
-    (void)resp;
-    inflight_done(context);
-}
-
-static void on_published(void *context, MQTTAsync_successData *resp)
-{
-    (void)resp;
     struct publish_ctx *pc = context;
     inflight_done(pc->t);
     if (pc->t->cb.on_acked != NULL)
@@ -97,25 +75,15 @@ static void on_published(void *context, MQTTAsync_successData *resp)
     free(pc);
 }
 
-static void on_published5(void *context, MQTTAsync_successData5 *resp)
+static void event_failed(void *context)
 {
-    (void)resp;
-    on_published(context, NULL);
-}
-
-static void on_publish_failed(void *context, MQTTAsync_failureData *resp)
-{
-    (void)resp;
     struct publish_ctx *pc = context;
     inflight_done(pc->t);
     free(pc); /* the outbox publishes the event again after the next connect */
 }
 
-static void on_publish_failed5(void *context, MQTTAsync_failureData5 *resp)
-{
-    (void)resp;
-    on_publish_failed(context, NULL);
-}
+/* An event's PUBACK (the outbox learns of it) or its failure (context: a publish_ctx). */
+PAHO_CALLBACKS(event, event_acked, event_failed)
 
 static size_t varint_size(size_t n)
 {
@@ -143,22 +111,10 @@ static void set_callbacks(struct transport *t, MQTTAsync_responseOptions *ro, co
         (*pc)->t = t;
         (*pc)->tag = o->tag;
         ro->context = *pc;
-        if (v5) {
-            ro->onSuccess5 = on_published5;
-            ro->onFailure5 = on_publish_failed5;
-        } else {
-            ro->onSuccess = on_published;
-            ro->onFailure = on_publish_failed;
-        }
+        PAHO_SET(ro, v5, event);
     } else if (o->qos > 0) {
         ro->context = t;
-        if (v5) {
-            ro->onSuccess5 = on_reply_done5;
-            ro->onFailure5 = on_reply_failed5;
-        } else {
-            ro->onSuccess = on_reply_done;
-            ro->onFailure = on_reply_failed;
-        }
+        PAHO_SET(ro, v5, reply);
     }
 }
 

@@ -23,7 +23,7 @@ static void status_unchecked(struct transport *t, const char *why)
     pthread_mutex_unlock(&t->guard_lock);
 }
 
-static void on_status_subscribed(void *context, MQTTAsync_successData *resp)
+static void status_subscribed_ok(void *context, MQTTAsync_successData *resp)
 {
     struct transport *t = context;
     if (resp != NULL && resp->alt.qos == 0x80) {
@@ -35,7 +35,7 @@ static void on_status_subscribed(void *context, MQTTAsync_successData *resp)
     pthread_mutex_unlock(&t->guard_lock);
 }
 
-static void on_status_subscribed5(void *context, MQTTAsync_successData5 *resp)
+static void status_subscribed_ok5(void *context, MQTTAsync_successData5 *resp)
 {
     struct transport *t = context;
     char words[160];
@@ -43,16 +43,16 @@ static void on_status_subscribed5(void *context, MQTTAsync_successData5 *resp)
         status_unchecked(t, transport_reason_text(5, resp->reasonCode, words, sizeof words));
         return;
     }
-    on_status_subscribed(context, NULL);
+    status_subscribed_ok(context, NULL);
 }
 
-static void on_status_subscribe_failed(void *context, MQTTAsync_failureData *resp)
+static void status_subscribed_fail(void *context, MQTTAsync_failureData *resp)
 {
     (void)resp;
     status_unchecked(context, "no SUBACK");
 }
 
-static void on_status_subscribe_failed5(void *context, MQTTAsync_failureData5 *resp)
+static void status_subscribed_fail5(void *context, MQTTAsync_failureData5 *resp)
 {
     (void)resp;
     status_unchecked(context, "no SUBACK");
@@ -66,13 +66,7 @@ void transport_status_connected(struct transport *t)
     guard_connected(&t->guard);
     pthread_mutex_unlock(&t->guard_lock);
     ro.context = t;
-    if (t->opt.mqtt_version == 5) {
-        ro.onSuccess5 = on_status_subscribed5;
-        ro.onFailure5 = on_status_subscribe_failed5;
-    } else {
-        ro.onSuccess = on_status_subscribed;
-        ro.onFailure = on_status_subscribe_failed;
-    }
+    PAHO_SET(&ro, t->opt.mqtt_version == 5, status_subscribed);
     int rc = MQTTAsync_subscribe(t->client, t->opt.status_topic, 1, &ro);
     if (rc != MQTTASYNC_SUCCESS)
         status_unchecked(t, MQTTAsync_strerror(rc));

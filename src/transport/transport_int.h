@@ -47,6 +47,26 @@ struct transport {
     atomic_int failure;
 };
 
+/* Paho's MQTT 3 and MQTT 5 completion callbacks differ in their data's type alone. For a call whose
+ * data nobody reads, PAHO_CALLBACKS(name, ok, fail) defines the four callbacks name_ok, name_ok5,
+ * name_fail and name_fail5, which call ok(context) or fail(context); PAHO_SET(opts, v5, name) puts the
+ * pair of the connection's MQTT version into a response or disconnect options struct. */
+#define PAHO_CALLBACKS(name, ok, fail)                                                                  \
+    static void name##_ok(void *c, MQTTAsync_successData *r) { (void)r; ok(c); }                       \
+    static void name##_ok5(void *c, MQTTAsync_successData5 *r) { (void)r; ok(c); }                     \
+    static void name##_fail(void *c, MQTTAsync_failureData *r) { (void)r; fail(c); }                   \
+    static void name##_fail5(void *c, MQTTAsync_failureData5 *r) { (void)r; fail(c); }
+#define PAHO_SET(opts, v5, name)                                                                        \
+    do {                                                                                                \
+        if (v5) {                                                                                       \
+            (opts)->onSuccess5 = name##_ok5;                                                            \
+            (opts)->onFailure5 = name##_fail5;                                                          \
+        } else {                                                                                        \
+            (opts)->onSuccess = name##_ok;                                                              \
+            (opts)->onFailure = name##_fail;                                                            \
+        }                                                                                               \
+    } while (0)
+
 /* mqtt_publish.c */
 int transport_publish_now(struct transport *t, const char *topic, const void *payload, size_t len,
                           const struct transport_publish_options *opt, bool may_wait);

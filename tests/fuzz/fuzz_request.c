@@ -180,7 +180,7 @@ static void run_once(struct ctx *ctx, const struct api_request *req, struct api_
         } else {
             store_savepoint_rollback(store);
             if (reply->failed)
-                ctx_apply_kept(ctx);
+                kept_writes_apply(ctx);
         }
     }
     check_reply(req, reply);

@@ -614,7 +614,9 @@ class Agent:
                 raise AssertionError("cmagent not online on %s within %ss:\n%s" % (topic, timeout, tail(self.log)))
         prefix = self.settings.get("topic_prefix", PREFIX)
         reply = anon_reply_topic(prefix) if self.settings.get("broker_acl") == "dynsec" else None
-        with Client(self.broker_port, prefix=prefix, reply_topic=reply) as c:
+        # an agent speaking MQTT 3.1.1 sees no Response Topic: the ping names its replyTo then
+        version = 3 if str(self.settings.get("mqtt_version", "5")) == "3" else 5
+        with Client(self.broker_port, prefix=prefix, reply_topic=reply, mqtt_version=version) as c:
             while True:
                 try:
                     r = c.request("agent.ping", timeout=2)

@@ -64,28 +64,41 @@ def one_stops(b, first, second, expected, mqtt_version=5):
     return survivor, stopped
 
 
+def with_second_agent(first, start_second, body):
+    """Starts the second agent (start_second()) beside the running first, runs body(second), and
+    stops both, with the exception, if any, handed to each."""
+    second = None
+    try:
+        second = start_second()
+        body(second)
+    except BaseException as e:
+        finish(first, e)
+        if second is not None:
+            finish(second, e)
+        raise
+    finish(first)
+    finish(second)
+
+
 def two_agents_one_agent_id(mqtt_version):
     with Broker() as b:
         settings = {"mqtt_version": str(mqtt_version)}
         first = Agent(b.port, extra=settings).start(wait=mqtt_version == 5)
-        second = None
-        try:
+
+        def start_second():
             if mqtt_version != 5:  # Agent.wait_ready asks with MQTT 5 Response Topics
                 wait_status(b.port, "online")
                 pings_answered(b.port, n=1, mqtt_version=mqtt_version)
-            second = Agent(b.port, extra=settings).start(wait=False)
+            return Agent(b.port, extra=settings).start(wait=False)
+
+        def body(second):
             survivor, _ = one_stops(b, first, second, "took over the client id", mqtt_version)
             # the newer agent keeps the client id; the older one read its status when it reconnected
             check(survivor is second, "the agent that connected first kept the client id", tail(first.log))
             check("left over from an agent that ended without its Last Will" in second.log_text(),
                   "the newer agent did not log the other instance it found", tail(second.log))
-        except BaseException as e:
-            finish(first, e)
-            if second is not None:
-                finish(second, e)
-            raise
-        finish(first)
-        finish(second)
+
+        with_second_agent(first, start_second, body)
 
 
 def test_two_agents_one_agent_id():
@@ -99,17 +112,8 @@ def test_two_agents_one_agent_id_mqtt_3():
 def test_two_client_ids_one_agent_id():
     with Broker() as b:
         first = Agent(b.port, extra={"client_id": "cm-first"}).start()
-        second = None
-        try:
-            second = Agent(b.port, extra={"client_id": "cm-second"}).start(wait=False)
-            one_stops(b, first, second, "announced itself online")
-        except BaseException as e:
-            finish(first, e)
-            if second is not None:
-                finish(second, e)
-            raise
-        finish(first)
-        finish(second)
+        with_second_agent(first, lambda: Agent(b.port, extra={"client_id": "cm-second"}).start(wait=False),
+                          lambda second: one_stops(b, first, second, "announced itself online"))
 
 
 def test_status_left_by_a_dead_agent_is_not_a_live_one():

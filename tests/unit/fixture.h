@@ -80,7 +80,7 @@ static inline int tx_end(struct ctx *ctx, int rc)
     } else {
         store_rollback(ctx->store);
         CHECK(store_begin(ctx->store) == STORE_OK);
-        ctx_apply_kept(ctx);
+        kept_writes_apply(ctx);
         CHECK(store_commit(ctx->store) == STORE_OK);
     }
     return rc;

@@ -1,7 +1,7 @@
 /* audit.h: the audit log (thingsboard-customers.md §7.3). Every write, successful or failed, leaves
  * one row: who, which entity, the action type and data, SUCCESS or FAILURE with the failure
  * message. A successful write's rows are written with its change events in its savepoint; a failed
- * write's row is kept by ctx_apply_kept after that savepoint is rolled back. */
+ * write's row is kept by kept_writes_apply after that savepoint is rolled back. */
 #ifndef CMAGENT_AUDIT_H
 #define CMAGENT_AUDIT_H
 

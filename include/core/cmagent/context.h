@@ -4,6 +4,7 @@
 #define CMAGENT_CONTEXT_H
 
 #include "cmagent/error.h"
+#include "cmagent/kept_writes.h"
 #include "cmagent/model.h"
 #include "cmagent/store.h"
 
@@ -88,15 +89,6 @@ void mail_list_release(struct mail_list *l);
  * run hands to the mailer, the others being composed again by its second run. */
 void mail_list_keep_awaited(struct mail_list *l);
 
-/* What a request asked to keep although it failed: its savepoint is rolled back, then these are
- * written in a savepoint of their own (ctx_apply_kept). A failed login must count, and a failed
- * write must leave its audit row. */
-struct kept_writes {
-    char failed_login_user[UUID_STR_LEN]; /* "" or the user whose failed_login_attempts rises */
-    bool audit;                    /* append audit_row */
-    struct audit_row *audit_row;   /* heap, owned by the context */
-};
-
 struct event;
 struct audit_row;
 struct outbox_event;
@@ -124,7 +116,7 @@ struct ctx {
      * outcomes (agent.c). NULL in a first run, and for every request that awaits no mail. */
     const struct mail_list *mailed;
     size_t command;                /* the batch command running (0 outside a batch) */
-    struct kept_writes kept;
+    struct kept_writes kept;       /* written by kept_writes_apply after a failure */
     /* The request's password hash work (hash_work.h): recorded by its run on a verifier thread,
      * answered from there in the writer's run. NULL: every crypt() is computed where it is asked. */
     struct hash_work *hash_work;
@@ -158,9 +150,6 @@ void ctx_audit_subject(struct ctx *ctx, const struct user *u);
 
 /* Frees what the context owns (mails, kept audit row, kept events). */
 void ctx_release(struct ctx *ctx);
-
-/* Writes ctx->kept in a savepoint of its own (after the request's savepoint was rolled back). */
-void ctx_apply_kept(struct ctx *ctx);
 
 /* Records a store failure: STORE_ERROR becomes ERR_DATABASE ("Database error: ..."), STORE_TOO_LARGE
  * (the read budget, store.h) ERR_TOO_LARGE naming max_reply. Returns the error kind. Use only for codes the caller did not expect (not NOT_FOUND it handles itself). */

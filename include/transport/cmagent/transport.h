@@ -21,6 +21,10 @@ struct transport_options {
     int mqtt_version;             /* 5 or 3 */
     int keepalive;                /* seconds */
     long session_expiry;          /* seconds (MQTT 5) */
+    /* The session ends with the connection (MQTT 5 clean start and expiry 0, 3.1.1 clean session):
+     * for a member of a shared subscription, whose persistent session would go on receiving its
+     * share of the requests while the agent is away. */
+    bool session_ends_with_connection;
     const char *request_filter;   /* e.g. "cm/v1/req/+" or "$share/g/cm/v1/req/+" */
     const char *extra_filter;     /* one more subscription (the dynamic-security responses), or NULL */
     const char *status_topic;
