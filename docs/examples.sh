@@ -365,6 +365,8 @@ call customer.update '{"token":"'"$TOKEN"'","data":{"id":"'"$CUSTOMER_ID"'","ver
 expect '"errorCode":35,"message":"Customer was already changed by someone else"'
 call customer.update '{"token":"'"$USER_TOKEN"'","data":{"id":"'"$CUSTOMER_ID"'","title":"Mine now"}}' 403
 expect '"errorCode":20'
+call customer.update '{"token":"'"$TOKEN"'","data":{"id":"'"$CUSTOMER_ID"'","version":3,"title":"Company A","country":"US","state":"MA","city":"Boston","email":"boston@company.com","ifEqual":"skip"}}' 200
+expect '"version":3'
 
 section "customer.create with nameConflictPolicy"
 call customer.create '{"token":"'"$TOKEN"'","data":{"title":"Company A","nameConflictPolicy":"UNIQUIFY","uniquifyStrategy":"INCREMENTAL"}}' 200

@@ -257,3 +257,19 @@ out:
     free(strategy);
     return rc;
 }
+
+int arg_if_equal(struct call *c, bool *skip)
+{
+    char *mode = NULL;
+    int rc = ERR_OK;
+
+    *skip = false;
+    if (arg_string(c, "ifEqual", false, &mode))
+        return call_failed(c);
+    if (mode != NULL && strcmp(mode, "skip") == 0)
+        *skip = true;
+    else if (mode != NULL && strcmp(mode, "update") != 0)
+        rc = error_set(&c->ctx->err, ERR_BAD_REQUEST, "ifEqual must be update or skip");
+    free(mode);
+    return rc;
+}

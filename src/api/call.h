@@ -40,6 +40,8 @@ int arg_paging(struct call *call, struct page_request *p);
 #define CONFLICT_OPTIONS "nameConflictPolicy", "uniquifySeparator", "uniquifyStrategy"
 struct name_conflict;
 int arg_name_conflict(struct call *call, struct name_conflict *nc, char **separator);
+/* ifEqual of an update: "update" (default) saves always, "skip" saves nothing when no field changes. */
+int arg_if_equal(struct call *call, bool *skip);
 
 /* Handlers that report failure return this after ctx->err is set. */
 static inline int call_failed(struct call *call) { return (int)call->ctx->err.kind; }

@@ -65,21 +65,22 @@ static int save_customer(struct call *c)
     struct customer cu = { 0 };
     struct name_conflict nc;
     char *separator = NULL;
-    bool has_version = false;
+    bool has_version = false, skip_equal = false;
     int rc;
 
     if (arg_id(c, "id", true, cu.id) || arg_int(c, "version", false, &cu.version, &has_version) ||
-        read_customer_fields(c, &cu) || arg_name_conflict(c, &nc, &separator))
+        read_customer_fields(c, &cu) || arg_name_conflict(c, &nc, &separator) || arg_if_equal(c, &skip_equal))
         rc = call_failed(c);
     else
-        rc = customer_update(c->ctx, &cu, has_version, &nc);
+        rc = customer_update_if(c->ctx, &cu, has_version, &nc, skip_equal);
     free(separator);
     return reply_customer(c, rc, &cu);
 }
 
 int op_customer_update(struct call *c)
 {
-    static const char *const keys[] = { "id", "version", CUSTOMER_FIELDS, READ_ONLY_FIELDS, CONFLICT_OPTIONS, NULL };
+    static const char *const keys[] = { "id", "version", CUSTOMER_FIELDS, READ_ONLY_FIELDS, CONFLICT_OPTIONS,
+                                        "ifEqual", NULL };
     if (args_allow(c, keys))
         return call_failed(c);
     return save_customer(c);

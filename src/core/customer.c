@@ -169,7 +169,29 @@ int customer_get_for_write(struct ctx *ctx, const char *id, struct customer *out
     return ERR_OK;
 }
 
+static bool same_text(const char *a, const char *b)
+{
+    return (a == NULL || *a == '\0') ? (b == NULL || *b == '\0') : (b != NULL && strcmp(a, b) == 0);
+}
+
+/* Whether saving c over old would change nothing a client can read. */
+static bool customer_same(const struct customer *c, const struct customer *old)
+{
+    const struct contact *a = &c->contact, *b = &old->contact;
+    return same_text(c->title, old->title) && same_text(a->country, b->country) && same_text(a->state, b->state) &&
+           same_text(a->city, b->city) && same_text(a->address, b->address) &&
+           same_text(a->address2, b->address2) && same_text(a->zip, b->zip) && same_text(a->phone, b->phone) &&
+           same_text(a->email, b->email) && same_text(c->additional_info, old->additional_info) &&
+           strcmp(c->external_id, old->external_id) == 0;
+}
+
 int customer_update(struct ctx *ctx, struct customer *c, bool check_version, const struct name_conflict *nc)
+{
+    return customer_update_if(ctx, c, check_version, nc, false);
+}
+
+int customer_update_if(struct ctx *ctx, struct customer *c, bool check_version, const struct name_conflict *nc,
+                       bool skip_equal)
 {
     struct customer old;
     int rc;
@@ -179,6 +201,11 @@ int customer_update(struct ctx *ctx, struct customer *c, bool check_version, con
     if (check_version && c->version != old.version) {
         customer_release(&old);
         return error_set(&ctx->err, ERR_CONFLICT, "Customer was already changed by someone else");
+    }
+    if (skip_equal && customer_same(c, &old)) {
+        customer_release(c);
+        *c = old; /* the stored customer, its version kept; no write, no event */
+        return ERR_OK;
     }
     strcpy(c->tenant_id, old.tenant_id);
     c->created_time = old.created_time;

@@ -623,5 +623,41 @@ def test_event_replay(env):
     expect(c.request("event.replay", {"afterSeq": 0, "limit": 10}, token=env.sys_token), 403, 20)
 
 
+def test_if_equal_skip(env):
+    """ifEqual "skip": a save that changes nothing answers 200 with the stored customer, keeps the
+    version and emits no event; a real change is still saved; without the flag the version rises."""
+    c = env.c
+    ta = make_tenant_admin(c, env.sys_token)
+    prefix = "cm/v1/event/%s/CUSTOMER/" % ta.tenant_id
+    cu = make_customer(c, ta.token, title=unique("Skipped"))
+    cid = eid(cu["id"])
+    _wait_event(env, lambda t, b: t == prefix + "ENTITY_CREATED" and b["originator"]["id"] == cid, "ENTITY_CREATED")
+    mark = len(env.events.snapshot())
+    same = expect(c.request("customer.update", dict(cu, ifEqual="skip"), token=ta.token), 200, context="skip")
+    check(same == cu, "an equal save with ifEqual skip must answer the unchanged customer", cu, same)
+    nov = dict(cu, ifEqual="skip")
+    del nov["version"]
+    check(expect(c.request("customer.update", nov, token=ta.token), 200)["version"] == 1, "version kept")
+    check(expect(c.request("customer.get", {"id": cid}, token=ta.token), 200)["version"] == 1, "stored version")
+    expect(c.request("customer.update", dict(cu, ifEqual="maybe"), token=ta.token), 400, 31,
+           "ifEqual must be update or skip")
+    expect(c.request("customer.update", dict(cu, version=5, ifEqual="skip"), token=ta.token), 409, 35)
+    changed = expect(c.request("customer.update", dict(cu, city="Moved", ifEqual="skip"), token=ta.token), 200)
+    check(changed["city"] == "Moved" and changed["version"] == 2, "a change is saved under ifEqual skip", changed)
+    _wait_event(env, lambda t, b: t == prefix + "ENTITY_UPDATED" and b["originator"]["id"] == cid, "ENTITY_UPDATED")
+    forced = expect(c.request("customer.update", dict(changed, ifEqual="update"), token=ta.token), 200)
+    check(forced["version"] == 3, "ifEqual update saves an equal customer again", forced)
+    _wait_event(env, lambda t, b: t == prefix + "ENTITY_UPDATED" and b.get("data", {}).get("version") == 3,
+                "ENTITY_UPDATED of version 3")
+    time.sleep(0.3)
+    mine = [b["data"]["version"] for t, b, _ in events_since(env, mark)
+            if t == prefix + "ENTITY_UPDATED" and b["originator"]["id"] == cid]
+    check(mine == [2, 3], "the skipped saves must not emit events", mine)
+    rows = c.ok("audit.list", {"pageSize": 100, "page": 0, "entityType": "CUSTOMER"}, token=ta.token)["data"]
+    ups = [r for r in rows if r["entityId"] and r["entityId"]["id"] == cid and r["actionType"] == "UPDATED"
+           and r["actionStatus"] == "SUCCESS"]
+    check(len(ups) == 4, "every permitted update request, skipped or not, leaves its audit row", ups)
+
+
 if __name__ == "__main__":
     run_tests(globals(), Env)

@@ -19,6 +19,10 @@ int customer_create(struct ctx *ctx, struct customer *c, const struct name_confl
  * version (else 409); without, the save is a forced overwrite. The version always rises by one;
  * createdTime and tenantId are kept from the stored row. Emits ENTITY_UPDATED. */
 int customer_update(struct ctx *ctx, struct customer *c, bool check_version, const struct name_conflict *nc);
+/* customer_update; with skip_equal, a save whose fields all equal the stored ones (ifEqual "skip")
+ * writes nothing, emits no event and leaves c the stored customer with its version unchanged. */
+int customer_update_if(struct ctx *ctx, struct customer *c, bool check_version, const struct name_conflict *nc,
+                       bool skip_equal);
 
 /* Loads a customer the caller may read (404 when unknown, 403 when not the caller's). */
 int customer_get(struct ctx *ctx, const char *id, struct customer *out);
