@@ -211,6 +211,7 @@ void agent_state_init(struct agent *a, const struct config *cfg, struct store *s
     memset(a, 0, sizeof *a);
     a->cfg = cfg;
     a->store = store;
+    a->publisher = !store_shared(store); /* on a shared database the writer takes the lock (publisher.c) */
     agent_settings_from_config(&a->settings, cfg);
     memset(&api, 0, sizeof api);
     api.max_payload = (size_t)cfg->max_payload;

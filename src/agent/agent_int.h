@@ -81,6 +81,8 @@ struct agent {
     char event_prefix[512];        /* "<prefix>/event/" */
     char reply_prefix[512];        /* "<prefix>/reply/" */
     int64_t last_sent_seq;         /* events up to here were handed to the transport */
+    bool publisher;                /* this agent publishes the outbox (holds the publisher lock) */
+    int64_t next_publisher_ms;     /* the next try for the lock and look into the outbox (shared database) */
     pthread_mutex_t acks_lock;     /* guards acks: the seqs the broker acknowledged, not yet marked */
     int64_t *acks;
     size_t nacks, acks_cap;
@@ -158,6 +160,10 @@ void agent_publish_replies(struct agent *a, struct pending_reply *r, size_t n);
 void agent_fail_replies(struct agent *a, struct pending_reply *r, size_t n, const char *why);
 /* The committed batch's events, from memory when they are the outbox's next ones, else from it. */
 void agent_publish_events(struct agent *a);
+/* On a shared database, every PUBLISHER_POLL_MS: takes the publisher lock when free and connected
+ * to the broker, gives it up when disconnected, and as the publisher publishes what other agents
+ * committed. Returns how long the writer may wait before the next call. */
+int agent_publisher_tick(struct agent *a);
 
 /* ---- writer.c ---- */
 /* Processes one batch of work (none: only marks the acknowledged events) in one transaction.

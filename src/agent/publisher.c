@@ -4,7 +4,9 @@
  * acknowledgements of events, collected as they arrive and marked in the outbox, in ranges of
  * consecutive seq, by the writer's next writing transaction (or after a second without requests,
  * so they cost no commit of their own). Events not acknowledged before a crash or a disconnect are
- * published again, in seq order. */
+ * published again, in seq order. Of the agents sharing one database exactly one publishes: the
+ * holder of the database's publisher lock (store_publisher_lock); the others drop their copies,
+ * and the publisher reads what they committed from the outbox. */
 #include "agent_int.h"
 
 #include "cmagent/broker_sync.h"
@@ -18,6 +20,7 @@
 #include <string.h>
 
 #define EVENTS_PER_PUBLISH_QUERY 1000
+#define PUBLISHER_POLL_MS 250
 
 int agent_publish(struct agent *a, const char *topic, const char *body, const void *corr, size_t corr_len,
                   uint64_t tag)
@@ -235,6 +238,10 @@ static bool publish_batch_events(struct agent *a)
 
 void agent_publish_events(struct agent *a)
 {
+    if (!a->publisher) {
+        agent_forget_batch_events(a); /* the publisher reads them from the outbox */
+        return;
+    }
     bool done = publish_batch_events(a);
     agent_forget_batch_events(a);
     if (done)
@@ -253,4 +260,37 @@ void agent_publish_events(struct agent *a)
         if (n < EVENTS_PER_PUBLISH_QUERY)
             return;
     }
+}
+
+/* Takes or gives up the role. A new publisher starts from the outbox's first unacknowledged event:
+ * what the previous one published but had not marked goes out again (at least once). */
+static void update_role(struct agent *a)
+{
+    bool connected = a->transport == NULL || transport_connected(a->transport);
+    bool held = false;
+    if (store_publisher_lock(a->store, connected, &held) != STORE_OK)
+        log_debug("The publisher lock: %s", store_errmsg(a->store));
+    if (held && !a->publisher) {
+        log_info("This agent publishes the events now (it holds the database's publisher lock).");
+        a->last_sent_seq = 0;
+        metrics_gauge_set(METRICS_EVENTS_UNACKED, 0);
+    } else if (!held && a->publisher) {
+        log_warn("This agent no longer publishes the events (%s); another agent takes over.",
+                 connected ? "its database session ended" : "it lost the broker");
+    }
+    a->publisher = held;
+}
+
+int agent_publisher_tick(struct agent *a)
+{
+    if (!store_shared(a->store))
+        return 1000;
+    int64_t now = clock_mono_ms();
+    if (now < a->next_publisher_ms)
+        return (int)(a->next_publisher_ms - now);
+    a->next_publisher_ms = now + PUBLISHER_POLL_MS;
+    update_role(a);
+    if (a->publisher)
+        agent_publish_events(a);
+    return PUBLISHER_POLL_MS;
 }

@@ -1,7 +1,8 @@
 /* writer.c: the writer thread, the one owner of the read-write SQLite connection. It takes every
  * waiting request (up to max_group_commit) into one transaction, each request in its own savepoint
  * so a failure rolls back that request alone, commits once (durably), and only then hands the
- * replies and the new events to the publisher. A failed request's savepoint is rolled back, then
+ * replies and the new events to the publisher. The batch's events are numbered and written to the
+ * outbox after its last request, just before the commit (events_store). A failed request's savepoint is rolled back, then
  * kept_writes_apply() writes what must survive the failure in a savepoint of its own (the failed-login
  * count and the failed write's audit row). A request whose reply waits for its mails is rolled back
  * whole and parked with the mail worker, which gives it back for its second run (agent.c tells the
@@ -10,6 +11,7 @@
 
 #include "cmagent/broker_sync.h"
 #include "cmagent/clock.h"
+#include "cmagent/events.h"
 #include "cmagent/hash_work.h"
 #include "cmagent/metrics.h"
 #include "cmagent/stats.h"
@@ -152,6 +154,14 @@ bool agent_process_batch(struct agent *a, struct queue_node *first, size_t n)
             }
         }
     }
+    /* The batch's events are numbered and stored last, so that the counter rows are locked from
+     * here to the commit only (events.c). */
+    if (a->nbatch_events > 0 && !begin_failed && !lost &&
+        events_store(a->store, a->batch_events, a->nbatch_events) != STORE_OK) {
+        lost = true;
+        snprintf(why, sizeof why, "writing the events to the outbox failed: %s", store_errmsg(a->store));
+        log_error("The batch is rolled back: %s", why);
+    }
     /* The marks ride on a commit that writes anyway: a batch of reads commits nothing, and must
      * not fail because of them when the disk is full. A batch without requests writes only them. */
     if (nacks > 0 && events == 0 && nreplies > 0) {
@@ -243,6 +253,9 @@ void *agent_writer_main(void *arg)
         if (a->broker != NULL)
             broker_sync_tick(a->broker);
         wait_ms = agent_run_jobs(a, first == NULL);
+        int poll_ms = agent_publisher_tick(a);
+        if (poll_ms < wait_ms)
+            wait_ms = poll_ms;
     }
 }
 

@@ -188,10 +188,10 @@ static cJSON *render_event_entity(const struct event *ev)
 }
 
 /* The entity text of the last event this thread rendered, while its operation runs: the event it
- * was for (its seq), and the entity struct, id and version it was made from. */
+ * was for (its serial), and the entity struct, id and version it was made from. */
 static _Thread_local struct {
     const struct event *ev;
-    int64_t seq;
+    int64_t serial;
     const void *entity;
     char id[UUID_STR_LEN];
     int64_t version;
@@ -236,14 +236,14 @@ static const char *event_entity_text(const struct event *ev)
     const char *id = "";
     int64_t version = 0;
 
-    if (last.text != NULL && last.ev == ev && last.seq == ev->seq)
+    if (last.text != NULL && last.ev == ev && last.serial == ev->serial)
         return last.text;
     render_forget();
     cJSON *entity = render_event_entity(ev);
     last.text = cJSON_PrintUnformatted(entity);
     cJSON_Delete(entity);
     last.ev = ev;
-    last.seq = ev->seq;
+    last.serial = ev->serial;
     if (entity_key(ev, &id, &last.version)) {
         last.entity = ev->entity;
         snprintf(last.id, sizeof last.id, "%s", id);
@@ -293,7 +293,7 @@ static void add_if(cJSON *o, const char *key, const char *value)
 char *api_render_event(const struct event *ev, const struct principal *who)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "seq", (double)ev->seq);
+    /* "seq" and "tenantSeq" come first, put in when the event is numbered (events_store) */
     cJSON_AddNumberToObject(o, "ts", (double)ev->ts);
     cJSON_AddStringToObject(o, "type", ev->type);
     cJSON_AddStringToObject(o, "tenantId", ev->tenant_id);

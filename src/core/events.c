@@ -1,19 +1,25 @@
 /* events.c: writing change events to the outbox (same transaction as the change) and replaying a
- * tenant's past events for listeners that saw a gap in seq. */
+ * tenant's past events for listeners that saw a gap in seq. An event is numbered (seq over the
+ * database, tenantSeq over its tenant) when it is stored: in the writer, at the end of the batch
+ * just before the commit (events_store), so that the counters' rows stay locked from there to the
+ * commit only, and a concurrent agent's transaction never waits for them while holding a row this
+ * one still needs. */
 #include "cmagent/events.h"
 
 #include "cmagent/audit.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Distinct for every event this process renders: the renderer's cache key (render.c). */
+static int64_t rendered_serial;
 
 /* Keeps the written event (its payload moves) for publishing once the transaction commits. */
 static void remember_event(struct ctx *ctx, struct outbox_event *row)
 {
     size_t n = ctx->nemitted;
-    if (!ctx->keep_events)
-        return;
     if (n == ctx->emitted_cap) {
         ctx->emitted_cap = ctx->emitted_cap ? ctx->emitted_cap * 2 : 4;
         ctx->emitted = xrealloc(ctx->emitted, ctx->emitted_cap * sizeof *ctx->emitted);
@@ -54,25 +60,86 @@ static int audit_event(struct ctx *ctx, const struct event *ev)
     return rc;
 }
 
+/* The stored body: the rendered object (which leaves the numbers out) with "seq" and "tenantSeq"
+ * as its first members. A renderer's body that is not an object is stored as it is. */
+static char *numbered_body(const char *body, int64_t seq, int64_t tenant_seq)
+{
+    char head[64];
+    if (body[0] != '{')
+        return xstrdup(body);
+    int n = snprintf(head, sizeof head, "{\"seq\":%" PRId64 ",\"tenantSeq\":%" PRId64 "%s", seq, tenant_seq,
+                     body[1] != '}' ? "," : "");
+    size_t len = strlen(body + 1);
+    char *out = xmalloc((size_t)n + len + 1);
+    memcpy(out, head, (size_t)n);
+    memcpy(out + n, body + 1, len + 1);
+    return out;
+}
+
+/* The tenantSeqs of the events of one tenant, the first of which is evs[first]. */
+static int number_tenant(struct store *s, struct outbox_event *evs, size_t n, size_t first)
+{
+    int64_t count = 0, last = 0;
+    for (size_t i = first; i < n; i++)
+        count += strcmp(evs[i].tenant_id, evs[first].tenant_id) == 0;
+    int rc = store_outbox_take_tenant_seqs(s, evs[first].tenant_id, count, &last);
+    if (rc != STORE_OK)
+        return rc;
+    int64_t next = last - count + 1;
+    for (size_t i = first; i < n; i++)
+        if (strcmp(evs[i].tenant_id, evs[first].tenant_id) == 0)
+            evs[i].tenant_seq = next++;
+    return STORE_OK;
+}
+
+int events_store(struct store *s, struct outbox_event *evs, size_t n)
+{
+    int64_t last = 0;
+    if (n == 0)
+        return STORE_OK;
+    int rc = store_outbox_take_seqs(s, (int64_t)n, &last);
+    for (size_t i = 0; i < n && rc == STORE_OK; i++) {
+        evs[i].seq = last - (int64_t)n + 1 + (int64_t)i;
+        evs[i].tenant_seq = 0;
+    }
+    for (size_t i = 0; i < n && rc == STORE_OK; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(evs[j].tenant_id, evs[i].tenant_id) == 0;
+        if (!seen)
+            rc = number_tenant(s, evs, n, i);
+    }
+    for (size_t i = 0; i < n && rc == STORE_OK; i++) {
+        char *body = numbered_body(evs[i].payload, evs[i].seq, evs[i].tenant_seq);
+        free(evs[i].payload);
+        evs[i].payload = body;
+        rc = store_outbox_insert(s, &evs[i], evs[i].ts);
+    }
+    return rc;
+}
+
 int events_emit(struct ctx *ctx, struct event *ev)
 {
     struct outbox_event row;
-    int rc = store_outbox_next_seq(ctx->store, &ev->seq);
-    if (rc != STORE_OK)
-        return ctx_store_failed(ctx, rc);
+    ev->seq = 0; /* numbered when stored */
+    ev->serial = __atomic_add_fetch(&rendered_serial, 1, __ATOMIC_RELAXED);
     ev->ts = ctx->now;
     memset(&row, 0, sizeof row);
-    row.seq = ev->seq;
+    row.ts = ev->ts;
     strcpy(row.tenant_id, ev->tenant_id);
     row.entity_type = (char *)ev->entity_type;
     row.event_type = (char *)ev->type;
     row.payload = ctx->render_event(ev, &ctx->who);
-    rc = store_outbox_insert(ctx->store, &row, ev->ts);
-    if (rc != STORE_OK) {
-        free(row.payload);
-        return ctx_store_failed(ctx, rc);
+    if (ctx->keep_events) {
+        remember_event(ctx, &row); /* stored by the writer with the batch's other events */
+    } else {
+        int rc = events_store(ctx->store, &row, 1);
+        ev->seq = row.seq;
+        if (rc != STORE_OK) {
+            free(row.payload);
+            return ctx_store_failed(ctx, rc);
+        }
     }
-    remember_event(ctx, &row);
     free(row.payload);
     ctx->events_written++;
     return audit_event(ctx, ev);

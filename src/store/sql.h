@@ -59,6 +59,9 @@ struct sql_engine {
     int (*schema_version)(struct store *s); /* -1 on an error */
     int (*migrate_step)(struct store *s, const char *script, int version); /* in its own transaction */
     int (*query_plan)(struct store *s, const char *sql, char *out, size_t len);
+    /* Takes (want) or gives up the database's publisher lock for this connection, between
+     * transactions; *held says whether the connection holds it after the call (store.h). */
+    int (*publisher_lock)(struct store *s, bool want, bool *held);
     void (*close)(struct store *s);
 };
 

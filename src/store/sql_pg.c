@@ -21,6 +21,7 @@ struct pg_conn {
     int64_t changes;     /* rows the last statement changed */
     unsigned generation; /* counts reconnections: a statement prepared on an older one is re-prepared */
     unsigned next_name;
+    unsigned publisher;  /* the generation that took the publisher lock; 0: not held */
 };
 
 struct pg_stmt {
@@ -518,6 +519,29 @@ static int pg_query_plan(struct store *s, const char *sql, char *out, size_t len
     return rc;
 }
 
+/* A session-level advisory lock: PostgreSQL releases it when the session ends, so an agent that
+ * died or lost its connection is no longer the publisher, and another one's next try takes it. */
+static int pg_publisher_lock(struct store *s, bool want, bool *held)
+{
+    struct pg_conn *c = conn_of(s);
+    if (PQstatus(c->pg) == CONNECTION_BAD && PQtransactionStatus(c->pg) != PQTRANS_INTRANS)
+        reconnect_if_lost(s);
+    if (PQstatus(c->pg) == CONNECTION_BAD || c->publisher != c->generation)
+        c->publisher = 0; /* lost with the session */
+    *held = c->publisher != 0;
+    if (want == *held || PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+        return want == *held ? STORE_OK : STORE_ERROR;
+    PGresult *res = PQexec(c->pg, want ? "SELECT pg_try_advisory_lock(7142015)" : "SELECT pg_advisory_unlock(7142015)");
+    int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? STORE_OK : result_error(s, res);
+    if (rc == STORE_OK && want && strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+        c->publisher = c->generation;
+    else if (!want)
+        c->publisher = 0;
+    PQclear(res);
+    *held = c->publisher != 0;
+    return rc;
+}
+
 static void pg_close(struct store *s)
 {
     struct pg_conn *c = conn_of(s);
@@ -541,6 +565,7 @@ static const struct sql_engine pg_engine = {
     .schema_version = pg_schema_version,
     .migrate_step = pg_migrate_step,
     .query_plan = pg_query_plan,
+    .publisher_lock = pg_publisher_lock,
     .close = pg_close,
 };
 

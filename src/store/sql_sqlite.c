@@ -260,6 +260,15 @@ static void lite_close(struct store *s)
     s->conn = NULL;
 }
 
+/* One agent per file: it is the publisher (two on one file each publish the outbox, as before). */
+static int lite_publisher_lock(struct store *s, bool want, bool *held)
+{
+    (void)s;
+    (void)want;
+    *held = true;
+    return STORE_OK;
+}
+
 static const struct sql_engine lite_engine = {
     .name = "sqlite",
     .dialect = SQL_SQLITE,
@@ -273,6 +282,7 @@ static const struct sql_engine lite_engine = {
     .schema_version = lite_schema_version,
     .migrate_step = lite_migrate_step,
     .query_plan = lite_query_plan,
+    .publisher_lock = lite_publisher_lock,
     .close = lite_close,
 };
 

@@ -370,6 +370,8 @@ int store_begin(struct store *s) { return s->eng->begin(s, SQL_BEGIN_WRITE); }
 int store_begin_read(struct store *s) { return s->eng->begin(s, SQL_BEGIN_READ); }
 int store_begin_unsynced(struct store *s) { return s->eng->begin(s, SQL_BEGIN_UNSYNCED); }
 int store_commit(struct store *s) { return s->eng->commit(s); }
+int store_publisher_lock(struct store *s, bool want, bool *held) { return s->eng->publisher_lock(s, want, held); }
+bool store_shared(struct store *s) { return s->eng->dialect == SQL_POSTGRES; }
 int store_rollback(struct store *s) { return s->eng->rollback(s); }
 int store_savepoint(struct store *s) { return exec_cached(s, savepoint_sql); }
 int store_savepoint_release(struct store *s) { return exec_cached(s, release_sql); }

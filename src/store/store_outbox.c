@@ -1,4 +1,5 @@
-/* store_outbox.c: SQL of the outbox table and the event_seq counter, and the outbox row it reads. */
+/* store_outbox.c: SQL of the outbox table, the event_seq counter and the per-tenant counters
+ * (tenant_event_seq), and the outbox row it reads. */
 #include "cmagent/store_outbox.h"
 
 #include "cmagent/model.h"
@@ -28,15 +29,37 @@ static const char current_seq_sql[] = "SELECT value FROM counter WHERE name = 'e
 
 /* Two statements rather than UPDATE ... RETURNING, which builds and drops a temporary table on
  * every call (perf: as costly as inserting the customer). */
-int store_outbox_next_seq(struct store *s, int64_t *seq)
+int store_outbox_take_seqs(struct store *s, int64_t count, int64_t *last)
 {
-    static const char bump[] = "UPDATE counter SET value = value + 1 WHERE name = 'event_seq'";
-    int rc = store_exec_stmt(s, store_stmt(s, bump));
-    if (rc != STORE_OK) {
-        *seq = 0;
-        return rc;
-    }
-    return store_query_int(s, store_stmt(s, current_seq_sql), seq);
+    static const char bump[] = "UPDATE counter SET value = value + ? WHERE name = 'event_seq'";
+    sql_stmt *st = store_stmt(s, bump);
+    *last = 0;
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_int64(st, 1, count);
+    int rc = store_exec_stmt(s, st);
+    return rc != STORE_OK ? rc : store_query_int(s, store_stmt(s, current_seq_sql), last);
+}
+
+int store_outbox_next_seq(struct store *s, int64_t *seq) { return store_outbox_take_seqs(s, 1, seq); }
+
+int store_outbox_take_tenant_seqs(struct store *s, const char *tenant_id, int64_t count, int64_t *last)
+{
+    static const char bump[] =
+        "INSERT INTO tenant_event_seq(tenant_id, value) VALUES (?, ?)"
+        " ON CONFLICT (tenant_id) DO UPDATE SET value = tenant_event_seq.value + excluded.value";
+    static const char read[] = "SELECT value FROM tenant_event_seq WHERE tenant_id = ?";
+    sql_stmt *st = store_stmt(s, bump);
+    *last = 0;
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, tenant_id);
+    bind_int64(st, 2, count);
+    int rc = store_exec_stmt(s, st);
+    if (rc != STORE_OK || (st = store_stmt(s, read)) == NULL)
+        return rc != STORE_OK ? rc : STORE_ERROR;
+    bind_text(st, 1, tenant_id);
+    return store_query_int(s, st, last);
 }
 
 int store_outbox_last_seq(struct store *s, int64_t *seq)

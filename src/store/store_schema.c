@@ -314,6 +314,13 @@ static const char *const migrations[] = {
     "  enforce INTEGER NOT NULL DEFAULT 0,"
     "  enforce_filter TEXT NOT NULL DEFAULT 'ALL',"
     "  enforce_tenant TEXT);",
+
+    /* 12: each tenant's event counter (the tenantSeq of its events, gapless per tenant), bumped
+     * in the write's own transaction next to the event_seq counter; a tenant's row is created at
+     * its first event after this migration. */
+    "CREATE TABLE tenant_event_seq ("
+    "  tenant_id TEXT PRIMARY KEY,"
+    "  value INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 const char *const *store_schema_migrations(enum sql_dialect dialect, size_t *count)

@@ -204,6 +204,9 @@ static const char *const migrations[] = {
     "  enforce BIGINT NOT NULL DEFAULT 0,"
     "  enforce_filter TEXT NOT NULL DEFAULT 'ALL',"
     "  enforce_tenant TEXT);",
+
+    /* 12: each tenant's event counter (store_schema.c) */
+    "CREATE TABLE tenant_event_seq (tenant_id TEXT PRIMARY KEY, value BIGINT NOT NULL);",
 };
 
 const char *const *store_schema_pg_migrations(size_t *count)

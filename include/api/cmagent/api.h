@@ -101,7 +101,8 @@ bool api_admits(const char *op_name);
 void api_admit(struct ctx *ctx, const struct api_request *req, const char *response_topic,
                struct api_admission *out);
 
-/* The event renderer the core uses (protocol §6 body). */
+/* The event renderer the core uses (protocol §6 body, without "seq" and "tenantSeq": events_store
+ * puts them first when it numbers the event). */
 char *api_render_event(const struct event *ev, const struct principal *who);
 
 /* Frees what the renderers kept of the last event on this thread (after events rendered outside

@@ -11,7 +11,8 @@
 
 /* One event, as the core describes it; the api's renderer turns it into JSON. */
 struct event {
-    int64_t seq;                      /* set by events_emit */
+    int64_t seq;                      /* set by events_emit when it stores the event, else 0 */
+    int64_t serial;                   /* set by events_emit: distinct for every event of the process */
     int64_t ts;                       /* set by events_emit */
     const char *type;                 /* ENTITY_CREATED, ENTITY_UPDATED, ENTITY_DELETED, ... */
     const char *entity_type;          /* CUSTOMER, USER, TENANT, ... */
@@ -24,9 +25,16 @@ struct event {
     const void *entity;               /* struct customer / user / tenant: the entity after the change */
 };
 
-/* Adds ev to the outbox: takes the next seq, renders the body, inserts the row; keeps a copy in
- * ctx->emitted. */
+/* Renders ev's body and writes its audit row. With ctx->keep_events the event goes to
+ * ctx->emitted, for the writer to store with its batch's others (events_store) just before the
+ * commit; else it is numbered and stored at once. */
 int events_emit(struct ctx *ctx, struct event *ev);
+
+/* Numbers n events in their order (seq over the database, tenantSeq over each one's tenant, from
+ * the counter rows, in the caller's transaction), puts the two numbers first in each payload and
+ * inserts them into the outbox. STORE_OK or the failure (the transaction must then be rolled
+ * back). */
+int events_store(struct store *s, struct outbox_event *evs, size_t n);
 
 /* The caller's customer id as ThingsBoard's EntityActionService resolves it: the given id when it
  * names a customer, otherwise the acting user's own customer id. */

@@ -64,6 +64,16 @@ int store_savepoint(struct store *s);
 int store_savepoint_release(struct store *s);
 int store_savepoint_rollback(struct store *s);
 
+/* The database's publisher lock: exactly one connection among the agents sharing a database holds
+ * it, and that agent alone publishes the outbox. want takes it when it is free (or keeps it), !want
+ * gives it up; *held says whether this connection holds it after the call. Only between
+ * transactions. On PostgreSQL a session-level advisory lock, released by the server when the
+ * session ends (a dead agent's is free at once); on SQLite always held. */
+int store_publisher_lock(struct store *s, bool want, bool *held);
+/* Whether other agents may share the database (PostgreSQL): the publisher reads what they wrote
+ * from the outbox, and the others try for the lock, every few hundred ms. */
+bool store_shared(struct store *s);
+
 /* Whether a transaction is open. SQLite ends one by itself on some errors (disk full, I/O):
  * the writer then knows that the requests of its batch were rolled back. */
 bool store_in_transaction(struct store *s);

@@ -1,5 +1,5 @@
 /* store_outbox.h: queries of the outbox table (events waiting for, or kept after, publication)
- * and of the gapless event counter. */
+ * and of the gapless event counters: seq over the database, tenantSeq per tenant. */
 #ifndef CMAGENT_STORE_OUTBOX_H
 #define CMAGENT_STORE_OUTBOX_H
 
@@ -12,6 +12,8 @@
 /* A stored event, as the outbox holds it: for replay and publishing. */
 struct outbox_event {
     int64_t seq;
+    int64_t tenant_seq; /* set when numbered (events_store), not read back from the outbox */
+    int64_t ts;         /* set when written, not read back from the outbox */
     char tenant_id[UUID_STR_LEN];
     char *entity_type, *event_type;
     char *payload;
@@ -20,8 +22,15 @@ void outbox_events_free(struct outbox_event *items, size_t n);
 /* Frees what n events own, not the array. */
 void outbox_events_free_items(struct outbox_event *items, size_t n);
 
-/* Increments and returns the event counter. Rolled back with the transaction, so seq has no gaps. */
+/* Adds count to the event counter and returns its new value in *last: the seqs last-count+1..last
+ * are the caller's. Rolled back with the transaction, so seq has no gaps; on PostgreSQL the row
+ * stays locked until the commit, so another agent's transaction takes the next seqs only after
+ * this one committed (seq order is commit order). */
+int store_outbox_take_seqs(struct store *s, int64_t count, int64_t *last);
+/* Increments and returns the event counter. */
 int store_outbox_next_seq(struct store *s, int64_t *seq);
+/* The same for one tenant's counter (created at its first event). */
+int store_outbox_take_tenant_seqs(struct store *s, const char *tenant_id, int64_t count, int64_t *last);
 int store_outbox_insert(struct store *s, const struct outbox_event *ev, int64_t ts);
 
 /* The seq of the last event written (0 before the first). */
