@@ -30,7 +30,7 @@ UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 UUID_IN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 NULL_UUID = "13814000-1dd2-11b2-8080-808080808080"
 # members whose values differ on every run: compared by type only
-VOLATILE = {"createdTime", "timestamp", "ts", "seq", "uptimeMs", "expiresIn", "ttlMs", "routingKey", "secret",
+VOLATILE = {"createdTime", "timestamp", "ts", "seq", "tenantSeq", "uptimeMs", "expiresIn", "ttlMs", "routingKey", "secret",
             "lastLoginTs", "value", "nextPageToken", "startedAt", "authUrl", "codes"}
 TOKEN_PREFIXES = ("cma_", "cmr_", "cmk_", "cmp_")
 MARK = "@@example"
