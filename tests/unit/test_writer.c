@@ -2,12 +2,14 @@
  * the agent's messages recorded instead of published: one transaction for a batch of requests, each
  * request in its own savepoint (a failed one rolls back alone and keeps its FAILURE audit row),
  * replies before events and in the requests' order, events in seq order with their seq as the
- * acknowledgement tag, acknowledgements marked in the outbox by the next transaction, and
- * WORK_STOP ending the loop. */
+ * acknowledgement tag and tenantSeq per tenant, acknowledgements marked in the outbox by the next
+ * transaction, an agent that does not hold the publisher lock publishing no event, and WORK_STOP
+ * ending the loop. */
 #include "test.h"
 
 #include "agent_int.h"
 #include "cmagent/clock.h"
+#include "cmagent/events.h"
 #include "cmagent/stats.h"
 #include "cmagent/store.h"
 #include "cmagent/store_outbox.h"
@@ -158,6 +160,10 @@ static void test_one_transaction_per_batch(void)
     CHECK(strstr(sent[4].body, "Third") != NULL);
     CHECK(sent[3].tag > 0);
     CHECK_INT(sent[4].tag, sent[3].tag + 1);
+    /* numbered first in the body: seq, then the tenant's own count (each tenant's first event) */
+    char head[64];
+    snprintf(head, sizeof head, "{\"seq\":%llu,\"tenantSeq\":1,\"ts\":", (unsigned long long)sent[3].tag);
+    CHECK(strncmp(sent[3].body, head, strlen(head)) == 0);
 
     /* the failed request's audit row survived its rollback */
     struct outbox_event *evs = NULL;
@@ -196,6 +202,54 @@ static void test_acks_marked(void)
     CHECK_INT(nsent, 0);
 }
 
+/* events_store numbers a batch's events: seq in their order, tenantSeq gapless per tenant. */
+static void test_tenant_seq(void)
+{
+    struct outbox_event evs[3];
+    const char *tenants[3] = { "0000000a-0000-0000-0000-000000000001", "0000000b-0000-0000-0000-000000000002",
+                               "0000000a-0000-0000-0000-000000000001" };
+    int64_t before = 0;
+    CHECK(store_outbox_last_seq(agent.store, &before) == STORE_OK);
+    for (int round = 0; round < 2; round++) {
+        memset(evs, 0, sizeof evs);
+        for (int i = 0; i < 3; i++) {
+            snprintf(evs[i].tenant_id, sizeof evs[i].tenant_id, "%s", tenants[i]);
+            evs[i].entity_type = strdup("CUSTOMER");
+            evs[i].event_type = strdup("ENTITY_CREATED");
+            evs[i].payload = strdup("{\"ts\":1}");
+        }
+        CHECK(store_begin(agent.store) == STORE_OK);
+        CHECK(events_store(agent.store, evs, 3) == STORE_OK);
+        CHECK(store_commit(agent.store) == STORE_OK);
+        for (int i = 0; i < 3; i++)
+            CHECK_INT(evs[i].seq, before + 3 * round + i + 1);
+        CHECK_INT(evs[0].tenant_seq, 2 * round + 1);
+        CHECK_INT(evs[1].tenant_seq, round + 1);
+        CHECK_INT(evs[2].tenant_seq, 2 * round + 2);
+        char want[96];
+        snprintf(want, sizeof want, "{\"seq\":%lld,\"tenantSeq\":%d,\"ts\":1}", (long long)evs[2].seq, 2 * round + 2);
+        CHECK_STR(evs[2].payload, want);
+        outbox_events_free_items(evs, 3);
+    }
+}
+
+/* An agent without the publisher lock writes its events to the outbox and publishes none; the
+ * publisher publishes them from there. */
+static void test_only_the_publisher_publishes(void)
+{
+    struct work *w = request("tenant.create", tenant_create("Quiet"));
+    agent.publisher = false;
+    CHECK(!run_batch(&agent, &w, 1));
+    CHECK_INT(nsent, 1);
+    CHECK(nsent == 1 && strcmp(sent[0].topic, REPLY_TOPIC) == 0);
+    forget_sent();
+    agent.publisher = true;
+    agent_publish_events(&agent);
+    CHECK(nsent >= 1 && strstr(sent[nsent - 1].topic, "/TENANT/ENTITY_CREATED") != NULL &&
+          strstr(sent[nsent - 1].body, "Quiet") != NULL);
+    forget_sent();
+}
+
 /* A WORK_STOP ends the loop after the requests of its batch are answered. */
 static void test_stop(void)
 {
@@ -213,6 +267,8 @@ int main(void)
     setup();
     RUN(test_one_transaction_per_batch);
     RUN(test_acks_marked);
+    RUN(test_tenant_seq);
+    RUN(test_only_the_publisher_publishes);
     RUN(test_stop);
     struct store *store = agent.store;
     agent_state_release(&agent);
