@@ -2,11 +2,12 @@
  * waiting request (up to max_group_commit) into one transaction, each request in its own savepoint
  * so a failure rolls back that request alone, commits once (durably), and only then hands the
  * replies and the new events to the publisher. The batch's events are numbered and written to the
- * outbox after its last request, just before the commit (events_store). A failed request's savepoint is rolled back, then
- * kept_writes_apply() writes what must survive the failure in a savepoint of its own (the failed-login
- * count and the failed write's audit row). A request whose reply waits for its mails is rolled back
- * whole and parked with the mail worker, which gives it back for its second run (agent.c tells the
- * whole story). Between batches the writer runs its own jobs (jobs.c). */
+ * outbox after its last request, just before the commit (events_store). A failed request's
+ * savepoint is rolled back, then kept_writes_apply() writes what must survive the failure in a
+ * savepoint of its own (the failed-login count and the failed write's audit row). A request whose
+ * reply waits for its mails is rolled back whole and parked with the mail worker, which gives it
+ * back for its second run (agent.c tells the whole story). Between batches the writer runs its own
+ * jobs (jobs.c) and, on a shared database, the publisher's tick (publisher.c). */
 #include "agent_int.h"
 
 #include "cmagent/broker_sync.h"

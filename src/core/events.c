@@ -102,13 +102,9 @@ int events_store(struct store *s, struct outbox_event *evs, size_t n)
         evs[i].seq = last - (int64_t)n + 1 + (int64_t)i;
         evs[i].tenant_seq = 0;
     }
-    for (size_t i = 0; i < n && rc == STORE_OK; i++) {
-        bool seen = false;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = strcmp(evs[j].tenant_id, evs[i].tenant_id) == 0;
-        if (!seen)
+    for (size_t i = 0; i < n && rc == STORE_OK; i++)
+        if (evs[i].tenant_seq == 0) /* the first event of its tenant in the batch */
             rc = number_tenant(s, evs, n, i);
-    }
     for (size_t i = 0; i < n && rc == STORE_OK; i++) {
         char *body = numbered_body(evs[i].payload, evs[i].seq, evs[i].tenant_seq);
         free(evs[i].payload);

@@ -12,8 +12,10 @@ import os
 
 os.environ["CMAGENT_TEST_DATABASE"] = "postgres"
 
+import datetime  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
+import re  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 
@@ -123,7 +125,7 @@ def kill_loop(agents, stop, kills, errors):
         victim = publishers[0] if n % 2 == 1 and publishers else rnd.choice(agents)
         was_publisher = victim in publishers
         victim.kill()
-        kills.append((time.monotonic(), victim.agent_id, was_publisher))
+        kills.append((time.monotonic(), victim.agent_id, was_publisher, time.time()))
         time.sleep(rnd.uniform(0.3, 1.0))
         try:
             victim.start()
@@ -187,10 +189,28 @@ def check_events(received, counter, customer_ids, kills, calm_until):
           % (len(customer_ids - set(ids)), len(set(ids) - customer_ids)))
     for seq, t_first, t_again in duplicates:
         check(t_first >= calm_until, "seq %d arrived twice while no agent was killed" % seq)
-        check(any(t_first <= k <= t_again <= k + TAKEOVER_BOUND_S for k, _, _ in kills),
+        check(any(t_first <= k <= t_again <= k + TAKEOVER_BOUND_S for k, _, _, _ in kills),
               "seq %d arrived twice (%.2f s apart) with no agent killed in between: two agents published it"
               % (seq, t_again - t_first))
     return len(duplicates)
+
+
+TOOK = re.compile(r"^(\S+)Z cmagent info: This agent publishes the events now", re.M)
+
+
+def takeover_times(agents, kills):
+    """For each kill of the publisher: seconds until another agent logged that it publishes."""
+    took = []
+    for a in agents:
+        for m in TOOK.finditer(a.log_text()):
+            t = datetime.datetime.fromisoformat(m.group(1)).replace(tzinfo=datetime.timezone.utc).timestamp()
+            took.append((t, a.agent_id))
+    times = []
+    for _, victim, was_publisher, wall in kills:
+        after = [t - wall for t, who in took if who != victim and t > wall - 0.05]
+        if was_publisher and after:
+            times.append(max(0.0, min(after)))
+    return times
 
 
 def counter_value(db):
@@ -235,11 +255,16 @@ def test_kill9_of_random_members_under_creates_loses_and_doubles_nothing():
                 customer_ids = check_creates(creates, db)
                 copies = check_events(listener.received(), counter, customer_ids, kills, calm_until)
                 resent = sum(op["sends"] - 1 for op in creates.ops.values())
-                publisher_kills = sum(1 for _, _, p in kills if p)
+                publisher_kills = sum(1 for _, _, p, _ in kills if p)
                 print("%d creates (%d sent again), %d events, %d kills (%d of the publisher), %d copies received "
                       "twice" % (len(creates.ops), resent, counter, len(kills), publisher_kills, copies))
                 check(publisher_kills >= 2, "the publisher was killed %d times: no takeover was tested"
                       % publisher_kills)
+                took = takeover_times(agents, kills)
+                check(len(took) == publisher_kills, "%d publisher kills, %d takeovers logged" % (publisher_kills,
+                                                                                                  len(took)))
+                print("takeover after a kill of the publisher: %s ms" % ", ".join("%.0f" % (t * 1000) for t in took))
+                check(max(took) < 2.0, "a takeover took %.2f s" % max(took))
                 live = [a for a in agents if a.running() and is_publisher(a)]
                 check(len(live) == 1, "%d agents say they publish" % len(live))
         finally:

@@ -106,9 +106,9 @@ struct ctx {
     int64_t now;                   /* ms, read once per request */
     struct error err;
     int64_t events_written;        /* events this request added to the outbox */
-    bool keep_events;              /* keep a copy of each event written in emitted, so that the */
-    struct outbox_event *emitted;  /* writer publishes them after the commit without reading them */
-    size_t nemitted, emitted_cap;  /* back from the outbox */
+    bool keep_events;              /* keep each event in emitted, unnumbered and not yet stored: */
+    struct outbox_event *emitted;  /* the writer stores its batch's at its end (events_store) and */
+    size_t nemitted, emitted_cap;  /* publishes them after the commit; else stored at once */
     event_renderer *render_audit;  /* an event's audit actionData (JSON text), or NULL */
     int64_t audits_written;        /* audit rows this request added */
     struct mail_list mails;        /* the mails this run composed */
