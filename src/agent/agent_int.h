@@ -30,6 +30,8 @@ struct work {
     enum work_kind kind;
     struct transport_message *msg; /* WORK_REQUEST */
     bool parked;                   /* its reply waits for its mails: the mailer owns the item */
+    bool again;                    /* lost a deadlock: queued again after the batch (writer.c) */
+    int runs_lost;                 /* how many of its runs lost a deadlock */
     struct mail_list mailed;       /* for the second run: the first run's mails and their outcomes */
     struct hash_work *hash_work;   /* the verifier's answers, or NULL */
     struct fairq_item waiting;     /* its place in the verifiers' queue */

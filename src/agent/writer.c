@@ -39,6 +39,11 @@ void work_free(struct work *w)
 }
 
 #define PURGE_INTERVAL_MS (3600 * 1000)
+/* On a shared PostgreSQL database two agents' batches may wait on each other's rows (the kept
+ * counts of two tenants taken in opposite orders); the server then fails one statement of one of
+ * them. That request is rolled back alone and runs again in a later batch, up to this many times,
+ * before its 500 is answered. */
+#define DEADLOCK_RUNS 4
 
 /* Runs one request in its own savepoint. Returns the number of events it committed to the outbox. */
 static int64_t handle_request(struct agent *a, struct work *w, struct pending_reply *out)
@@ -68,14 +73,22 @@ static int64_t handle_request(struct agent *a, struct work *w, struct pending_re
     /* After some errors (disk full, I/O) SQLite has already rolled the whole transaction back. A
      * deferred first run is rolled back whole: the second run applies the request. */
     bool applied = !reply.failed && !reply.deferred;
+    w->again = reply.failed && ctx.store_retry && ++w->runs_lost < DEADLOCK_RUNS && store_in_transaction(a->store);
     if (store_in_transaction(a->store)) {
         if (applied) {
             store_savepoint_release(a->store);
         } else {
             store_savepoint_rollback(a->store);
-            if (reply.failed)
+            if (reply.failed && !w->again)
                 kept_writes_apply(&ctx);
         }
+    }
+    if (w->again) {
+        log_info("%s lost a deadlock with another agent's transaction (%s): it runs again.", req.op, ctx.err.message);
+        free(reply.body); /* no reply for this run */
+        reply.body = NULL;
+        free(reply.reply_to);
+        reply.reply_to = NULL;
     }
     if (reply.replayed)
         stats_record_replayed();
@@ -230,6 +243,11 @@ bool agent_process_batch(struct agent *a, struct queue_node *first, size_t n)
     for (size_t i = 0; i < ndone; i++) {
         if (done[i]->parked)
             continue; /* the mailer gives it back */
+        if (done[i]->again) {
+            done[i]->again = false;
+            queue_push(&a->queue, &done[i]->node);
+            continue;
+        }
         work_free(done[i]);
     }
     free(done);

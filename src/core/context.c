@@ -20,6 +20,9 @@ int ctx_store_failed(struct ctx *ctx, int rc)
         return error_set(&ctx->err, ERR_INTERNAL, "Internal error: a row vanished during the request");
     case STORE_DUPLICATE:
         return error_set(&ctx->err, ERR_DATABASE, "Database error: a unique constraint refused the write");
+    case STORE_RETRY:
+        ctx->store_retry = true;
+        return error_set(&ctx->err, ERR_DATABASE, "Database error: %s", store_errmsg(ctx->store));
     case STORE_TOO_LARGE:
         return error_set(&ctx->err, ERR_TOO_LARGE,
                          "The request would read more than max_reply (%lld bytes) of rows: ask for fewer (a smaller "

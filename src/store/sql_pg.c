@@ -56,14 +56,18 @@ static void set_error(struct store *s, const char *prefix, const char *msg)
     snprintf(s->errmsg, sizeof s->errmsg, "%s%.*s", prefix, (int)n, msg);
 }
 
-/* Maps a failed result to STORE_*: a unique violation is STORE_DUPLICATE, anything else
- * STORE_ERROR with PostgreSQL's message. */
+/* Maps a failed result to STORE_*: a unique violation is STORE_DUPLICATE, a deadlock's victim or
+ * a serialization failure STORE_RETRY, anything else STORE_ERROR with PostgreSQL's message. */
 static int result_error(struct store *s, const PGresult *res)
 {
     const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     if (state != NULL && strcmp(state, "23505") == 0) {
         set_error(s, "", PQresultErrorMessage(res));
         return STORE_DUPLICATE;
+    }
+    if (state != NULL && (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0)) {
+        set_error(s, "", PQresultErrorMessage(res));
+        return STORE_RETRY;
     }
     if (PQstatus(conn_of(s)->pg) == CONNECTION_BAD) {
         set_error(s, "the PostgreSQL server is unreachable: ", PQerrorMessage(conn_of(s)->pg));

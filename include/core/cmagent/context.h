@@ -110,6 +110,7 @@ struct ctx {
     struct outbox_event *emitted;  /* the writer stores its batch's at its end (events_store) and */
     size_t nemitted, emitted_cap;  /* publishes them after the commit; else stored at once */
     event_renderer *render_audit;  /* an event's audit actionData (JSON text), or NULL */
+    bool store_retry;              /* a statement lost a deadlock (STORE_RETRY): the request may run again */
     int64_t audits_written;        /* audit rows this request added */
     struct mail_list mails;        /* the mails this run composed */
     /* The second run of a request that awaited its mails: the first run's mails with their
@@ -151,8 +152,9 @@ void ctx_audit_subject(struct ctx *ctx, const struct user *u);
 /* Frees what the context owns (mails, kept audit row, kept events). */
 void ctx_release(struct ctx *ctx);
 
-/* Records a store failure: STORE_ERROR becomes ERR_DATABASE ("Database error: ..."), STORE_TOO_LARGE
- * (the read budget, store.h) ERR_TOO_LARGE naming max_reply. Returns the error kind. Use only for codes the caller did not expect (not NOT_FOUND it handles itself). */
+/* Records a store failure: STORE_ERROR becomes ERR_DATABASE ("Database error: ..."), STORE_RETRY
+ * too, with ctx->store_retry set, STORE_TOO_LARGE (the read budget, store.h) ERR_TOO_LARGE naming
+ * max_reply. Returns the error kind. Use only for codes the caller did not expect (not NOT_FOUND it handles itself). */
 int ctx_store_failed(struct ctx *ctx, int store_rc);
 
 /* What a request has produced so far, taken before a savepoint: rolling the savepoint back also

@@ -16,6 +16,8 @@ enum store_rc {
     STORE_DUPLICATE,   /* a UNIQUE constraint refused the write */
     STORE_ERROR,       /* anything else: I/O, disk full, read-only, corrupt; see store_errmsg() */
     STORE_TOO_LARGE,   /* the rows would exceed the read budget (store_budget_set) */
+    STORE_RETRY,       /* PostgreSQL chose the statement as a deadlock's (or serialization conflict's)
+                        * victim: the request applies nothing and may run again in a new transaction */
 };
 
 struct store;
