@@ -31,7 +31,8 @@ IN_FLIGHT = 4
 RESEND_AFTER_S = 3.0
 FAULT_SECONDS = 35.0
 KILL_EVERY_S = (3.0, 5.0)
-TAKEOVER_BOUND_S = 5.0  # a copy sent again after a kill arrives within this of the kill
+TAKEOVER_BOUND_S = 3.0  # a copy sent again after a kill arrives within this of the kill
+LISTENER_LAG_S = 1.0    # the listener may take the first copy off its socket this long after the kill
 CALM_SECONDS = 3.0
 
 
@@ -164,7 +165,8 @@ def check_creates(creates, db):
 def check_events(received, counter, customer_ids, kills, calm_until):
     """seq gapless 1..counter, one body per seq, tenantSeq gapless per tenant in seq order, an event
     per created customer; the copies received twice arrive within TAKEOVER_BOUND_S after a kill
-    that came after their first copy. Returns how many copies came twice."""
+    that came after their first copy (give or take the listener's lag: it reads the socket in a
+    Python thread, behind the load). Returns how many copies came twice."""
     first = {}
     duplicates = []
     for at, body in received:
@@ -192,7 +194,7 @@ def check_events(received, counter, customer_ids, kills, calm_until):
           % (len(customer_ids - set(ids)), len(set(ids) - customer_ids)))
     for seq, t_first, t_again in duplicates:
         check(t_first >= calm_until, "seq %d arrived twice while no agent was killed" % seq)
-        check(any(t_first <= k <= t_again <= k + TAKEOVER_BOUND_S for k, _, _, _ in kills),
+        check(any(t_first <= k + LISTENER_LAG_S and k <= t_again <= k + TAKEOVER_BOUND_S for k, _, _, _ in kills),
               "seq %d arrived twice (%.3f s apart) with no agent killed in between: two agents published it; "
               "kills around it (s after its first copy): %s" % (seq, t_again - t_first, ", ".join(
                   "%s%s %+.3f" % (who, " (publisher)" if p else "", k - t_first)
