@@ -146,7 +146,11 @@ int store_twofa_challenge_get(struct store *s, const char *digest, struct twofa_
 int store_twofa_challenge_delete(struct store *s, const char *digest)
 {
     static const char sql[] = "DELETE FROM twofa_challenge WHERE digest = ?";
-    return by_key(s, sql, digest);
+    sql_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, digest);
+    return store_exec_changing(s, st);
 }
 
 int store_twofa_challenge_purge(struct store *s, int64_t now)
