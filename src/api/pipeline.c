@@ -62,7 +62,7 @@ static int replay_first_reply(struct ctx *ctx, struct op_run *r)
     char *prev_op = NULL, *prev = NULL;
     int rc = ERR_OK;
 
-    if (idem_find(ctx, r->request_id, &prev_op, &prev) != ERR_OK)
+    if (idem_find(ctx, r->request_id, r->op->name, &prev_op, &prev) != ERR_OK)
         return ctx->err.kind;
     if (prev != NULL) {
         if (strcmp(prev_op, r->op->name) == 0) {

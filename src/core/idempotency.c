@@ -10,10 +10,16 @@ static const char *principal_of(const struct ctx *ctx)
     return ctx->who.authority == AUTHORITY_NONE ? "" : ctx->who.user_id;
 }
 
-int idem_find(struct ctx *ctx, const char *request_id, char **op, char **reply)
+int idem_find(struct ctx *ctx, const char *request_id, const char *this_op, char **op, char **reply)
 {
-    int rc = store_idem_get(ctx->store, principal_of(ctx), request_id, ctx->now - ctx->settings->idempotency_window_ms,
-                            op, reply);
+    int64_t since = ctx->now - ctx->settings->idempotency_window_ms;
+    bool claimed = false;
+    int rc = store_idem_claim(ctx->store, principal_of(ctx), request_id, this_op, ctx->now, since, &claimed);
+
+    *op = NULL;
+    *reply = NULL;
+    if (rc == STORE_OK && !claimed)
+        rc = store_idem_get(ctx->store, principal_of(ctx), request_id, since, op, reply);
     if (rc == STORE_OK || rc == STORE_NOT_FOUND)
         return ERR_OK;
     return ctx_store_failed(ctx, rc);

@@ -32,6 +32,28 @@ int store_idem_get(struct store *s, const char *principal, const char *request_i
     return out;
 }
 
+int store_idem_claim(struct store *s, const char *principal, const char *request_id, const char *op, int64_t created,
+                     int64_t since, bool *claimed)
+{
+    static const char sql[] =
+        "INSERT INTO idempotency(principal, request_id, op, created_time, reply) VALUES (?1, ?2, ?3, ?4, '')"
+        " ON CONFLICT(principal, request_id) DO UPDATE SET op = excluded.op, created_time = excluded.created_time,"
+        " reply = '' WHERE idempotency.created_time < ?5";
+    sql_stmt *st = store_stmt(s, sql);
+    *claimed = false;
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, principal);
+    bind_text(st, 2, request_id);
+    bind_text(st, 3, op);
+    bind_int64(st, 4, created);
+    bind_int64(st, 5, since);
+    int rc = store_exec_stmt(s, st);
+    if (rc == STORE_OK)
+        *claimed = store_changes(s) > 0;
+    return rc;
+}
+
 int store_idem_put(struct store *s, const char *principal, const char *request_id, const char *op, int64_t created,
                    const char *reply)
 {

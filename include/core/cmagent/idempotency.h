@@ -7,10 +7,13 @@
 
 #include "cmagent/context.h"
 
-/* Looks up a stored reply for ctx->who and request_id. Sets *reply (heap, the caller frees) and
- * *op (heap, the operation that produced it) when one exists within the window, both NULL when
- * none. Returns ERR_OK, or ERR_DATABASE with ctx->err set. */
-int idem_find(struct ctx *ctx, const char *request_id, char **op, char **reply);
+/* Looks up a stored reply for ctx->who and request_id, or claims the id for this request of op
+ * when there is none (store_idem_claim: in the request's transaction, so the claim goes with a
+ * write rolled back, and an agent receiving the same id meanwhile waits for this one's outcome).
+ * Sets *reply (heap, the caller frees) and *op (heap, the operation that produced it) when one
+ * exists within the window, both NULL when the id is this request's. Returns ERR_OK, or
+ * ERR_DATABASE with ctx->err set. */
+int idem_find(struct ctx *ctx, const char *request_id, const char *this_op, char **op, char **reply);
 
 /* Stores reply as the first reply of (ctx->who, request_id) for op. Returns ERR_OK, or
  * ERR_DATABASE with ctx->err set (the caller then rolls the request back). */
