@@ -221,6 +221,8 @@ int customer_update_if(struct ctx *ctx, struct customer *c, bool check_version, 
     rc = store_customer_update(ctx->store, c);
     if (rc == STORE_DUPLICATE)
         return error_set(&ctx->err, ERR_BAD_REQUEST, "Customer with such title already exists!");
+    if (rc == STORE_NOT_FOUND) /* another agent changed the row since it was read */
+        return error_set(&ctx->err, ERR_CONFLICT, "Customer was already changed by someone else");
     /* A rename re-saves the dashboards that show the title (ThingsBoard, non-public customers). */
     if (rc == STORE_OK && renamed && !c->is_public)
         rc = store_dashboard_touch_customer(ctx->store, c->id);

@@ -144,6 +144,14 @@ static int reload(struct ctx *ctx, struct dashboard *d)
     return load(ctx, id, d);
 }
 
+/* An update refused because another agent changed the row since it was read answers 409. */
+static int dashboard_write_failed(struct ctx *ctx, int rc)
+{
+    if (rc == STORE_NOT_FOUND)
+        return error_set(&ctx->err, ERR_CONFLICT, "Dashboard was already changed by someone else");
+    return ctx_store_failed(ctx, rc);
+}
+
 int dashboard_update(struct ctx *ctx, struct dashboard *d, bool check_version)
 {
     struct dashboard old;
@@ -162,7 +170,7 @@ int dashboard_update(struct ctx *ctx, struct dashboard *d, bool check_version)
         return ctx->err.kind;
     int rc = store_dashboard_update(ctx->store, d);
     if (rc != STORE_OK)
-        return ctx_store_failed(ctx, rc);
+        return dashboard_write_failed(ctx, rc);
     if (reload(ctx, d) != ERR_OK)
         return ctx->err.kind;
     return emit(ctx, "ENTITY_UPDATED", d, NULL, NULL, NULL);
@@ -247,7 +255,7 @@ static int bump(struct ctx *ctx, struct dashboard *d)
     d->version++;
     int rc = store_dashboard_update(ctx->store, d);
     if (rc != STORE_OK)
-        return ctx_store_failed(ctx, rc);
+        return dashboard_write_failed(ctx, rc);
     return reload(ctx, d);
 }
 

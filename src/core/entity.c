@@ -133,6 +133,8 @@ static int store_write_failed(struct ctx *ctx, const struct entity *e, int rc)
         return error_set(&ctx->err, ERR_BAD_REQUEST, "%s with such name already exists!",
                          entity_kind_label(e->kind));
     }
+    if (rc == STORE_NOT_FOUND) /* an update whose row another agent changed since it was read */
+        return error_set(&ctx->err, ERR_CONFLICT, "%s was already changed by someone else", entity_kind_label(e->kind));
     return ctx_store_failed(ctx, rc);
 }
 
@@ -267,6 +269,7 @@ int entity_update(struct ctx *ctx, struct entity *e, bool check_version, bool ke
     strcpy(e->tenant_id, old.tenant_id);
     e->created_time = old.created_time;
     e->version = old.version + 1;
+    e->stored_version = old.stored_version;
     if (keep_customer)
         strcpy(e->customer_id, old.customer_id);
     if (e->type == NULL)

@@ -306,6 +306,8 @@ int user_update(struct ctx *ctx, struct user *u, bool check_version)
     rc = store_user_update(ctx->store, u);
     if (rc == STORE_DUPLICATE)
         return email_taken(ctx, u);
+    if (rc == STORE_NOT_FOUND) /* another agent changed the row since it was read */
+        return error_set(&ctx->err, ERR_CONFLICT, "User was already changed by someone else");
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
     return user_emit_event(ctx, "ENTITY_UPDATED", u);

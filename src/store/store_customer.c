@@ -68,7 +68,7 @@ int store_customer_update(struct store *s, const struct customer *c)
     static const char sql[] =
         "UPDATE customer SET created_time = ?2, tenant_id = ?3, title = ?4, country = ?5, state = ?6,"
         " city = ?7, address = ?8, address2 = ?9, zip = ?10, phone = ?11, email = ?12,"
-        " additional_info = ?13, external_id = ?14, is_public = ?15, version = ?16 WHERE id = ?1";
+        " additional_info = ?13, external_id = ?14, is_public = ?15, version = ?16 WHERE id = ?1 AND version + 1 = ?16";
     sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;

@@ -68,7 +68,7 @@ int store_tenant_update(struct store *s, const struct tenant *t)
         "UPDATE tenant SET created_time = ?2, title = ?3, country = ?4, state = ?5, city = ?6,"
         " address = ?7, address2 = ?8, zip = ?9, phone = ?10, email = ?11, additional_info = ?12,"
         " max_customers = ?13, max_users = ?14, max_devices = ?15, max_assets = ?16, max_edges = ?17,"
-        " max_dashboards = ?18, version = ?19 WHERE id = ?1";
+        " max_dashboards = ?18, version = ?19 WHERE id = ?1 AND version + 1 = ?19";
     sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;

@@ -9,7 +9,9 @@
 #include <stdint.h>
 
 int store_customer_insert(struct store *s, const struct customer *c);
-/* Writes every field of c over the row with c->id (version included). */
+/* Writes every field of c over the row with c->id (version included). It writes only over the
+ * version before c's (version - 1): STORE_NOT_FOUND when the row is gone or another write (another
+ * agent's) changed it since it was read. */
 int store_customer_update(struct store *s, const struct customer *c);
 int store_customer_get(struct store *s, const char *id, struct customer *out);
 int store_customer_get_by_title(struct store *s, const char *tenant_id, const char *title, struct customer *out);
