@@ -99,7 +99,9 @@ static int check_customer_limit(struct ctx *ctx)
     tenant_release(&t);
     if (limit <= 0)
         return ERR_OK;
-    rc = store_customer_count(ctx->store, ctx->who.tenant_id, &count);
+    rc = store_tenant_lock(ctx->store, ctx->who.tenant_id); /* the count below sees other agents' commits */
+    if (rc == STORE_OK)
+        rc = store_customer_count(ctx->store, ctx->who.tenant_id, &count);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
     if (count >= limit)

@@ -170,7 +170,9 @@ static int check_user_limit(struct ctx *ctx, const char *tenant_id)
     tenant_release(&t);
     if (limit <= 0)
         return ERR_OK;
-    rc = store_user_count_by_tenant(ctx->store, tenant_id, &count);
+    rc = store_tenant_lock(ctx->store, tenant_id); /* the count below sees other agents' commits */
+    if (rc == STORE_OK)
+        rc = store_user_count_by_tenant(ctx->store, tenant_id, &count);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
     if (count < limit)

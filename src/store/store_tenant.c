@@ -62,6 +62,16 @@ int store_tenant_insert(struct store *s, const struct tenant *t)
     return store_exec_stmt(s, st);
 }
 
+int store_tenant_lock(struct store *s, const char *id)
+{
+    sql_stmt *st = store_stmt_dialect(s, "SELECT id FROM tenant WHERE id = ?",
+                                      "SELECT id FROM tenant WHERE id = ? FOR NO KEY UPDATE");
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, id);
+    return store_exec_stmt(s, st);
+}
+
 int store_tenant_update(struct store *s, const struct tenant *t)
 {
     static const char sql[] =

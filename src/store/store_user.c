@@ -83,6 +83,16 @@ int store_user_update(struct store *s, const struct user *u)
     return store_exec_changing(s, st);
 }
 
+int store_user_lock(struct store *s, const char *id)
+{
+    sql_stmt *st = store_stmt_dialect(s, "SELECT id FROM tb_user WHERE id = ?",
+                                      "SELECT id FROM tb_user WHERE id = ? FOR NO KEY UPDATE");
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, id);
+    return store_exec_stmt(s, st);
+}
+
 int store_user_get(struct store *s, const char *id, struct user *out)
 {
     static const char sql[] = "SELECT " USER_COLUMNS " FROM tb_user WHERE id = ?";

@@ -10,6 +10,11 @@
 #include <stdint.h>
 
 int store_tenant_insert(struct store *s, const struct tenant *t);
+/* Holds the tenant's row until the transaction ends (PostgreSQL: FOR NO KEY UPDATE, which inserts
+ * referencing the tenant do not wait for; SQLite's write transaction holds the whole database),
+ * so that of two agents checking a limit of the tenant's rows at once the second counts after the
+ * first's commit. */
+int store_tenant_lock(struct store *s, const char *id);
 /* Writes every field of t over the row with t->id (version included). It writes only over the
  * version before t's (version - 1): STORE_NOT_FOUND when the row is gone or another write (another
  * agent's) changed it since it was read. */

@@ -15,6 +15,9 @@ int store_user_insert(struct store *s, const struct user *u);
  * version before u's (version - 1): STORE_NOT_FOUND when the row is gone or another write (another
  * agent's) changed it since it was read. */
 int store_user_update(struct store *s, const struct user *u);
+/* Holds the user's row until the transaction ends, as store_tenant_lock holds a tenant's (a limit
+ * of the user's own rows: its API keys). */
+int store_user_lock(struct store *s, const char *id);
 int store_user_get(struct store *s, const char *id, struct user *out);
 int store_user_get_by_email(struct store *s, const char *email, struct user *out);
 /* STORE_NOT_FOUND when no user has this id. */
