@@ -74,6 +74,7 @@
 #include "cmagent/stats.h"
 #include "cmagent/store.h"
 #include "cmagent/store_checkpoint.h"
+#include "cmagent/store_rate.h"
 #include "cmagent/user.h"
 #include "cmagent/uuid.h"
 
@@ -339,6 +340,24 @@ static void tune_malloc(void)
     mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
 }
 
+/* On a database several agents may share (PostgreSQL), the rate limits' buckets live in it, taken
+ * from through a connection of their own (store_rate.h); on SQLite they stay in memory. */
+static int share_rate_limits(struct agent *a)
+{
+    char err[600];
+
+    if (!store_shares_buckets(a->cfg->database))
+        return 0;
+    a->limits_store = store_open_reader(a->cfg->database, err, sizeof err);
+    if (a->limits_store == NULL) {
+        log_error("%s", err);
+        return 1;
+    }
+    api_share_rate_limits(a->limits_store);
+    log_info("Rate limits are shared with the other agents of the database (table rate_bucket).");
+    return 0;
+}
+
 int agent_run(const struct config *cfg)
 {
     struct agent a;
@@ -364,6 +383,11 @@ int agent_run(const struct config *cfg)
     }
     agent_state_init(&a, cfg, a.store);
     if (bootstrap(&a) != 0) {
+        agent_state_release(&a);
+        store_close(a.store);
+        return 1;
+    }
+    if (share_rate_limits(&a) != 0) {
         agent_state_release(&a);
         store_close(a.store);
         return 1;
@@ -407,6 +431,7 @@ int agent_run(const struct config *cfg)
     if (a.transport == NULL) {
         log_error("%s", err);
         agent_state_release(&a);
+        store_close(a.limits_store);
         store_checkpointer_stop(a.checkpointer, a.store);
         store_close(a.store);
         mailer_global_cleanup();
@@ -473,6 +498,7 @@ int agent_run(const struct config *cfg)
     if (st.refused_replies > 0)
         log_info("%llu requests were refused for their reply destination.", (unsigned long long)st.refused_replies);
     agent_state_release(&a);
+    store_close(a.limits_store);
     store_checkpointer_stop(a.checkpointer, a.store);
     store_close(a.store);
     mailer_global_cleanup();

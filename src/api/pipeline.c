@@ -21,7 +21,7 @@
 
 static struct ratelimit *per_principal;
 
-void pipeline_init(void) { per_principal = ratelimit_new(); }
+void pipeline_init(void) { per_principal = ratelimit_new("user"); }
 
 void pipeline_release(void)
 {

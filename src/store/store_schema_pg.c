@@ -204,6 +204,14 @@ static const char *const migrations[] = {
     "  enforce BIGINT NOT NULL DEFAULT 0,"
     "  enforce_filter TEXT NOT NULL DEFAULT 'ALL',"
     "  enforce_tenant TEXT);",
+
+    /* 12: taken by the event publisher's change (store_schema.c) */
+    "SELECT 1;",
+
+    /* 13: the rate limits' token buckets (store_schema.c) */
+    "CREATE TABLE rate_bucket ("
+    "  name TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL, last_ms BIGINT NOT NULL,"
+    "  granted BIGINT NOT NULL DEFAULT 0);",
 };
 
 const char *const *store_schema_pg_migrations(size_t *count)

@@ -58,6 +58,11 @@ void api_init(const struct api_settings *settings);
  * assigned customers. Events of the Public customer are its own as any other's. */
 size_t api_event_customers(const char *payload, char (*out)[UUID_STR_LEN], size_t max);
 
+/* Shares the rate limits (rate_limit_per_second, auth_rate_per_client, auth_rate_per_email)
+ * through the database of s, a connection of their own (ratelimit.h), or keeps them in memory
+ * again (NULL). */
+void api_share_rate_limits(struct store *s);
+
 /* Frees what api_init made. */
 void api_release(void);
 
