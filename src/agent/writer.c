@@ -70,8 +70,9 @@ static int64_t handle_request(struct agent *a, struct work *w, struct pending_re
             store_savepoint_release(a->store);
         } else {
             store_savepoint_rollback(a->store);
-            if (reply.failed)
-                kept_writes_apply(&ctx);
+            kept_writes_apply(&ctx); /* a failure's count and audit row, a deferred run's request id */
+            if (reply.deferred && ctx.kept.pending_lost)
+                api_reply_pending_lost(&ctx, &req, &reply);
         }
     }
     if (reply.replayed)

@@ -72,6 +72,11 @@ void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply
 
 void api_reply_release(struct api_reply *r);
 
+/* Turns the deferred reply of req (its run rolled back to await its mails) into a 409 failure
+ * when its request id could not be kept claimed (ctx->kept.pending_lost: another agent's run of
+ * the same id holds it): its mails are not sent, and the id is answered by that run. */
+void api_reply_pending_lost(struct ctx *ctx, const struct api_request *req, struct api_reply *out);
+
 /* Whether the request checks or hashes a password (its operation has a preparer; a batch when one of
  * its commands has): such a request has hash work api_prepare can do ahead of the writer. Safe on
  * any thread. */
