@@ -100,18 +100,19 @@ def test_failed_logins_on_both_agents_are_all_counted():
 
 def test_misses_past_the_limit_lock_the_account_once():
     with Pair(dict(NO_BUDGETS, max_failed_login_attempts=5)) as p:
-        ta = make_tenant_admin(p.ca, p.sys_token)
-        at_once(alternate(p, 24, "auth.login", {"email": ta.email, "password": WRONG}))
-        rows = query(p.a.db, "SELECT count(*) FROM audit_log WHERE action_type = 'LOCKOUT' AND entity_id = ?",
-                     (ta.user_id,))
-        check(rows[0][0] == 1, "%d LOCKOUT audit rows for one lockout" % rows[0][0])
-        (enabled, n), = query(p.a.db, "SELECT enabled, failed_login_attempts FROM user_credentials WHERE user_id = ?",
-                              (ta.user_id,))
-        check(enabled == 0 and n >= 6, "locked after %d misses (enabled %r)" % (n, enabled))
-        for c in p.both():
-            expect(c.request("auth.login", {"email": ta.email, "password": ta.password}), 401,
-                   message="User account is not active")
-        expect(p.cb.request("user.get", {"id": ta.user_id}, token=ta.token), 401)  # its tokens are revoked
+        for _ in range(4):
+            ta = make_tenant_admin(p.ca, p.sys_token)
+            at_once(alternate(p, 24, "auth.login", {"email": ta.email, "password": WRONG}))
+            rows = query(p.a.db, "SELECT count(*) FROM audit_log WHERE action_type = 'LOCKOUT' AND entity_id = ?",
+                         (ta.user_id,))
+            check(rows[0][0] == 1, "%d LOCKOUT audit rows for one lockout" % rows[0][0])
+            (enabled, n), = query(p.a.db, "SELECT enabled, failed_login_attempts FROM user_credentials"
+                                  " WHERE user_id = ?", (ta.user_id,))
+            check(enabled == 0 and n >= 6, "locked after %d misses (enabled %r)" % (n, enabled))
+            for c in p.both():
+                expect(c.request("auth.login", {"email": ta.email, "password": ta.password}), 401,
+                       message="User account is not active")
+            expect(p.cb.request("user.get", {"id": ta.user_id}, token=ta.token), 401)  # its tokens are revoked
 
 
 def test_anonymous_budgets_are_one_budget_for_both_agents():
@@ -235,28 +236,58 @@ def test_a_tenant_limit_holds_across_agents():
         check(n == 5, "%d customers stored for a limit of 5" % n)
 
 
+DEVICES = 1500
+
+
 def test_a_deleted_customers_devices_are_unassigned_once():
-    with Pair({"unassign_chunk_size": 5}) as p:
+    # 750 chunks of 2: the job lasts long enough for both agents to see it (each looks every second)
+    with Pair({"unassign_chunk_size": 2}) as p:
         ta = make_tenant_admin(p.ca, p.sys_token)
         customer = make_customer(p.ca, ta.token)
         cid = eid(customer["id"])
-        made = at_once([(p.both()[i % 2], "device.create", {"name": unique("U")}, {"token": ta.token})
-                        for i in range(300)])
-        ids = [eid(expect(r, 200)["id"]) for r in made]
+        ids = []
+        for i in range(0, DEVICES, 300):
+            made = at_once([(p.both()[j % 2], "device.create", {"name": unique("U")}, {"token": ta.token})
+                            for j in range(300)])
+            ids += [eid(expect(r, 200)["id"]) for r in made]
         for i in range(0, len(ids), 100):
             expect(p.ca.request("device.assign", {"ids": ids[i:i + 100], "customerId": cid}, token=ta.token), 200)
         expect(p.cb.request("customer.delete", {"id": cid}, token=ta.token), 200)
-        wait_until(lambda: query(p.a.db, "SELECT count(*) FROM unassign_job")[0][0] == 0, timeout=60,
+        wait_until(lambda: query(p.a.db, "SELECT count(*) FROM unassign_job")[0][0] == 0, timeout=120,
                    what="the unassign job done")
         rows = query(p.a.db, "SELECT version, count(*) FROM device WHERE tenant_id = ? GROUP BY version",
                      (ta.tenant_id,))
-        check(rows == [(3, 300)], "every device created, assigned and unassigned once is at version 3: %r "
-              "(a version 4 was unassigned by both agents)" % rows)
+        check(rows == [(3, DEVICES)], "every device created, assigned and unassigned once is at version 3: %r" % rows)
         (left,), = query(p.a.db, "SELECT count(*) FROM device WHERE customer_id IS NOT NULL AND tenant_id = ?",
                          (ta.tenant_id,))
         check(left == 0, "%d devices still assigned" % left)
-        for agent in (p.a, p.b):
-            check("chunk of a deleted customer" not in agent.log_text(), "a chunk failed on %s" % agent.agent_id)
+        logs = p.a.log_text() + p.b.log_text()
+        check("A chunk of a deleted customer" not in logs, "a chunk failed: two agents ran the job at once")
+        done = "Unassigned the %d devices, assets and edges of deleted customer %s" % (DEVICES, cid)
+        check(logs.count(done) == 1, "the job's end is logged once, with every device counted",
+              [line for line in logs.splitlines() if "Unassigned the" in line])
+
+
+def test_an_unassign_job_of_a_killed_agent_is_taken_over():
+    with Pair({"unassign_chunk_size": 1}) as p:
+        ta = make_tenant_admin(p.ca, p.sys_token)
+        customer = make_customer(p.ca, ta.token)
+        cid = eid(customer["id"])
+        made = at_once([(p.both()[j % 2], "device.create", {"name": unique("K")}, {"token": ta.token})
+                        for j in range(600)])
+        ids = [eid(expect(r, 200)["id"]) for r in made]
+        for i in range(0, len(ids), 100):
+            expect(p.ca.request("device.assign", {"ids": ids[i:i + 100], "customerId": cid}, token=ta.token), 200)
+        # cm/b deletes the customer and starts on the job at once; it dies in the middle
+        expect(p.cb.request("customer.delete", {"id": cid}, token=ta.token), 200)
+        wait_until(lambda: query(p.a.db, "SELECT count(*) FROM device WHERE customer_id IS NULL AND tenant_id = ?",
+                                 (ta.tenant_id,))[0][0] > 0, timeout=30, what="the job started")
+        p.b.kill()
+        wait_until(lambda: query(p.a.db, "SELECT count(*) FROM unassign_job")[0][0] == 0, timeout=120,
+                   what="the job finished by the agent left")
+        rows = query(p.a.db, "SELECT version, count(*) FROM device WHERE tenant_id = ? GROUP BY version",
+                     (ta.tenant_id,))
+        check(rows == [(3, 600)], "each device unassigned once: %r" % rows)
 
 
 def test_tokens_cursors_and_two_factor_logins_work_on_either_agent():
