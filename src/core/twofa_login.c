@@ -72,13 +72,13 @@ static int load_login(struct ctx *ctx, const char *token, struct twofa_challenge
 
     memset(a, 0, sizeof *a);
     secret_digest(token != NULL ? token : "", digest);
-    int rc = store_twofa_challenge_get(ctx->store, digest, ch);
+    int rc = store_twofa_challenge_get_for_update(ctx->store, digest, ch);
     if (rc == STORE_OK && (ch->expires_at <= ctx->now || ch->config_only))
         return error_set(&ctx->err, ERR_UNAUTHORIZED, INVALID_PRE);
     if (rc == STORE_OK)
         rc = store_user_get(ctx->store, ch->user_id, u);
     if (rc == STORE_OK)
-        rc = store_credentials_get(ctx->store, ch->user_id, cr);
+        rc = store_credentials_get_for_update(ctx->store, ch->user_id, cr);
     if (rc == STORE_NOT_FOUND)
         return error_set(&ctx->err, ERR_UNAUTHORIZED, INVALID_PRE);
     if (rc != STORE_OK)

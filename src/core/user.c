@@ -208,7 +208,7 @@ int user_load_for(struct ctx *ctx, unsigned authorities, enum perm_op op, const 
 int user_load_credentials(struct ctx *ctx, const char *user_id, struct credentials *out)
 {
     memset(out, 0, sizeof *out);
-    int rc = store_credentials_get(ctx->store, user_id, out);
+    int rc = store_credentials_get_for_update(ctx->store, user_id, out);
     return rc == STORE_OK ? ERR_OK : ctx_store_failed(ctx, rc);
 }
 

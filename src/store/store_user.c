@@ -353,9 +353,10 @@ int store_credentials_login_ok(struct store *s, const char *user_id, int64_t ts)
     return st != NULL ? store_exec_changing(s, st) : STORE_ERROR;
 }
 
-static int get_credentials(struct store *s, const char *sql, const char *key, struct credentials *out)
+static int get_credentials(struct store *s, const char *sql, const char *sql_for_update, const char *key,
+                           struct credentials *out)
 {
-    sql_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt_for_update(s, sql, sql_for_update);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, key);
@@ -365,19 +366,31 @@ static int get_credentials(struct store *s, const char *sql, const char *key, st
 int store_credentials_get(struct store *s, const char *user_id, struct credentials *out)
 {
     static const char sql[] = "SELECT " CREDENTIALS_COLUMNS " FROM user_credentials WHERE user_id = ?";
-    return get_credentials(s, sql, user_id, out);
+    return get_credentials(s, sql, sql, user_id, out);
+}
+
+int store_credentials_get_for_update(struct store *s, const char *user_id, struct credentials *out)
+{
+#define SQL "SELECT " CREDENTIALS_COLUMNS " FROM user_credentials WHERE user_id = ?"
+    static const char sql[] = SQL, sql_for_update[] = STORE_FOR_UPDATE(SQL);
+#undef SQL
+    return get_credentials(s, sql, sql_for_update, user_id, out);
 }
 
 int store_credentials_get_by_activate_token(struct store *s, const char *token, struct credentials *out)
 {
-    static const char sql[] = "SELECT " CREDENTIALS_COLUMNS " FROM user_credentials WHERE activate_token = ?";
-    return get_credentials(s, sql, token, out);
+#define SQL "SELECT " CREDENTIALS_COLUMNS " FROM user_credentials WHERE activate_token = ?"
+    static const char sql[] = SQL, sql_for_update[] = STORE_FOR_UPDATE(SQL);
+#undef SQL
+    return get_credentials(s, sql, sql_for_update, token, out);
 }
 
 int store_credentials_get_by_reset_token(struct store *s, const char *token, struct credentials *out)
 {
-    static const char sql[] = "SELECT " CREDENTIALS_COLUMNS " FROM user_credentials WHERE reset_token = ?";
-    return get_credentials(s, sql, token, out);
+#define SQL "SELECT " CREDENTIALS_COLUMNS " FROM user_credentials WHERE reset_token = ?"
+    static const char sql[] = SQL, sql_for_update[] = STORE_FOR_UPDATE(SQL);
+#undef SQL
+    return get_credentials(s, sql, sql_for_update, token, out);
 }
 
 static void read_id(sql_stmt *st, void *row, const void *arg)

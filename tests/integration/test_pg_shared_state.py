@@ -14,8 +14,9 @@ import sys
 import time
 
 import pg_helpers
-from helpers import (SYSADMIN_EMAIL, SYSADMIN_PASSWORD, Agent, Broker, Client, SmtpServer, check, eid, expect,
-                     make_customer, make_tenant_admin, run_tests, unique, unique_email, wait_until)
+from helpers import (DEFAULT_PASSWORD, SYSADMIN_EMAIL, SYSADMIN_PASSWORD, Agent, Broker, Client, SmtpServer,
+                     activation_token_of, check, eid, expect, make_customer, make_tenant_admin, run_tests, unique,
+                     unique_email, wait_until)
 from test_twofa import challenge, enable_totp, totp
 
 WRONG = "Wrong-pass-0"
@@ -330,6 +331,28 @@ def test_tokens_cursors_and_two_factor_logins_work_on_either_agent():
             replies = at_once([(c, "auth.twoFa.verify", data, {}) for c in p.both()])
             check(statuses(replies) == [200, 401], "one pre-verification token, two logins: %s"
                   % statuses(replies), replies)
+
+
+
+def test_an_activation_link_and_a_backup_code_are_spent_once():
+    with Pair() as p:
+        ta = make_tenant_admin(p.ca, p.sys_token)
+        for i in range(4):
+            user = p.ca.ok("user.create", {"email": unique_email("act"), "authority": "TENANT_ADMIN",
+                                           "tenantId": ta.tenant_id}, token=p.sys_token)
+            link = p.ca.ok("user.activationLink", {"id": eid(user["id"])}, token=p.sys_token)
+            data = {"activateToken": activation_token_of(link["value"]), "password": DEFAULT_PASSWORD}
+            replies = at_once([(c, "auth.activate", data, {}) for c in p.both()])
+            check(statuses(replies).count(200) == 1, "one activation link, %s" % statuses(replies), replies)
+        codes = p.ca.ok("twoFa.accountConfig.generate", {"providerType": "BACKUP_CODE"}, token=ta.token)["codes"]
+        for code in codes[:4]:
+            pres = [challenge(c, ta.email)["token"] for c in p.both()]
+            replies = at_once([(c, "auth.twoFa.verify", {"preVerificationToken": pre, "providerType": "BACKUP_CODE",
+                                                         "verificationCode": code}, {})
+                               for c, pre in zip(p.both(), pres)])
+            check(statuses(replies) == [200, 401], "one backup code, two logins: %s" % statuses(replies), replies)
+        left = p.cb.ok("twoFa.accountConfig.get", None, token=ta.token)["configs"]["BACKUP_CODE"]["codesLeft"]
+        check(left == len(codes) - 4, "%d codes left of %d after 4 used" % (left, len(codes)))
 
 
 if __name__ == "__main__":

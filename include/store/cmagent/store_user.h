@@ -48,6 +48,10 @@ int store_credentials_insert(struct store *s, const struct credentials *c);
 /* Writes every field of c over the row of c->user_id. STORE_NOT_FOUND when absent. */
 int store_credentials_update(struct store *s, const struct credentials *c);
 int store_credentials_get(struct store *s, const char *user_id, struct credentials *out);
+/* The credentials a write goes on to change (activation, password change or reset, enabling):
+ * on PostgreSQL locked until the transaction ends, so that agents sharing the database change them
+ * one after the other, each from what the one before committed. The by-token reads lock too. */
+int store_credentials_get_for_update(struct store *s, const char *user_id, struct credentials *out);
 /* One more failed login of user_id, counted in the row itself (failed_login_attempts + 1), so that
  * agents counting at once on one database lose no miss: *attempts receives the new count and
  * *enabled whether the account is enabled. STORE_NOT_FOUND when the user is gone. */
