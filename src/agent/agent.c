@@ -349,8 +349,10 @@ static int share_rate_limits(struct agent *a)
     if (!store_shares_buckets(a->cfg->database))
         return 0;
     a->limits_store = store_open_reader(a->cfg->database, err, sizeof err);
-    if (a->limits_store == NULL) {
-        log_error("%s", err);
+    if (a->limits_store == NULL || store_rate_connection(a->limits_store) != STORE_OK) {
+        log_error("%s", a->limits_store == NULL ? err : store_errmsg(a->limits_store));
+        store_close(a->limits_store);
+        a->limits_store = NULL;
         return 1;
     }
     api_share_rate_limits(a->limits_store);

@@ -9,6 +9,13 @@
 
 bool store_shares_buckets(const char *database) { return database != NULL && sql_is_postgres_uri(database); }
 
+int store_rate_connection(struct store *s)
+{
+    if (s->eng->dialect != SQL_POSTGRES)
+        return STORE_OK;
+    return s->eng->exec(s, "SET synchronous_commit = off");
+}
+
 #define BURST "CAST(?2 AS DOUBLE PRECISION)"
 #define PERIOD "CAST(?3 AS DOUBLE PRECISION)"
 #define NOW "CAST(?4 AS BIGINT)"

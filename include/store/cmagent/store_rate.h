@@ -14,6 +14,11 @@
  * PostgreSQL URI. */
 bool store_shares_buckets(const char *database);
 
+/* Readies a connection of its own for the takes: its commits do not wait for the server's disk
+ * (synchronous_commit off: a server crash may forget the last takes, giving a few requests back;
+ * a connection the engine reopens after a loss commits synchronously again, which is only slower). */
+int store_rate_connection(struct store *s);
+
 /* Takes one request from the bucket name at now_ms: it holds at most burst requests and is
  * refilled with burst every period_ms (a bucket not seen yet is full). *granted is false when it
  * was empty (nothing taken). Outside a transaction the statement commits by itself. */
