@@ -366,7 +366,9 @@ int customer_delete(struct ctx *ctx, const char *id)
     /* Users and dashboard assignments go now, each with one set-based statement. The devices,
      * assets and edges, of which a customer may own millions, are unassigned later in short
      * transactions of their own (unassign.h); they read as unassigned from this commit on. */
-    rc = store_user_delete_by_customer(ctx->store, c.id);
+    rc = store_customer_lock(ctx->store, c.id); /* before its users are read and deleted */
+    if (rc == STORE_OK)
+        rc = store_user_delete_by_customer(ctx->store, c.id);
     if (rc == STORE_OK) {
         int64_t changed = 0;
         rc = store_dashboard_unassign_customer(ctx->store, c.id, &changed);

@@ -32,9 +32,13 @@ sql_stmt *store_stmt_dialect(struct store *s, const char *sqlite_sql, const char
  * two-factor account or challenge): on a PostgreSQL writer's connection the variant ending in FOR
  * UPDATE, so that agents sharing the database change the row one after the other, each from what
  * the one before committed (SQLite's write transaction holds the whole file; readers lock nothing).
- * Both texts are string literals, the second the first with " FOR UPDATE" (STORE_FOR_UPDATE). */
+ * Both texts are string literals, the second the first with " FOR UPDATE" (STORE_FOR_UPDATE) or
+ * another locking clause. */
 sql_stmt *store_stmt_for_update(struct store *s, const char *sql, const char *sql_for_update);
 #define STORE_FOR_UPDATE(sql) sql " FOR UPDATE"
+/* The variant for a row a write only refers to (the customer an entity or user is given to): it
+ * cannot be deleted before the write's commit, and a write after the delete's commit finds it gone. */
+#define STORE_FOR_KEY_SHARE(sql) sql " FOR KEY SHARE"
 
 /* Steps a statement that returns no rows and resets it. Returns STORE_OK/DUPLICATE/ERROR. */
 int store_exec_stmt(struct store *s, sql_stmt *st);

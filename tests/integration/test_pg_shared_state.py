@@ -291,6 +291,26 @@ def test_an_unassign_job_of_a_killed_agent_is_taken_over():
         check(rows == [(3, 600)], "each device unassigned once: %r" % rows)
 
 
+def test_nothing_is_left_assigned_to_a_customer_deleted_meanwhile():
+    with Pair() as p:
+        ta = make_tenant_admin(p.ca, p.sys_token)
+        for i in range(20):
+            cid = eid(make_customer(p.ca, ta.token)["id"])
+            devices = [eid(p.ca.ok("device.create", {"name": unique("R")}, token=ta.token)["id"]) for _ in range(3)]
+            at_once([(p.ca, "device.assign", {"ids": devices, "customerId": cid}, {"token": ta.token}),
+                     (p.ca, "user.create", {"email": unique_email("cu"), "authority": "CUSTOMER_USER",
+                                            "customerId": cid}, {"token": ta.token}),
+                     (p.cb, "customer.delete", {"id": cid}, {"token": ta.token})])
+        wait_until(lambda: query(p.a.db, "SELECT count(*) FROM unassign_job")[0][0] == 0, timeout=60,
+                   what="the unassign jobs done")
+        (devices,), = query(p.a.db, "SELECT count(*) FROM device d WHERE d.customer_id IS NOT NULL AND NOT EXISTS"
+                                    " (SELECT 1 FROM customer c WHERE c.id = d.customer_id)")
+        (users,), = query(p.a.db, "SELECT count(*) FROM tb_user u WHERE u.authority = 'CUSTOMER_USER' AND NOT EXISTS"
+                                  " (SELECT 1 FROM customer c WHERE c.id = u.customer_id)")
+        check(devices == 0 and users == 0, "%d devices and %d users left with a deleted customer (an assignment "
+              "read the customer before another agent deleted it)" % (devices, users))
+
+
 def test_tokens_cursors_and_two_factor_logins_work_on_either_agent():
     with Pair() as p:
         ta = make_tenant_admin(p.ca, p.sys_token)
