@@ -291,6 +291,32 @@ def test_an_unassign_job_of_a_killed_agent_is_taken_over():
         check(rows == [(3, 600)], "each device unassigned once: %r" % rows)
 
 
+def test_a_deleted_tenants_rows_are_deleted_by_one_agent_at_a_time():
+    with Pair({"unassign_chunk_size": 5}) as p:
+        ta = make_tenant_admin(p.ca, p.sys_token)
+        con = pg_helpers.db_connect(p.a.db)
+        try:
+            now = int(time.time() * 1000)
+            with con:
+                con.executemany("INSERT INTO device (id, created_time, tenant_id, customer_id, name, type)"
+                                " VALUES (?, ?, ?, NULL, ?, 'bulk')",
+                                (("%08x-0000-7000-8000-%012x" % (now // 1000 % 2 ** 32, i), now + i, ta.tenant_id,
+                                  "bulk-%d" % i) for i in range(DEVICES * 2)))
+        finally:
+            con.close()
+        expect(p.cb.request("tenant.delete", {"id": ta.tenant_id}, token=p.sys_token), 200)
+        wait_until(lambda: query(p.a.db, "SELECT count(*) FROM tenant_delete_job")[0][0] == 0, timeout=120,
+                   what="the tenant delete job done")
+        (left,), = query(p.a.db, "SELECT count(*) FROM device WHERE tenant_id = ?", (ta.tenant_id,))
+        check(left == 0, "%d devices of the deleted tenant left" % left)
+        logs = p.a.log_text() + p.b.log_text()
+        check("A chunk of a deleted customer's or tenant's rows failed" not in logs,
+              "a chunk failed: two agents ran the job at once")
+        done = [line for line in logs.splitlines() if "of deleted tenant %s in" % ta.tenant_id in line]
+        check(len(done) == 1 and ("Deleted the %d devices" % (DEVICES * 2)) in done[0],
+              "the job's end is logged once, with every row counted", done)
+
+
 def test_nothing_is_left_assigned_to_a_customer_deleted_meanwhile():
     with Pair() as p:
         ta = make_tenant_admin(p.ca, p.sys_token)
