@@ -36,7 +36,7 @@ struct ratelimit {
 /* The database connection the buckets are shared through (ratelimit_share), and its lock. */
 static struct store *shared;
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
-static int64_t shared_failure_logged_ms;
+static int64_t shared_failure_logged_ms, shared_retry_at_ms;
 
 void ratelimit_share(struct store *s)
 {
@@ -117,24 +117,28 @@ static struct slot *find_slot(struct ratelimit *t, uint64_t key, double burst, i
 }
 
 /* The take from the shared bucket "<table>:<SHA-256 of key>": 1 granted, 0 refused, -1 no shared
- * bucket (none set, or the database failed: logged at most once a minute). */
+ * bucket (none set, or the database failed: logged at most once a minute, and not asked again for
+ * a second, so that an unreachable server does not hold the threads that take). */
 static int take_shared(const struct ratelimit *t, const char *key, int64_t burst, int64_t period_ms)
 {
     char digest[SECRET_DIGEST_HEX], name[SECRET_DIGEST_HEX + 32];
     bool granted = true;
     int out = -1;
 
-    secret_digest(key, digest);
-    snprintf(name, sizeof name, "%.24s:%s", t->name != NULL ? t->name : "", digest);
     pthread_mutex_lock(&shared_lock);
-    if (shared != NULL) {
-        int64_t now = clock_now_ms();
+    int64_t now = clock_now_ms();
+    if (shared != NULL && now >= shared_retry_at_ms) {
+        secret_digest(key, digest);
+        snprintf(name, sizeof name, "%.24s:%s", t->name != NULL ? t->name : "", digest);
         if (store_rate_take(shared, name, burst, period_ms, now, &granted) == STORE_OK) {
             out = granted ? 1 : 0;
-        } else if (now - shared_failure_logged_ms >= 60 * 1000) {
-            shared_failure_logged_ms = now;
-            log_warn("The shared rate limits failed (%s); this agent counts in its own memory meanwhile.",
-                     store_errmsg(shared));
+        } else {
+            shared_retry_at_ms = now + 1000;
+            if (now - shared_failure_logged_ms >= 60 * 1000) {
+                shared_failure_logged_ms = now;
+                log_warn("The shared rate limits failed (%s); this agent counts in its own memory meanwhile.",
+                         store_errmsg(shared));
+            }
         }
     }
     pthread_mutex_unlock(&shared_lock);
