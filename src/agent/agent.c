@@ -35,7 +35,13 @@
  *
  * Kept writes. A failed request's savepoint is rolled back, then kept_writes_apply() writes what must
  * survive the failure in a savepoint of its own: the failed-login count (and lockout) and the
- * failed write's audit row.
+ * failed write's audit row. A first run that waits for its mails keeps its request id claimed the
+ * same way, so that no agent applies (and mails) the id again before the second run; when another
+ * agent's run holds the id already, this one sends nothing and answers 409 (api_reply_pending_lost).
+ *
+ * Several agents on one PostgreSQL database share every state above through it: the idempotency
+ * claims, the counts, the rate limits' buckets (a connection of their own, store_rate.h), the jobs
+ * (SKIP LOCKED); docs/protocol.md, "Running several agents: what they share".
  *
  * Password hashes. A yescrypt hash or check costs about 100 ms; on the writer every login would
  * stall every other tenant's requests that long. So a request that checks or sets a password

@@ -4,8 +4,9 @@
  * replies and the new events to the publisher. A failed request's savepoint is rolled back, then
  * kept_writes_apply() writes what must survive the failure in a savepoint of its own (the failed-login
  * count and the failed write's audit row). A request whose reply waits for its mails is rolled back
- * whole and parked with the mail worker, which gives it back for its second run (agent.c tells the
- * whole story). Between batches the writer runs its own jobs (jobs.c). */
+ * whole (its request id kept claimed the same way) and parked with the mail worker, which gives it
+ * back for its second run (agent.c tells the whole story). Between batches the writer runs its own
+ * jobs (jobs.c). */
 #include "agent_int.h"
 
 #include "cmagent/broker_sync.h"
