@@ -49,7 +49,10 @@ static int uniquify_title(struct ctx *ctx, struct customer *c, const struct name
 {
     char **titles = NULL;
     size_t n = 0;
-    int rc = store_customer_titles_with_prefix(ctx->store, ctx->who.tenant_id, c->title, &titles, &n);
+    /* under the tenant's lock: another agent's UNIQUIFY in the tenant reads after this one's commit */
+    int rc = store_tenant_lock(ctx->store, ctx->who.tenant_id);
+    if (rc == STORE_OK)
+        rc = store_customer_titles_with_prefix(ctx->store, ctx->who.tenant_id, c->title, &titles, &n);
 
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);

@@ -83,7 +83,10 @@ static int uniquify_title(struct ctx *ctx, struct dashboard *d, const struct nam
 {
     char **titles = NULL;
     size_t n = 0;
-    int rc = store_dashboard_titles_with_prefix(ctx->store, d->tenant_id, d->title, &titles, &n);
+    /* under the tenant's lock: another agent's UNIQUIFY in the tenant reads after this one's commit */
+    int rc = store_tenant_lock(ctx->store, d->tenant_id);
+    if (rc == STORE_OK)
+        rc = store_dashboard_titles_with_prefix(ctx->store, d->tenant_id, d->title, &titles, &n);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
     name_uniquify(&d->title, nc, titles, n);

@@ -181,7 +181,10 @@ static int uniquify_name(struct ctx *ctx, struct entity *e, const struct name_co
 {
     char **names = NULL;
     size_t n = 0;
-    int rc = store_entity_names_with_prefix(ctx->store, e->kind, e->tenant_id, e->name, &names, &n);
+    /* under the tenant's lock: another agent's UNIQUIFY in the tenant reads after this one's commit */
+    int rc = store_tenant_lock(ctx->store, e->tenant_id);
+    if (rc == STORE_OK)
+        rc = store_entity_names_with_prefix(ctx->store, e->kind, e->tenant_id, e->name, &names, &n);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
     name_uniquify(&e->name, nc, names, n);

@@ -224,6 +224,20 @@ def test_two_updates_from_one_version_give_one_409():
                 check(after["version"] == current["version"] + 1, "the version rose once", current, after)
 
 
+def test_uniquify_on_both_agents_gives_two_names():
+    with Pair() as p:
+        ta = make_tenant_admin(p.ca, p.sys_token)
+        for i in range(6):
+            title = unique("Twin")
+            for op, key in (("customer.create", "title"), ("device.create", "name"), ("dashboard.create", "title")):
+                data = {key: title, "nameConflictPolicy": "UNIQUIFY", "uniquifyStrategy": "INCREMENTAL"}
+                replies = at_once([(c, op, data, {"token": ta.token}) for c in p.both()] * 2)
+                check(statuses(replies) == [200] * 4, "%s UNIQUIFY on two agents: %s" % (op, statuses(replies)),
+                      replies)
+                names = sorted(r["data"][key] for r in replies)
+                check(len(set(names)) == 4 and title in names, "four names for four UNIQUIFY creates", names)
+
+
 def test_a_tenant_limit_holds_across_agents():
     with Pair() as p:
         ta = make_tenant_admin(p.ca, p.sys_token, limits={"maxCustomers": 5, "maxDevices": 4})
