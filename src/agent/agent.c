@@ -35,7 +35,13 @@
  *
  * Kept writes. A failed request's savepoint is rolled back, then kept_writes_apply() writes what must
  * survive the failure in a savepoint of its own: the failed-login count (and lockout) and the
- * failed write's audit row.
+ * failed write's audit row. A first run that waits for its mails keeps its request id claimed the
+ * same way, so that no agent applies (and mails) the id again before the second run; when another
+ * agent's run holds the id already, this one sends nothing and answers 409 (api_reply_pending_lost).
+ *
+ * Several agents on one PostgreSQL database share every state above through it: the idempotency
+ * claims, the counts, the rate limits' buckets (a connection of their own, store_rate.h), the jobs
+ * (SKIP LOCKED); docs/protocol.md, "Running several agents: what they share".
  *
  * Password hashes. A yescrypt hash or check costs about 100 ms; on the writer every login would
  * stall every other tenant's requests that long. So a request that checks or sets a password
@@ -74,6 +80,7 @@
 #include "cmagent/stats.h"
 #include "cmagent/store.h"
 #include "cmagent/store_checkpoint.h"
+#include "cmagent/store_rate.h"
 #include "cmagent/user.h"
 #include "cmagent/uuid.h"
 
@@ -340,6 +347,26 @@ static void tune_malloc(void)
     mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
 }
 
+/* On a database several agents may share (PostgreSQL), the rate limits' buckets live in it, taken
+ * from through a connection of their own (store_rate.h); on SQLite they stay in memory. */
+static int share_rate_limits(struct agent *a)
+{
+    char err[600];
+
+    if (!store_shares_buckets(a->cfg->database))
+        return 0;
+    a->limits_store = store_open_reader(a->cfg->database, err, sizeof err);
+    if (a->limits_store == NULL || store_rate_connection(a->limits_store) != STORE_OK) {
+        log_error("%s", a->limits_store == NULL ? err : store_errmsg(a->limits_store));
+        store_close(a->limits_store);
+        a->limits_store = NULL;
+        return 1;
+    }
+    api_share_rate_limits(a->limits_store);
+    log_info("Rate limits are shared with the other agents of the database (table rate_bucket).");
+    return 0;
+}
+
 int agent_run(const struct config *cfg)
 {
     struct agent a;
@@ -365,6 +392,11 @@ int agent_run(const struct config *cfg)
     }
     agent_state_init(&a, cfg, a.store);
     if (bootstrap(&a) != 0) {
+        agent_state_release(&a);
+        store_close(a.store);
+        return 1;
+    }
+    if (share_rate_limits(&a) != 0) {
         agent_state_release(&a);
         store_close(a.store);
         return 1;
@@ -408,6 +440,7 @@ int agent_run(const struct config *cfg)
     if (a.transport == NULL) {
         log_error("%s", err);
         agent_state_release(&a);
+        store_close(a.limits_store);
         store_checkpointer_stop(a.checkpointer, a.store);
         store_close(a.store);
         mailer_global_cleanup();
@@ -474,6 +507,7 @@ int agent_run(const struct config *cfg)
     if (st.refused_replies > 0)
         log_info("%llu requests were refused for their reply destination.", (unsigned long long)st.refused_replies);
     agent_state_release(&a);
+    store_close(a.limits_store);
     store_checkpointer_stop(a.checkpointer, a.store);
     store_close(a.store);
     mailer_global_cleanup();

@@ -106,6 +106,7 @@ struct agent {
     pthread_mutex_t route_lock;    /* verifiers_running, the admission reader and the pushes onto verify_queue */
     bool verifiers_running;
     struct store *admit_reader;    /* finds the tenant a request's account belongs to, or NULL */
+    struct store *limits_store;    /* the rate limits' buckets on a shared database (store_rate.h), or NULL */
     struct hash_work *writer_hash_work; /* the record of a request no verifier prepared */
     struct queue read_queue;       /* requests that write nothing, for the reader threads */
     struct reader *readers;

@@ -7,15 +7,20 @@
 #include "cmagent/clock.h"
 #include "cmagent/idempotency.h"
 #include "cmagent/store.h"
+#include "cmagent/store_rate.h"
 #include "cmagent/store_token.h"
 #include "cmagent/tenant.h"
 #include "cmagent/unassign.h"
 
+/* A shared rate limit's bucket idle this long is full again (the longest period is a minute). */
+#define PURGE_BUCKETS_IDLE_MS (3600 * 1000)
+
 /* The hourly housekeeping, in one transaction: published events past their retention period,
- * expired tokens, audit rows past theirs and stored replies past the idempotency window. */
+ * expired tokens, audit rows past theirs, stored replies past the idempotency window and shared
+ * rate limit buckets idle for an hour. */
 void agent_purge_expired(struct agent *a)
 {
-    int64_t events = 0, tokens = 0, audits = 0, replies = 0, now = clock_now_ms();
+    int64_t events = 0, tokens = 0, audits = 0, replies = 0, buckets = 0, now = clock_now_ms();
     int64_t audit_retention = a->settings.audit_retention_ms;
     if (store_begin(a->store) != STORE_OK)
         return;
@@ -23,6 +28,7 @@ void agent_purge_expired(struct agent *a)
         store_token_purge_expired(a->store, now, &tokens) == STORE_OK &&
         (audit_retention <= 0 || audit_purge(a->store, now - audit_retention, &audits) == STORE_OK) &&
         idem_purge(a->store, a->settings.idempotency_window_ms, now, &replies) == ERR_OK &&
+        store_rate_purge(a->store, now - PURGE_BUCKETS_IDLE_MS, &buckets) == STORE_OK &&
         store_commit(a->store) == STORE_OK) {
         if (events > 0 || tokens > 0 || audits > 0 || replies > 0)
             log_info("Purged %lld published events past retention, %lld expired tokens, %lld audit rows past "

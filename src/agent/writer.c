@@ -5,8 +5,8 @@
  * outbox after its last request, just before the commit (events_store). A failed request's
  * savepoint is rolled back, then kept_writes_apply() writes what must survive the failure in a
  * savepoint of its own (the failed-login count and the failed write's audit row). A request whose
- * reply waits for its mails is rolled back whole and parked with the mail worker, which gives it
- * back for its second run (agent.c tells the whole story). Between batches the writer runs its own
+ * reply waits for its mails is rolled back whole (its request id kept claimed the same way) and
+ * parked with the mail worker, which gives it back for its second run (agent.c tells the whole story). Between batches the writer runs its own
  * jobs (jobs.c) and, on a shared database, the publisher's tick (publisher.c). */
 #include "agent_int.h"
 
@@ -79,8 +79,10 @@ static int64_t handle_request(struct agent *a, struct work *w, struct pending_re
             store_savepoint_release(a->store);
         } else {
             store_savepoint_rollback(a->store);
-            if (reply.failed && !w->again)
-                kept_writes_apply(&ctx);
+            if (!w->again) /* a lost deadlock runs again whole: nothing of this run is kept */
+                kept_writes_apply(&ctx); /* a failure's count and audit row, a deferred run's request id */
+            if (reply.deferred && ctx.kept.pending_lost)
+                api_reply_pending_lost(&ctx, &req, &reply);
         }
     }
     if (w->again) {

@@ -50,8 +50,8 @@ static struct ratelimit *per_email, *per_client;
 
 void admit_init(void)
 {
-    per_email = ratelimit_new();
-    per_client = ratelimit_new();
+    per_email = ratelimit_new("email");
+    per_client = ratelimit_new("client");
 }
 
 void admit_release(void)

@@ -6,6 +6,7 @@
 #include "cmagent/clock.h"
 #include "cmagent/perm.h"
 #include "json_alloc.h"
+#include "ratelimit.h"
 #include "ops.h"
 
 #include <stdio.h>
@@ -167,8 +168,11 @@ void api_init(const struct api_settings *s)
     admit_init();
 }
 
+void api_share_rate_limits(struct store *s) { ratelimit_share(s); }
+
 void api_release(void)
 {
+    ratelimit_share(NULL);
     pipeline_release();
     admit_release();
 }

@@ -74,6 +74,22 @@ void reply_error(struct ctx *ctx, const struct envelope *env, struct api_reply *
     out->body = finish_reply(error_object(&ctx->err), env);
 }
 
+void api_reply_pending_lost(struct ctx *ctx, const struct api_request *req, struct api_reply *out)
+{
+    struct envelope env = { 0 };
+    const cJSON *data = NULL;
+    cJSON *root = cJSON_ParseWithLength(req->payload, req->payload_len);
+
+    if (cJSON_IsObject(root))
+        (void)check_envelope(ctx, root, &env, &data); /* it passed once: only the echo matters */
+    error_set(&ctx->err, ERR_CONFLICT, "Request id '%.128s' is being applied by another agent: send it again shortly",
+              cJSON_IsString(env.id) ? env.id->valuestring : "");
+    free(out->body);
+    out->deferred = false;
+    reply_error(ctx, &env, out);
+    cJSON_Delete(root);
+}
+
 int check_envelope(struct ctx *ctx, const cJSON *root, struct envelope *env, const cJSON **data)
 {
     const cJSON *v;

@@ -21,7 +21,7 @@
 
 static struct ratelimit *per_principal;
 
-void pipeline_init(void) { per_principal = ratelimit_new(); }
+void pipeline_init(void) { per_principal = ratelimit_new("user"); }
 
 void pipeline_release(void)
 {
@@ -62,7 +62,7 @@ static int replay_first_reply(struct ctx *ctx, struct op_run *r)
     char *prev_op = NULL, *prev = NULL;
     int rc = ERR_OK;
 
-    if (idem_find(ctx, r->request_id, &prev_op, &prev) != ERR_OK)
+    if (idem_find(ctx, r->request_id, r->op->name, &prev_op, &prev) != ERR_OK)
         return ctx->err.kind;
     if (prev != NULL) {
         if (strcmp(prev_op, r->op->name) == 0) {
@@ -208,6 +208,17 @@ int run_op(struct ctx *ctx, struct op_run *r)
     return audit_success(ctx, r, audits_before);
 }
 
+/* Records the request id of an idempotent run for kept_writes_apply: to keep claimed while the
+ * run's mails are sent, or (release) to give up after its second run failed. */
+static void keep_request_id(struct ctx *ctx, const struct op_run *r, bool release)
+{
+    if (r->request_id == NULL || !(r->op->flags & OP_IDEMPOTENT) || r->command)
+        return;
+    snprintf(ctx->kept.pending_id, sizeof ctx->kept.pending_id, "%s", r->request_id);
+    snprintf(ctx->kept.pending_op, sizeof ctx->kept.pending_op, "%s", r->op->name);
+    ctx->kept.pending_release = release;
+}
+
 /* Binds the reply destination once the caller is known (run_op's bind). */
 static bool bind_reply(void *arg, const struct ctx *ctx) { return bind_destination(ctx, arg); }
 
@@ -306,8 +317,9 @@ void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply
     }
     if (ctx->mailed == NULL && ctx_awaits_mail(ctx)) {
         /* The reply waits for the mails; the writer rolls this run back and runs the request
-         * again with their outcomes. */
+         * again with their outcomes. Its id stays claimed meanwhile (kept, idempotency.h). */
         cJSON_Delete(run.result);
+        keep_request_id(ctx, &run, false);
         out->deferred = true;
         out->status = 200;
         goto done;
@@ -329,7 +341,10 @@ fail:
         goto done;
     if (ctx->err.kind == ERR_OK)
         error_set(&ctx->err, ERR_INTERNAL, "Internal error: the operation failed without a reason");
-    /* A failed write keeps an audit row (kept_writes_apply writes it after the rollback). */
+    /* A failed write keeps an audit row (kept_writes_apply writes it after the rollback); a failed
+     * second run of a request that awaited its mails releases the id it kept claimed. */
+    if (bound && ctx->mailed != NULL && op != NULL)
+        keep_request_id(ctx, &run, true);
     ctx->kept.audit_row = op_failure_row(ctx, op, data);
     ctx->kept.audit = ctx->kept.audit_row != NULL;
     reply_error(ctx, &env, out);

@@ -3,13 +3,18 @@
  * A key looks at PROBES slots from its hash: its own, an empty one, or one whose bucket is full
  * again (idle for a whole period) is taken; when every slot there is in use, the fullest bucket is
  * evicted, so the buckets a flood of new keys pushes out are the ones that lose nothing by it and
- * a key that spent its budget keeps its empty bucket. */
+ * a key that spent its budget keeps its empty bucket. With ratelimit_share the buckets are rows of
+ * the database instead, one statement per take (agents on one PostgreSQL database). */
 #include "ratelimit.h"
 
+#include "cmagent/clock.h"
+#include "cmagent/log.h"
 #include "cmagent/model.h"
 #include "cmagent/secret.h"
+#include "cmagent/store_rate.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #define SLOTS 16384 /* a power of two */
@@ -24,12 +29,26 @@ struct slot {
 struct ratelimit {
     pthread_mutex_t lock;
     uint64_t seed;
+    const char *name;
     struct slot slots[SLOTS];
 };
 
-struct ratelimit *ratelimit_new(void)
+/* The database connection the buckets are shared through (ratelimit_share), and its lock. */
+static struct store *shared;
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t shared_failure_logged_ms, shared_retry_at_ms;
+
+void ratelimit_share(struct store *s)
+{
+    pthread_mutex_lock(&shared_lock);
+    shared = s;
+    pthread_mutex_unlock(&shared_lock);
+}
+
+struct ratelimit *ratelimit_new(const char *name)
 {
     struct ratelimit *t = xcalloc(1, sizeof *t);
+    t->name = name;
     pthread_mutex_init(&t->lock, NULL);
     secret_random(&t->seed, sizeof t->seed);
     return t;
@@ -97,10 +116,42 @@ static struct slot *find_slot(struct ratelimit *t, uint64_t key, double burst, i
     return s;
 }
 
+/* The take from the shared bucket "<table>:<SHA-256 of key>": 1 granted, 0 refused, -1 no shared
+ * bucket (none set, or the database failed: logged at most once a minute, and not asked again for
+ * a second, so that an unreachable server does not hold the threads that take). */
+static int take_shared(const struct ratelimit *t, const char *key, int64_t burst, int64_t period_ms)
+{
+    char digest[SECRET_DIGEST_HEX], name[SECRET_DIGEST_HEX + 32];
+    bool granted = true;
+    int out = -1;
+
+    pthread_mutex_lock(&shared_lock);
+    int64_t now = clock_now_ms();
+    if (shared != NULL && now >= shared_retry_at_ms) {
+        secret_digest(key, digest);
+        snprintf(name, sizeof name, "%.24s:%s", t->name != NULL ? t->name : "", digest);
+        if (store_rate_take(shared, name, burst, period_ms, now, &granted) == STORE_OK) {
+            out = granted ? 1 : 0;
+        } else {
+            shared_retry_at_ms = now + 1000;
+            if (now - shared_failure_logged_ms >= 60 * 1000) {
+                shared_failure_logged_ms = now;
+                log_warn("The shared rate limits failed (%s); this agent counts in its own memory meanwhile.",
+                         store_errmsg(shared));
+            }
+        }
+    }
+    pthread_mutex_unlock(&shared_lock);
+    return out;
+}
+
 bool ratelimit_take(struct ratelimit *t, const char *key, int64_t burst, int64_t period_ms, int64_t now_ms)
 {
     if (t == NULL || burst <= 0 || period_ms <= 0 || key == NULL || key[0] == '\0')
         return true;
+    int from_database = take_shared(t, key, burst, period_ms);
+    if (from_database >= 0)
+        return from_database == 1;
     uint64_t k = hash_key(t->seed, key);
     pthread_mutex_lock(&t->lock);
     struct slot *s = find_slot(t, k, (double)burst, period_ms, now_ms);

@@ -9,13 +9,22 @@
 #include <stdint.h>
 
 struct ratelimit;
+struct store;
 
-struct ratelimit *ratelimit_new(void);
+/* A table of buckets; name (a short static string: "client", "email", "user") names its buckets in
+ * the database when they are shared. */
+struct ratelimit *ratelimit_new(const char *name);
 void ratelimit_free(struct ratelimit *t); /* NULL-safe */
 
 /* True when key may make one more request at now_ms: its bucket holds at most burst requests and
  * is refilled with burst requests every period_ms. burst 0 (or an empty key): always true. A key
  * not seen for a whole period starts with a full bucket. */
 bool ratelimit_take(struct ratelimit *t, const char *key, int64_t burst, int64_t period_ms, int64_t now_ms);
+
+/* From now on every table takes from buckets in the database of s (store_rate.h) instead of its
+ * memory, at the wall clock (clock_now_ms; now_ms is then not used), so that every agent on the
+ * database spends one budget per key. s is a connection of its own, used under a lock by whichever
+ * thread takes. A take the database fails is taken from memory (logged). NULL: memory again. */
+void ratelimit_share(struct store *s);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include "cmagent/perm.h"
 #include "cmagent/store_token.h"
+#include "cmagent/store_user.h"
 #include "cmagent/validate.h"
 
 #include <string.h>
@@ -34,7 +35,9 @@ static int check_key_limit(struct ctx *ctx)
     int64_t limit = ctx->settings != NULL ? ctx->settings->max_api_keys_per_user : 0, count = 0;
     if (limit <= 0)
         return ERR_OK;
-    int rc = store_token_count_api_keys(ctx->store, ctx->who.user_id, &count);
+    int rc = store_user_lock(ctx->store, ctx->who.user_id); /* the count sees other agents' commits */
+    if (rc == STORE_OK)
+        rc = store_token_count_api_keys(ctx->store, ctx->who.user_id, &count);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
     if (count < limit)

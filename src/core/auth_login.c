@@ -82,9 +82,12 @@ int auth_login(struct ctx *ctx, const char *email, const char *password, struct 
     if (rc == ERR_OK)
         rc = twofa_login_challenge(ctx, &u, out, &challenged);
     if (rc == ERR_OK && !challenged) {
-        c.last_login_ts = ctx->now;
-        c.failed_login_attempts = 0;
-        rc = user_save_credentials(ctx, &c);
+        /* Only these two columns: another agent may have locked the account since it was read. */
+        int src = store_credentials_login_ok(ctx->store, c.user_id, ctx->now);
+        if (src == STORE_NOT_FOUND)
+            rc = error_set(&ctx->err, ERR_UNAUTHORIZED, NOT_ACTIVE);
+        else if (src != STORE_OK)
+            rc = ctx_store_failed(ctx, src);
     }
     if (rc == ERR_OK && !challenged)
         rc = auth_issue_pair(ctx, u.id, out, NULL);
@@ -93,42 +96,49 @@ int auth_login(struct ctx *ctx, const char *email, const char *password, struct 
     return rc;
 }
 
+/* The LOCKOUT audit row and the log line of the account this miss locked. */
+static int record_lockout(struct ctx *ctx, const char *user_id, int64_t attempts)
+{
+    struct user u = { 0 };
+    int rc = store_token_delete_by_user(ctx->store, user_id, false);
+    if (rc == STORE_OK)
+        rc = store_user_get(ctx->store, user_id, &u);
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    struct audit_row r = { 0 };
+    snprintf(r.tenant_id, sizeof r.tenant_id, "%s", u.tenant_id);
+    strcpy(r.entity_type, "USER");
+    strcpy(r.entity_id, u.id);
+    r.entity_name = xstrdup_or_null(u.email);
+    strcpy(r.user_id, u.id);
+    r.user_name = xstrdup_or_null(u.email);
+    strcpy(r.action_type, "LOCKOUT");
+    rc = audit_append(ctx, &r);
+    audit_row_release(&r);
+    log_warn("User %s locked after %lld failed login attempts.", u.email, (long long)attempts);
+    user_release(&u);
+    return rc;
+}
+
+/* The count is one UPDATE of the row (no read before it), so misses that agents on one database
+ * count at once all count; the miss past max_failed_login_attempts disables the account, and of
+ * several such misses at once only the one whose UPDATE disabled it writes the LOCKOUT row. */
 int auth_count_failed_login(struct ctx *ctx, const char *user_id)
 {
-    struct credentials c = { 0 };
-    struct user u = { 0 };
-    int64_t max = ctx->settings->max_failed_login_attempts;
-    int rc = store_credentials_get(ctx->store, user_id, &c);
+    int64_t max = ctx->settings->max_failed_login_attempts, attempts = 0;
+    bool enabled = false;
+    int rc = store_credentials_count_failed(ctx->store, user_id, &attempts, &enabled);
 
     if (rc == STORE_NOT_FOUND)
         return ERR_OK; /* deleted meanwhile: nothing to count */
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
-    c.failed_login_attempts++;
-    bool lock = max > 0 && c.failed_login_attempts > max && c.enabled;
-    if (lock)
-        c.enabled = false;
-    rc = user_save_credentials(ctx, &c);
-    if (rc == ERR_OK && lock) {
-        int src = store_token_delete_by_user(ctx->store, user_id, false);
-        if (src == STORE_OK)
-            src = store_user_get(ctx->store, user_id, &u);
-        rc = src == STORE_OK ? ERR_OK : ctx_store_failed(ctx, src);
-    }
-    if (rc == ERR_OK && lock) {
-        struct audit_row r = { 0 };
-        snprintf(r.tenant_id, sizeof r.tenant_id, "%s", u.tenant_id);
-        strcpy(r.entity_type, "USER");
-        strcpy(r.entity_id, u.id);
-        r.entity_name = xstrdup_or_null(u.email);
-        strcpy(r.user_id, u.id);
-        r.user_name = xstrdup_or_null(u.email);
-        strcpy(r.action_type, "LOCKOUT");
-        rc = audit_append(ctx, &r);
-        audit_row_release(&r);
-        log_warn("User %s locked after %lld failed login attempts.", u.email, (long long)c.failed_login_attempts);
-    }
-    user_release(&u);
-    credentials_release(&c);
-    return rc;
+    if (max <= 0 || attempts <= max || !enabled)
+        return ERR_OK;
+    rc = store_credentials_lock(ctx->store, user_id);
+    if (rc == STORE_NOT_FOUND)
+        return ERR_OK; /* another miss locked it */
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    return record_lockout(ctx, user_id, attempts);
 }

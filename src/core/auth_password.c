@@ -141,7 +141,7 @@ static int verify_password_change(struct ctx *ctx, const char *current, const ch
 {
     if (perm_require(ctx, AUTH_ANY_USER) != ERR_OK)
         return ctx->err.kind;
-    int rc = store_credentials_get(ctx->store, ctx->who.user_id, c);
+    int rc = store_credentials_get_for_update(ctx->store, ctx->who.user_id, c);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
     if (c->password_hash == NULL || !auth_password_matches(ctx, current ? current : "", c->password_hash))
@@ -288,7 +288,7 @@ int auth_request_password_reset(struct ctx *ctx, const char *email)
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
     ctx_audit_subject(ctx, &u);
-    rc = store_credentials_get(ctx->store, u.id, &c);
+    rc = store_credentials_get_for_update(ctx->store, u.id, &c);
     if (rc != STORE_OK) {
         rc = ctx_store_failed(ctx, rc);
     } else if (c.enabled) {

@@ -160,8 +160,14 @@ int auth_refresh(struct ctx *ctx, const char *refresh_token, struct token_pair *
         return error_set(&ctx->err, ERR_UNAUTHORIZED, "Refresh token is missing");
     int rc = load_session(ctx, refresh_token, true, &t, &u);
     if (rc == ERR_OK) {
-        int src = store_token_delete_pair(ctx->store, t.pair_id);
-        rc = src == STORE_OK ? auth_issue_pair(ctx, u.id, out, NULL) : ctx_store_failed(ctx, src);
+        /* The refresh token itself first: of two agents refreshing it at once, one finds it gone. */
+        int src = store_token_delete(ctx->store, t.id);
+        if (src == STORE_OK)
+            src = store_token_delete_pair(ctx->store, t.pair_id);
+        if (src == STORE_NOT_FOUND)
+            rc = error_set(&ctx->err, ERR_UNAUTHORIZED, INVALID_TOKEN);
+        else
+            rc = src == STORE_OK ? auth_issue_pair(ctx, u.id, out, NULL) : ctx_store_failed(ctx, src);
     }
     token_release(&t);
     user_release(&u);

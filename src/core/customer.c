@@ -49,7 +49,10 @@ static int uniquify_title(struct ctx *ctx, struct customer *c, const struct name
 {
     char **titles = NULL;
     size_t n = 0;
-    int rc = store_customer_titles_with_prefix(ctx->store, ctx->who.tenant_id, c->title, &titles, &n);
+    /* under the tenant's lock: another agent's UNIQUIFY in the tenant reads after this one's commit */
+    int rc = store_tenant_lock(ctx->store, ctx->who.tenant_id);
+    if (rc == STORE_OK)
+        rc = store_customer_titles_with_prefix(ctx->store, ctx->who.tenant_id, c->title, &titles, &n);
 
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
@@ -99,7 +102,9 @@ static int check_customer_limit(struct ctx *ctx)
     tenant_release(&t);
     if (limit <= 0)
         return ERR_OK;
-    rc = store_customer_count(ctx->store, ctx->who.tenant_id, &count);
+    rc = store_tenant_lock(ctx->store, ctx->who.tenant_id); /* the count below sees other agents' commits */
+    if (rc == STORE_OK)
+        rc = store_customer_count(ctx->store, ctx->who.tenant_id, &count);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
     if (count >= limit)
@@ -221,6 +226,8 @@ int customer_update_if(struct ctx *ctx, struct customer *c, bool check_version, 
     rc = store_customer_update(ctx->store, c);
     if (rc == STORE_DUPLICATE)
         return error_set(&ctx->err, ERR_BAD_REQUEST, "Customer with such title already exists!");
+    if (rc == STORE_NOT_FOUND) /* another agent changed the row since it was read */
+        return error_set(&ctx->err, ERR_CONFLICT, "Customer was already changed by someone else");
     /* A rename re-saves the dashboards that show the title (ThingsBoard, non-public customers). */
     if (rc == STORE_OK && renamed && !c->is_public)
         rc = store_dashboard_touch_customer(ctx->store, c->id);
@@ -362,7 +369,9 @@ int customer_delete(struct ctx *ctx, const char *id)
     /* Users and dashboard assignments go now, each with one set-based statement. The devices,
      * assets and edges, of which a customer may own millions, are unassigned later in short
      * transactions of their own (unassign.h); they read as unassigned from this commit on. */
-    rc = store_user_delete_by_customer(ctx->store, c.id);
+    rc = store_customer_lock(ctx->store, c.id); /* before its users are read and deleted */
+    if (rc == STORE_OK)
+        rc = store_user_delete_by_customer(ctx->store, c.id);
     if (rc == STORE_OK) {
         int64_t changed = 0;
         rc = store_dashboard_unassign_customer(ctx->store, c.id, &changed);

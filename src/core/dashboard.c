@@ -45,7 +45,9 @@ static int check_limit(struct ctx *ctx)
     tenant_release(&t);
     if (limit <= 0)
         return ERR_OK;
-    rc = store_dashboard_count(ctx->store, ctx->who.tenant_id, &count);
+    rc = store_tenant_lock(ctx->store, ctx->who.tenant_id); /* the count below sees other agents' commits */
+    if (rc == STORE_OK)
+        rc = store_dashboard_count(ctx->store, ctx->who.tenant_id, &count);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
     if (count >= limit)
@@ -81,7 +83,10 @@ static int uniquify_title(struct ctx *ctx, struct dashboard *d, const struct nam
 {
     char **titles = NULL;
     size_t n = 0;
-    int rc = store_dashboard_titles_with_prefix(ctx->store, d->tenant_id, d->title, &titles, &n);
+    /* under the tenant's lock: another agent's UNIQUIFY in the tenant reads after this one's commit */
+    int rc = store_tenant_lock(ctx->store, d->tenant_id);
+    if (rc == STORE_OK)
+        rc = store_dashboard_titles_with_prefix(ctx->store, d->tenant_id, d->title, &titles, &n);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
     name_uniquify(&d->title, nc, titles, n);
@@ -144,6 +149,14 @@ static int reload(struct ctx *ctx, struct dashboard *d)
     return load(ctx, id, d);
 }
 
+/* An update refused because another agent changed the row since it was read answers 409. */
+static int dashboard_write_failed(struct ctx *ctx, int rc)
+{
+    if (rc == STORE_NOT_FOUND)
+        return error_set(&ctx->err, ERR_CONFLICT, "Dashboard was already changed by someone else");
+    return ctx_store_failed(ctx, rc);
+}
+
 int dashboard_update(struct ctx *ctx, struct dashboard *d, bool check_version)
 {
     struct dashboard old;
@@ -162,7 +175,7 @@ int dashboard_update(struct ctx *ctx, struct dashboard *d, bool check_version)
         return ctx->err.kind;
     int rc = store_dashboard_update(ctx->store, d);
     if (rc != STORE_OK)
-        return ctx_store_failed(ctx, rc);
+        return dashboard_write_failed(ctx, rc);
     if (reload(ctx, d) != ERR_OK)
         return ctx->err.kind;
     return emit(ctx, "ENTITY_UPDATED", d, NULL, NULL, NULL);
@@ -247,7 +260,7 @@ static int bump(struct ctx *ctx, struct dashboard *d)
     d->version++;
     int rc = store_dashboard_update(ctx->store, d);
     if (rc != STORE_OK)
-        return ctx_store_failed(ctx, rc);
+        return dashboard_write_failed(ctx, rc);
     return reload(ctx, d);
 }
 

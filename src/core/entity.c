@@ -112,7 +112,9 @@ static int check_limit(struct ctx *ctx, enum entity_kind kind)
     tenant_release(&t);
     if (limit <= 0)
         return ERR_OK;
-    rc = store_entity_count(ctx->store, kind, ctx->who.tenant_id, &count);
+    rc = store_tenant_lock(ctx->store, ctx->who.tenant_id); /* the count below sees other agents' commits */
+    if (rc == STORE_OK)
+        rc = store_entity_count(ctx->store, kind, ctx->who.tenant_id, &count);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
     if (count >= limit)
@@ -133,6 +135,8 @@ static int store_write_failed(struct ctx *ctx, const struct entity *e, int rc)
         return error_set(&ctx->err, ERR_BAD_REQUEST, "%s with such name already exists!",
                          entity_kind_label(e->kind));
     }
+    if (rc == STORE_NOT_FOUND) /* an update whose row another agent changed since it was read */
+        return error_set(&ctx->err, ERR_CONFLICT, "%s was already changed by someone else", entity_kind_label(e->kind));
     return ctx_store_failed(ctx, rc);
 }
 
@@ -177,7 +181,10 @@ static int uniquify_name(struct ctx *ctx, struct entity *e, const struct name_co
 {
     char **names = NULL;
     size_t n = 0;
-    int rc = store_entity_names_with_prefix(ctx->store, e->kind, e->tenant_id, e->name, &names, &n);
+    /* under the tenant's lock: another agent's UNIQUIFY in the tenant reads after this one's commit */
+    int rc = store_tenant_lock(ctx->store, e->tenant_id);
+    if (rc == STORE_OK)
+        rc = store_entity_names_with_prefix(ctx->store, e->kind, e->tenant_id, e->name, &names, &n);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
     name_uniquify(&e->name, nc, names, n);
@@ -267,6 +274,7 @@ int entity_update(struct ctx *ctx, struct entity *e, bool check_version, bool ke
     strcpy(e->tenant_id, old.tenant_id);
     e->created_time = old.created_time;
     e->version = old.version + 1;
+    e->stored_version = old.stored_version;
     if (keep_customer)
         strcpy(e->customer_id, old.customer_id);
     if (e->type == NULL)

@@ -100,6 +100,8 @@ int tenant_update(struct ctx *ctx, struct tenant *t, bool check_version)
         return ctx->err.kind;
     t->version = stored_version + 1;
     int rc = store_tenant_update(ctx->store, t);
+    if (rc == STORE_NOT_FOUND) /* another agent changed the row since it was read */
+        return error_set(&ctx->err, ERR_CONFLICT, "Tenant was already changed by someone else");
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
     return emit_tenant_event(ctx, "ENTITY_UPDATED", t);

@@ -72,13 +72,13 @@ static int load_login(struct ctx *ctx, const char *token, struct twofa_challenge
 
     memset(a, 0, sizeof *a);
     secret_digest(token != NULL ? token : "", digest);
-    int rc = store_twofa_challenge_get(ctx->store, digest, ch);
+    int rc = store_twofa_challenge_get_for_update(ctx->store, digest, ch);
     if (rc == STORE_OK && (ch->expires_at <= ctx->now || ch->config_only))
         return error_set(&ctx->err, ERR_UNAUTHORIZED, INVALID_PRE);
     if (rc == STORE_OK)
         rc = store_user_get(ctx->store, ch->user_id, u);
     if (rc == STORE_OK)
-        rc = store_credentials_get(ctx->store, ch->user_id, cr);
+        rc = store_credentials_get_for_update(ctx->store, ch->user_id, cr);
     if (rc == STORE_NOT_FOUND)
         return error_set(&ctx->err, ERR_UNAUTHORIZED, INVALID_PRE);
     if (rc != STORE_OK)
@@ -212,15 +212,19 @@ static bool code_matches(struct ctx *ctx, const struct twofa_challenge *ch, stru
 static int finish_login(struct ctx *ctx, const struct twofa_challenge *ch, struct twofa_account *a,
                         struct credentials *cr, struct token_pair *out)
 {
+    /* The delete spends the token: of two agents verifying it at once, one finds it gone. */
     int src = store_twofa_challenge_delete(ctx->store, ch->digest);
+    if (src == STORE_NOT_FOUND)
+        return error_set(&ctx->err, ERR_UNAUTHORIZED, INVALID_PRE);
     if (src == STORE_OK)
         src = store_twofa_save(ctx->store, a);
+    if (src == STORE_OK)
+        src = store_credentials_login_ok(ctx->store, cr->user_id, ctx->now);
+    if (src == STORE_NOT_FOUND)
+        return error_set(&ctx->err, ERR_UNAUTHORIZED, NOT_ACTIVE);
     if (src != STORE_OK)
         return ctx_store_failed(ctx, src);
-    cr->last_login_ts = ctx->now;
-    cr->failed_login_attempts = 0;
-    int rc = user_save_credentials(ctx, cr);
-    return rc == ERR_OK ? auth_issue_pair(ctx, ch->user_id, out, NULL) : rc;
+    return auth_issue_pair(ctx, ch->user_id, out, NULL);
 }
 
 int auth_twofa_verify(struct ctx *ctx, const char *token, enum twofa_provider p, const char *code,

@@ -170,7 +170,9 @@ static int check_user_limit(struct ctx *ctx, const char *tenant_id)
     tenant_release(&t);
     if (limit <= 0)
         return ERR_OK;
-    rc = store_user_count_by_tenant(ctx->store, tenant_id, &count);
+    rc = store_tenant_lock(ctx->store, tenant_id); /* the count below sees other agents' commits */
+    if (rc == STORE_OK)
+        rc = store_user_count_by_tenant(ctx->store, tenant_id, &count);
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
     if (count < limit)
@@ -206,7 +208,7 @@ int user_load_for(struct ctx *ctx, unsigned authorities, enum perm_op op, const 
 int user_load_credentials(struct ctx *ctx, const char *user_id, struct credentials *out)
 {
     memset(out, 0, sizeof *out);
-    int rc = store_credentials_get(ctx->store, user_id, out);
+    int rc = store_credentials_get_for_update(ctx->store, user_id, out);
     return rc == STORE_OK ? ERR_OK : ctx_store_failed(ctx, rc);
 }
 
@@ -306,6 +308,8 @@ int user_update(struct ctx *ctx, struct user *u, bool check_version)
     rc = store_user_update(ctx->store, u);
     if (rc == STORE_DUPLICATE)
         return email_taken(ctx, u);
+    if (rc == STORE_NOT_FOUND) /* another agent changed the row since it was read */
+        return error_set(&ctx->err, ERR_CONFLICT, "User was already changed by someone else");
     if (rc != STORE_OK)
         return ctx_store_failed(ctx, rc);
     return user_emit_event(ctx, "ENTITY_UPDATED", u);

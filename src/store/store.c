@@ -42,6 +42,11 @@ sql_stmt *store_stmt_dialect(struct store *s, const char *sqlite_sql, const char
     return store_stmt(s, s->eng->dialect == SQL_POSTGRES ? pg_sql : sqlite_sql);
 }
 
+sql_stmt *store_stmt_for_update(struct store *s, const char *sql, const char *sql_for_update)
+{
+    return store_stmt(s, s->eng->dialect == SQL_POSTGRES && !s->reader ? sql_for_update : sql);
+}
+
 int sql_prepare(struct store *s, const char *sql, sql_stmt **st)
 {
     *st = s->eng->prepare(s, sql, false);
@@ -305,6 +310,7 @@ static int migrate(struct store *s)
 static struct store *open_engine(const char *database, bool reader, bool check, char *err, unsigned long errlen)
 {
     struct store *s = xcalloc(1, sizeof *s);
+    s->reader = reader;
     int rc = sql_is_postgres_uri(database) ? sql_pg_open(s, database, reader, err, errlen)
                                            : sql_sqlite_open(s, database, reader, check, err, errlen);
     if (rc != STORE_OK) {

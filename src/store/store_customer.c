@@ -68,7 +68,7 @@ int store_customer_update(struct store *s, const struct customer *c)
     static const char sql[] =
         "UPDATE customer SET created_time = ?2, tenant_id = ?3, title = ?4, country = ?5, state = ?6,"
         " city = ?7, address = ?8, address2 = ?9, zip = ?10, phone = ?11, email = ?12,"
-        " additional_info = ?13, external_id = ?14, is_public = ?15, version = ?16 WHERE id = ?1";
+        " additional_info = ?13, external_id = ?14, is_public = ?15, version = ?16 WHERE id = ?1 AND version + 1 = ?16";
     sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
@@ -78,12 +78,27 @@ int store_customer_update(struct store *s, const struct customer *c)
 
 int store_customer_get(struct store *s, const char *id, struct customer *out)
 {
-    static const char sql[] = "SELECT " CUSTOMER_COLUMNS " FROM customer WHERE id = ?";
-    sql_stmt *st = store_stmt(s, sql);
+    /* On a PostgreSQL writer's connection the row stays share-locked until the commit: an agent
+     * assigning a device or adding a user to the customer and another deleting it go one after the
+     * other, so nothing is left assigned to a deleted customer (updates of it do not wait). */
+#define SQL "SELECT " CUSTOMER_COLUMNS " FROM customer WHERE id = ?"
+    static const char sql[] = SQL, sql_locked[] = STORE_FOR_KEY_SHARE(SQL);
+#undef SQL
+    sql_stmt *st = store_stmt_for_update(s, sql, sql_locked);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, id);
     return store_get_one(s, st, read_row, NULL, out);
+}
+
+int store_customer_lock(struct store *s, const char *id)
+{
+    sql_stmt *st = store_stmt_dialect(s, "SELECT id FROM customer WHERE id = ?",
+                                      "SELECT id FROM customer WHERE id = ? FOR UPDATE");
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, id);
+    return store_exec_stmt(s, st);
 }
 
 int store_customer_get_by_title(struct store *s, const char *tenant_id, const char *title, struct customer *out)

@@ -90,7 +90,7 @@ int store_dashboard_insert(struct store *s, const struct dashboard *d)
 
 int store_dashboard_update(struct store *s, const struct dashboard *d)
 {
-    static const char sql[] = "UPDATE dashboard SET title = ?2, configuration = ?3, version = ?4 WHERE id = ?1";
+    static const char sql[] = "UPDATE dashboard SET title = ?2, configuration = ?3, version = ?4 WHERE id = ?1 AND version + 1 = ?4";
     sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;

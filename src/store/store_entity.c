@@ -34,6 +34,7 @@ static void read_row(sql_stmt *st, void *row, const void *arg)
     e->label = column_text(st, 6);
     e->additional_info = column_text(st, 7);
     e->version = column_int64(st, 8);
+    e->stored_version = e->version;
     e->routing_key = column_text(st, 9);
     e->secret = column_text(st, 10);
 }
@@ -95,9 +96,9 @@ int store_entity_insert(struct store *s, const struct entity *e)
 int store_entity_update(struct store *s, const struct entity *e)
 {
     static const char *const sql[ENTITY_KINDS] = {
-        UPDATE_SET("device") " WHERE id = ?1",
-        UPDATE_SET("asset") " WHERE id = ?1",
-        UPDATE_SET("edge") ", routing_key = ?10, secret = ?11 WHERE id = ?1",
+        UPDATE_SET("device") " WHERE id = ?1 AND version = ?10",
+        UPDATE_SET("asset") " WHERE id = ?1 AND version = ?10",
+        UPDATE_SET("edge") ", routing_key = ?10, secret = ?11 WHERE id = ?1 AND version = ?12",
     };
     if (!kind_ok(e->kind))
         return STORE_ERROR;
@@ -105,6 +106,7 @@ int store_entity_update(struct store *s, const struct entity *e)
     if (st == NULL)
         return STORE_ERROR;
     bind_row(st, e);
+    bind_int64(st, e->kind == ENTITY_EDGE ? 12 : 10, e->stored_version);
     return store_exec_changing(s, st);
 }
 

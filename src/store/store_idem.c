@@ -32,6 +32,41 @@ int store_idem_get(struct store *s, const char *principal, const char *request_i
     return out;
 }
 
+int store_idem_claim(struct store *s, const char *principal, const char *request_id, const char *op, int64_t created,
+                     int64_t since, int64_t pending_before, bool *claimed)
+{
+    static const char sql[] =
+        "INSERT INTO idempotency(principal, request_id, op, created_time, reply) VALUES (?1, ?2, ?3, ?4, '')"
+        " ON CONFLICT(principal, request_id) DO UPDATE SET op = excluded.op, created_time = excluded.created_time,"
+        " reply = '' WHERE idempotency.created_time < ?5"
+        " OR (idempotency.reply = '' AND idempotency.created_time < ?6)";
+    sql_stmt *st = store_stmt(s, sql);
+    *claimed = false;
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, principal);
+    bind_text(st, 2, request_id);
+    bind_text(st, 3, op);
+    bind_int64(st, 4, created);
+    bind_int64(st, 5, since);
+    bind_int64(st, 6, pending_before);
+    int rc = store_exec_stmt(s, st);
+    if (rc == STORE_OK)
+        *claimed = store_changes(s) > 0;
+    return rc;
+}
+
+int store_idem_release(struct store *s, const char *principal, const char *request_id)
+{
+    static const char sql[] = "DELETE FROM idempotency WHERE principal = ? AND request_id = ? AND reply = ''";
+    sql_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, principal);
+    bind_text(st, 2, request_id);
+    return store_exec_stmt(s, st);
+}
+
 int store_idem_put(struct store *s, const char *principal, const char *request_id, const char *op, int64_t created,
                    const char *reply)
 {

@@ -20,6 +20,7 @@ struct store {
     char errmsg[512];
     int64_t budget_limit; /* store_budget_set: 0 when no budget is set */
     int64_t budget_left;  /* bytes of rows still allowed */
+    bool reader;          /* store_open_reader's: its transactions are read-only */
 };
 
 /* Returns the cached, reset statement for sql (a string literal with static storage), preparing
@@ -27,6 +28,17 @@ struct store {
 sql_stmt *store_stmt(struct store *s, const char *sql);
 /* store_stmt of the variant the engine speaks, for the few statements whose SQL differs. */
 sql_stmt *store_stmt_dialect(struct store *s, const char *sqlite_sql, const char *pg_sql);
+/* A read of a row that the transaction goes on to change from what it read (credentials, a
+ * two-factor account or challenge): on a PostgreSQL writer's connection the variant ending in FOR
+ * UPDATE, so that agents sharing the database change the row one after the other, each from what
+ * the one before committed (SQLite's write transaction holds the whole file; readers lock nothing).
+ * Both texts are string literals, the second the first with " FOR UPDATE" (STORE_FOR_UPDATE) or
+ * another locking clause. */
+sql_stmt *store_stmt_for_update(struct store *s, const char *sql, const char *sql_for_update);
+#define STORE_FOR_UPDATE(sql) sql " FOR UPDATE"
+/* The variant for a row a write only refers to (the customer an entity or user is given to): it
+ * cannot be deleted before the write's commit, and a write after the delete's commit finds it gone. */
+#define STORE_FOR_KEY_SHARE(sql) sql " FOR KEY SHARE"
 
 /* Steps a statement that returns no rows and resets it. Returns STORE_OK/DUPLICATE/ERROR. */
 int store_exec_stmt(struct store *s, sql_stmt *st);

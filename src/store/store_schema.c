@@ -321,6 +321,16 @@ static const char *const migrations[] = {
     "CREATE TABLE tenant_event_seq ("
     "  tenant_id TEXT PRIMARY KEY,"
     "  value INTEGER NOT NULL) WITHOUT ROWID;",
+
+    /* 13: the rate limits' token buckets shared by agents on one PostgreSQL database (store_rate.h):
+     * one row per bucket, named by its limit and the SHA-256 of its key (a client, an e-mail, a
+     * user), with the tokens left at last_ms and whether the last take was granted. A single agent
+     * on SQLite keeps its buckets in memory and leaves the table empty. */
+    "CREATE TABLE rate_bucket ("
+    "  name TEXT PRIMARY KEY,"
+    "  tokens REAL NOT NULL,"
+    "  last_ms INTEGER NOT NULL,"
+    "  granted INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
 };
 
 const char *const *store_schema_migrations(enum sql_dialect dialect, size_t *count)

@@ -207,6 +207,11 @@ static const char *const migrations[] = {
 
     /* 12: each tenant's event counter (store_schema.c) */
     "CREATE TABLE tenant_event_seq (tenant_id TEXT PRIMARY KEY, value BIGINT NOT NULL);",
+
+    /* 13: the rate limits' token buckets (store_schema.c) */
+    "CREATE TABLE rate_bucket ("
+    "  name TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL, last_ms BIGINT NOT NULL,"
+    "  granted BIGINT NOT NULL DEFAULT 0);",
 };
 
 const char *const *store_schema_pg_migrations(size_t *count)

@@ -62,13 +62,23 @@ int store_tenant_insert(struct store *s, const struct tenant *t)
     return store_exec_stmt(s, st);
 }
 
+int store_tenant_lock(struct store *s, const char *id)
+{
+    sql_stmt *st = store_stmt_dialect(s, "SELECT id FROM tenant WHERE id = ?",
+                                      "SELECT id FROM tenant WHERE id = ? FOR NO KEY UPDATE");
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, id);
+    return store_exec_stmt(s, st);
+}
+
 int store_tenant_update(struct store *s, const struct tenant *t)
 {
     static const char sql[] =
         "UPDATE tenant SET created_time = ?2, title = ?3, country = ?4, state = ?5, city = ?6,"
         " address = ?7, address2 = ?8, zip = ?9, phone = ?10, email = ?11, additional_info = ?12,"
         " max_customers = ?13, max_users = ?14, max_devices = ?15, max_assets = ?16, max_edges = ?17,"
-        " max_dashboards = ?18, version = ?19 WHERE id = ?1";
+        " max_dashboards = ?18, version = ?19 WHERE id = ?1 AND version + 1 = ?19";
     sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;

@@ -30,6 +30,10 @@ int store_tenant_job_any(struct store *s, bool *any)
     return store_query_true(s, store_stmt(s, "SELECT EXISTS (SELECT 1 FROM tenant_delete_job)"), any);
 }
 
+/* Locked and skipped on PostgreSQL as store_unassign.c's jobs are: one agent at a time runs one. */
+#define JOB_OLDEST(lock) \
+    "SELECT tenant_id, created_time, deleted FROM tenant_delete_job ORDER BY created_time, tenant_id LIMIT 1" lock
+
 int store_tenant_job_oldest(struct store *s, struct tenant_delete_job *out)
 {
     static const struct store_row_layout layout = {
@@ -38,8 +42,7 @@ int store_tenant_job_oldest(struct store *s, struct tenant_delete_job *out)
         2, { offsetof(struct tenant_delete_job, created_time), offsetof(struct tenant_delete_job, deleted) },
     };
     return store_get_one(s,
-                         store_stmt(s, "SELECT tenant_id, created_time, deleted FROM tenant_delete_job"
-                                       " ORDER BY created_time, tenant_id LIMIT 1"),
+                         store_stmt_dialect(s, JOB_OLDEST(""), JOB_OLDEST(" FOR UPDATE SKIP LOCKED")),
                          store_read_layout, &layout, out);
 }
 

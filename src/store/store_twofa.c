@@ -38,8 +38,10 @@ static void read_account(sql_stmt *st, void *row, const void *arg)
 
 int store_twofa_get(struct store *s, const char *user_id, struct twofa_account *out)
 {
-    static const char sql[] = "SELECT " ACCOUNT_COLUMNS " FROM twofa_account WHERE user_id = ?";
-    sql_stmt *st = store_stmt(s, sql);
+#define SQL "SELECT " ACCOUNT_COLUMNS " FROM twofa_account WHERE user_id = ?"
+    static const char sql[] = SQL, sql_for_update[] = STORE_FOR_UPDATE(SQL);
+#undef SQL
+    sql_stmt *st = store_stmt_for_update(s, sql, sql_for_update);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, user_id);
@@ -133,20 +135,38 @@ int store_twofa_challenge_update(struct store *s, const struct twofa_challenge *
     return store_exec_stmt(s, st);
 }
 
-int store_twofa_challenge_get(struct store *s, const char *digest, struct twofa_challenge *out)
+static int get_challenge(struct store *s, const char *sql, const char *sql_for_update, const char *digest,
+                         struct twofa_challenge *out)
 {
-    static const char sql[] = "SELECT " CHALLENGE_COLUMNS " FROM twofa_challenge WHERE digest = ?";
-    sql_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = store_stmt_for_update(s, sql, sql_for_update);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, digest);
     return store_get_one(s, st, read_challenge, NULL, out);
 }
 
+int store_twofa_challenge_get(struct store *s, const char *digest, struct twofa_challenge *out)
+{
+    static const char sql[] = "SELECT " CHALLENGE_COLUMNS " FROM twofa_challenge WHERE digest = ?";
+    return get_challenge(s, sql, sql, digest, out);
+}
+
+int store_twofa_challenge_get_for_update(struct store *s, const char *digest, struct twofa_challenge *out)
+{
+#define SQL "SELECT " CHALLENGE_COLUMNS " FROM twofa_challenge WHERE digest = ?"
+    static const char sql[] = SQL, sql_for_update[] = STORE_FOR_UPDATE(SQL);
+#undef SQL
+    return get_challenge(s, sql, sql_for_update, digest, out);
+}
+
 int store_twofa_challenge_delete(struct store *s, const char *digest)
 {
     static const char sql[] = "DELETE FROM twofa_challenge WHERE digest = ?";
-    return by_key(s, sql, digest);
+    sql_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, digest);
+    return store_exec_changing(s, st);
 }
 
 int store_twofa_challenge_purge(struct store *s, int64_t now)

@@ -33,6 +33,13 @@ int store_unassign_job_pending(struct store *s, const char *customer_id, bool *p
     return store_query_true(s, st, pending);
 }
 
+/* On PostgreSQL the job's row stays locked until the chunk's transaction ends and a job another
+ * agent is running is skipped: one agent at a time runs a job, and another takes it over when that
+ * one's transaction ends, committed or not (its connection lost with it). */
+#define JOB_OLDEST(lock) \
+    "SELECT customer_id, tenant_id, created_time, unassigned FROM unassign_job ORDER BY created_time, customer_id" \
+    " LIMIT 1" lock
+
 int store_unassign_job_oldest(struct store *s, struct unassign_job *out)
 {
     static const struct store_row_layout layout = {
@@ -41,8 +48,7 @@ int store_unassign_job_oldest(struct store *s, struct unassign_job *out)
         2, { offsetof(struct unassign_job, created_time), offsetof(struct unassign_job, unassigned) },
     };
     return store_get_one(s,
-                         store_stmt(s, "SELECT customer_id, tenant_id, created_time, unassigned FROM unassign_job"
-                                       " ORDER BY created_time, customer_id LIMIT 1"),
+                         store_stmt_dialect(s, JOB_OLDEST(""), JOB_OLDEST(" FOR UPDATE SKIP LOCKED")),
                          store_read_layout, &layout, out);
 }
 

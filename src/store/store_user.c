@@ -74,12 +74,23 @@ int store_user_update(struct store *s, const struct user *u)
 {
     static const char sql[] =
         "UPDATE tb_user SET created_time = ?2, tenant_id = ?3, customer_id = ?4, email = ?5, authority = ?6,"
-        " first_name = ?7, last_name = ?8, phone = ?9, additional_info = ?10, version = ?11 WHERE id = ?1";
+        " first_name = ?7, last_name = ?8, phone = ?9, additional_info = ?10, version = ?11"
+        " WHERE id = ?1 AND version + 1 = ?11";
     sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
     bind_user(st, u);
     return store_exec_changing(s, st);
+}
+
+int store_user_lock(struct store *s, const char *id)
+{
+    sql_stmt *st = store_stmt_dialect(s, "SELECT id FROM tb_user WHERE id = ?",
+                                      "SELECT id FROM tb_user WHERE id = ? FOR NO KEY UPDATE");
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, id);
+    return store_exec_stmt(s, st);
 }
 
 int store_user_get(struct store *s, const char *id, struct user *out)
@@ -296,9 +307,56 @@ int store_credentials_update(struct store *s, const struct credentials *c)
     return store_exec_changing(s, st);
 }
 
-static int get_credentials(struct store *s, const char *sql, const char *key, struct credentials *out)
+struct failed_count {
+    int64_t attempts;
+    bool enabled;
+};
+
+static void read_failed_count(sql_stmt *st, void *row, const void *arg)
 {
+    struct failed_count *f = row;
+    (void)arg;
+    f->attempts = column_int64(st, 0);
+    f->enabled = column_int(st, 1) != 0;
+}
+
+int store_credentials_count_failed(struct store *s, const char *user_id, int64_t *attempts, bool *enabled)
+{
+    static const char sql[] = "UPDATE user_credentials SET failed_login_attempts = failed_login_attempts + 1"
+                              " WHERE user_id = ? RETURNING failed_login_attempts, enabled";
+    struct failed_count f = { 0 };
     sql_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, user_id);
+    int rc = store_get_one(s, st, read_failed_count, NULL, &f);
+    *attempts = f.attempts;
+    *enabled = f.enabled;
+    return rc;
+}
+
+int store_credentials_lock(struct store *s, const char *user_id)
+{
+    static const char sql[] = "UPDATE user_credentials SET enabled = 0 WHERE user_id = ? AND enabled <> 0";
+    sql_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_text(st, 1, user_id);
+    return store_exec_changing(s, st);
+}
+
+int store_credentials_login_ok(struct store *s, const char *user_id, int64_t ts)
+{
+    static const char sql[] = "UPDATE user_credentials SET last_login_ts = ?2, failed_login_attempts = 0"
+                              " WHERE user_id = ?1 AND enabled <> 0";
+    sql_stmt *st = store_stmt_text_int(s, sql, user_id, ts);
+    return st != NULL ? store_exec_changing(s, st) : STORE_ERROR;
+}
+
+static int get_credentials(struct store *s, const char *sql, const char *sql_for_update, const char *key,
+                           struct credentials *out)
+{
+    sql_stmt *st = store_stmt_for_update(s, sql, sql_for_update);
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, key);
@@ -308,19 +366,31 @@ static int get_credentials(struct store *s, const char *sql, const char *key, st
 int store_credentials_get(struct store *s, const char *user_id, struct credentials *out)
 {
     static const char sql[] = "SELECT " CREDENTIALS_COLUMNS " FROM user_credentials WHERE user_id = ?";
-    return get_credentials(s, sql, user_id, out);
+    return get_credentials(s, sql, sql, user_id, out);
+}
+
+int store_credentials_get_for_update(struct store *s, const char *user_id, struct credentials *out)
+{
+#define SQL "SELECT " CREDENTIALS_COLUMNS " FROM user_credentials WHERE user_id = ?"
+    static const char sql[] = SQL, sql_for_update[] = STORE_FOR_UPDATE(SQL);
+#undef SQL
+    return get_credentials(s, sql, sql_for_update, user_id, out);
 }
 
 int store_credentials_get_by_activate_token(struct store *s, const char *token, struct credentials *out)
 {
-    static const char sql[] = "SELECT " CREDENTIALS_COLUMNS " FROM user_credentials WHERE activate_token = ?";
-    return get_credentials(s, sql, token, out);
+#define SQL "SELECT " CREDENTIALS_COLUMNS " FROM user_credentials WHERE activate_token = ?"
+    static const char sql[] = SQL, sql_for_update[] = STORE_FOR_UPDATE(SQL);
+#undef SQL
+    return get_credentials(s, sql, sql_for_update, token, out);
 }
 
 int store_credentials_get_by_reset_token(struct store *s, const char *token, struct credentials *out)
 {
-    static const char sql[] = "SELECT " CREDENTIALS_COLUMNS " FROM user_credentials WHERE reset_token = ?";
-    return get_credentials(s, sql, token, out);
+#define SQL "SELECT " CREDENTIALS_COLUMNS " FROM user_credentials WHERE reset_token = ?"
+    static const char sql[] = SQL, sql_for_update[] = STORE_FOR_UPDATE(SQL);
+#undef SQL
+    return get_credentials(s, sql, sql_for_update, token, out);
 }
 
 static void read_id(sql_stmt *st, void *row, const void *arg)

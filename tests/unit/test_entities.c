@@ -72,6 +72,7 @@ static void entity_limits_answer_403_41(void)
     struct entity e;
     world_open(&w);
     w.tenant_a.limits.max_devices = 1;
+    w.tenant_a.version++; /* an update writes the next version over the one it read */
     CHECK_INT(store_tenant_update(w.ctx.store, &w.tenant_a), STORE_OK);
     CHECK_INT(create_entity(&w, &w.admin_a, ENTITY_DEVICE, "one", &e), ERR_OK);
     entity_release(&e);

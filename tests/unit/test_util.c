@@ -5,6 +5,7 @@
 #include "cmagent/fairq.h"
 #include "cmagent/queue.h"
 #include "cmagent/secret.h"
+#include "cmagent/store_rate.h"
 #include "cmagent/uuid.h"
 #include "cmagent/validate.h"
 #include "ratelimit.h"
@@ -154,7 +155,7 @@ static void fair_queue_serves_quiet_buckets_first_and_hands_on_in_order(void)
 
 static void token_buckets_hold_a_period_and_refill(void)
 {
-    struct ratelimit *t = ratelimit_new();
+    struct ratelimit *t = ratelimit_new("test");
     char key[32];
     int64_t now = 1000000;
 
@@ -174,6 +175,32 @@ static void token_buckets_hold_a_period_and_refill(void)
     ratelimit_free(t);
 }
 
+/* The shared buckets' statement (store_rate.c) refills and takes as the table in memory does. */
+static void database_buckets_hold_a_period_and_refill(void)
+{
+    char err[256];
+    struct store *s = store_open(":memory:", err, sizeof err);
+    int64_t now = 1000000, purged = 0;
+    bool granted = false;
+
+    CHECK(s != NULL);
+    CHECK(!store_shares_buckets(":memory:") && store_shares_buckets("postgresql://u@h/db"));
+    for (int i = 0; i < 3; i++) {
+        CHECK(store_rate_take(s, "email:a", 3, 60000, now, &granted) == STORE_OK);
+        CHECK(granted);
+    }
+    CHECK(store_rate_take(s, "email:a", 3, 60000, now, &granted) == STORE_OK && !granted);
+    CHECK(store_rate_take(s, "email:b", 3, 60000, now, &granted) == STORE_OK && granted);
+    CHECK(store_rate_take(s, "email:a", 3, 60000, now + 19000, &granted) == STORE_OK && !granted);
+    CHECK(store_rate_take(s, "email:a", 3, 60000, now + 20000, &granted) == STORE_OK && granted);
+    CHECK(store_rate_take(s, "email:a", 3, 60000, now + 20000, &granted) == STORE_OK && !granted);
+    /* an earlier clock (another agent's, a little behind) refills nothing and moves nothing back */
+    CHECK(store_rate_take(s, "email:a", 3, 60000, now, &granted) == STORE_OK && !granted);
+    CHECK(store_rate_take(s, "email:a", 3, 60000, now + 10 * 60000, &granted) == STORE_OK && granted);
+    CHECK(store_rate_purge(s, now + 1, &purged) == STORE_OK && purged == 1); /* b only */
+    store_close(s);
+}
+
 int main(void)
 {
     RUN(email_pattern_matches_thingsboard);
@@ -183,5 +210,6 @@ int main(void)
     RUN(queue_pops_in_order_and_times_out);
     RUN(fair_queue_serves_quiet_buckets_first_and_hands_on_in_order);
     RUN(token_buckets_hold_a_period_and_refill);
+    RUN(database_buckets_hold_a_period_and_refill);
     return test_report("test_util");
 }

@@ -58,6 +58,11 @@ void api_init(const struct api_settings *settings);
  * assigned customers. Events of the Public customer are its own as any other's. */
 size_t api_event_customers(const char *payload, char (*out)[UUID_STR_LEN], size_t max);
 
+/* Shares the rate limits (rate_limit_per_second, auth_rate_per_client, auth_rate_per_email)
+ * through the database of s, a connection of their own (ratelimit.h), or keeps them in memory
+ * again (NULL). */
+void api_share_rate_limits(struct store *s);
+
 /* Frees what api_init made. */
 void api_release(void);
 
@@ -66,6 +71,11 @@ void api_release(void);
 void api_handle(struct ctx *ctx, const struct api_request *req, struct api_reply *out);
 
 void api_reply_release(struct api_reply *r);
+
+/* Turns the deferred reply of req (its run rolled back to await its mails) into a 409 failure
+ * when its request id could not be kept claimed (ctx->kept.pending_lost: another agent's run of
+ * the same id holds it): its mails are not sent, and the id is answered by that run. */
+void api_reply_pending_lost(struct ctx *ctx, const struct api_request *req, struct api_reply *out);
 
 /* Whether the request checks or hashes a password (its operation has a preparer; a batch when one of
  * its commands has): such a request has hash work api_prepare can do ahead of the writer. Safe on

@@ -11,6 +11,8 @@
 struct ctx;
 struct audit_row;
 
+#define KEPT_REQUEST_ID_MAX 129 /* an envelope id: up to 128 bytes */
+
 /* What a request asked to keep although it failed: its savepoint is rolled back, then these are
  * written in a savepoint of their own (kept_writes_apply). A failed login must count, and a failed
  * write must leave its audit row. */
@@ -18,6 +20,12 @@ struct kept_writes {
     char failed_login_user[UUID_STR_LEN]; /* "" or the user whose failed_login_attempts rises */
     bool audit;                    /* append audit_row */
     struct audit_row *audit_row;   /* heap, owned by the context */
+    /* A request id to keep claimed (a run rolled back whole while its mails are sent), or to
+     * release (its second run failed): idempotency.h. "" when none. */
+    char pending_id[KEPT_REQUEST_ID_MAX];
+    char pending_op[64];
+    bool pending_release;
+    bool pending_lost; /* set by kept_writes_apply: another run (another agent's) holds the id */
 };
 
 /* Writes ctx->kept in a savepoint of its own (after the request's savepoint was rolled back). The

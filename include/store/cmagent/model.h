@@ -140,6 +140,9 @@ struct entity {
     char *additional_info;           /* JSON object text or NULL */
     char *routing_key, *secret;      /* edges only */
     int64_t version;
+    /* The version of the row as read from the store (a pending unassignment may have raised
+     * version above it, unassign.h): an update writes only over that version. 0 when not read. */
+    int64_t stored_version;
 };
 
 /* One customer a dashboard is assigned to (ThingsBoard's ShortCustomerInfo). The title is read

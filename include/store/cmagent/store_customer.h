@@ -9,8 +9,14 @@
 #include <stdint.h>
 
 int store_customer_insert(struct store *s, const struct customer *c);
-/* Writes every field of c over the row with c->id (version included). */
+/* Writes every field of c over the row with c->id (version included). It writes only over the
+ * version before c's (version - 1): STORE_NOT_FOUND when the row is gone or another write (another
+ * agent's) changed it since it was read. */
 int store_customer_update(struct store *s, const struct customer *c);
+/* Holds the customer's row for a delete (PostgreSQL FOR UPDATE): it waits for the writes that read
+ * the customer to give it a user or an entity (store_customer_get share-locks it) and, once they
+ * committed, the delete's next statements see what they added. */
+int store_customer_lock(struct store *s, const char *id);
 int store_customer_get(struct store *s, const char *id, struct customer *out);
 int store_customer_get_by_title(struct store *s, const char *tenant_id, const char *title, struct customer *out);
 int store_customer_exists_external_id(struct store *s, const char *tenant_id, const char *external_id,

@@ -16,6 +16,8 @@
 int store_dashboard_titles_with_prefix(struct store *s, const char *tenant_id, const char *prefix, char ***titles,
                                        size_t *n);
 int store_dashboard_insert(struct store *s, const struct dashboard *d);
+/* Writes the title, configuration and version of d over its row, only over the version before d's
+ * (version - 1): STORE_NOT_FOUND when the row is gone or another write changed it since it was read. */
 int store_dashboard_update(struct store *s, const struct dashboard *d);
 int store_dashboard_get(struct store *s, const char *id, struct dashboard *out);
 int store_dashboard_exists(struct store *s, const char *tenant_id, const char *id, bool *exists);

@@ -12,7 +12,9 @@
 
 /* STORE_DUPLICATE when the name is taken in the tenant (or an edge's routing key anywhere). */
 int store_entity_insert(struct store *s, const struct entity *e);
-/* Writes every field of e over the row with e->id (version included). */
+/* Writes every field of e over the row with e->id (version included) when the row still has
+ * e->stored_version: STORE_NOT_FOUND when it is gone or another write (another agent's) changed
+ * it since it was read. */
 int store_entity_update(struct store *s, const struct entity *e);
 int store_entity_get(struct store *s, enum entity_kind kind, const char *id, struct entity *out);
 /* Every name of the tenant's entities of kind that starts with prefix (for UNIQUIFY). Caller frees

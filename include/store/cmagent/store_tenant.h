@@ -10,7 +10,14 @@
 #include <stdint.h>
 
 int store_tenant_insert(struct store *s, const struct tenant *t);
-/* Writes every field of t over the row with t->id (version included). STORE_NOT_FOUND when absent. */
+/* Holds the tenant's row until the transaction ends (PostgreSQL: FOR NO KEY UPDATE, which inserts
+ * referencing the tenant do not wait for; SQLite's write transaction holds the whole database),
+ * so that of two agents checking a limit of the tenant's rows at once the second counts after the
+ * first's commit. */
+int store_tenant_lock(struct store *s, const char *id);
+/* Writes every field of t over the row with t->id (version included). It writes only over the
+ * version before t's (version - 1): STORE_NOT_FOUND when the row is gone or another write (another
+ * agent's) changed it since it was read. */
 int store_tenant_update(struct store *s, const struct tenant *t);
 /* STORE_NOT_FOUND when no tenant has this id. out is filled only on STORE_OK. */
 /* STORE_NOT_FOUND also for a deleted tenant whose rows are still being deleted (store_tenant_job.h),

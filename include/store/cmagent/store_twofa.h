@@ -55,8 +55,12 @@ int store_twofa_delete(struct store *s, const char *user_id);
 int store_twofa_challenge_insert(struct store *s, const struct twofa_challenge *c);
 /* STORE_NOT_FOUND for an unknown digest. The caller releases out. */
 int store_twofa_challenge_get(struct store *s, const char *digest, struct twofa_challenge *out);
+/* The challenge a login goes on to change (a code mailed, the token spent): on PostgreSQL locked
+ * until the transaction ends (store_credentials_get_for_update). The account read locks too. */
+int store_twofa_challenge_get_for_update(struct store *s, const char *digest, struct twofa_challenge *out);
 /* Saves the mailed code fields of c (by its digest). */
 int store_twofa_challenge_update(struct store *s, const struct twofa_challenge *c);
+/* Deletes the challenge of digest: STORE_NOT_FOUND when it is gone (spent by another login). */
 int store_twofa_challenge_delete(struct store *s, const char *digest);
 /* Deletes the challenges that expired before now. */
 int store_twofa_challenge_purge(struct store *s, int64_t now);
