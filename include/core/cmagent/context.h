@@ -151,7 +151,8 @@ void ctx_audit_subject(struct ctx *ctx, const struct user *u);
 /* Frees what the context owns (mails, kept audit row, kept events). */
 void ctx_release(struct ctx *ctx);
 
-/* Records a store failure: STORE_ERROR becomes ERR_DATABASE ("Database error: ..."), STORE_TOO_LARGE
+/* Records a store failure: STORE_ERROR becomes ERR_DATABASE ("Database error: ..."), STORE_UNAVAILABLE
+ * ERR_UNAVAILABLE ("Database unavailable: ...", 503: the server cannot be reached), STORE_TOO_LARGE
  * (the read budget, store.h) ERR_TOO_LARGE naming max_reply. Returns the error kind. Use only for codes the caller did not expect (not NOT_FOUND it handles itself). */
 int ctx_store_failed(struct ctx *ctx, int store_rc);
 
