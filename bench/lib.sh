@@ -1,6 +1,7 @@
 # bench/lib.sh: what the benchmark scripts share, sourced by them (not run): the processes they
 # start and stop on exit, a private mosquitto on a free 127.0.0.1 port, the agent with a fresh
-# database and a tenant administrator made through the protocol, and reading cm-load's JSON lines.
+# database and a tenant administrator made through the protocol, more agents on the same database
+# behind a share group, a private PostgreSQL cluster, and reading cm-load's JSON lines.
 # The sourcing script sets BENCH_NAME (for messages) before sourcing, and MOSQUITTO, AGENT_BIN;
 # with BENCH_KEEP set (to anything) the temporary directory is left in place at exit.
 
@@ -14,11 +15,12 @@ bench_cleanup() {
     trap - INT TERM EXIT
     for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
         pid=${PIDS[i]}
-        if kill -0 "$pid" 2>/dev/null; then
+        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
             kill -TERM "$pid" 2>/dev/null || true
             wait "$pid" 2>/dev/null || true
         fi
     done
+    [ -z "${PG_DATA:-}" ] || pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null 2>&1 || true
     [ -n "${BENCH_KEEP:-}" ] || rm -rf "$TMP"
 }
 trap bench_cleanup EXIT
@@ -40,6 +42,17 @@ forget_last() {
     kill -TERM "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     unset 'PIDS[${#PIDS[@]}-1]'
+}
+
+# stop_pid PID: stops a process the script started and drops it from PIDS (see forget_last)
+stop_pid() {
+    local i
+    kill -TERM "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+    for i in "${!PIDS[@]}"; do
+        [ "${PIDS[i]}" != "$1" ] || unset 'PIDS[i]'
+    done
+    PIDS=("${PIDS[@]}")
 }
 
 # wait_for_log NAME FILE PATTERN SECONDS: waits until FILE holds PATTERN; fails if the last process
@@ -218,4 +231,78 @@ EOF
     TA_PASSWORD=Bench-$RANDOM$RANDOM
     TA_TOKEN=$(admin_of "$TA_TENANT" "$TA_EMAIL" "$TA_PASSWORD")
     [ -n "$TA_TOKEN" ] || exit 1
+}
+
+# start_member N: one more agent on the database and broker of the one start_agent started, with its
+# configuration ($TMP/cmagent.conf, so AGENT_EXTRA should hold a share_group line) but the agent_id
+# bench-$$-N; waits until its retained status says online; sets MEMBER_PID
+start_member() {
+    local conf=$TMP/cmagent-$1.conf
+    sed -e "s/^agent_id .*/agent_id bench-$$-$1/" "$TMP/cmagent.conf" >"$conf"
+    start_bg "agent-$1" "$AGENT_BIN" -c "$conf"
+    MEMBER_PID=${PIDS[${#PIDS[@]} - 1]}
+    for _ in $(seq 1 100); do
+        mosquitto_sub -V 5 -h 127.0.0.1 -p "$BROKER_PORT" -C 1 -W 1 -t "cm/v1/status/bench-$$-$1" 2>/dev/null |
+            grep -q '"state":"online"' && return 0
+        kill -0 "$MEMBER_PID" 2>/dev/null || { tail -n 20 "$TMP/agent-$1.log" >&2; setup_fail "member $1" "it exited"; }
+    done
+    setup_fail "member $1" "its status never said online"
+}
+
+# ---- a private PostgreSQL cluster ----
+
+# pg_as CMD...: CMD as the cluster's owner (initdb and the server refuse root: the postgres user then)
+pg_as() {
+    if [ "$(id -u)" -eq 0 ]; then
+        (cd "$PG_DIR" && runuser -u postgres -- "$@")
+    else
+        (cd "$PG_DIR" && "$@")
+    fi
+}
+
+# start_postgres [SERVER_OPTION...]: a PostgreSQL cluster in $TMP/pg on a free 127.0.0.1 port, with
+# the server's own defaults (fsync and synchronous_commit on: a commit waits for the disk, as the
+# agent's SQLite does) unless options ("-c name=value") say otherwise; stopped on exit. Sets PG_PORT,
+# PG_POSTMASTER (the server's pid) and PG_USER
+start_postgres() {
+    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    [ -x "$PG_BIN/initdb" ] || { echo "$BENCH_NAME: PostgreSQL's server is not installed (scripts/deps)" >&2; return 1; }
+    PG_DIR=$TMP/pg
+    mkdir -p "$PG_DIR"
+    if [ "$(id -u)" -eq 0 ]; then PG_USER=postgres; chmod 711 "$TMP"; chown postgres: "$PG_DIR"; else PG_USER=$(id -un); fi
+    pg_as "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U "$PG_USER" -E UTF8 --locale=C.UTF-8 >"$TMP/initdb.log" 2>&1 ||
+        { cat "$TMP/initdb.log" >&2; return 1; }
+    PG_DATA=$PG_DIR/data
+    local attempt
+    for attempt in 1 2 3 4 5 6 7 8; do
+        PG_PORT=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        port_in_use "$PG_PORT" && continue
+        if pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DIR/server.log" -w -t 60 \
+            -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR $*" start >/dev/null; then
+            PG_POSTMASTER=$(head -n 1 "$PG_DATA/postmaster.pid")
+            return 0
+        fi
+        echo "$BENCH_NAME: PostgreSQL did not start on port $PG_PORT (attempt $attempt), retrying" >&2
+    done
+    tail -n 20 "$PG_DIR/server.log" >&2 || true
+    return 1
+}
+
+# pg_database NAME: a new database NAME in the cluster; prints its URI
+pg_database() {
+    pg_as "$PG_BIN/psql" -X -q -h "$PG_DIR" -p "$PG_PORT" -U "$PG_USER" -d postgres -c "CREATE DATABASE $1" >&2
+    echo "postgresql://$PG_USER@127.0.0.1:$PG_PORT/$1"
+}
+
+# pg_cpu_ms: CPU time (user + system) the whole server has used so far, in ms: the postmaster, its
+# children that have ended (which it has waited for: cutime and cstime) and those that run (the
+# backends of the agents' connections, the WAL writer, the checkpointer, autovacuum)
+pg_cpu_ms() {
+    local hz
+    hz=$(getconf CLK_TCK)
+    {
+        awk '{ print $14 + $15 + $16 + $17 }' "/proc/$PG_POSTMASTER/stat"
+        { cat /proc/[0-9]*/stat 2>/dev/null || true; } | # a process may end meanwhile
+            awk -v pp="$PG_POSTMASTER" '{ sub(/^.*\) /, ""); if ($2 == pp) print $12 + $13 }'
+    } | awk -v hz="$hz" '{ t += $1 } END { printf "%d", t * 1000 / hz }'
 }

@@ -160,7 +160,10 @@ char *agent_reply_topic_of(struct agent *a, const struct transport_message *m);
 void agent_keep_request_events(struct agent *a, struct ctx *ctx);
 void agent_forget_batch_events(struct agent *a);
 void agent_publish_replies(struct agent *a, struct pending_reply *r, size_t n);
-void agent_fail_replies(struct agent *a, struct pending_reply *r, size_t n, const char *why);
+/* Every reply of a batch that did not commit becomes an error naming why: 503 "Database unavailable"
+ * when the database could not be reached (down: the store said so; at_commit: the connection was
+ * lost during COMMIT, whose outcome why tells), else 500 "Database error". */
+void agent_fail_replies(struct agent *a, struct pending_reply *r, size_t n, const char *why, bool down, bool at_commit);
 /* The committed batch's events, from memory when they are the outbox's next ones, else from it. */
 void agent_publish_events(struct agent *a);
 /* On a shared database, every PUBLISHER_POLL_MS: takes the publisher lock when free and connected

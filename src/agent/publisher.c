@@ -173,15 +173,20 @@ void agent_publish_replies(struct agent *a, struct pending_reply *r, size_t n)
     }
 }
 
-/* Every reply of a batch whose commit failed becomes a database error: nothing was applied. */
-void agent_fail_replies(struct agent *a, struct pending_reply *r, size_t n, const char *why)
+void agent_fail_replies(struct agent *a, struct pending_reply *r, size_t n, const char *why, bool down, bool at_commit)
 {
     char msg[700];
-    snprintf(msg, sizeof msg, "Database error: the transaction could not be committed, nothing was applied: %s", why);
-    log_error("%s", msg);
+    if (down) {
+        snprintf(msg, sizeof msg, "Database unavailable: %s%s", at_commit ? "" : "nothing was applied: ", why);
+        log_debug("%s", msg); /* the store logged the loss once; this is every request of the outage */
+    } else {
+        snprintf(msg, sizeof msg, "Database error: the transaction could not be committed, nothing was applied: %s",
+                 why);
+        log_error("%s", msg);
+    }
     for (size_t i = 0; i < n; i++) {
         free(r[i].body);
-        r[i].body = api_error_body(ERR_DATABASE, msg, r[i].msg->payload, r[i].msg->payload_len);
+        r[i].body = api_error_body(down ? ERR_UNAVAILABLE : ERR_DATABASE, msg, r[i].msg->payload, r[i].msg->payload_len);
         if (r[i].job != NULL && r[i].job->w != NULL) {
             r[i].job->w->parked = false; /* nothing committed: answer now, send nothing */
             if (r[i].topic == NULL)
@@ -250,7 +255,8 @@ void agent_publish_events(struct agent *a)
         struct outbox_event *evs = NULL;
         size_t n = 0;
         if (store_outbox_unpublished(a->store, a->last_sent_seq, EVENTS_PER_PUBLISH_QUERY, &evs, &n) != STORE_OK) {
-            log_error("Reading the outbox failed: %s", store_errmsg(a->store));
+            if (!store_unavailable(a->store)) /* an outage is logged once by the store */
+                log_error("Reading the outbox failed: %s", store_errmsg(a->store));
             return;
         }
         for (size_t i = 0; i < n; i++)

@@ -5,13 +5,16 @@
  * never behind its commit's fsync, and a deep offset page delays no write. A client sees its own
  * acknowledged writes: a write is answered only after its commit, so a read that arrives after the
  * reply begins its transaction on a snapshot that holds it. reader_threads 0, or a database that
- * cannot be opened a second time, leaves the reads to the writer, as before. */
+ * cannot be opened a second time, leaves the reads to the writer, as before. A read whose database
+ * cannot be reached (PostgreSQL down or restarting) answers 503 at once; the engine reopens the
+ * connection when the server is back. */
 #include "agent_int.h"
 
 #include "cmagent/clock.h"
 #include "cmagent/stats.h"
 #include "cmagent/store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,7 +33,10 @@ static void run_read(struct agent *a, struct store *store, struct work *w)
     agent_request_of(a, m, &req);
     if (store_begin_read(store) != STORE_OK) {
         char *topic = agent_reply_topic_of(a, m);
-        char *body = api_error_body(ERR_DATABASE, store_errmsg(store), m->payload, m->payload_len);
+        char msg[700];
+        bool down = store_unavailable(store);
+        snprintf(msg, sizeof msg, "%s: %s", down ? "Database unavailable" : "Database error", store_errmsg(store));
+        char *body = api_error_body(down ? ERR_UNAVAILABLE : ERR_DATABASE, msg, m->payload, m->payload_len);
         agent_send_reply(a, m, topic, body);
         free(topic);
         free(body);

@@ -6,8 +6,11 @@
  * savepoint is rolled back, then kept_writes_apply() writes what must survive the failure in a
  * savepoint of its own (the failed-login count and the failed write's audit row). A request whose
  * reply waits for its mails is rolled back whole (its request id kept claimed the same way) and
- * parked with the mail worker, which gives it back for its second run (agent.c tells the whole story). Between batches the writer runs its own
- * jobs (jobs.c) and, on a shared database, the publisher's tick (publisher.c). */
+ * parked with the mail worker, which gives it back for its second run (agent.c tells the whole
+ * story). Between batches the writer runs its own jobs (jobs.c) and, on a shared database, the
+ * publisher's tick (publisher.c). A batch whose database cannot be reached (PostgreSQL down or
+ * restarting) answers 503 "Database unavailable" at once, nothing applied; the next batch after
+ * the server is back reconnects (sql_pg_conn.c). */
 #include "agent_int.h"
 
 #include "cmagent/broker_sync.h"
@@ -166,7 +169,8 @@ bool agent_process_batch(struct agent *a, struct queue_node *first, size_t n)
                 /* the database rolled the whole batch back: the requests before this one too */
                 lost = true;
                 snprintf(why, sizeof why, "%s", store_errmsg(a->store));
-                log_error("The database rolled the transaction back: %s", why);
+                if (!store_unavailable(a->store))
+                    log_error("The database rolled the transaction back: %s", why);
             }
         }
     }
@@ -198,14 +202,17 @@ bool agent_process_batch(struct agent *a, struct queue_node *first, size_t n)
     }
     if (began) {
         int64_t t0 = clock_mono_us();
-        if (begin_failed || lost || store_commit(a->store) != STORE_OK) {
+        bool failed = begin_failed || lost;
+        bool at_commit = !failed && store_commit(a->store) != STORE_OK;
+        if (failed || at_commit) {
             if (why[0] == '\0')
                 snprintf(why, sizeof why, "%s", store_errmsg(a->store));
+            bool down = store_unavailable(a->store);
             store_rollback(a->store);
             agent_forget_batch_events(a);
             committed = false;
             if (nreplies > 0) {
-                agent_fail_replies(a, replies, nreplies, why);
+                agent_fail_replies(a, replies, nreplies, why, down, at_commit);
                 agent_give_back_acks(a, acks, nacks); /* the next batch tries again */
             } else {
                 log_warn("Marking %zu acknowledged events published failed (%s); they are published again "

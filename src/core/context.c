@@ -27,6 +27,8 @@ int ctx_store_failed(struct ctx *ctx, int rc)
         return error_set(&ctx->err, ERR_TOO_LARGE,
                          "The request would read more than max_reply (%lld bytes) of rows: ask for fewer (a smaller "
                          "pageSize or limit, fewer ids or commands)", (long long)store_budget_limit(ctx->store));
+    case STORE_UNAVAILABLE: /* the engine logged the loss once; every request of the outage comes here */
+        return error_set(&ctx->err, ERR_UNAVAILABLE, "Database unavailable: %s", store_errmsg(ctx->store));
     default:
         log_warn("Database error: %s", store_errmsg(ctx->store));
         return error_set(&ctx->err, ERR_DATABASE, "Database error: %s", store_errmsg(ctx->store));

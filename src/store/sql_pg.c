@@ -1,28 +1,20 @@
-/* sql_pg.c: the PostgreSQL engine of the store's SQL layer (sql.h), through libpq: a connection
- * to a postgresql:// URI, statements prepared once per connection (named server-side statements)
- * or run once (dynamic SQL), text parameters and results, SQLSTATE mapped to STORE_* codes,
- * transactions and the schema version kept in a one-row table. A lost connection is reopened
- * between transactions, and the statements are prepared again on the new one. */
+/* sql_pg.c: the PostgreSQL engine of the store's SQL layer (sql.h), through libpq: statements
+ * prepared once per connection (named server-side statements) or run once (dynamic SQL), text
+ * parameters and results, SQLSTATE mapped to STORE_* codes, transactions and the schema version
+ * kept in a one-row table. The connection's life (opening, a loss, reopening: STORE_UNAVAILABLE
+ * meanwhile) is sql_pg_conn.c's; a statement prepared on an older connection is prepared again. */
+#include "sql_pg.h"
 #include "store_int.h"
 
 #include "cmagent/log.h"
 #include "cmagent/model.h"
 
 #include <inttypes.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define TEXT_OID 25 /* pg_type's text */
-
-struct pg_conn {
-    PGconn *pg;
-    int64_t changes;     /* rows the last statement changed */
-    unsigned generation; /* counts reconnections: a statement prepared on an older one is re-prepared */
-    unsigned next_name;
-    unsigned publisher;  /* the generation that took the publisher lock; 0: not held */
-};
 
 struct pg_stmt {
     struct sql_stmt base;
@@ -47,48 +39,26 @@ bool sql_is_postgres_uri(const char *database)
            (strncmp(database, "postgresql://", 13) == 0 || strncmp(database, "postgres://", 11) == 0);
 }
 
-/* A message of libpq's without its trailing newline. */
-static void set_error(struct store *s, const char *prefix, const char *msg)
-{
-    size_t n = strlen(msg);
-    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-        n--;
-    snprintf(s->errmsg, sizeof s->errmsg, "%s%.*s", prefix, (int)n, msg);
-}
-
 /* Maps a failed result to STORE_*: a unique violation is STORE_DUPLICATE, a deadlock's victim or
- * a serialization failure STORE_RETRY, anything else STORE_ERROR with PostgreSQL's message. */
+ * a serialization failure STORE_RETRY, a lost connection or a server shutting down
+ * STORE_UNAVAILABLE, anything else STORE_ERROR with PostgreSQL's message. */
 static int result_error(struct store *s, const PGresult *res)
 {
+    struct pg_conn *c = conn_of(s);
     const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     if (state != NULL && strcmp(state, "23505") == 0) {
-        set_error(s, "", PQresultErrorMessage(res));
+        pg_one_line(PQresultErrorMessage(res), s->errmsg, sizeof s->errmsg);
         return STORE_DUPLICATE;
     }
     if (state != NULL && (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0)) {
-        set_error(s, "", PQresultErrorMessage(res));
+        pg_one_line(PQresultErrorMessage(res), s->errmsg, sizeof s->errmsg);
         return STORE_RETRY;
     }
-    if (PQstatus(conn_of(s)->pg) == CONNECTION_BAD) {
-        set_error(s, "the PostgreSQL server is unreachable: ", PQerrorMessage(conn_of(s)->pg));
-        return STORE_ERROR;
-    }
-    set_error(s, "", res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(conn_of(s)->pg));
+    if (pg_conn_failure(c, res))
+        return pg_conn_lost(s, c->in_txn ? "the connection to the PostgreSQL server was lost during the transaction"
+                                         : "the PostgreSQL server is unreachable");
+    pg_one_line(res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(c->pg), s->errmsg, sizeof s->errmsg);
     return STORE_ERROR;
-}
-
-/* Reopens a lost connection when no transaction was open on it (one that was is lost with it:
- * the caller's error stands). */
-static void reconnect_if_lost(struct store *s)
-{
-    struct pg_conn *c = conn_of(s);
-    if (PQstatus(c->pg) != CONNECTION_BAD)
-        return;
-    PQreset(c->pg);
-    if (PQstatus(c->pg) == CONNECTION_OK) {
-        c->generation++;
-        log_info("Reconnected to PostgreSQL.");
-    }
 }
 
 /* Counts the rows a command changed, from its tag ("UPDATE 3"). */
@@ -246,6 +216,37 @@ static bool is_write(const char *sql)
     return strncmp(sql, "INSERT", 6) == 0 || strncmp(sql, "UPDATE", 6) == 0 || strncmp(sql, "DELETE", 6) == 0;
 }
 
+/* Runs the statement once on the connection as it is: SQL_ROW, SQL_DONE or the error. */
+static int execute(struct store *s, struct pg_stmt *st)
+{
+    struct pg_conn *c = conn_of(s);
+    if (st->persistent && st->generation != c->generation) {
+        int rc = prepare_on_server(s, st);
+        if (rc != STORE_OK)
+            return rc;
+    }
+    bool guard = st->guarded && PQtransactionStatus(c->pg) == PQTRANS_INTRANS;
+    if (guard && simple(c, "SAVEPOINT cm_statement") != STORE_OK)
+        return result_error(s, NULL);
+    const char *const *values = (const char *const *)st->values;
+    PGresult *res = st->persistent ? PQexecPrepared(c->pg, st->name, st->nparams, values, NULL, NULL, 0)
+                                   : PQexecParams(c->pg, st->sql, st->nparams, st->types, values, NULL, NULL, 0);
+    ExecStatusType status = PQresultStatus(res);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+        int rc = result_error(s, res);
+        PQclear(res);
+        if (guard && rc != STORE_UNAVAILABLE)
+            simple(c, "ROLLBACK TO cm_statement; RELEASE cm_statement");
+        return rc;
+    }
+    if (guard)
+        simple(c, "RELEASE cm_statement");
+    note_changes(c, res);
+    st->res = res;
+    st->row = 0;
+    return PQntuples(res) > 0 ? SQL_ROW : SQL_DONE;
+}
+
 static int pg_step(sql_stmt *base)
 {
     struct pg_stmt *st = pg_st(base);
@@ -257,30 +258,16 @@ static int pg_step(sql_stmt *base)
             return SQL_ROW;
         return SQL_DONE;
     }
-    if (PQstatus(c->pg) == CONNECTION_BAD && PQtransactionStatus(c->pg) != PQTRANS_INTRANS)
-        reconnect_if_lost(s);
-    if (st->persistent && st->generation != c->generation && prepare_on_server(s, st) != STORE_OK)
-        return STORE_ERROR;
-    bool guard = st->guarded && PQtransactionStatus(c->pg) == PQTRANS_INTRANS;
-    if (guard && simple(c, "SAVEPOINT cm_statement") != STORE_OK)
-        return result_error(s, NULL);
-    const char *const *values = (const char *const *)st->values;
-    PGresult *res = st->persistent ? PQexecPrepared(c->pg, st->name, st->nparams, values, NULL, NULL, 0)
-                                   : PQexecParams(c->pg, st->sql, st->nparams, st->types, values, NULL, NULL, 0);
-    ExecStatusType status = PQresultStatus(res);
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-        int rc = result_error(s, res);
-        PQclear(res);
-        if (guard)
-            simple(c, "ROLLBACK TO cm_statement; RELEASE cm_statement");
+    int rc = pg_conn_ensure(s, false);
+    if (rc != STORE_OK)
         return rc;
-    }
-    if (guard)
-        simple(c, "RELEASE cm_statement");
-    note_changes(c, res);
-    st->res = res;
-    st->row = 0;
-    return PQntuples(res) > 0 ? SQL_ROW : SQL_DONE;
+    rc = execute(s, st);
+    /* The first statement after the server restarted finds the old connection closed. Outside a
+     * transaction one that writes nothing (a BEGIN among them) runs again on a new connection; a
+     * write may have been applied, and one inside a transaction is lost with it. */
+    if (rc == STORE_UNAVAILABLE && !c->in_txn && !st->guarded && pg_conn_ensure(s, true) == STORE_OK)
+        rc = execute(s, st);
+    return rc;
 }
 
 static void pg_reset(sql_stmt *base)
@@ -393,7 +380,9 @@ static sql_stmt *pg_prepare(struct store *s, const char *sql, bool persistent)
     st->row = -1;
     if (persistent) {
         snprintf(st->name, sizeof st->name, "s%u", ++c->next_name);
-        if (prepare_on_server(s, st) != STORE_OK) {
+        /* on a lost connection it is prepared by its first step, once the connection is back */
+        int rc = c->lost ? STORE_UNAVAILABLE : prepare_on_server(s, st);
+        if (rc != STORE_OK && rc != STORE_UNAVAILABLE) {
             pg_finalize(&st->base);
             return NULL;
         }
@@ -433,29 +422,38 @@ static const char rollback_sql[] = "ROLLBACK";
 
 static int pg_begin(struct store *s, enum sql_begin kind)
 {
-    if (PQtransactionStatus(conn_of(s)->pg) == PQTRANS_UNKNOWN)
-        reconnect_if_lost(s);
-    if (kind == SQL_BEGIN_READ)
-        return exec_cached(s, begin_read_sql);
-    int rc = exec_cached(s, begin_sql);
-    if (rc == STORE_OK && kind == SQL_BEGIN_UNSYNCED)
+    struct pg_conn *c = conn_of(s);
+    int rc = exec_cached(s, kind == SQL_BEGIN_READ ? begin_read_sql : begin_sql);
+    if (rc != STORE_OK)
+        return rc;
+    c->in_txn = true;
+    if (kind == SQL_BEGIN_UNSYNCED)
         rc = exec_cached(s, unsynced_sql);
     return rc;
 }
 
 static int pg_commit(struct store *s)
 {
+    struct pg_conn *c = conn_of(s);
     /* COMMIT of a transaction in error is a ROLLBACK that reports success: not one here. */
-    if (PQtransactionStatus(conn_of(s)->pg) == PQTRANS_INERROR) {
+    if (PQtransactionStatus(c->pg) == PQTRANS_INERROR) {
         exec_cached(s, rollback_sql);
+        c->in_txn = false;
         snprintf(s->errmsg, sizeof s->errmsg, "the transaction failed and was rolled back");
         return STORE_ERROR;
     }
-    return exec_cached(s, commit_sql);
+    int rc = exec_cached(s, commit_sql);
+    c->in_txn = false;
+    if (rc == STORE_UNAVAILABLE)
+        snprintf(s->errmsg, sizeof s->errmsg,
+                 "the connection to the PostgreSQL server was lost during COMMIT, so whether the transaction "
+                 "was applied is unknown (a resend with the same id answers what it did): %s", c->reason);
+    return rc;
 }
 
 static int pg_rollback(struct store *s)
 {
+    conn_of(s)->in_txn = false;
     if (!pg_in_transaction(s))
         return STORE_OK;
     return exec_cached(s, rollback_sql);
@@ -528,8 +526,8 @@ static int pg_query_plan(struct store *s, const char *sql, char *out, size_t len
 static int pg_publisher_lock(struct store *s, bool want, bool *held)
 {
     struct pg_conn *c = conn_of(s);
-    if (PQstatus(c->pg) == CONNECTION_BAD && PQtransactionStatus(c->pg) != PQTRANS_INTRANS)
-        reconnect_if_lost(s);
+    if (!c->in_txn)
+        pg_conn_ensure(s, false);
     if (PQstatus(c->pg) == CONNECTION_BAD || c->publisher != c->generation)
         c->publisher = 0; /* lost with the session */
     *held = c->publisher != 0;
@@ -573,29 +571,16 @@ static const struct sql_engine pg_engine = {
     .close = pg_close,
 };
 
-/* Notices (e.g. "relation already exists, skipping") are not the agent's log's business. */
-static void quiet_notice(void *arg, const char *message)
-{
-    (void)arg;
-    (void)message;
-}
-
 int sql_pg_open(struct store *s, const char *uri, bool reader, char *err, size_t errlen)
 {
     struct pg_conn *c = xcalloc(1, sizeof *c);
     s->eng = &pg_engine;
     s->conn = c;
-    c->pg = PQconnectdb(uri);
     c->generation = 1;
-    if (PQstatus(c->pg) != CONNECTION_OK) {
-        set_error(s, "", PQerrorMessage(c->pg));
+    c->reader = reader;
+    if (pg_conn_open(s, c, uri) != STORE_OK) {
         snprintf(err, errlen, "cannot connect to the PostgreSQL database%s: %s", reader ? " for reading" : "",
                  s->errmsg);
-        return STORE_ERROR;
-    }
-    PQsetNoticeProcessor(c->pg, quiet_notice, NULL);
-    if (pg_exec(s, "SET client_min_messages = warning; SET TIME ZONE 'UTC'") != STORE_OK) {
-        snprintf(err, errlen, "PostgreSQL database: %s", s->errmsg);
         return STORE_ERROR;
     }
     return STORE_OK;

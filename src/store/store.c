@@ -14,6 +14,8 @@
 
 const char *store_errmsg(struct store *s) { return s->errmsg; }
 
+bool store_unavailable(struct store *s) { return s != NULL && s->unavailable; }
+
 sql_stmt *store_stmt(struct store *s, const char *sql)
 {
     size_t h = ((uintptr_t)sql >> 3) & (STMT_CACHE_SIZE - 1);

@@ -18,6 +18,7 @@ struct store {
     const char *stmt_sql[STMT_CACHE_SIZE];
     sql_stmt *stmt[STMT_CACHE_SIZE];
     char errmsg[512];
+    bool unavailable; /* store_unavailable(): the engine sets it when the server cannot be reached */
     int64_t budget_limit; /* store_budget_set: 0 when no budget is set */
     int64_t budget_left;  /* bytes of rows still allowed */
     bool reader;          /* store_open_reader's: its transactions are read-only */

@@ -65,16 +65,28 @@ class Cluster:
             os.chmod(self.dir, 0o777)
         self._run(os.path.join(self.bin, "initdb"), "-D", self.data, "-A", "trust", "-U", self.user,
                   "-E", "UTF8", "--no-sync", "--locale=C.UTF-8")
+        self.start_server()
+        self.started = True
+        atexit.register(self.stop)
+        self._watch()
+        return self
+
+    def start_server(self):
+        """Starts the server of the initialized cluster (again, after stop_server) and waits for it."""
         opts = ("-c listen_addresses=%s -p %d -k %s -c fsync=off -c max_connections=200"
                 " -c shared_buffers=32MB" % (HOST, self.port, self.dir))
         r = self._run(os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-o", opts, "-l",
                       os.path.join(self.dir, "server.log"), "-w", "-t", "60", "start", check=False)
         if r.returncode != 0:
             raise AssertionError("PostgreSQL did not start: %s\n%s" % (r.stdout, self._log_tail()))
-        self.started = True
-        atexit.register(self.stop)
-        self._watch()
-        return self
+
+    def stop_server(self, mode="fast"):
+        """Stops the server and leaves the cluster in place (pg_ctl stop -m fast|immediate|smart):
+        a test of what the agent does while its database is down."""
+        r = self._run(os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-m", mode, "-w", "-t", "60", "stop",
+                      check=False)
+        if r.returncode != 0:
+            raise AssertionError("PostgreSQL did not stop: %s\n%s" % (r.stdout, self._log_tail()))
 
     def _watch(self):
         """A process that stops the cluster once this one is gone, however it ended."""

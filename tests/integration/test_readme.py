@@ -6,7 +6,9 @@ is executed by bash under `set -euo pipefail`, in order, against this test's own
 and the line that follows events forever is left out), and the output must show a customer
 created, listed, patched, given a device and deleted, the raw mosquitto_rr reply, the error line's
 exit status, and the tenant removed at the end. So the README cannot drift from what cmctl and the
-agent do, and a second run cannot trip over what the first one left."""
+agent do, and a second run cannot trip over what the first one left. The walkthrough runs again
+against two agents on one database behind one share_group, as `scripts/run --postgres` starts them
+(ctest runs that one on PostgreSQL too)."""
 
 import json
 import os
@@ -79,11 +81,25 @@ def run_walkthrough(path, env):
 
 
 def test_readme_walkthrough_twice_in_a_row():
+    with Broker(dynsec=True) as b, Agent(b.port, extra=DYNSEC_AGENT_SETTINGS):
+        walkthrough_twice(b)
+
+
+def test_readme_walkthrough_on_two_agents_behind_one_share_group():
+    """As `scripts/run --postgres` runs them (on PostgreSQL when the file runs there): two agents
+    on one database, one share_group, both provisioning the broker."""
+    shared = dict(DYNSEC_AGENT_SETTINGS, share_group="cmagent")
+    with Broker(dynsec=True) as b, Agent(b.port, agent_id="cmagent-1", extra=shared) as first, \
+            Agent(b.port, agent_id="cmagent-2", extra=dict(shared, database=first.db)):
+        walkthrough_twice(b)
+
+
+def walkthrough_twice(b):
     check(shutil.which("mosquitto_rr") is not None, "mosquitto_rr is not installed (scripts/deps installs it)")
     check(shutil.which("jq") is not None, "jq is not installed (scripts/deps installs it)")
     lines = try_it_lines()
     # as scripts/run sets them up: the dynamic-security plugin, provisioned by the agent
-    with Broker(dynsec=True) as b, Agent(b.port, extra=DYNSEC_AGENT_SETTINGS), tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
         env = dict((k, v) for k, v in os.environ.items() if not k.startswith("CMCTL_"))
         env.update({"HOME": tmp, "XDG_CONFIG_HOME": os.path.join(tmp, "config"),
                     "CMCTL_BROKER": "tcp://%s:%d" % (HOST, b.port)})

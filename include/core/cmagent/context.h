@@ -153,8 +153,10 @@ void ctx_audit_subject(struct ctx *ctx, const struct user *u);
 void ctx_release(struct ctx *ctx);
 
 /* Records a store failure: STORE_ERROR becomes ERR_DATABASE ("Database error: ..."), STORE_RETRY
- * too, with ctx->store_retry set, STORE_TOO_LARGE (the read budget, store.h) ERR_TOO_LARGE naming
- * max_reply. Returns the error kind. Use only for codes the caller did not expect (not NOT_FOUND it handles itself). */
+ * too, with ctx->store_retry set, STORE_UNAVAILABLE ERR_UNAVAILABLE ("Database unavailable: ...",
+ * 503: the server cannot be reached), STORE_TOO_LARGE (the read budget, store.h) ERR_TOO_LARGE
+ * naming max_reply. Returns the error kind. Use only for codes the caller did not expect (not
+ * NOT_FOUND it handles itself). */
 int ctx_store_failed(struct ctx *ctx, int store_rc);
 
 /* What a request has produced so far, taken before a savepoint: rolling the savepoint back also

@@ -19,7 +19,8 @@
     X(NOT_APPLIED,   424, 31)          \
     X(RATE_LIMITED,  429, 33)          \
     X(INTERNAL,      500, 2)           \
-    X(DATABASE,      500, 46)
+    X(DATABASE,      500, 46)          \
+    X(UNAVAILABLE,   503, 46)
 
 enum error_kind {
 #define X(name, status, code) ERR_##name,

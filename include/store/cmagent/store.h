@@ -18,6 +18,7 @@ enum store_rc {
     STORE_TOO_LARGE,   /* the rows would exceed the read budget (store_budget_set) */
     STORE_RETRY,       /* PostgreSQL chose the statement as a deadlock's (or serialization conflict's)
                         * victim: the request applies nothing and may run again in a new transaction */
+    STORE_UNAVAILABLE, /* the database server cannot be reached (PostgreSQL: connection lost or refused) */
 };
 
 struct store;
@@ -48,6 +49,10 @@ int store_schema_version(struct store *s);
 
 /* The message of the last failed call, for logs and 500 replies. Never NULL. */
 const char *store_errmsg(struct store *s);
+
+/* Whether the database server was unreachable when last tried (STORE_UNAVAILABLE): its connection
+ * is lost and not yet reopened. Always false on SQLite. A request that fails so answers 503. */
+bool store_unavailable(struct store *s);
 
 /* Transactions. begin takes the write lock (BEGIN IMMEDIATE). A savepoint nests inside; each
  * request of a group commit runs in one, so a failure rolls back that request alone. */
