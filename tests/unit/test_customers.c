@@ -162,13 +162,13 @@ static void versions_rise_and_stale_versions_conflict(void)
     upd.title = strdup("Versioned 2");
     upd.version = 1;
     store_begin(db);
-    CHECK_INT(customer_update(&ctx, &upd, true, &fail_on_conflict), ERR_OK);
+    CHECK_INT(customer_update(&ctx, &upd, UPDATE_CHECK_VERSION, &fail_on_conflict), ERR_OK);
     CHECK_INT(upd.version, 2);
     CHECK_INT(upd.created_time, c.created_time);
     upd.version = 1;
-    CHECK_INT(customer_update(&ctx, &upd, true, &fail_on_conflict), ERR_CONFLICT);
+    CHECK_INT(customer_update(&ctx, &upd, UPDATE_CHECK_VERSION, &fail_on_conflict), ERR_CONFLICT);
     CHECK_STR(ctx.err.message, "Customer was already changed by someone else");
-    CHECK_INT(customer_update(&ctx, &upd, false, &fail_on_conflict), ERR_OK); /* forced overwrite */
+    CHECK_INT(customer_update(&ctx, &upd, 0, &fail_on_conflict), ERR_OK); /* forced overwrite */
     CHECK_INT(upd.version, 3);
     store_commit(db);
     customer_release(&c);
