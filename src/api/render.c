@@ -356,5 +356,8 @@ cJSON *render_audit_row(const struct audit_row *r)
     cJSON_AddItemToObject(o, "actionData", cJSON_IsObject(data) ? data : (cJSON_Delete(data), cJSON_CreateObject()));
     cJSON_AddStringToObject(o, "actionStatus", r->action_status);
     cJSON_AddItemToObject(o, "actionFailureDetails", json_string_or_null(r->failure_details));
+    /* Extension: the user who acted through a session of user.token ("login as"), null otherwise. */
+    cJSON_AddItemToObject(o, "actingUserId", json_entity_id("USER", r->acting_user_id));
+    cJSON_AddItemToObject(o, "actingUserName", json_string_or_null(r->acting_user_name));
     return o;
 }

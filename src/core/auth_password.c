@@ -178,7 +178,8 @@ int auth_change_password(struct ctx *ctx, const char *current, const char *next,
         rc = user_save_credentials(ctx, &c);
     if (rc == ERR_OK) {
         int src = store_token_delete_by_user(ctx->store, ctx->who.user_id, true);
-        rc = src == STORE_OK ? auth_issue_pair(ctx, ctx->who.user_id, out, NULL) : ctx_store_failed(ctx, src);
+        rc = src == STORE_OK ? auth_issue_pair_for(ctx, ctx->who.user_id, ctx->who.acting_user_id, out, NULL)
+                             : ctx_store_failed(ctx, src);
     }
     credentials_release(&c);
     return rc;

@@ -17,7 +17,8 @@ void audit_row_release(struct audit_row *r)
     free(r->user_name);
     free(r->action_data);
     free(r->failure_details);
-    r->entity_name = r->user_name = r->action_data = r->failure_details = NULL;
+    free(r->acting_user_name);
+    r->entity_name = r->user_name = r->action_data = r->failure_details = r->acting_user_name = NULL;
 }
 
 void audit_rows_free(struct audit_row *rows, size_t n)
@@ -33,8 +34,8 @@ int store_audit_insert(struct store *s, const struct audit_row *r)
 {
     static const char sql[] =
         "INSERT INTO audit_log(id, created_time, tenant_id, customer_id, entity_type, entity_id, entity_name,"
-        " user_id, user_name, action_type, action_data, action_status, action_failure_details)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        " user_id, user_name, action_type, action_data, action_status, action_failure_details, acting_user_id,"
+        " acting_user_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
@@ -51,6 +52,8 @@ int store_audit_insert(struct store *s, const struct audit_row *r)
     bind_text(st, 11, r->action_data);
     bind_text(st, 12, r->action_status);
     bind_text(st, 13, r->failure_details);
+    bind_id(st, 14, r->acting_user_id);
+    bind_text(st, 15, r->acting_user_name);
     return store_exec_stmt(s, st);
 }
 
@@ -62,7 +65,8 @@ int store_audit_insert(struct store *s, const struct audit_row *r)
     " AND (CAST(?6 AS BIGINT) = 0 OR created_time >= ?6) AND (CAST(?7 AS BIGINT) = 0 OR created_time <= ?7)"
 #define AUDIT_COLUMNS                                                                                  \
     "SELECT id, created_time, tenant_id, customer_id, entity_type, entity_id, entity_name, user_id,"   \
-    " user_name, action_type, action_data, action_status, action_failure_details FROM audit_log"
+    " user_name, action_type, action_data, action_status, action_failure_details, acting_user_id,"      \
+    " acting_user_name FROM audit_log"
 
 static void bind_filter(sql_stmt *st, const char *tenant_id, const struct audit_filter *f)
 {
@@ -98,6 +102,8 @@ static void read_row(sql_stmt *st, void *row, const void *arg)
     r->action_data = column_text(st, 10);
     copy_column(st, 11, r->action_status, sizeof r->action_status);
     r->failure_details = column_text(st, 12);
+    column_id(st, 13, r->acting_user_id);
+    r->acting_user_name = column_text(st, 14);
 }
 
 static void free_rows(void *rows, size_t n) { audit_rows_free(rows, n); }

@@ -23,6 +23,8 @@ struct audit_row {
     char *action_data;              /* JSON object text, or NULL */
     char action_status[8];          /* SUCCESS or FAILURE */
     char *failure_details;          /* FAILURE: the error message */
+    char acting_user_id[UUID_STR_LEN]; /* a request made with a user.token token: who really acted */
+    char *acting_user_name;
 };
 
 /* NULL-safe. */
