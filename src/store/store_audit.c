@@ -62,7 +62,8 @@ int store_audit_insert(struct store *s, const struct audit_row *r)
     " WHERE tenant_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR entity_type = ?2)"                      \
     " AND (CAST(?3 AS TEXT) IS NULL OR entity_id = ?3)"                                             \
     " AND (CAST(?4 AS TEXT) IS NULL OR customer_id = ?4) AND (CAST(?5 AS TEXT) IS NULL OR user_id = ?5)" \
-    " AND (CAST(?6 AS BIGINT) = 0 OR created_time >= ?6) AND (CAST(?7 AS BIGINT) = 0 OR created_time <= ?7)"
+    " AND (CAST(?6 AS BIGINT) = 0 OR created_time >= ?6) AND (CAST(?7 AS BIGINT) = 0 OR created_time <= ?7)"   \
+    " AND (CAST(?8 AS TEXT) IS NULL OR acting_user_id = ?8)"
 #define AUDIT_COLUMNS                                                                                  \
     "SELECT id, created_time, tenant_id, customer_id, entity_type, entity_id, entity_name, user_id,"   \
     " user_name, action_type, action_data, action_status, action_failure_details, acting_user_id,"      \
@@ -77,6 +78,7 @@ static void bind_filter(sql_stmt *st, const char *tenant_id, const struct audit_
     bind_id(st, 5, f->user_id);
     bind_int64(st, 6, f->start_time);
     bind_int64(st, 7, f->end_time);
+    bind_id(st, 8, f->acting_user_id);
 }
 
 static void copy_column(sql_stmt *st, int i, char *out, size_t size)
@@ -112,9 +114,9 @@ int store_audit_page(struct store *s, const char *tenant_id, const struct audit_
                      int64_t limit, int64_t offset, struct audit_row **items, size_t *n, int64_t *total)
 {
     static const char count_sql[] = "SELECT COUNT(*) FROM audit_log" AUDIT_WHERE;
-    static const char asc_sql[] = AUDIT_COLUMNS AUDIT_WHERE " ORDER BY created_time, id LIMIT ?8 OFFSET ?9";
+    static const char asc_sql[] = AUDIT_COLUMNS AUDIT_WHERE " ORDER BY created_time, id LIMIT ?9 OFFSET ?10";
     static const char desc_sql[] =
-        AUDIT_COLUMNS AUDIT_WHERE " ORDER BY created_time DESC, id DESC LIMIT ?8 OFFSET ?9";
+        AUDIT_COLUMNS AUDIT_WHERE " ORDER BY created_time DESC, id DESC LIMIT ?9 OFFSET ?10";
     sql_stmt *st = store_stmt(s, count_sql);
     void *rows;
     int rc;
@@ -131,8 +133,8 @@ int store_audit_page(struct store *s, const char *tenant_id, const struct audit_
     if (st == NULL)
         return STORE_ERROR;
     bind_filter(st, tenant_id, f);
-    bind_int64(st, 8, limit);
-    bind_int64(st, 9, offset);
+    bind_int64(st, 9, limit);
+    bind_int64(st, 10, offset);
     rc = store_collect(s, st, sizeof **items, read_row, NULL, free_rows, &rows, n);
     *items = rows;
     return rc;

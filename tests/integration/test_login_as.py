@@ -59,6 +59,10 @@ def test_sysadmin_logs_in_as_a_tenant_admin(env):
     own = c.ok("customer.create", {"title": unique("Made by")}, token=ta.token)
     rows = rows_of(c, ta.token, entityType="CUSTOMER", entityId=eid(own["id"]))
     check(rows[0]["actingUserId"] is None and rows[0]["actingUserName"] is None, "a plain session's row", rows)
+    # what the system administrator did in the tenant, and only that
+    acted = rows_of(c, ta.token, actingUserId=sys_id)
+    check([r["actionType"] for r in acted] == ["ADDED", "LOGIN"] and eid(acted[0]["entityId"]) == eid(made["id"]),
+          "audit.list by actingUserId", acted)
     # a refresh keeps the acting user; logout ends the session as a login's
     fresh = c.ok("auth.refresh", {"refreshToken": pair["refreshToken"]})
     expect(c.request("user.get", {"id": ta.user_id}, token=pair["token"]), 401, 10)

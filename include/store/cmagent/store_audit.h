@@ -35,6 +35,7 @@ void audit_rows_free(struct audit_row *rows, size_t n);
 struct audit_filter {
     const char *entity_type, *entity_id;  /* NULL: any */
     const char *customer_id, *user_id;    /* NULL: any */
+    const char *acting_user_id;           /* NULL: any; else the rows of user.token sessions it acted in */
     int64_t start_time, end_time;         /* 0: open */
 };
 
