@@ -306,6 +306,9 @@ char *api_render_event(const struct event *ev, const struct principal *who)
         add_if(m, "userEmail", who->email);
         add_if(m, "userFirstName", who->first_name);
         add_if(m, "userLastName", who->last_name);
+        /* Extension: a change made in a user.token session names the user who acted */
+        add_if(m, "actingUserId", who->acting_user_id);
+        add_if(m, "actingUserName", who->acting_email);
     }
     add_if(m, "customerId", ev->customer_id);
     add_if(m, "entityName", ev->entity_name);

@@ -11,7 +11,7 @@ import uuid
 
 from helpers import (
     DEFAULT_PASSWORD, Env, FORBIDDEN, SYSADMIN_EMAIL, check, eid, expect, make_customer, make_customer_user,
-    make_tenant_admin, run_tests, unique)
+    make_tenant_admin, run_tests, tenant_events, unique)
 
 SYS_ONLY = "A system administrator can only log in as a tenant administrator"
 TENANT_ONLY = "A tenant administrator can only log in as a customer user of its tenant"
@@ -46,6 +46,9 @@ def test_sysadmin_logs_in_as_a_tenant_admin(env):
     check(me["email"] == ta.email, "the pair is the tenant administrator's", me)
     made = c.ok("customer.create", {"title": unique("Made as")}, token=pair["token"])
     sys_id = sys_user_id(env)
+    ev = [e for e in tenant_events(c, ta.token) if e["originator"]["id"] == eid(made["id"])]
+    check(len(ev) == 1 and ev[0]["metadata"]["userId"] == ta.user_id and ev[0]["metadata"]["actingUserId"] == sys_id
+          and ev[0]["metadata"]["actingUserName"] == SYSADMIN_EMAIL, "the event names the acting user", ev)
     rows = rows_of(c, ta.token, entityType="CUSTOMER", entityId=eid(made["id"]))
     check(len(rows) == 1 and eid(rows[0]["userId"]) == ta.user_id and eid(rows[0]["actingUserId"]) == sys_id
           and rows[0]["actingUserName"] == SYSADMIN_EMAIL, "the request's row names the acting user", rows)
@@ -57,6 +60,8 @@ def test_sysadmin_logs_in_as_a_tenant_admin(env):
           "the LOGIN row names both users, in the tenant's log", login)
     # the tenant administrator's own requests name no acting user
     own = c.ok("customer.create", {"title": unique("Made by")}, token=ta.token)
+    ev = [e for e in tenant_events(c, ta.token) if e["originator"]["id"] == eid(own["id"])]
+    check("actingUserId" not in ev[0]["metadata"], "a plain session's event", ev)
     rows = rows_of(c, ta.token, entityType="CUSTOMER", entityId=eid(own["id"]))
     check(rows[0]["actingUserId"] is None and rows[0]["actingUserName"] is None, "a plain session's row", rows)
     # what the system administrator did in the tenant, and only that
