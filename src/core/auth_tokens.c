@@ -1,8 +1,10 @@
 /* auth_tokens.c: the tokens of a session (protocol §4). Tokens are opaque random strings ("cma_"
  * access, "cmr_" refresh) of which only the SHA-256 digest is stored; an access and a refresh
- * token issued together share a pair id. Authenticating a request by its token, refresh, logout,
- * and the tenant a request's token or e-mail belongs to (its admission queue). API keys are
- * apikey.c's; logins auth_login.c's; passwords auth_password.c's. */
+ * token issued together share a pair id; the pair of a login as (user.token) also names the user
+ * who acts through it, which authentication puts in the principal. Authenticating a request by its
+ * token, refresh, logout, and the tenant a request's token or e-mail belongs to (its admission
+ * queue). API keys are apikey.c's; logins auth_login.c's; login as auth_login_as.c's; passwords
+ * auth_password.c's. */
 #include "cmagent/auth.h"
 
 #include "cmagent/store_token.h"

@@ -1,5 +1,5 @@
 /* auth.h: authentication (protocol §4): opaque random tokens stored only as SHA-256 digests,
- * login, refresh, logout, password change, activation. */
+ * login, login as (user.token), refresh, logout, password change, activation. */
 #ifndef CMAGENT_AUTH_H
 #define CMAGENT_AUTH_H
 
