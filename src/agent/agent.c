@@ -194,6 +194,7 @@ void agent_settings_from_config(struct core_settings *s, const struct config *cf
     s->max_text_field_length = cfg->max_text_field_length;
     s->max_dashboard_configuration_size = cfg->max_dashboard_configuration_size;
     s->max_api_keys_per_user = cfg->max_api_keys_per_user;
+    s->user_token_access = cfg->user_token_access_enabled != 0;
     s->max_page_size = cfg->max_page_size;
     s->max_page_offset = cfg->max_page_offset;
     s->broker_acl = strcmp(cfg->broker_acl, "dynsec") == 0;

@@ -3,6 +3,7 @@
 
 #include "cmagent/model.h"
 #include "cmagent/uniquify.h"
+#include "cmagent/update.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -258,16 +259,16 @@ out:
     return rc;
 }
 
-int arg_if_equal(struct call *c, bool *skip)
+int arg_update_how(struct call *c, bool has_version, unsigned *how)
 {
     char *mode = NULL;
     int rc = ERR_OK;
 
-    *skip = false;
+    *how = has_version ? UPDATE_CHECK_VERSION : 0;
     if (arg_string(c, "ifEqual", false, &mode))
         return call_failed(c);
     if (mode != NULL && strcmp(mode, "skip") == 0)
-        *skip = true;
+        *how |= UPDATE_SKIP_EQUAL;
     else if (mode != NULL && strcmp(mode, "update") != 0)
         rc = error_set(&c->ctx->err, ERR_BAD_REQUEST, "ifEqual must be update or skip");
     free(mode);

@@ -40,8 +40,10 @@ int arg_paging(struct call *call, struct page_request *p);
 #define CONFLICT_OPTIONS "nameConflictPolicy", "uniquifySeparator", "uniquifyStrategy"
 struct name_conflict;
 int arg_name_conflict(struct call *call, struct name_conflict *nc, char **separator);
-/* ifEqual of an update: "update" (default) saves always, "skip" saves nothing when no field changes. */
-int arg_if_equal(struct call *call, bool *skip);
+/* How an update treats the stored record (update.h): UPDATE_CHECK_VERSION when a version was given,
+ * and ifEqual: "update" (the default) saves always, "skip" (UPDATE_SKIP_EQUAL) saves nothing when
+ * no field changes; 400 "ifEqual must be update or skip". */
+int arg_update_how(struct call *call, bool has_version, unsigned *how);
 
 /* Handlers that report failure return this after ctx->err is set. */
 static inline int call_failed(struct call *call) { return (int)call->ctx->err.kind; }

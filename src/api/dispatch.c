@@ -139,6 +139,8 @@ static const struct op op_table[] = {
       "USER", "UPDATED", NULL },
     { "user.setEnabled", op_user_set_enabled, S | T, OP_IDEMPOTENT, "Enable or disable a user's credentials", "USER",
       "UPDATED", NULL },
+    { "user.token", op_user_token, S | T, 0, "Log in as a user: its token pair (ThingsBoard's login as)", "USER",
+      "LOGIN", NULL },
     { "user.update", op_user_update, ANY, OP_IDEMPOTENT, "Save a user", "USER", "UPDATED", NULL },
 };
 

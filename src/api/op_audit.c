@@ -9,11 +9,13 @@
 
 int op_audit_list(struct call *c)
 {
-    static const char *const keys[] = { "entityType", "entityId", "customerId", "userId", "startTime", "endTime",
-                                        "pageSize", "page", "textSearch", "sortProperty", "sortOrder", NULL };
+    static const char *const keys[] = { "entityType", "entityId", "customerId", "userId", "actingUserId", "startTime",
+                                        "endTime", "pageSize", "page", "textSearch", "sortProperty", "sortOrder",
+                                        NULL };
     struct audit_filter f = { 0 };
     char *entity_type = NULL;
     char entity_id[UUID_STR_LEN] = "", customer_id[UUID_STR_LEN] = "", user_id[UUID_STR_LEN] = "";
+    char acting_id[UUID_STR_LEN] = "";
     struct page_request p = { 0 };
     struct page_info info;
     struct audit_row *rows = NULL;
@@ -22,7 +24,8 @@ int op_audit_list(struct call *c)
 
     if (args_allow(c, keys) || arg_string(c, "entityType", false, &entity_type) ||
         arg_id(c, "entityId", false, entity_id) || arg_id(c, "customerId", false, customer_id) ||
-        arg_id(c, "userId", false, user_id) || arg_int(c, "startTime", false, &f.start_time, NULL) ||
+        arg_id(c, "userId", false, user_id) || arg_id(c, "actingUserId", false, acting_id) ||
+        arg_int(c, "startTime", false, &f.start_time, NULL) ||
         arg_int(c, "endTime", false, &f.end_time, NULL) || arg_paging(c, &p)) {
         free(entity_type);
         return call_failed(c);
@@ -36,6 +39,7 @@ int op_audit_list(struct call *c)
     f.entity_id = entity_id[0] ? entity_id : NULL;
     f.customer_id = customer_id[0] ? customer_id : NULL;
     f.user_id = user_id[0] ? user_id : NULL;
+    f.acting_user_id = acting_id[0] ? acting_id : NULL;
     rc = audit_list(c->ctx, &f, &p, &rows, &n, &info);
     if (rc == ERR_OK) {
         cJSON *a = cJSON_CreateArray();

@@ -70,6 +70,17 @@ void op_auth_reset_password_prepare(struct call *c)
     prepare_two_strings(c, "resetToken", "password", auth_reset_password_prepare);
 }
 
+int op_user_token(struct call *c)
+{
+    static const char *const keys[] = { "userId", NULL };
+    char id[UUID_STR_LEN];
+    struct token_pair p;
+    if (args_allow(c, keys) || arg_id(c, "userId", true, id) || auth_user_token(c->ctx, id, &p) != ERR_OK)
+        return call_failed(c);
+    reply_pair(c, &p);
+    return ERR_OK;
+}
+
 int op_auth_refresh(struct call *c)
 {
     char *refresh = NULL;

@@ -65,14 +65,16 @@ static int save_customer(struct call *c)
     struct customer cu = { 0 };
     struct name_conflict nc;
     char *separator = NULL;
-    bool has_version = false, skip_equal = false;
+    bool has_version = false;
+    unsigned how = 0;
     int rc;
 
     if (arg_id(c, "id", true, cu.id) || arg_int(c, "version", false, &cu.version, &has_version) ||
-        read_customer_fields(c, &cu) || arg_name_conflict(c, &nc, &separator) || arg_if_equal(c, &skip_equal))
+        read_customer_fields(c, &cu) || arg_name_conflict(c, &nc, &separator) ||
+        arg_update_how(c, has_version, &how))
         rc = call_failed(c);
     else
-        rc = customer_update_if(c->ctx, &cu, has_version, &nc, skip_equal);
+        rc = customer_update(c->ctx, &cu, how, &nc);
     free(separator);
     return reply_customer(c, rc, &cu);
 }
@@ -115,7 +117,7 @@ static void merge_patch(cJSON *target, const cJSON *patch)
 
 int op_customer_patch(struct call *c)
 {
-    static const char *const keys[] = { "id", "version", CUSTOMER_FIELDS, CONFLICT_OPTIONS, NULL };
+    static const char *const keys[] = { "id", "version", CUSTOMER_FIELDS, CONFLICT_OPTIONS, "ifEqual", NULL };
     struct customer current;
     char id[UUID_STR_LEN];
     int rc;

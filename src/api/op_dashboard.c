@@ -53,16 +53,17 @@ int op_dashboard_create(struct call *c)
 
 int op_dashboard_update(struct call *c)
 {
-    static const char *const keys[] = { "id", "version", DASHBOARD_FIELDS, READ_ONLY_FIELDS, NULL };
+    static const char *const keys[] = { "id", "version", DASHBOARD_FIELDS, READ_ONLY_FIELDS, "ifEqual", NULL };
     struct dashboard d = { 0 };
     bool has_version = false;
+    unsigned how = 0;
     int rc;
 
     if (args_allow(c, keys) || arg_id(c, "id", true, d.id) || arg_int(c, "version", false, &d.version, &has_version) ||
-        read_fields(c, &d))
+        read_fields(c, &d) || arg_update_how(c, has_version, &how))
         rc = call_failed(c);
     else
-        rc = dashboard_update(c->ctx, &d, has_version);
+        rc = dashboard_update(c->ctx, &d, how);
     return reply_dashboard(c, rc, &d);
 }
 

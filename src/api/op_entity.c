@@ -64,18 +64,21 @@ static int entity_op_create(struct call *c, enum entity_kind kind)
 
 static int entity_op_update(struct call *c, enum entity_kind kind)
 {
-    static const char *const keys[] = { "id", "version", ENTITY_FIELDS, READ_ONLY_FIELDS, NULL };
-    static const char *const edge_keys[] = { "id", "version", ENTITY_FIELDS, EDGE_FIELDS, READ_ONLY_FIELDS, NULL };
+    static const char *const keys[] = { "id", "version", ENTITY_FIELDS, READ_ONLY_FIELDS, "ifEqual", NULL };
+    static const char *const edge_keys[] = { "id", "version", ENTITY_FIELDS, EDGE_FIELDS, READ_ONLY_FIELDS, "ifEqual",
+                                             NULL };
     struct entity e = { 0 };
     bool has_version = false, given = false;
+    unsigned how = 0;
     int rc;
 
     e.kind = kind;
     if (args_allow(c, kind == ENTITY_EDGE ? edge_keys : keys) || arg_id(c, "id", true, e.id) ||
-        arg_int(c, "version", false, &e.version, &has_version) || read_fields(c, &e, &given))
+        arg_int(c, "version", false, &e.version, &has_version) || read_fields(c, &e, &given) ||
+        arg_update_how(c, has_version, &how))
         rc = call_failed(c);
     else
-        rc = entity_update(c->ctx, &e, has_version, !given);
+        rc = entity_update(c->ctx, &e, how, !given);
     return reply_entity(c, rc, &e);
 }
 

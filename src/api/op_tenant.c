@@ -67,13 +67,14 @@ int op_tenant_create(struct call *c)
 
 int op_tenant_update(struct call *c)
 {
-    static const char *const keys[] = { "id", "version", TENANT_FIELDS, "createdTime", "name", NULL };
+    static const char *const keys[] = { "id", "version", TENANT_FIELDS, "createdTime", "name", "ifEqual", NULL };
     struct tenant t = { 0 };
     bool has_version = false;
+    unsigned how = 0;
     if (args_allow(c, keys) || arg_id(c, "id", true, t.id) || arg_int(c, "version", false, &t.version, &has_version) ||
-        read_tenant_fields(c, &t))
+        read_tenant_fields(c, &t) || arg_update_how(c, has_version, &how))
         return reply_tenant(c, call_failed(c), &t);
-    return reply_tenant(c, tenant_update(c->ctx, &t, has_version), &t);
+    return reply_tenant(c, tenant_update(c->ctx, &t, how), &t);
 }
 
 int op_tenant_get(struct call *c)

@@ -54,13 +54,14 @@ int op_user_create(struct call *c)
 
 int op_user_update(struct call *c)
 {
-    static const char *const keys[] = { "id", "version", USER_FIELDS, "createdTime", "name", NULL };
+    static const char *const keys[] = { "id", "version", USER_FIELDS, "createdTime", "name", "ifEqual", NULL };
     struct user u = { 0 };
     bool has_version = false;
+    unsigned how = 0;
     if (args_allow(c, keys) || arg_id(c, "id", true, u.id) || arg_int(c, "version", false, &u.version, &has_version) ||
-        read_user_fields(c, &u))
+        read_user_fields(c, &u) || arg_update_how(c, has_version, &how))
         return reply_user(c, call_failed(c), &u, NULL);
-    return reply_user(c, user_update(c->ctx, &u, has_version), &u, NULL);
+    return reply_user(c, user_update(c->ctx, &u, how), &u, NULL);
 }
 
 static int read_id(struct call *c, char id[UUID_STR_LEN])

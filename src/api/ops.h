@@ -147,6 +147,7 @@ int op_user_list(struct call *c);
 int op_user_activation_link(struct call *c);
 int op_user_set_enabled(struct call *c);
 int op_user_send_activation_mail(struct call *c);
+int op_user_token(struct call *c); /* op_auth.c: a pair, as auth.login's */
 /* event.* */
 int op_event_replay(struct call *c);
 /* device.*, asset.*, edge.* (op_entity.c) and customer.devices / assets / edges */

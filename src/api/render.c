@@ -306,6 +306,9 @@ char *api_render_event(const struct event *ev, const struct principal *who)
         add_if(m, "userEmail", who->email);
         add_if(m, "userFirstName", who->first_name);
         add_if(m, "userLastName", who->last_name);
+        /* Extension: a change made in a user.token session names the user who acted */
+        add_if(m, "actingUserId", who->acting_user_id);
+        add_if(m, "actingUserName", who->acting_email);
     }
     add_if(m, "customerId", ev->customer_id);
     add_if(m, "entityName", ev->entity_name);
@@ -356,5 +359,8 @@ cJSON *render_audit_row(const struct audit_row *r)
     cJSON_AddItemToObject(o, "actionData", cJSON_IsObject(data) ? data : (cJSON_Delete(data), cJSON_CreateObject()));
     cJSON_AddStringToObject(o, "actionStatus", r->action_status);
     cJSON_AddItemToObject(o, "actionFailureDetails", json_string_or_null(r->failure_details));
+    /* Extension: the user who acted through a session of user.token ("login as"), null otherwise. */
+    cJSON_AddItemToObject(o, "actingUserId", json_entity_id("USER", r->acting_user_id));
+    cJSON_AddItemToObject(o, "actingUserName", json_string_or_null(r->acting_user_name));
     return o;
 }

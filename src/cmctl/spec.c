@@ -202,6 +202,8 @@ const struct cmd_spec cmd_specs[] = {
       "Mail a user's activation link again" },
     { "user", "enable", "user.setEnabled", "id", NULL, "{\"enabled\":true}", NULL, "Enable a user's credentials" },
     { "user", "disable", "user.setEnabled", "id", NULL, "{\"enabled\":false}", NULL, "Disable a user's credentials" },
+    { "user", "token", "user.token", "userId", NULL, NULL, NULL,
+      "Log in as a user (ThingsBoard's login as): its token pair" },
 
     ENTITY_CMDS("device", "device", "", "id,name,type,label,customerId"),
     ENTITY_CMDS("asset", "asset", "", "id,name,type,label,customerId"),

@@ -50,8 +50,12 @@ int apikey_create(struct ctx *ctx, const char *description, int64_t expires_in_m
 {
     memset(out, 0, sizeof *out);
     key[0] = '\0';
-    if (perm_require(ctx, AUTH_ANY_USER) != ERR_OK || validate_key_request(ctx, description, expires_in_ms) != ERR_OK ||
-        check_key_limit(ctx) != ERR_OK)
+    if (perm_require(ctx, AUTH_ANY_USER) != ERR_OK)
+        return ctx->err.kind;
+    /* A key outlives the session and would act without naming who acts: not from a login as. */
+    if (ctx->who.acting_user_id[0] != '\0')
+        return error_set(&ctx->err, ERR_FORBIDDEN, "An API key can't be created with a token of user.token");
+    if (validate_key_request(ctx, description, expires_in_ms) != ERR_OK || check_key_limit(ctx) != ERR_OK)
         return ctx->err.kind;
     secret_token(key, APIKEY_PREFIX, APIKEY_BYTES);
     secret_digest(key, out->digest);

@@ -50,6 +50,11 @@ void audit_row_from_caller(const struct ctx *ctx, struct audit_row *r)
     snprintf(r->user_id, sizeof r->user_id, "%s", w->user_id);
     free(r->user_name);
     r->user_name = xstrdup_or_null(w->email);
+    if (w->acting_user_id[0] != '\0') {
+        snprintf(r->acting_user_id, sizeof r->acting_user_id, "%s", w->acting_user_id);
+        free(r->acting_user_name);
+        r->acting_user_name = xstrdup_or_null(w->acting_email);
+    }
 }
 
 int audit_append(struct ctx *ctx, struct audit_row *r)

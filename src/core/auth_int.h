@@ -21,6 +21,11 @@ void auth_fill_principal(struct ctx *ctx, const struct user *u, const struct tok
  * access token's row. */
 int auth_issue_pair(struct ctx *ctx, const char *user_id, struct token_pair *out, struct token *access);
 
+/* auth_issue_pair for a session that acting_user_id (user.token's caller, "" for none) acts
+ * through: both tokens name it, and a refresh of them keeps it. */
+int auth_issue_pair_for(struct ctx *ctx, const char *user_id, const char *acting_user_id, struct token_pair *out,
+                        struct token *access);
+
 /* Whether password is the one hash was made of. Every crypt() of the authentication files goes
  * through it or hash_work_hash, so that the writer's run of a request finds the answers its
  * verifier run computed (hash_work.h). */

@@ -8,6 +8,7 @@
 #include "cmagent/perm.h"
 #include "cmagent/store_audit.h"
 #include "cmagent/store_token.h"
+#include "cmagent/store_twofa.h"
 #include "cmagent/store_user.h"
 #include "cmagent/validate.h"
 #include "auth_int.h"
@@ -36,7 +37,8 @@ static int hash_new_password(struct ctx *ctx, const char *password, char hash[SE
 
 /* Replaces the stored password hash with hash (of the new password) and records it in the history,
  * which keeps only what the reuse rule looks at (the passwords of the last reuse_days days), so a
- * user's rows do not pile up with every change. */
+ * user's rows do not pile up with every change. The logins waiting for a second factor were opened
+ * with the old password: they end here, as the sessions do. */
 static int store_password(struct ctx *ctx, struct credentials *c, const char *hash)
 {
     int64_t days = ctx->settings->password.reuse_days;
@@ -45,6 +47,8 @@ static int store_password(struct ctx *ctx, struct credentials *c, const char *ha
     int rc = store_password_history_prune(ctx->store, c->user_id, ctx->now - (days > 0 ? days * DAY_MS : 0));
     if (rc == STORE_OK)
         rc = store_password_history_add(ctx->store, c->user_id, hash, ctx->now);
+    if (rc == STORE_OK)
+        rc = store_twofa_challenge_delete_by_user(ctx->store, c->user_id);
     return rc == STORE_OK ? ERR_OK : ctx_store_failed(ctx, rc);
 }
 
@@ -174,7 +178,8 @@ int auth_change_password(struct ctx *ctx, const char *current, const char *next,
         rc = user_save_credentials(ctx, &c);
     if (rc == ERR_OK) {
         int src = store_token_delete_by_user(ctx->store, ctx->who.user_id, true);
-        rc = src == STORE_OK ? auth_issue_pair(ctx, ctx->who.user_id, out, NULL) : ctx_store_failed(ctx, src);
+        rc = src == STORE_OK ? auth_issue_pair_for(ctx, ctx->who.user_id, ctx->who.acting_user_id, out, NULL)
+                             : ctx_store_failed(ctx, src);
     }
     credentials_release(&c);
     return rc;

@@ -1,8 +1,10 @@
 /* auth_tokens.c: the tokens of a session (protocol §4). Tokens are opaque random strings ("cma_"
  * access, "cmr_" refresh) of which only the SHA-256 digest is stored; an access and a refresh
- * token issued together share a pair id. Authenticating a request by its token, refresh, logout,
- * and the tenant a request's token or e-mail belongs to (its admission queue). API keys are
- * apikey.c's; logins auth_login.c's; passwords auth_password.c's. */
+ * token issued together share a pair id; the pair of a login as (user.token) also names the user
+ * who acts through it, which authentication puts in the principal. Authenticating a request by its
+ * token, refresh, logout, and the tenant a request's token or e-mail belongs to (its admission
+ * queue). API keys are apikey.c's; logins auth_login.c's; login as auth_login_as.c's; passwords
+ * auth_password.c's. */
 #include "cmagent/auth.h"
 
 #include "cmagent/store_token.h"
@@ -10,6 +12,7 @@
 #include "cmagent/utf8.h"
 #include "auth_int.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define ACCESS_PREFIX "cma_"
@@ -46,13 +49,17 @@ void auth_fill_principal(struct ctx *ctx, const struct user *u, const struct tok
     strcpy(w->token_id, t->id);
     strcpy(w->pair_id, t->pair_id);
     w->token_kind = t->kind;
+    strcpy(w->acting_user_id, t->acting_user_id);
 }
 
-/* Makes a new secret with prefix, stores its digest as a token of kind, returns the row in out. */
-static int store_new_token(struct ctx *ctx, const char *user_id, enum token_kind kind, const char *pair_id,
-                           int64_t ttl_ms, const char *prefix, char secret[SECRET_TOKEN_MAX], struct token *out)
+/* Makes a new secret with prefix, stores its digest as a token of kind (acting for acting_user_id
+ * when not ""), returns the row in out. */
+static int store_new_token(struct ctx *ctx, const char *user_id, const char *acting_user_id, enum token_kind kind,
+                           const char *pair_id, int64_t ttl_ms, const char *prefix, char secret[SECRET_TOKEN_MAX],
+                           struct token *out)
 {
     memset(out, 0, sizeof *out);
+    snprintf(out->acting_user_id, sizeof out->acting_user_id, "%s", acting_user_id);
     secret_token(secret, prefix, TOKEN_BYTES);
     secret_digest(secret, out->digest);
     uuid_generate(out->id);
@@ -69,16 +76,22 @@ static int store_new_token(struct ctx *ctx, const char *user_id, enum token_kind
  * access token's row. */
 int auth_issue_pair(struct ctx *ctx, const char *user_id, struct token_pair *out, struct token *access)
 {
+    return auth_issue_pair_for(ctx, user_id, "", out, access);
+}
+
+int auth_issue_pair_for(struct ctx *ctx, const char *user_id, const char *acting_user_id, struct token_pair *out,
+                        struct token *access)
+{
     const struct core_settings *cfg = ctx->settings;
     char pair_id[UUID_STR_LEN];
     struct token a, r;
 
     memset(out, 0, sizeof *out);
     uuid_generate(pair_id);
-    if (store_new_token(ctx, user_id, TOKEN_ACCESS, pair_id, cfg->access_token_ttl_ms, ACCESS_PREFIX, out->token,
-                        &a) != ERR_OK ||
-        store_new_token(ctx, user_id, TOKEN_REFRESH, pair_id, cfg->refresh_token_ttl_ms, REFRESH_PREFIX,
-                        out->refresh_token, &r) != ERR_OK) {
+    if (store_new_token(ctx, user_id, acting_user_id, TOKEN_ACCESS, pair_id, cfg->access_token_ttl_ms, ACCESS_PREFIX,
+                        out->token, &a) != ERR_OK ||
+        store_new_token(ctx, user_id, acting_user_id, TOKEN_REFRESH, pair_id, cfg->refresh_token_ttl_ms,
+                        REFRESH_PREFIX, out->refresh_token, &r) != ERR_OK) {
         memset(out, 0, sizeof *out);
         return ctx->err.kind;
     }
@@ -135,6 +148,21 @@ static int load_session(struct ctx *ctx, const char *secret, bool refresh, struc
     return rc;
 }
 
+/* The e-mail of the user a user.token token acts for, into ctx->who (the token goes with that
+ * user, so a missing one is only a race with its delete). */
+static int load_acting_user(struct ctx *ctx)
+{
+    struct user a = { 0 };
+    int rc = store_user_get(ctx->store, ctx->who.acting_user_id, &a);
+    if (rc == STORE_NOT_FOUND)
+        return error_set(&ctx->err, ERR_UNAUTHORIZED, INVALID_TOKEN);
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    utf8_copy(ctx->who.acting_email, sizeof ctx->who.acting_email, a.email ? a.email : "");
+    user_release(&a);
+    return ERR_OK;
+}
+
 int auth_authenticate(struct ctx *ctx, const char *token)
 {
     struct token t = { 0 };
@@ -145,6 +173,10 @@ int auth_authenticate(struct ctx *ctx, const char *token)
     int rc = load_session(ctx, token, false, &t, &u);
     if (rc == ERR_OK)
         auth_fill_principal(ctx, &u, &t);
+    if (rc == ERR_OK && t.acting_user_id[0] != '\0' && load_acting_user(ctx) != ERR_OK) {
+        rc = ctx->err.kind;
+        memset(&ctx->who, 0, sizeof ctx->who);
+    }
     token_release(&t);
     user_release(&u);
     return rc;
@@ -167,7 +199,7 @@ int auth_refresh(struct ctx *ctx, const char *refresh_token, struct token_pair *
         if (src == STORE_NOT_FOUND)
             rc = error_set(&ctx->err, ERR_UNAUTHORIZED, INVALID_TOKEN);
         else
-            rc = src == STORE_OK ? auth_issue_pair(ctx, u.id, out, NULL) : ctx_store_failed(ctx, src);
+            rc = src == STORE_OK ? auth_issue_pair_for(ctx, u.id, t.acting_user_id, out, NULL) : ctx_store_failed(ctx, src);
     }
     token_release(&t);
     user_release(&u);

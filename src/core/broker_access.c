@@ -154,6 +154,9 @@ int broker_credentials(struct ctx *ctx, char username[BROKER_NAME_MAX], char pas
     if (ctx->settings == NULL || !ctx->settings->broker_acl)
         return error_set(&ctx->err, ERR_BAD_REQUEST,
                          "The agent runs with broker_acl none: the broker has no accounts to issue");
+    /* The user's broker password outlives a login as and would end the user's own broker sessions. */
+    if (ctx->who.acting_user_id[0] != '\0')
+        return error_set(&ctx->err, ERR_FORBIDDEN, "Broker credentials can't be issued to a token of user.token");
     struct broker_names names = { ctx->settings->topic_prefix, ctx->settings->broker_name_prefix };
     broker_username(&names, &ctx->who, username);
     secret_token(token, "", 24);

@@ -174,40 +174,34 @@ int customer_get_for_write(struct ctx *ctx, const char *id, struct customer *out
     return ERR_OK;
 }
 
-static bool same_text(const char *a, const char *b)
-{
-    return (a == NULL || *a == '\0') ? (b == NULL || *b == '\0') : (b != NULL && strcmp(a, b) == 0);
-}
+/* What a client can set of a customer, for ifEqual "skip". */
+static const struct field_spec customer_fields[] = {
+    FIELD_TEXT_OF(struct customer, title),
+    FIELD_TEXT_OF(struct customer, contact.country),
+    FIELD_TEXT_OF(struct customer, contact.state),
+    FIELD_TEXT_OF(struct customer, contact.city),
+    FIELD_TEXT_OF(struct customer, contact.address),
+    FIELD_TEXT_OF(struct customer, contact.address2),
+    FIELD_TEXT_OF(struct customer, contact.zip),
+    FIELD_TEXT_OF(struct customer, contact.phone),
+    FIELD_TEXT_OF(struct customer, contact.email),
+    FIELD_TEXT_OF(struct customer, additional_info),
+    FIELD_ID_OF(struct customer, external_id),
+    FIELDS_END,
+};
 
-/* Whether saving c over old would change nothing a client can read. */
-static bool customer_same(const struct customer *c, const struct customer *old)
-{
-    const struct contact *a = &c->contact, *b = &old->contact;
-    return same_text(c->title, old->title) && same_text(a->country, b->country) && same_text(a->state, b->state) &&
-           same_text(a->city, b->city) && same_text(a->address, b->address) &&
-           same_text(a->address2, b->address2) && same_text(a->zip, b->zip) && same_text(a->phone, b->phone) &&
-           same_text(a->email, b->email) && same_text(c->additional_info, old->additional_info) &&
-           strcmp(c->external_id, old->external_id) == 0;
-}
-
-int customer_update(struct ctx *ctx, struct customer *c, bool check_version, const struct name_conflict *nc)
-{
-    return customer_update_if(ctx, c, check_version, nc, false);
-}
-
-int customer_update_if(struct ctx *ctx, struct customer *c, bool check_version, const struct name_conflict *nc,
-                       bool skip_equal)
+int customer_update(struct ctx *ctx, struct customer *c, unsigned how, const struct name_conflict *nc)
 {
     struct customer old;
     int rc;
 
     if (customer_get_for_write(ctx, c->id, &old) != ERR_OK)
         return ctx->err.kind;
-    if (check_version && c->version != old.version) {
+    if (update_check_version(ctx, how, c->version, old.version, "Customer") != ERR_OK) {
         customer_release(&old);
-        return error_set(&ctx->err, ERR_CONFLICT, "Customer was already changed by someone else");
+        return ctx->err.kind;
     }
-    if (skip_equal && customer_same(c, &old)) {
+    if (update_unchanged(how, c, &old, customer_fields)) {
         customer_release(c);
         *c = old; /* the stored customer, its version kept; no write, no event */
         return ERR_OK;

@@ -157,15 +157,27 @@ static int dashboard_write_failed(struct ctx *ctx, int rc)
     return ctx_store_failed(ctx, rc);
 }
 
-int dashboard_update(struct ctx *ctx, struct dashboard *d, bool check_version)
+/* What a client can set of a dashboard, for ifEqual "skip" (assignedCustomers is not saved here). */
+static const struct field_spec dashboard_fields[] = {
+    FIELD_TEXT_OF(struct dashboard, title),
+    FIELD_TEXT_OF(struct dashboard, configuration),
+    FIELDS_END,
+};
+
+int dashboard_update(struct ctx *ctx, struct dashboard *d, unsigned how)
 {
     struct dashboard old;
 
     if (load_for_write(ctx, d->id, &old) != ERR_OK)
         return ctx->err.kind;
-    if (check_version && d->version != old.version) {
+    if (update_check_version(ctx, how, d->version, old.version, "Dashboard") != ERR_OK) {
         dashboard_release(&old);
-        return error_set(&ctx->err, ERR_CONFLICT, "Dashboard was already changed by someone else");
+        return ctx->err.kind;
+    }
+    if (update_unchanged(how, d, &old, dashboard_fields)) {
+        dashboard_release(d);
+        *d = old; /* the stored dashboard, its version kept; no write, no event */
+        return ERR_OK;
     }
     strcpy(d->tenant_id, old.tenant_id);
     d->created_time = old.created_time;

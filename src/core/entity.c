@@ -260,16 +260,28 @@ static int load_for_write(struct ctx *ctx, enum entity_kind kind, const char *id
     return ERR_OK;
 }
 
-int entity_update(struct ctx *ctx, struct entity *e, bool check_version, bool keep_customer)
+/* What a client can set of a device, asset or edge, for ifEqual "skip" (routingKey and secret are
+ * NULL but for edges). */
+static const struct field_spec entity_fields[] = {
+    FIELD_TEXT_OF(struct entity, name),
+    FIELD_TEXT_OF(struct entity, type),
+    FIELD_TEXT_OF(struct entity, label),
+    FIELD_TEXT_OF(struct entity, additional_info),
+    FIELD_ID_OF(struct entity, customer_id),
+    FIELD_TEXT_OF(struct entity, routing_key),
+    FIELD_TEXT_OF(struct entity, secret),
+    FIELDS_END,
+};
+
+int entity_update(struct ctx *ctx, struct entity *e, unsigned how, bool keep_customer)
 {
     struct entity old;
 
     if (load_for_write(ctx, e->kind, e->id, &old) != ERR_OK)
         return ctx->err.kind;
-    if (check_version && e->version != old.version) {
+    if (update_check_version(ctx, how, e->version, old.version, entity_kind_label(e->kind)) != ERR_OK) {
         entity_release(&old);
-        return error_set(&ctx->err, ERR_CONFLICT, "%s was already changed by someone else",
-                         entity_kind_label(e->kind));
+        return ctx->err.kind;
     }
     strcpy(e->tenant_id, old.tenant_id);
     e->created_time = old.created_time;
@@ -284,6 +296,11 @@ int entity_update(struct ctx *ctx, struct entity *e, bool check_version, bool ke
             e->routing_key = xstrdup_or_null(old.routing_key);
         if (e->secret == NULL)
             e->secret = xstrdup_or_null(old.secret);
+    }
+    if (update_unchanged(how, e, &old, entity_fields)) {
+        entity_release(e);
+        *e = old; /* the stored entity, its version kept; no write, no event */
+        return ERR_OK;
     }
     entity_release(&old);
     if (validate_entity(ctx, e) != ERR_OK || check_owner(ctx, e) != ERR_OK || check_unique_name(ctx, e) != ERR_OK)

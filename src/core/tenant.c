@@ -85,17 +85,45 @@ int tenant_create(struct ctx *ctx, struct tenant *t)
     return emit_tenant_event(ctx, "ENTITY_CREATED", t);
 }
 
-int tenant_update(struct ctx *ctx, struct tenant *t, bool check_version)
+/* What a client can set of a tenant, for ifEqual "skip". */
+static const struct field_spec tenant_fields[] = {
+    FIELD_TEXT_OF(struct tenant, title),
+    FIELD_TEXT_OF(struct tenant, contact.country),
+    FIELD_TEXT_OF(struct tenant, contact.state),
+    FIELD_TEXT_OF(struct tenant, contact.city),
+    FIELD_TEXT_OF(struct tenant, contact.address),
+    FIELD_TEXT_OF(struct tenant, contact.address2),
+    FIELD_TEXT_OF(struct tenant, contact.zip),
+    FIELD_TEXT_OF(struct tenant, contact.phone),
+    FIELD_TEXT_OF(struct tenant, contact.email),
+    FIELD_TEXT_OF(struct tenant, additional_info),
+    FIELD_INT64_OF(struct tenant, limits.max_customers),
+    FIELD_INT64_OF(struct tenant, limits.max_users),
+    FIELD_INT64_OF(struct tenant, limits.max_devices),
+    FIELD_INT64_OF(struct tenant, limits.max_assets),
+    FIELD_INT64_OF(struct tenant, limits.max_edges),
+    FIELD_INT64_OF(struct tenant, limits.max_dashboards),
+    FIELDS_END,
+};
+
+int tenant_update(struct ctx *ctx, struct tenant *t, unsigned how)
 {
     struct tenant old = { 0 };
 
     if (perm_tenant(ctx) != ERR_OK || load_tenant(ctx, t->id, &old) != ERR_OK)
         return ctx->err.kind;
+    if (update_check_version(ctx, how, t->version, old.version, "Tenant") != ERR_OK) {
+        tenant_release(&old);
+        return ctx->err.kind;
+    }
+    if (update_unchanged(how, t, &old, tenant_fields)) {
+        tenant_release(t);
+        *t = old; /* the stored tenant, its version kept; no write, no event */
+        return ERR_OK;
+    }
     int64_t stored_version = old.version;
     t->created_time = old.created_time;
     tenant_release(&old);
-    if (check_version && t->version != stored_version)
-        return error_set(&ctx->err, ERR_CONFLICT, "Tenant was already changed by someone else");
     if (validate_tenant(ctx, t) != ERR_OK)
         return ctx->err.kind;
     t->version = stored_version + 1;

@@ -147,11 +147,11 @@ static char *secret_of_url(const char *url)
     return NULL;
 }
 
-bool twofa_totp_matches(const struct ctx *ctx, const char *secret, const char *code)
+int64_t twofa_totp_step(const struct ctx *ctx, const char *secret, const char *code)
 {
     unsigned char key[40];
     int n = secret != NULL ? totp_base32_decode(secret, key, sizeof key) : -1;
-    return n > 0 && totp_check(key, (size_t)n, ctx->now / 1000, code, TOTP_DIGITS);
+    return n > 0 ? totp_match_step(key, (size_t)n, ctx->now / 1000, code, TOTP_DIGITS) : -1;
 }
 
 int twofa_verify_and_save(struct ctx *ctx, enum twofa_provider p, const char *auth_url, const char *code,
@@ -159,6 +159,7 @@ int twofa_verify_and_save(struct ctx *ctx, enum twofa_provider p, const char *au
 {
     struct twofa_account a;
     char *secret = NULL;
+    int64_t step = 0;
     int rc = ERR_OK;
 
     memset(out, 0, sizeof *out);
@@ -171,7 +172,8 @@ int twofa_verify_and_save(struct ctx *ctx, enum twofa_provider p, const char *au
         secret = secret_of_url(auth_url);
         if (secret == NULL)
             return error_set(&ctx->err, ERR_BAD_REQUEST, "Invalid authUrl: expected otpauth://totp/...?secret=...");
-        if (!twofa_totp_matches(ctx, secret, code)) {
+        step = twofa_totp_step(ctx, secret, code);
+        if (step < 0) {
             free(secret);
             return error_set(&ctx->err, ERR_BAD_REQUEST, "Verification code is incorrect");
         }
@@ -181,6 +183,7 @@ int twofa_verify_and_save(struct ctx *ctx, enum twofa_provider p, const char *au
         if (p == TWOFA_TOTP) {
             free(a.totp_secret);
             a.totp_secret = secret;
+            a.totp_last_step = step; /* the code that saved it is spent: no login with it */
             secret = NULL;
         } else if (a.email == NULL) {
             a.email = xstrdup_or_null("1");

@@ -13,8 +13,9 @@ void twofa_view_of(const struct twofa_account *a, struct twofa_view *out);
 /* The config of user_id; an empty one (user_id set) when there is none. The caller releases a. */
 int twofa_load(struct ctx *ctx, const char *user_id, struct twofa_account *a);
 
-/* Whether code is a current TOTP code of the base32 secret (one step of drift either way). */
-bool twofa_totp_matches(const struct ctx *ctx, const char *secret, const char *code);
+/* The step of code when it is a current TOTP code of the base32 secret (one step of drift either
+ * way), else -1. */
+int64_t twofa_totp_step(const struct ctx *ctx, const char *secret, const char *code);
 
 /* The platform's settings, ThingsBoard's defaults when none were saved. */
 int twofa_settings_load(struct ctx *ctx, struct twofa_settings *out);

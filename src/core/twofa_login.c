@@ -21,6 +21,7 @@
 #define PRE_TOKEN_BYTES 32
 #define INVALID_PRE "Invalid or expired pre-verification token"
 #define WRONG_CODE "Verification code is incorrect"
+#define USED_CODE "Verification code has already been used; wait for the next one"
 #define LOCKED "User account is locked due to security policy"
 
 int twofa_login_challenge(struct ctx *ctx, const struct user *u, struct token_pair *out, bool *challenged)
@@ -187,15 +188,31 @@ static bool spend_backup_code(char *list, const char *digest)
     return false;
 }
 
-/* Whether code is good for provider p of the login (a backup code is spent: a saves it). */
+/* Whether code is a TOTP code of a's secret not used yet: of a later step than the last one
+ * accepted (RFC 6238 section 5.2), which it becomes (a saves it). *used: a good code already spent. */
+static bool totp_fresh(struct ctx *ctx, struct twofa_account *a, const char *code, bool *used)
+{
+    int64_t step = twofa_totp_step(ctx, a->totp_secret, code);
+    if (step < 0)
+        return false;
+    if (step <= a->totp_last_step) {
+        *used = true;
+        return false;
+    }
+    a->totp_last_step = step;
+    return true;
+}
+
+/* Whether code is good for provider p of the login (a backup code is spent, a TOTP step used up:
+ * a saves it). *used: a TOTP code that was good once. */
 static bool code_matches(struct ctx *ctx, const struct twofa_challenge *ch, struct twofa_account *a,
-                         enum twofa_provider p, const char *code)
+                         enum twofa_provider p, const char *code, bool *used)
 {
     char digest[SECRET_DIGEST_HEX];
 
     secret_digest(code, digest);
     if (p == TWOFA_TOTP)
-        return twofa_totp_matches(ctx, a->totp_secret, code);
+        return totp_fresh(ctx, a, code, used);
     if (p == TWOFA_EMAIL)
         return ch->code_digest != NULL && ch->code_expires_at > ctx->now &&
                secret_equal(ch->code_digest, digest, SECRET_DIGEST_HEX - 1);
@@ -235,15 +252,17 @@ int auth_twofa_verify(struct ctx *ctx, const char *token, enum twofa_provider p,
     struct credentials cr = { 0 };
     struct twofa_account a;
     int64_t max = ctx->settings->max_failed_login_attempts;
+    bool used = false;
 
     memset(out, 0, sizeof *out);
     int rc = load_login(ctx, token, &ch, &u, &cr, &a);
     if (rc == ERR_OK)
         rc = need_provider(ctx, &a, p);
-    if (rc == ERR_OK && !code_matches(ctx, &ch, &a, p, code != NULL ? code : "")) {
+    /* a replayed code counts as a wrong one: whoever replays it lacks the code of the moment */
+    if (rc == ERR_OK && !code_matches(ctx, &ch, &a, p, code != NULL ? code : "", &used)) {
         strcpy(ctx->kept.failed_login_user, u.id);
         rc = error_set(&ctx->err, ERR_UNAUTHORIZED, "%s",
-                       max > 0 && cr.failed_login_attempts + 1 > max ? LOCKED : WRONG_CODE);
+                       max > 0 && cr.failed_login_attempts + 1 > max ? LOCKED : used ? USED_CODE : WRONG_CODE);
     }
     if (rc == ERR_OK)
         rc = finish_login(ctx, &ch, &a, &cr, out);

@@ -279,21 +279,38 @@ int user_create(struct ctx *ctx, struct user *u, bool send_activation_mail)
     return user_emit_event(ctx, "ENTITY_CREATED", u);
 }
 
-int user_update(struct ctx *ctx, struct user *u, bool check_version)
+/* What a client can set of a user, for ifEqual "skip" (the authority is compared apart). */
+static const struct field_spec user_fields[] = {
+    FIELD_TEXT_OF(struct user, email),
+    FIELD_TEXT_OF(struct user, first_name),
+    FIELD_TEXT_OF(struct user, last_name),
+    FIELD_TEXT_OF(struct user, phone),
+    FIELD_TEXT_OF(struct user, additional_info),
+    FIELD_ID_OF(struct user, tenant_id),
+    FIELD_ID_OF(struct user, customer_id),
+    FIELDS_END,
+};
+
+int user_update(struct ctx *ctx, struct user *u, unsigned how)
 {
     struct user old;
     int rc;
 
     if (user_load_for(ctx, AUTH_ANY_USER, PERM_WRITE, u->id, &old) != ERR_OK)
         return ctx->err.kind;
-    if (check_version && u->version != old.version) {
+    if (update_check_version(ctx, how, u->version, old.version, "User") != ERR_OK) {
         user_release(&old);
-        return error_set(&ctx->err, ERR_CONFLICT, "User was already changed by someone else");
+        return ctx->err.kind;
     }
     /* ThingsBoard's UserController.saveUser forces the caller's tenant for everyone but SYS_ADMIN. */
     if (ctx->who.authority != AUTHORITY_SYS_ADMIN)
         strcpy(u->tenant_id, ctx->who.tenant_id);
     normalize_ids(u);
+    if (u->authority == old.authority && update_unchanged(how, u, &old, user_fields)) {
+        user_release(u);
+        *u = old; /* the stored user, its version kept; no write, no event */
+        return ERR_OK;
+    }
     rc = validate_user(ctx, u);
     if (rc == ERR_OK)
         rc = validate_immutable(ctx, &old, u);

@@ -17,7 +17,8 @@ void audit_row_release(struct audit_row *r)
     free(r->user_name);
     free(r->action_data);
     free(r->failure_details);
-    r->entity_name = r->user_name = r->action_data = r->failure_details = NULL;
+    free(r->acting_user_name);
+    r->entity_name = r->user_name = r->action_data = r->failure_details = r->acting_user_name = NULL;
 }
 
 void audit_rows_free(struct audit_row *rows, size_t n)
@@ -33,8 +34,8 @@ int store_audit_insert(struct store *s, const struct audit_row *r)
 {
     static const char sql[] =
         "INSERT INTO audit_log(id, created_time, tenant_id, customer_id, entity_type, entity_id, entity_name,"
-        " user_id, user_name, action_type, action_data, action_status, action_failure_details)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        " user_id, user_name, action_type, action_data, action_status, action_failure_details, acting_user_id,"
+        " acting_user_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
@@ -51,6 +52,8 @@ int store_audit_insert(struct store *s, const struct audit_row *r)
     bind_text(st, 11, r->action_data);
     bind_text(st, 12, r->action_status);
     bind_text(st, 13, r->failure_details);
+    bind_id(st, 14, r->acting_user_id);
+    bind_text(st, 15, r->acting_user_name);
     return store_exec_stmt(s, st);
 }
 
@@ -59,10 +62,12 @@ int store_audit_insert(struct store *s, const struct audit_row *r)
     " WHERE tenant_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR entity_type = ?2)"                      \
     " AND (CAST(?3 AS TEXT) IS NULL OR entity_id = ?3)"                                             \
     " AND (CAST(?4 AS TEXT) IS NULL OR customer_id = ?4) AND (CAST(?5 AS TEXT) IS NULL OR user_id = ?5)" \
-    " AND (CAST(?6 AS BIGINT) = 0 OR created_time >= ?6) AND (CAST(?7 AS BIGINT) = 0 OR created_time <= ?7)"
+    " AND (CAST(?6 AS BIGINT) = 0 OR created_time >= ?6) AND (CAST(?7 AS BIGINT) = 0 OR created_time <= ?7)"   \
+    " AND (CAST(?8 AS TEXT) IS NULL OR acting_user_id = ?8)"
 #define AUDIT_COLUMNS                                                                                  \
     "SELECT id, created_time, tenant_id, customer_id, entity_type, entity_id, entity_name, user_id,"   \
-    " user_name, action_type, action_data, action_status, action_failure_details FROM audit_log"
+    " user_name, action_type, action_data, action_status, action_failure_details, acting_user_id,"      \
+    " acting_user_name FROM audit_log"
 
 static void bind_filter(sql_stmt *st, const char *tenant_id, const struct audit_filter *f)
 {
@@ -73,6 +78,7 @@ static void bind_filter(sql_stmt *st, const char *tenant_id, const struct audit_
     bind_id(st, 5, f->user_id);
     bind_int64(st, 6, f->start_time);
     bind_int64(st, 7, f->end_time);
+    bind_id(st, 8, f->acting_user_id);
 }
 
 static void copy_column(sql_stmt *st, int i, char *out, size_t size)
@@ -98,6 +104,8 @@ static void read_row(sql_stmt *st, void *row, const void *arg)
     r->action_data = column_text(st, 10);
     copy_column(st, 11, r->action_status, sizeof r->action_status);
     r->failure_details = column_text(st, 12);
+    column_id(st, 13, r->acting_user_id);
+    r->acting_user_name = column_text(st, 14);
 }
 
 static void free_rows(void *rows, size_t n) { audit_rows_free(rows, n); }
@@ -106,9 +114,9 @@ int store_audit_page(struct store *s, const char *tenant_id, const struct audit_
                      int64_t limit, int64_t offset, struct audit_row **items, size_t *n, int64_t *total)
 {
     static const char count_sql[] = "SELECT COUNT(*) FROM audit_log" AUDIT_WHERE;
-    static const char asc_sql[] = AUDIT_COLUMNS AUDIT_WHERE " ORDER BY created_time, id LIMIT ?8 OFFSET ?9";
+    static const char asc_sql[] = AUDIT_COLUMNS AUDIT_WHERE " ORDER BY created_time, id LIMIT ?9 OFFSET ?10";
     static const char desc_sql[] =
-        AUDIT_COLUMNS AUDIT_WHERE " ORDER BY created_time DESC, id DESC LIMIT ?8 OFFSET ?9";
+        AUDIT_COLUMNS AUDIT_WHERE " ORDER BY created_time DESC, id DESC LIMIT ?9 OFFSET ?10";
     sql_stmt *st = store_stmt(s, count_sql);
     void *rows;
     int rc;
@@ -125,8 +133,8 @@ int store_audit_page(struct store *s, const char *tenant_id, const struct audit_
     if (st == NULL)
         return STORE_ERROR;
     bind_filter(st, tenant_id, f);
-    bind_int64(st, 8, limit);
-    bind_int64(st, 9, offset);
+    bind_int64(st, 9, limit);
+    bind_int64(st, 10, offset);
     rc = store_collect(s, st, sizeof **items, read_row, NULL, free_rows, &rows, n);
     *items = rows;
     return rc;

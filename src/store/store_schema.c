@@ -331,6 +331,17 @@ static const char *const migrations[] = {
     "  tokens REAL NOT NULL,"
     "  last_ms INTEGER NOT NULL,"
     "  granted INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
+
+    /* 14: "login as" (user.token) and the replay rule of TOTP codes. A token issued by user.token
+     * names the user who asked for it (acting_user_id; NULL for every other token), and so does
+     * every audit row of a request made with it (with that user's e-mail). A deleted acting user
+     * takes its tokens with it. totp_last_step is the RFC 6238 time step of the last TOTP code
+     * accepted for the user: a code of that step or an earlier one is refused (RFC 6238 5.2). */
+    "ALTER TABLE auth_token ADD COLUMN acting_user_id TEXT REFERENCES tb_user(id) ON DELETE CASCADE;"
+    "CREATE INDEX auth_token_acting ON auth_token(acting_user_id) WHERE acting_user_id IS NOT NULL;"
+    "ALTER TABLE audit_log ADD COLUMN acting_user_id TEXT;"
+    "ALTER TABLE audit_log ADD COLUMN acting_user_name TEXT;"
+    "ALTER TABLE twofa_account ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0;",
 };
 
 const char *const *store_schema_migrations(enum sql_dialect dialect, size_t *count)

@@ -212,6 +212,13 @@ static const char *const migrations[] = {
     "CREATE TABLE rate_bucket ("
     "  name TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL, last_ms BIGINT NOT NULL,"
     "  granted BIGINT NOT NULL DEFAULT 0);",
+
+    /* 14: "login as" and the replay rule of TOTP codes (store_schema.c says what each column holds) */
+    "ALTER TABLE auth_token ADD COLUMN acting_user_id TEXT REFERENCES tb_user(id) ON DELETE CASCADE;"
+    "CREATE INDEX auth_token_acting ON auth_token(acting_user_id) WHERE acting_user_id IS NOT NULL;"
+    "ALTER TABLE audit_log ADD COLUMN acting_user_id TEXT;"
+    "ALTER TABLE audit_log ADD COLUMN acting_user_name TEXT;"
+    "ALTER TABLE twofa_account ADD COLUMN totp_last_step BIGINT NOT NULL DEFAULT 0;",
 };
 
 const char *const *store_schema_pg_migrations(size_t *count)

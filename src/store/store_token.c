@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define TOKEN_COLUMNS "digest, id, user_id, kind, pair_id, created_time, expires_at, description"
+#define TOKEN_COLUMNS "digest, id, user_id, kind, pair_id, created_time, expires_at, description, acting_user_id"
 
 static const char *const kind_names[] = { [TOKEN_ACCESS] = "access", [TOKEN_REFRESH] = "refresh",
                                           [TOKEN_API_KEY] = "api_key" };
@@ -36,13 +36,14 @@ static void read_row(sql_stmt *st, void *row, const void *arg)
     t->created_time = column_int64(st, 5);
     t->expires_at = column_int64(st, 6);
     t->description = column_text(st, 7);
+    column_id(st, 8, t->acting_user_id);
 }
 
 static void free_rows(void *rows, size_t n) { tokens_free(rows, n); }
 
 int store_token_insert(struct store *s, const struct token *t)
 {
-    static const char sql[] = "INSERT INTO auth_token(" TOKEN_COLUMNS ") VALUES (?,?,?,?,?,?,?,?)";
+    static const char sql[] = "INSERT INTO auth_token(" TOKEN_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?)";
     sql_stmt *st = store_stmt(s, sql);
     if (st == NULL)
         return STORE_ERROR;
@@ -54,6 +55,7 @@ int store_token_insert(struct store *s, const struct token *t)
     bind_int64(st, 6, t->created_time);
     bind_int64(st, 7, t->expires_at);
     bind_text(st, 8, t->description);
+    bind_id(st, 9, t->acting_user_id);
     return store_exec_stmt(s, st);
 }
 
@@ -105,8 +107,10 @@ int store_token_delete_pair(struct store *s, const char *pair_id)
 
 int store_token_delete_by_user(struct store *s, const char *user_id, bool sessions_only)
 {
-    static const char all_sql[] = "DELETE FROM auth_token WHERE user_id = ?";
-    static const char sessions_sql[] = "DELETE FROM auth_token WHERE user_id = ? AND kind IN ('access', 'refresh')";
+    /* The tokens user.token issued at the user's request go with the user's own sessions. */
+    static const char all_sql[] = "DELETE FROM auth_token WHERE user_id = ?1 OR acting_user_id = ?1";
+    static const char sessions_sql[] =
+        "DELETE FROM auth_token WHERE (user_id = ?1 AND kind IN ('access', 'refresh')) OR acting_user_id = ?1";
     return delete_where(s, sessions_only ? sessions_sql : all_sql, user_id);
 }
 

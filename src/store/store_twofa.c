@@ -1,4 +1,5 @@
-/* store_twofa.c: SQL of the twofa_account, twofa_challenge and twofa_settings tables (migration 11). */
+/* store_twofa.c: SQL of the twofa_account, twofa_challenge and twofa_settings tables (migrations 11
+ * and 12). */
 #include "cmagent/store_twofa.h"
 
 #include "store_int.h"
@@ -7,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ACCOUNT_COLUMNS "user_id, totp_secret, backup_codes, email"
+#define ACCOUNT_COLUMNS "user_id, totp_secret, backup_codes, email, totp_last_step"
 #define CHALLENGE_COLUMNS \
     "digest, user_id, expires_at, code_digest, code_expires_at, sent_count, last_sent_at, purpose"
 
@@ -34,6 +35,7 @@ static void read_account(sql_stmt *st, void *row, const void *arg)
     a->totp_secret = column_text(st, 1);
     a->backup_codes = column_text(st, 2);
     a->email = column_text(st, 3);
+    a->totp_last_step = column_int64(st, 4);
 }
 
 int store_twofa_get(struct store *s, const char *user_id, struct twofa_account *out)
@@ -65,9 +67,10 @@ int store_twofa_delete(struct store *s, const char *user_id)
 
 int store_twofa_save(struct store *s, const struct twofa_account *a)
 {
-    static const char sql[] = "INSERT INTO twofa_account(" ACCOUNT_COLUMNS ") VALUES (?,?,?,?)"
+    static const char sql[] = "INSERT INTO twofa_account(" ACCOUNT_COLUMNS ") VALUES (?,?,?,?,?)"
                               " ON CONFLICT (user_id) DO UPDATE SET totp_secret = excluded.totp_secret,"
-                              " backup_codes = excluded.backup_codes, email = excluded.email";
+                              " backup_codes = excluded.backup_codes, email = excluded.email,"
+                              " totp_last_step = excluded.totp_last_step";
     if (a->totp_secret == NULL && a->backup_codes == NULL && a->email == NULL)
         return store_twofa_delete(s, a->user_id);
     sql_stmt *st = store_stmt(s, sql);
@@ -77,6 +80,7 @@ int store_twofa_save(struct store *s, const struct twofa_account *a)
     bind_text(st, 2, a->totp_secret);
     bind_text(st, 3, a->backup_codes);
     bind_text(st, 4, a->email);
+    bind_int64(st, 5, a->totp_last_step);
     return store_exec_stmt(s, st);
 }
 
@@ -167,6 +171,12 @@ int store_twofa_challenge_delete(struct store *s, const char *digest)
         return STORE_ERROR;
     bind_text(st, 1, digest);
     return store_exec_changing(s, st);
+}
+
+int store_twofa_challenge_delete_by_user(struct store *s, const char *user_id)
+{
+    static const char sql[] = "DELETE FROM twofa_challenge WHERE user_id = ?";
+    return by_key(s, sql, user_id);
 }
 
 int store_twofa_challenge_purge(struct store *s, int64_t now)

@@ -74,6 +74,7 @@ static const struct key keys[] = {
     I(password_allow_whitespace, 0, 1, 1),
     I(password_reuse_days, 0, 3650, 0),
     I(max_failed_login_attempts, 0, 1000, 5),
+    I(user_token_access_enabled, 0, 1, 1),
     I(auth_rate_per_client, 0, 1000000, 300),
     I(auth_rate_per_email, 0, 1000000, 20),
     I(password_queue_per_tenant, 1, 100000, 64),

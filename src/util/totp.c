@@ -83,16 +83,24 @@ uint32_t totp_at(const unsigned char *key, size_t n, int64_t unix_s, int digits)
     return totp_hotp(key, n, (uint64_t)(unix_s < 0 ? 0 : unix_s) / TOTP_STEP_S, digits);
 }
 
-bool totp_check(const unsigned char *key, size_t n, int64_t unix_s, const char *code, int digits)
+int64_t totp_match_step(const unsigned char *key, size_t n, int64_t unix_s, const char *code, int digits)
 {
     char want[16];
-    bool ok = false;
+    int64_t step = -1;
 
     if (code == NULL || digits < 6 || digits > 8 || strlen(code) != (size_t)digits)
-        return false;
+        return -1;
+    /* every step is computed and compared, whichever matches, so the time tells nothing */
     for (int d = -1; d <= 1; d++) {
-        snprintf(want, sizeof want, "%0*u", digits, totp_at(key, n, unix_s + d * TOTP_STEP_S, digits));
-        ok |= CRYPTO_memcmp(want, code, (size_t)digits) == 0;
+        int64_t at = unix_s + d * TOTP_STEP_S;
+        snprintf(want, sizeof want, "%0*u", digits, totp_at(key, n, at, digits));
+        if (CRYPTO_memcmp(want, code, (size_t)digits) == 0)
+            step = (at < 0 ? 0 : at) / TOTP_STEP_S;
     }
-    return ok;
+    return step;
+}
+
+bool totp_check(const unsigned char *key, size_t n, int64_t unix_s, const char *code, int digits)
+{
+    return totp_match_step(key, n, unix_s, code, digits) >= 0;
 }

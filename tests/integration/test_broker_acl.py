@@ -390,6 +390,15 @@ def test_broker_credentials_permissions(env):
         del env.cu.client
 
 
+def test_login_as_session_gets_no_broker_account(env):
+    # a user.token session acts for its caller: the customer user's broker password, which would
+    # outlive the session and whose rotation would cut the user's own broker sessions, is not issued
+    pair = env.c_as(env.a).ok("user.token", {"userId": env.cu.user_id}, token=env.a.token)
+    expect(env.anon.request("broker.credentials", token=pair["token"]), 403, 20,
+           "Broker credentials can't be issued to a token of user.token")
+    check(can_connect(env.port, env.cu.cred), "the customer user's broker password still works")
+
+
 # ---- revocation ---------------------------------------------------------------------------------------
 
 

@@ -88,6 +88,9 @@ MATRIX = [
     # an address tells nothing about other tenants; the customer user is refused by authority first
     ("user.sendActivationMail",  "404  200  404  403  403  401  401  401"),
     ("user.setEnabled",          "403  200  403  403  403  401  401  401"),
+    # login as: a tenant administrator gets its customer users' pairs, the system administrator the
+    # tenant administrators' (the rows ": tenant admin" and ": sysadmin" below)
+    ("user.token",               "403  200  403  403  403  401  401  401"),
     ("user.update",              "403  200  403  200  403  401  401  401"),
     ("customer.assets",          "403  200  403  200  403  401  401  401"),
     ("customer.dashboards",      "403  200  403  200  403  401  401  401"),
@@ -142,6 +145,9 @@ MATRIX = [
     ("user.update: same-customer peer", "403  200  403  403  403  401  401  401"),
     ("user.delete: unknown id",   "404  404  404  403  403  401  401  401"),
     ("user.setEnabled: tenant admin", "200  200  403  403  403  401  401  401"),
+    ("user.token: tenant admin",  "200  403  403  403  403  401  401  401"),
+    ("user.token: sysadmin",      "403  403  403  403  403  401  401  401"),
+    ("user.token: unknown id",    "404  404  404  403  403  401  401  401"),
     ("customer.users: unknown customer", "403  404  404  403  403  401  401  401"),
 ]
 
@@ -288,6 +294,7 @@ DATA = {
     "user.sendActivationMail": lambda w, s, col: {"email": s.pending.email},
     "user.setEnabled": lambda w, s, col: {"id": s.fresh_pending().user_id, "enabled": False},
     "user.update": lambda w, s, col: dict(without_version(s.cu.user), firstName="Renamed " + s.marker),
+    "user.token": lambda w, s, col: {"userId": s.cu.user_id},
 }
 
 UNKNOWN = "00000000-0000-4000-8000-00000000abcd"
@@ -312,6 +319,9 @@ DATA.update({
     "user.update: same-customer peer": lambda w, s, col: dict(without_version(peer(w, s)), firstName="Peer"),
     "user.delete: unknown id": lambda w, s, col: {"id": UNKNOWN},
     "user.setEnabled: tenant admin": lambda w, s, col: {"id": second_admin(w, s), "enabled": False},
+    "user.token: tenant admin": lambda w, s, col: {"userId": s.admin.user_id},
+    "user.token: sysadmin": lambda w, s, col: {"userId": w.sys_user_id},
+    "user.token: unknown id": lambda w, s, col: {"userId": UNKNOWN},
     "customer.users: unknown customer": lambda w, s, col: dict(PAGE, customerId=UNKNOWN),
 })
 

@@ -4,7 +4,9 @@ that answers a pre-verification token which every other operation refuses, and a
 that ends it with a pair; backup codes that work once; e-mail codes caught by the SMTP test server,
 with their re-send limit; wrong codes counted toward the lockout; providers removed again; the
 platform's settings (allowed providers, lifetimes, re-send limits, enforcement on a filter of
-users, whose logins get an MFA configuration token good for configuring a provider only)."""
+users, whose logins get an MFA configuration token good for configuring a provider only); a TOTP
+code accepted once is refused after (RFC 6238 5.2), and a change of password ends the logins
+waiting for their code."""
 
 import base64
 import hashlib
@@ -27,6 +29,12 @@ def totp(secret_b32, at=None, step=30, digits=6):
     mac = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
     off = mac[-1] & 0x0F
     return "%0*d" % (digits, (struct.unpack(">I", mac[off:off + 4])[0] & 0x7FFFFFFF) % 10 ** digits)
+
+
+def next_totp(secret):
+    """The code of the next 30 s step, which one step of clock drift accepts: the code of this step
+    was spent by verifyAndSave (a code is accepted once, RFC 6238 section 5.2)."""
+    return totp(secret, at=time.time() + 30)
 
 
 def enable_totp(c, token, email):
@@ -70,7 +78,7 @@ def test_totp_login_needs_the_code_and_the_token_does_nothing_else(env):
     expect(c.request("auth.twoFa.verify", {"preVerificationToken": pre, "providerType": "BACKUP_CODE",
                                            "verificationCode": "00000000"}), 400, 31)
     pair = c.ok("auth.twoFa.verify", {"preVerificationToken": pre, "providerType": "TOTP",
-                                      "verificationCode": totp(secret)})
+                                      "verificationCode": next_totp(secret)})
     check(pair["token"].startswith("cma_") and pair["refreshToken"].startswith("cmr_"), "pair", pair)
     me = c.ok("user.get", {"id": ta.user_id}, token=pair["token"])
     check(me["email"] == ta.email, "the pair works", me)
@@ -146,6 +154,49 @@ def test_wrong_codes_lock_the_account(env):
                 token=other.token)["data"]
     check(any(r["actionType"] == "LOCKOUT" for r in rows), "LOCKOUT row", rows)
     check(sum(r["actionType"] == "LOGIN" and r["actionStatus"] == "FAILURE" for r in rows) >= 4, "failed rows", rows)
+
+
+USED = "Verification code has already been used; wait for the next one"
+
+
+def test_totp_code_is_accepted_once(env):
+    c = env.c
+    ta = make_tenant_admin(c, env.sys_token)
+    secret = enable_totp(c, ta.token, ta.email)
+    saved_with = totp(secret)
+    # the code verifyAndSave took logs nobody in (counted as a wrong code)
+    pre = challenge(c, ta.email)["token"]
+    expect(c.request("auth.twoFa.verify", {"preVerificationToken": pre, "providerType": "TOTP",
+                                           "verificationCode": saved_with}), 401, 10, USED)
+    # the next step's code, once
+    code = next_totp(secret)
+    c.ok("auth.twoFa.verify", {"preVerificationToken": pre, "providerType": "TOTP", "verificationCode": code})
+    pre = challenge(c, ta.email)["token"]
+    expect(c.request("auth.twoFa.verify", {"preVerificationToken": pre, "providerType": "TOTP",
+                                           "verificationCode": code}), 401, 10, USED)
+    rows = c.ok("audit.list", {"pageSize": 100, "page": 0, "entityType": "USER", "entityId": ta.user_id},
+                token=make_tenant_admin(c, env.sys_token, tenant_id=ta.tenant_id).token)["data"]
+    check(any(r["actionType"] == "LOGIN" and r["actionStatus"] == "FAILURE" and r["actionFailureDetails"] == USED
+              for r in rows), "the replay is a failed login", rows)
+
+
+def test_password_change_ends_pending_logins(env):
+    c = env.c
+    ta = make_tenant_admin(c, env.sys_token)
+    codes = c.ok("twoFa.accountConfig.generate", {"providerType": "BACKUP_CODE"}, token=ta.token)["codes"]
+    pre = challenge(c, ta.email)["token"]
+    c.ok("auth.twoFa.providers", {"preVerificationToken": pre})
+    c.ok("auth.changePassword", {"currentPassword": DEFAULT_PASSWORD, "newPassword": "Changed-pass-7"},
+         token=ta.token)
+    expect(c.request("auth.twoFa.providers", {"preVerificationToken": pre}), 401, 10,
+           "Invalid or expired pre-verification token")
+    expect(c.request("auth.twoFa.verify", {"preVerificationToken": pre, "providerType": "BACKUP_CODE",
+                                           "verificationCode": codes[0]}), 401, 10,
+           "Invalid or expired pre-verification token")
+    # a login with the new password gets a new challenge, which the same code ends
+    d = c.ok("auth.login", {"email": ta.email, "password": "Changed-pass-7"})
+    c.ok("auth.twoFa.verify", {"preVerificationToken": d["token"], "providerType": "BACKUP_CODE",
+                               "verificationCode": codes[0]})
 
 
 def test_delete_provider_and_bad_input(env):
@@ -241,7 +292,7 @@ def test_enforced_two_factor_sends_users_to_configure_a_provider(env):
         # now a login asks for the code
         pre = challenge(c, ta.email)["token"]
         pair = c.ok("auth.twoFa.verify", {"preVerificationToken": pre, "providerType": "TOTP",
-                                          "verificationCode": totp(secret)})
+                                          "verificationCode": next_totp(secret)})
         check(pair["refreshToken"].startswith("cmr_"), "pair", pair)
     finally:
         c.ok("twoFa.settings.save", {"providers": ["TOTP", "EMAIL", "BACKUP_CODE"], "enforceTwoFa": False,

@@ -162,14 +162,46 @@ static void versions_rise_and_stale_versions_conflict(void)
     upd.title = strdup("Versioned 2");
     upd.version = 1;
     store_begin(db);
-    CHECK_INT(customer_update(&ctx, &upd, true, &fail_on_conflict), ERR_OK);
+    CHECK_INT(customer_update(&ctx, &upd, UPDATE_CHECK_VERSION, &fail_on_conflict), ERR_OK);
     CHECK_INT(upd.version, 2);
     CHECK_INT(upd.created_time, c.created_time);
     upd.version = 1;
-    CHECK_INT(customer_update(&ctx, &upd, true, &fail_on_conflict), ERR_CONFLICT);
+    CHECK_INT(customer_update(&ctx, &upd, UPDATE_CHECK_VERSION, &fail_on_conflict), ERR_CONFLICT);
     CHECK_STR(ctx.err.message, "Customer was already changed by someone else");
-    CHECK_INT(customer_update(&ctx, &upd, false, &fail_on_conflict), ERR_OK); /* forced overwrite */
+    CHECK_INT(customer_update(&ctx, &upd, 0, &fail_on_conflict), ERR_OK); /* forced overwrite */
     CHECK_INT(upd.version, 3);
+    store_commit(db);
+    customer_release(&c);
+    customer_release(&upd);
+}
+
+/* ifEqual "skip" (update.h): the stored customer comes back, version and events untouched; empty
+ * text and null count as equal, and so do a missing external id and NULL_UUID. */
+static void equal_saves_are_skipped_when_asked(void)
+{
+    struct ctx ctx;
+    struct customer c, upd = { 0 };
+    int64_t events = 0;
+    as_admin(&ctx, tenant_a);
+    CHECK_INT(create(&ctx, "Skipped", &c, NULL), ERR_OK);
+
+    strcpy(upd.id, c.id);
+    upd.title = strdup("Skipped");
+    upd.contact.city = strdup("");
+    strcpy(upd.external_id, NULL_UUID);
+    store_begin(db);
+    events = ctx.events_written;
+    CHECK_INT(customer_update(&ctx, &upd, UPDATE_SKIP_EQUAL, &fail_on_conflict), ERR_OK);
+    CHECK_INT(upd.version, 1);
+    CHECK(ctx.events_written == events);
+    free(upd.contact.city);
+    upd.contact.city = strdup("Lviv");
+    CHECK_INT(customer_update(&ctx, &upd, UPDATE_SKIP_EQUAL | UPDATE_CHECK_VERSION, &fail_on_conflict), ERR_OK);
+    CHECK_INT(upd.version, 2);
+    CHECK(ctx.events_written == events + 1);
+    upd.version = 1; /* the version check comes first, even for an equal save */
+    CHECK_INT(customer_update(&ctx, &upd, UPDATE_SKIP_EQUAL | UPDATE_CHECK_VERSION, &fail_on_conflict),
+              ERR_CONFLICT);
     store_commit(db);
     customer_release(&c);
     customer_release(&upd);
@@ -294,6 +326,7 @@ int main(void)
     RUN(rejects_bad_fields_with_thingsboard_messages);
     RUN(titles_are_unique_per_tenant_and_uniquify);
     RUN(versions_rise_and_stale_versions_conflict);
+    RUN(equal_saves_are_skipped_when_asked);
     RUN(other_tenants_and_customer_users_are_refused);
     RUN(limit_is_enforced);
     RUN(pages_search_and_sort);

@@ -202,12 +202,12 @@ static void dashboards_diff_their_customers(void)
     free(c2.title);
     c2.title = strdup("C2 renamed");
     const struct name_conflict fail = { NAME_CONFLICT_FAIL, NULL, UNIQUIFY_RANDOM };
-    CHECK_INT(TX(&w.ctx, customer_update(&w.ctx, &c2, false, &fail)), ERR_OK);
+    CHECK_INT(TX(&w.ctx, customer_update(&w.ctx, &c2, 0, &fail)), ERR_OK);
     CHECK_INT(TX(&w.ctx, dashboard_get(&w.ctx, d.id, &out)), ERR_OK);
     CHECK_STR(out.assigned[0].title, "C2 renamed");
     int64_t version = out.version;
     dashboard_release(&out);
-    CHECK_INT(TX(&w.ctx, customer_update(&w.ctx, &c2, false, &fail)), ERR_OK); /* same title: no re-save */
+    CHECK_INT(TX(&w.ctx, customer_update(&w.ctx, &c2, 0, &fail)), ERR_OK); /* same title: no re-save */
     CHECK_INT(TX(&w.ctx, dashboard_get(&w.ctx, d.id, &out)), ERR_OK);
     CHECK_INT(out.version, version);
     dashboard_release(&out);
@@ -338,7 +338,7 @@ static void customer_delete_defers_unassignment_in_chunks(void)
     got = new_entity(ENTITY_DEVICE, "renamed");
     strcpy(got.id, e[1].id);
     got.version = 2;
-    CHECK_INT(TX(&w.ctx, entity_update(&w.ctx, &got, true, true)), ERR_OK);
+    CHECK_INT(TX(&w.ctx, entity_update(&w.ctx, &got, UPDATE_CHECK_VERSION, true)), ERR_OK);
     CHECK_STR(got.customer_id, "");
     CHECK_INT(got.version, 3);
     entity_release(&got);

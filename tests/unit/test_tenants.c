@@ -88,20 +88,20 @@ static void get_and_update_should_follow_versions(void)
     free(t.title);
     t.title = strdup("Tenant A renamed");
     t.created_time = 1;
-    CHECK(TX(ctx, tenant_update(ctx, &t, true)) == ERR_OK);
+    CHECK(TX(ctx, tenant_update(ctx, &t, UPDATE_CHECK_VERSION)) == ERR_OK);
     CHECK(t.version == 2 && t.created_time == created);
     t.version = 1;
-    CHECK(TX(ctx, tenant_update(ctx, &t, true)) == ERR_CONFLICT);
+    CHECK(TX(ctx, tenant_update(ctx, &t, UPDATE_CHECK_VERSION)) == ERR_CONFLICT);
     CHECK_STR(ctx->err.message, "Tenant was already changed by someone else");
     free(t.title);
     t.title = NULL;
-    CHECK(TX(ctx, tenant_update(ctx, &t, false)) == ERR_BAD_REQUEST);
+    CHECK(TX(ctx, tenant_update(ctx, &t, 0)) == ERR_BAD_REQUEST);
     CHECK(t.version == 1);
     t.title = strdup("Tenant A again");
-    CHECK(TX(ctx, tenant_update(ctx, &t, false)) == ERR_OK);
+    CHECK(TX(ctx, tenant_update(ctx, &t, 0)) == ERR_OK);
     CHECK(t.version == 3);
     strcpy(t.id, unknown);
-    CHECK(TX(ctx, tenant_update(ctx, &t, false)) == ERR_NOT_FOUND);
+    CHECK(TX(ctx, tenant_update(ctx, &t, 0)) == ERR_NOT_FOUND);
     tenant_release(&t);
     world_close(&w);
 }

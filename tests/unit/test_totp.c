@@ -21,6 +21,17 @@ static void totp_matches_rfc6238_vectors(void)
     CHECK(!totp_check(rfc_key, 20, 1111111109, NULL, 8));
 }
 
+/* The step a code is of, for the replay rule (RFC 6238 section 5.2): 1111111109 / 30 = 37037036. */
+static void totp_match_step_names_the_step(void)
+{
+    CHECK_INT(totp_match_step(rfc_key, 20, 1111111109, "07081804", 8), 37037036);
+    CHECK_INT(totp_match_step(rfc_key, 20, 1111111109 + 30, "07081804", 8), 37037036); /* the step before */
+    CHECK_INT(totp_match_step(rfc_key, 20, 1111111109 - 30, "07081804", 8), 37037036); /* the step after */
+    CHECK_INT(totp_match_step(rfc_key, 20, 1111111109 + 90, "07081804", 8), -1);
+    CHECK_INT(totp_match_step(rfc_key, 20, 1111111109, "07081805", 8), -1);
+    CHECK_INT(totp_match_step(rfc_key, 20, 1111111109, "0708180", 8), -1);
+}
+
 static void hotp_matches_rfc4226_vectors(void)
 {
     static const unsigned codes[] = { 755224, 287082, 359152, 969429, 338314,
@@ -48,6 +59,7 @@ static void base32_round_trips_rfc4648(void)
 int main(void)
 {
     RUN(totp_matches_rfc6238_vectors);
+    RUN(totp_match_step_names_the_step);
     RUN(hotp_matches_rfc4226_vectors);
     RUN(base32_round_trips_rfc4648);
     return test_report("test_totp");

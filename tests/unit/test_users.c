@@ -170,7 +170,7 @@ static void create_should_enforce_max_users(void)
     world_open(&w);
     w.tenant_a.limits.max_users = 2; /* the tenant already has its administrator */
     act_as(ctx, &w.sysadmin);
-    CHECK(TX(ctx, tenant_update(ctx, &w.tenant_a, false)) == ERR_OK);
+    CHECK(TX(ctx, tenant_update(ctx, &w.tenant_a, 0)) == ERR_OK);
     CHECK(make_customer_user(&w, &w.admin_a, &w.customer_a, "one@a.example.com", &u1) == ERR_OK);
     CHECK(make_customer_user(&w, &w.admin_a, &w.customer_a, "two@a.example.com", &u2) == ERR_LIMIT_REACHED);
     CHECK_STR(ctx->err.message, "Users limit reached");
@@ -322,11 +322,11 @@ static void update_should_keep_tenant_authority_and_customer(void)
     CHECK(TX(ctx, user_get(ctx, cu.id, &u, NULL)) == ERR_OK);
     u.authority = AUTHORITY_TENANT_ADMIN;
     strcpy(u.customer_id, NULL_UUID);
-    CHECK(TX(ctx, user_update(ctx, &u, true)) == ERR_BAD_REQUEST);
+    CHECK(TX(ctx, user_update(ctx, &u, UPDATE_CHECK_VERSION)) == ERR_BAD_REQUEST);
     CHECK_STR(ctx->err.message, "Can't update user authority!");
     u.authority = AUTHORITY_CUSTOMER_USER;
     strcpy(u.customer_id, second.id);
-    CHECK(TX(ctx, user_update(ctx, &u, true)) == ERR_BAD_REQUEST);
+    CHECK(TX(ctx, user_update(ctx, &u, UPDATE_CHECK_VERSION)) == ERR_BAD_REQUEST);
     CHECK_STR(ctx->err.message, "Can't update user customer id!");
     strcpy(u.customer_id, cu.customer_id);
 
@@ -335,7 +335,7 @@ static void update_should_keep_tenant_authority_and_customer(void)
     act_as(ctx, &w.sysadmin);
     CHECK(TX(ctx, user_get(ctx, w.admin_a.id, &admin, NULL)) == ERR_OK);
     strcpy(admin.tenant_id, w.tenant_b.id);
-    CHECK(TX(ctx, user_update(ctx, &admin, true)) == ERR_BAD_REQUEST);
+    CHECK(TX(ctx, user_update(ctx, &admin, UPDATE_CHECK_VERSION)) == ERR_BAD_REQUEST);
     CHECK_STR(ctx->err.message, "Can't update user tenant id!");
     user_release(&admin);
 
@@ -343,18 +343,18 @@ static void update_should_keep_tenant_authority_and_customer(void)
     act_as(ctx, &w.admin_a);
     free(u.first_name);
     u.first_name = strdup("Renamed");
-    CHECK(TX(ctx, user_update(ctx, &u, true)) == ERR_OK);
+    CHECK(TX(ctx, user_update(ctx, &u, UPDATE_CHECK_VERSION)) == ERR_OK);
     CHECK(u.version == 2);
     u.version = 1;
-    CHECK(TX(ctx, user_update(ctx, &u, true)) == ERR_CONFLICT);
+    CHECK(TX(ctx, user_update(ctx, &u, UPDATE_CHECK_VERSION)) == ERR_CONFLICT);
     CHECK_STR(ctx->err.message, "User was already changed by someone else");
-    CHECK(TX(ctx, user_update(ctx, &u, false)) == ERR_OK);
+    CHECK(TX(ctx, user_update(ctx, &u, 0)) == ERR_OK);
     CHECK(u.version == 3);
 
     /* e-mail uniqueness on update */
     free(u.email);
     u.email = strdup("admin@b.example.com");
-    CHECK(TX(ctx, user_update(ctx, &u, false)) == ERR_BAD_REQUEST);
+    CHECK(TX(ctx, user_update(ctx, &u, 0)) == ERR_BAD_REQUEST);
     CHECK_STR(ctx->err.message, "User with email 'admin@b.example.com' already present in database!");
 
     /* a customer user writes only itself */
@@ -362,8 +362,8 @@ static void update_should_keep_tenant_authority_and_customer(void)
     act_as(ctx, &cu);
     free(cu.last_name);
     cu.last_name = strdup("Self");
-    CHECK(TX(ctx, user_update(ctx, &cu, false)) == ERR_OK);
-    CHECK(TX(ctx, user_update(ctx, &cu2, false)) == ERR_FORBIDDEN);
+    CHECK(TX(ctx, user_update(ctx, &cu, 0)) == ERR_OK);
+    CHECK(TX(ctx, user_update(ctx, &cu2, 0)) == ERR_FORBIDDEN);
     user_release(&u);
     user_release(&cu);
     user_release(&cu2);

@@ -11,7 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Fills r's actor fields (user, tenant, customer) from the caller, its id and time from ctx. */
+/* Fills r's actor fields (user, tenant, customer, and the acting user of a user.token session)
+ * from the caller, its id and time from ctx. */
 void audit_row_from_caller(const struct ctx *ctx, struct audit_row *r);
 
 /* Inserts r (id and created_time set here when empty). Returns ERR_OK or ERR_DATABASE. */

@@ -1,5 +1,5 @@
 /* auth.h: authentication (protocol §4): opaque random tokens stored only as SHA-256 digests,
- * login, refresh, logout, password change, activation. */
+ * login, login as (user.token), refresh, logout, password change, activation. */
 #ifndef CMAGENT_AUTH_H
 #define CMAGENT_AUTH_H
 
@@ -28,6 +28,16 @@ int auth_authenticate(struct ctx *ctx, const char *token);
 /* 401 "Invalid username or password" for an unknown e-mail or a wrong password (same time spent);
  * 401 "User account is not active" for a disabled or never activated account. */
 int auth_login(struct ctx *ctx, const char *email, const char *password, struct token_pair *out);
+
+/* user.token ("login as", ThingsBoard's GET /api/user/{userId}/token): a pair of user_id for a
+ * system administrator asking for a tenant administrator, or a tenant administrator for a customer
+ * user of its tenant, when user_token_access_enabled is on; no second factor applies. The tokens
+ * name the caller as the acting user (or the user the caller's own session acts for), and so do
+ * the audit rows of their requests; a LOGIN row records the session. 403 "You don't have
+ * permission to perform this operation!" (the setting off, another tenant's user, ThingsBoard's
+ * refusals), 403 for a system administrator or a fellow tenant administrator as the target, 403
+ * "User account is not active" for a disabled, locked or never activated one; 404. */
+int auth_user_token(struct ctx *ctx, const char *user_id, struct token_pair *out);
 
 /* Exchanges a refresh token for a new pair; the old pair is revoked. */
 int auth_refresh(struct ctx *ctx, const char *refresh_token, struct token_pair *out);

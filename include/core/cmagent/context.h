@@ -23,6 +23,10 @@ struct principal {
     char token_id[UUID_STR_LEN];  /* the token that authenticated this request */
     char pair_id[UUID_STR_LEN];   /* its access/refresh pair, for logout */
     enum token_kind token_kind;
+    /* A token of user.token ("login as"): the user who asked for it and acts through it, named in
+     * the audit row of every request made with it; "" for every other token. */
+    char acting_user_id[UUID_STR_LEN];
+    char acting_email[256];
 };
 
 /* The password policy (ThingsBoard's UserPasswordPolicy). Zero lengths mean ThingsBoard's defaults
@@ -53,6 +57,7 @@ struct core_settings {
     int64_t max_text_field_length; /* characters of an address or address2 */
     int64_t max_dashboard_configuration_size; /* bytes of a dashboard's configuration JSON */
     int64_t max_api_keys_per_user; /* 0: no limit */
+    bool user_token_access;        /* user.token ("login as") is allowed (user_token_access_enabled) */
     int64_t max_page_size;         /* the largest pageSize of a listing; 0: no limit */
     int64_t max_page_offset;       /* the deepest first row (page x pageSize) of an offset page; 0: no limit */
     /* broker_acl dynsec: the agent provisions the broker's accounts (broker_access.h). */

@@ -6,6 +6,7 @@
 
 #include "cmagent/context.h"
 #include "cmagent/uniquify.h"
+#include "cmagent/update.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -15,14 +16,12 @@
  * tenantId, version 1, the possibly uniquified title). Emits ENTITY_CREATED. */
 int customer_create(struct ctx *ctx, struct customer *c, const struct name_conflict *nc);
 
-/* Saves c over the customer with c->id. With check_version, c->version must equal the stored
- * version (else 409); without, the save is a forced overwrite. The version always rises by one;
- * createdTime and tenantId are kept from the stored row. Emits ENTITY_UPDATED. */
-int customer_update(struct ctx *ctx, struct customer *c, bool check_version, const struct name_conflict *nc);
-/* customer_update; with skip_equal, a save whose fields all equal the stored ones (ifEqual "skip")
- * writes nothing, emits no event and leaves c the stored customer with its version unchanged. */
-int customer_update_if(struct ctx *ctx, struct customer *c, bool check_version, const struct name_conflict *nc,
-                       bool skip_equal);
+/* Saves c over the customer with c->id. how (update.h): with UPDATE_CHECK_VERSION, c->version must
+ * equal the stored version (else 409), without it the save is a forced overwrite; with
+ * UPDATE_SKIP_EQUAL a save whose fields all equal the stored ones (ifEqual "skip") writes nothing,
+ * emits no event and leaves c the stored customer with its version unchanged. Otherwise the
+ * version rises by one; createdTime and tenantId are kept from the stored row. Emits ENTITY_UPDATED. */
+int customer_update(struct ctx *ctx, struct customer *c, unsigned how, const struct name_conflict *nc);
 
 /* Loads a customer the caller may read (404 when unknown, 403 when not the caller's). */
 int customer_get(struct ctx *ctx, const char *id, struct customer *out);

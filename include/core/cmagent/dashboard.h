@@ -6,6 +6,7 @@
 
 #include "cmagent/context.h"
 #include "cmagent/uniquify.h"
+#include "cmagent/update.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -13,8 +14,9 @@
 int dashboard_create(struct ctx *ctx, struct dashboard *d);
 /* dashboard_create with a name-conflict policy (uniquify.h; NULL: FAIL, which checks nothing). */
 int dashboard_create_named(struct ctx *ctx, struct dashboard *d, const struct name_conflict *nc);
-/* Saves title and configuration over d->id; assignments are kept. Version rules as customers. */
-int dashboard_update(struct ctx *ctx, struct dashboard *d, bool check_version);
+/* Saves title and configuration over d->id; assignments are kept. how (update.h): the version
+ * check and ifEqual "skip", as for customers. */
+int dashboard_update(struct ctx *ctx, struct dashboard *d, unsigned how);
 /* The tenant's admin, or a user of a customer the dashboard is assigned to. */
 int dashboard_get(struct ctx *ctx, const char *id, struct dashboard *out);
 int dashboard_delete(struct ctx *ctx, const char *id);

@@ -6,6 +6,7 @@
 
 #include "cmagent/context.h"
 #include "cmagent/uniquify.h"
+#include "cmagent/update.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,9 +17,10 @@ int entity_create(struct ctx *ctx, struct entity *e);
 /* entity_create with a name-conflict policy (uniquify.h; NULL: FAIL). */
 int entity_create_named(struct ctx *ctx, struct entity *e, const struct name_conflict *nc);
 
-/* Saves e over the entity with e->id. check_version as for customers (409 on a stale version).
- * keep_customer: e->customer_id is ignored and the stored owner kept. Emits ENTITY_UPDATED. */
-int entity_update(struct ctx *ctx, struct entity *e, bool check_version, bool keep_customer);
+/* Saves e over the entity with e->id. how (update.h): the version check (409 on a stale version)
+ * and ifEqual "skip", as for customers. keep_customer: e->customer_id is ignored and the stored
+ * owner kept. Emits ENTITY_UPDATED. */
+int entity_update(struct ctx *ctx, struct entity *e, unsigned how, bool keep_customer);
 
 /* Loads an entity the caller may read: the tenant's admin, or a user of the owning customer. */
 int entity_get(struct ctx *ctx, enum entity_kind kind, const char *id, struct entity *out);

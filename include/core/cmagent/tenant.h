@@ -5,6 +5,7 @@
 
 #include "cmagent/context.h"
 #include "cmagent/store_tenant_job.h"
+#include "cmagent/update.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -12,8 +13,9 @@
 /* Creates t (title required: "Tenant title should be specified!"; contact fields as customers;
  * limits >= 0). On success t holds the stored tenant. Emits ENTITY_CREATED (tenantId = t). */
 int tenant_create(struct ctx *ctx, struct tenant *t);
-/* Saves t over the tenant with t->id; version rules as customers. Emits ENTITY_UPDATED. */
-int tenant_update(struct ctx *ctx, struct tenant *t, bool check_version);
+/* Saves t over the tenant with t->id; how (update.h): the version check and ifEqual "skip", as
+ * for customers. Emits ENTITY_UPDATED. */
+int tenant_update(struct ctx *ctx, struct tenant *t, unsigned how);
 int tenant_get(struct ctx *ctx, const char *id, struct tenant *out);
 /* Deletes the tenant with everything in it. Emits ENTITY_DELETED. */
 /* Deletes the tenant's users and records the deletion of the rest (store_tenant_job.h) in the

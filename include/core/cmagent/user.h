@@ -5,6 +5,7 @@
 #define CMAGENT_USER_H
 
 #include "cmagent/context.h"
+#include "cmagent/update.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,8 +23,9 @@
 int user_create(struct ctx *ctx, struct user *u, bool send_activation_mail);
 
 /* Saves u over the user with u->id; tenantId, customerId and authority may not change (400 with
- * ThingsBoard's messages). Version rules as customers. Emits ENTITY_UPDATED. */
-int user_update(struct ctx *ctx, struct user *u, bool check_version);
+ * ThingsBoard's messages). how (update.h): the version check and ifEqual "skip", as for
+ * customers. Emits ENTITY_UPDATED. */
+int user_update(struct ctx *ctx, struct user *u, unsigned how);
 
 /* Loads a user the caller may read; cred (optional) receives its credentials. */
 int user_get(struct ctx *ctx, const char *id, struct user *out, struct credentials *cred);

@@ -91,6 +91,7 @@ struct token {
     int64_t created_time;
     int64_t expires_at;              /* ms; 0 = never */
     char *description;
+    char acting_user_id[UUID_STR_LEN]; /* user.token's: the user who asked for it; "" for others */
 };
 
 /* The paging arguments of every list operation (ThingsBoard PageLink). */

@@ -23,6 +23,8 @@ struct audit_row {
     char *action_data;              /* JSON object text, or NULL */
     char action_status[8];          /* SUCCESS or FAILURE */
     char *failure_details;          /* FAILURE: the error message */
+    char acting_user_id[UUID_STR_LEN]; /* a request made with a user.token token: who really acted */
+    char *acting_user_name;
 };
 
 /* NULL-safe. */
@@ -33,6 +35,7 @@ void audit_rows_free(struct audit_row *rows, size_t n);
 struct audit_filter {
     const char *entity_type, *entity_id;  /* NULL: any */
     const char *customer_id, *user_id;    /* NULL: any */
+    const char *acting_user_id;           /* NULL: any; else the rows of user.token sessions it acted in */
     int64_t start_time, end_time;         /* 0: open */
 };
 

@@ -18,7 +18,8 @@ int store_token_get(struct store *s, const char *id, struct token *out);
 int store_token_delete(struct store *s, const char *id);
 /* Deletes the access and refresh token issued together (none is not an error). */
 int store_token_delete_pair(struct store *s, const char *pair_id);
-/* Deletes every token of the user, or with sessions_only its access and refresh tokens only. */
+/* Deletes every token of the user, or with sessions_only its access and refresh tokens only; with
+ * either, the tokens user.token issued at its request (acting_user_id) too. */
 int store_token_delete_by_user(struct store *s, const char *user_id, bool sessions_only);
 /* The user's API keys, newest first. The caller frees *items with tokens_free(). */
 int store_token_list_api_keys(struct store *s, const char *user_id, struct token **items, size_t *n);

@@ -14,6 +14,7 @@ struct twofa_account {
     char *totp_secret;  /* base32, NULL when TOTP is not configured */
     char *backup_codes; /* SHA-256 hex digests of the unused codes, space separated; NULL for none */
     char *email;        /* "1" when e-mail codes are configured, NULL otherwise */
+    int64_t totp_last_step; /* the RFC 6238 step of the last TOTP code accepted (0: none yet) */
 };
 
 struct twofa_challenge {
@@ -62,6 +63,8 @@ int store_twofa_challenge_get_for_update(struct store *s, const char *digest, st
 int store_twofa_challenge_update(struct store *s, const struct twofa_challenge *c);
 /* Deletes the challenge of digest: STORE_NOT_FOUND when it is gone (spent by another login). */
 int store_twofa_challenge_delete(struct store *s, const char *digest);
+/* Deletes the user's challenges (pending logins and MFA configuration tokens). */
+int store_twofa_challenge_delete_by_user(struct store *s, const char *user_id);
 /* Deletes the challenges that expired before now. */
 int store_twofa_challenge_purge(struct store *s, int64_t now);
 

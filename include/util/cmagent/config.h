@@ -51,6 +51,7 @@ struct config {
     long password_allow_whitespace; /* 1 or 0 */
     long password_reuse_days;       /* 0 = no reuse rule */
     long max_failed_login_attempts; /* 0 = no lockout */
+    long user_token_access_enabled; /* 1: user.token ("login as") is allowed, 0: refused */
     long auth_rate_per_client;      /* anonymous authentication requests per client per minute, 0 = none */
     long auth_rate_per_email;       /* ... naming one e-mail per minute, 0 = none */
     long password_queue_per_tenant; /* password requests waiting for a verifier, per tenant */

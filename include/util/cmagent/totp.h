@@ -29,4 +29,9 @@ uint32_t totp_at(const unsigned char *key, size_t n, int64_t unix_s, int digits)
  * of the step before or after it (clock drift); compared in constant time. */
 bool totp_check(const unsigned char *key, size_t n, int64_t unix_s, const char *code, int digits);
 
+/* totp_check that tells which step (unix seconds / TOTP_STEP_S) the code is of, the latest when
+ * several match; -1 when none. A verifier keeps the last step it accepted to refuse the same code,
+ * or an earlier one, a second time (RFC 6238 section 5.2). */
+int64_t totp_match_step(const unsigned char *key, size_t n, int64_t unix_s, const char *code, int digits);
+
 #endif
