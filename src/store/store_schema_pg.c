@@ -204,6 +204,34 @@ static const char *const migrations[] = {
     "  enforce BIGINT NOT NULL DEFAULT 0,"
     "  enforce_filter TEXT NOT NULL DEFAULT 'ALL',"
     "  enforce_tenant TEXT);",
+
+    /* 12, 13: numbers given to other changes of the schema, which bring their own statements. */
+    "SELECT 1;",
+    "SELECT 1;",
+
+    /* 14: import jobs (store_schema.c says what each table holds) */
+    "CREATE TABLE import_job ("
+    "  id TEXT PRIMARY KEY,"
+    "  tenant_id TEXT NOT NULL,"
+    "  user_id TEXT NOT NULL,"
+    "  entity_type TEXT NOT NULL,"
+    "  options TEXT NOT NULL,"
+    "  total BIGINT NOT NULL,"
+    "  done BIGINT NOT NULL DEFAULT 0,"
+    "  created BIGINT NOT NULL DEFAULT 0,"
+    "  failed BIGINT NOT NULL DEFAULT 0,"
+    "  created_time BIGINT NOT NULL,"
+    "  finished_time BIGINT NOT NULL DEFAULT 0,"
+    "  error TEXT);"
+    "CREATE INDEX import_job_running ON import_job(created_time, id) WHERE finished_time = 0;"
+    "CREATE INDEX import_job_finished ON import_job(finished_time) WHERE finished_time > 0;"
+    "CREATE TABLE import_job_row ("
+    "  job_id TEXT NOT NULL,"
+    "  row_no BIGINT NOT NULL,"
+    "  data TEXT,"
+    "  status BIGINT,"
+    "  result TEXT,"
+    "  PRIMARY KEY (job_id, row_no));",
 };
 
 const char *const *store_schema_pg_migrations(size_t *count)
