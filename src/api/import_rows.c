@@ -160,8 +160,8 @@ static cJSON *read_json(struct call *c, const cJSON *rows)
 {
     size_t n = (size_t)cJSON_GetArraySize(rows);
     if (n > (size_t)api_current_settings()->import_max_rows) {
-        error_set(&c->ctx->err, ERR_TOO_LARGE, "The import has %zu rows, more than the limit of %lld (import_max_rows)",
-                  n, (long long)api_current_settings()->import_max_rows);
+        error_set(&c->ctx->err, ERR_TOO_LARGE, "The import has more than %lld rows, the limit (import_max_rows)",
+                  (long long)api_current_settings()->import_max_rows);
         return NULL;
     }
     return cJSON_Duplicate(rows, true);

@@ -254,6 +254,11 @@ static int run_inline(struct call *c, const struct import_kind *k, const cJSON *
     }
     if (atomic && !dry_run && t.failed > 0)
         mark_not_applied(results, t.failed);
+    if (dry_run) { /* the ids of rows created for the check and rolled back name nothing */
+        cJSON *res;
+        cJSON_ArrayForEach(res, results)
+            cJSON_DeleteItemFromObjectCaseSensitive(res, "id");
+    }
     c->result = reply_object(k, dry_run, atomic, committed, (size_t)cJSON_GetArraySize(rows), &t, results);
     return ERR_OK;
 }
