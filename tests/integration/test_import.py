@@ -310,6 +310,30 @@ def test_large_import_runs_in_chunks(env):
     check(worst < 2.0, "writes are answered during the job", worst)
 
 
+def test_a_job_survives_a_kill_and_goes_on_where_it_stopped(env):
+    c = env.c
+    ta = make_tenant_admin(c, env.sys_token)
+    n, prefix = 3000, unique("kill")
+    csv = "name,type\n" + "".join("%s-%05d,k\n" % (prefix, i) for i in range(n))
+    mark = last_seq(c, ta.token)
+    j = c.ok("import.run", {"entityType": "DEVICE", "csv": csv}, token=ta.token)
+    deadline = time.monotonic() + 60
+    while True:
+        before = c.ok("import.status", {"jobId": j["jobId"]}, token=ta.token)
+        if before["processed"] > 0:
+            break
+        check(time.monotonic() < deadline, "the job starts")
+        time.sleep(0.01)
+    env.agent.restart(hard=True)
+    check(before["processed"] < n, "killed while the job ran", before)
+    st = wait_job(c, ta.token, j["jobId"])
+    check(st["status"] == "FINISHED" and st["created"] == n and st["failed"] == 0, "every row once", st)
+    page = c.ok("device.list", {"pageSize": 1, "page": 0, "textSearch": prefix}, token=ta.token)
+    check(page["totalElements"] == n, "no device lost or doubled", page["totalElements"])
+    created = {e["originator"]["id"] for e in tenant_events(c, ta.token, mark) if e["type"] == "ENTITY_CREATED"}
+    check(len(created) == n, "one event per device", len(created))
+
+
 def test_malformed_and_oversized_input(env):
     c = env.c
     ta = make_tenant_admin(c, env.sys_token)
