@@ -95,6 +95,22 @@ static void note_changes(struct pg_conn *c, PGresult *res)
 
 /* ---- placeholders ---- */
 
+/* Whether c, the next character of a statement, is part of a quoted string or name (its quotes
+ * included); *quote is the open quote character, 0 outside quotes. */
+static bool in_quotes(char *quote, char c)
+{
+    if (*quote != 0) {
+        if (c == *quote)
+            *quote = 0;
+        return true;
+    }
+    if (c == '\'' || c == '"') {
+        *quote = c;
+        return true;
+    }
+    return false;
+}
+
 char *sql_numbered_params(const char *sql)
 {
     size_t n = strlen(sql);
@@ -103,12 +119,7 @@ char *sql_numbered_params(const char *sql)
     char quote = 0;
 
     for (const char *p = sql; *p != '\0'; p++) {
-        if (quote != 0) {
-            if (*p == quote)
-                quote = 0;
-            *o++ = *p;
-        } else if (*p == '\'' || *p == '"') {
-            quote = *p;
+        if (in_quotes(&quote, *p)) {
             *o++ = *p;
         } else if (*p == '?') {
             int num = 0;
@@ -134,12 +145,9 @@ static int count_params(const char *sql, bool *used, int max)
     int highest = 0;
     char quote = 0;
     for (const char *p = sql; *p != '\0'; p++) {
-        if (quote != 0) {
-            if (*p == quote)
-                quote = 0;
-        } else if (*p == '\'' || *p == '"') {
-            quote = *p;
-        } else if (*p == '$' && p[1] >= '0' && p[1] <= '9') {
+        if (in_quotes(&quote, *p))
+            continue;
+        if (*p == '$' && p[1] >= '0' && p[1] <= '9') {
             int num = (int)strtol(p + 1, NULL, 10);
             if (num > highest)
                 highest = num;
@@ -175,12 +183,7 @@ static char *dialect_rewrite(char *sql)
     src[n] = ' ';
     free(sql);
     for (const char *p = src; *p != '\0'; p++) {
-        if (quote != 0) {
-            if (*p == quote)
-                quote = 0;
-        } else if (*p == '\'' || *p == '"') {
-            quote = *p;
-        } else {
+        if (!in_quotes(&quote, *p)) {
             size_t w = 0;
             while (w < DIALECT_WORDS && strncmp(p, dialect_words[w].from, strlen(dialect_words[w].from)) != 0)
                 w++;

@@ -165,6 +165,40 @@ int store_get_one(struct store *s, sql_stmt *st, store_row_reader read, const vo
     return rc == SQL_DONE ? STORE_NOT_FOUND : rc;
 }
 
+void store_read_layout(sql_stmt *st, void *row, const void *layout)
+{
+    const struct store_row_layout *l = layout;
+    int col = 0;
+    memset(row, 0, l->size);
+    for (size_t i = 0; i < l->n_ids; i++)
+        column_id(st, col++, (char *)row + l->ids[i]);
+    for (size_t i = 0; i < l->n_ints; i++)
+        *(int64_t *)(void *)((char *)row + l->ints[i]) = column_int64(st, col++);
+}
+
+int store_query_true(struct store *s, sql_stmt *st, bool *out)
+{
+    int64_t n = 0;
+    int rc = store_query_int(s, st, &n);
+    *out = rc == STORE_OK && n != 0;
+    return rc;
+}
+
+void store_column_contact(sql_stmt *st, int first, struct contact *k)
+{
+    char **fields[] = { &k->country, &k->state, &k->city, &k->address,
+                        &k->address2, &k->zip, &k->phone, &k->email };
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        *fields[i] = column_text(st, first + (int)i);
+}
+
+void store_bind_contact(sql_stmt *st, int first, const struct contact *k)
+{
+    const char *fields[] = { k->country, k->state, k->city, k->address, k->address2, k->zip, k->phone, k->email };
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        bind_text(st, first + (int)i, fields[i]);
+}
+
 int store_query_int(struct store *s, sql_stmt *st, int64_t *out)
 {
     *out = 0;

@@ -67,6 +67,26 @@ int store_row_count(struct store *s, const char *owner_id, const char *table, in
  * counted by triggers. */
 int store_row_count_add(struct store *s, const char *owner_id, const char *table);
 
+/* Where a row reader of a small fixed row (a job's row) puts each column: first the id columns
+ * (UUID text into char[UUID_STR_LEN] members), then the integer columns (int64_t members), at these
+ * offsets of a row of size bytes (zeroed first). store_read_layout is a store_row_reader whose arg
+ * is the layout. */
+struct store_row_layout {
+    size_t size;
+    size_t n_ids, ids[2];
+    size_t n_ints, ints[2];
+};
+void store_read_layout(sql_stmt *st, void *row, const void *layout);
+
+/* Runs a statement that returns one integer and says whether it was non-zero (an EXISTS). */
+int store_query_true(struct store *s, sql_stmt *st, bool *out);
+
+struct contact;
+/* The 8 contact columns (country, state, city, address, address2, zip, phone, email) that tenants
+ * and customers share, read from column first on (heap copies) or bound from parameter first on. */
+void store_column_contact(sql_stmt *st, int first, struct contact *k);
+void store_bind_contact(sql_stmt *st, int first, const struct contact *k);
+
 /* store_stmt(sql) with ?1 bound to text and ?2 to n, the shape of the job tables' writes (an id and a
  * count or a time); NULL on a prepare error. */
 static inline sql_stmt *store_stmt_text_int(struct store *s, const char *sql, const char *text, int64_t n)

@@ -4,7 +4,7 @@
 
 #include "store_int.h"
 
-#include <string.h>
+#include <stddef.h>
 
 static int exec_for(struct store *s, const char *sql, const char *tenant_id)
 {
@@ -27,29 +27,20 @@ int store_tenant_job_add(struct store *s, const char *tenant_id, int64_t created
 
 int store_tenant_job_any(struct store *s, bool *any)
 {
-    int64_t n = 0;
-    static const char sql[] = "SELECT count(*) FROM (SELECT 1 FROM tenant_delete_job LIMIT 1) AS pending";
-    int rc = store_query_int(s, store_stmt(s, sql), &n);
-    *any = n > 0;
-    return rc;
-}
-
-static void read_job(sql_stmt *st, void *row, const void *arg)
-{
-    struct tenant_delete_job *j = row;
-    (void)arg;
-    memset(j, 0, sizeof *j);
-    column_id(st, 0, j->tenant_id);
-    j->created_time = column_int64(st, 1);
-    j->deleted = column_int64(st, 2);
+    return store_query_true(s, store_stmt(s, "SELECT EXISTS (SELECT 1 FROM tenant_delete_job)"), any);
 }
 
 int store_tenant_job_oldest(struct store *s, struct tenant_delete_job *out)
 {
+    static const struct store_row_layout layout = {
+        sizeof(struct tenant_delete_job),
+        1, { offsetof(struct tenant_delete_job, tenant_id) },
+        2, { offsetof(struct tenant_delete_job, created_time), offsetof(struct tenant_delete_job, deleted) },
+    };
     return store_get_one(s,
                          store_stmt(s, "SELECT tenant_id, created_time, deleted FROM tenant_delete_job"
                                        " ORDER BY created_time, tenant_id LIMIT 1"),
-                         read_job, NULL, out);
+                         store_read_layout, &layout, out);
 }
 
 int store_tenant_job_delete_rows(struct store *s, int table, const char *tenant_id, int64_t limit, int64_t *changed)

@@ -4,7 +4,7 @@
 
 #include "store_int.h"
 
-#include <string.h>
+#include <stddef.h>
 
 int store_unassign_job_add(struct store *s, const char *customer_id, const char *tenant_id, int64_t created_time)
 {
@@ -20,44 +20,30 @@ int store_unassign_job_add(struct store *s, const char *customer_id, const char 
 
 int store_unassign_job_any(struct store *s, bool *any)
 {
-    int64_t n = 0;
-    int rc = store_query_int(s, store_stmt(s, "SELECT EXISTS (SELECT 1 FROM unassign_job)"), &n);
-    *any = rc == STORE_OK && n != 0;
-    return rc;
+    return store_query_true(s, store_stmt(s, "SELECT EXISTS (SELECT 1 FROM unassign_job)"), any);
 }
 
 int store_unassign_job_pending(struct store *s, const char *customer_id, bool *pending)
 {
     sql_stmt *st = store_stmt(s, "SELECT EXISTS (SELECT 1 FROM unassign_job WHERE customer_id = ?)");
-    int64_t n = 0;
-    int rc;
-
     *pending = false;
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, customer_id);
-    rc = store_query_int(s, st, &n);
-    *pending = rc == STORE_OK && n != 0;
-    return rc;
-}
-
-static void read_job(sql_stmt *st, void *row, const void *arg)
-{
-    struct unassign_job *j = row;
-    (void)arg;
-    memset(j, 0, sizeof *j);
-    column_id(st, 0, j->customer_id);
-    column_id(st, 1, j->tenant_id);
-    j->created_time = column_int64(st, 2);
-    j->unassigned = column_int64(st, 3);
+    return store_query_true(s, st, pending);
 }
 
 int store_unassign_job_oldest(struct store *s, struct unassign_job *out)
 {
+    static const struct store_row_layout layout = {
+        sizeof(struct unassign_job),
+        2, { offsetof(struct unassign_job, customer_id), offsetof(struct unassign_job, tenant_id) },
+        2, { offsetof(struct unassign_job, created_time), offsetof(struct unassign_job, unassigned) },
+    };
     return store_get_one(s,
                          store_stmt(s, "SELECT customer_id, tenant_id, created_time, unassigned FROM unassign_job"
                                        " ORDER BY created_time, customer_id LIMIT 1"),
-                         read_job, NULL, out);
+                         store_read_layout, &layout, out);
 }
 
 int store_unassign_job_progress(struct store *s, const char *customer_id, int64_t rows)
