@@ -56,11 +56,7 @@ int store_import_job_add(struct store *s, const struct import_job *j, const char
 
 int store_import_job_any(struct store *s, bool *any)
 {
-    int64_t n = 0;
-    static const char sql[] = "SELECT count(*) FROM (SELECT 1 FROM import_job WHERE finished_time = 0 LIMIT 1) AS running";
-    int rc = store_query_int(s, store_stmt(s, sql), &n);
-    *any = rc == STORE_OK && n > 0;
-    return rc;
+    return store_query_true(s, store_stmt(s, "SELECT EXISTS (SELECT 1 FROM import_job WHERE finished_time = 0)"), any);
 }
 
 static void read_job(sql_stmt *st, void *row, const void *arg)
