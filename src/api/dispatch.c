@@ -110,7 +110,7 @@ static const struct op op_table[] = {
     { "edge.update", op_edge_update, T, OP_IDEMPOTENT, "Save a whole edge", "EDGE", "UPDATED", NULL },
     { "event.replay", op_event_replay, T, OP_READ, "The tenant's events after a seq", NULL, NULL, NULL },
     { "import.run", op_import_run, T, OP_IDEMPOTENT,
-      "Create customers, customer users or devices from CSV or JSON rows (dry run, atomic, jobs)", NULL, NULL, NULL },
+      "Create customers, customer users, devices, assets or edges from CSV or JSON rows", NULL, NULL, NULL },
     { "import.status", op_import_status, T, OP_READ, "The progress and row results of an import job", NULL, NULL,
       NULL },
     { "tenant.create", op_tenant_create, S, OP_IDEMPOTENT, "Create a tenant", "TENANT", "ADDED", NULL },

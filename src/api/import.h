@@ -1,5 +1,5 @@
-/* import.h: what the import files share (import.run and import.status, protocol §5.6): the kinds
- * of entity an import creates, the rows read from its CSV or JSON (import_rows.c), and one row's
+/* import.h: what the import files share (import.run and import.status, docs/protocol.md, Import):
+ * the kinds of entity an import creates, the rows read from its CSV or JSON (import_rows.c), and one row's
  * run as the single create of its kind (op_import.c), which the inline import and the job's
  * chunks (op_import_job.c) both use. */
 #ifndef CMAGENT_API_IMPORT_H
@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 struct import_kind {
-    const char *type;               /* CUSTOMER, USER, DEVICE */
+    const char *type;               /* CUSTOMER, USER, DEVICE, ASSET, EDGE */
     const char *op;                 /* the single create each row runs: customer.create, ... */
     const char *const *columns;     /* the column names (CSV headers, JSON members) it knows */
     bool customer;                  /* rows may name their customer by customerTitle */
@@ -20,7 +20,7 @@ struct import_kind {
     bool conflict;                  /* the create takes nameConflictPolicy */
 };
 
-/* The kind named type (CUSTOMER, USER, DEVICE), or NULL. */
+/* The kind named type (CUSTOMER, USER, DEVICE, ASSET, EDGE), or NULL. */
 const struct import_kind *import_kind_find(const char *type);
 
 /* The rows of an import request: data's csv (with its header) or rows, as an array of objects,
@@ -37,8 +37,10 @@ cJSON *import_rows_read(struct call *c, const struct import_kind *k, size_t **li
 cJSON *import_run_row(struct ctx *ctx, const struct import_kind *k, const cJSON *row, size_t number,
                       const cJSON *options, bool *ok, struct audit_row **failure);
 
-/* import.run with more rows than import_chunk_rows, neither atomic nor a dry run: the rows go to an
- * import job that the writer runs in chunks (op_import_job.c). */
-int import_start_job(struct call *c, const struct import_kind *k, cJSON *rows, const cJSON *options);
+/* import.run with more rows than import_chunk_rows, neither atomic nor a dry run: the rows (with the
+ * CSV line each starts on, lines NULL for JSON) go to an import job that the writer runs in chunks
+ * (op_import_job.c). */
+int import_start_job(struct call *c, const struct import_kind *k, const cJSON *rows, const size_t *lines,
+                     const cJSON *options);
 
 #endif

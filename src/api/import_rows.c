@@ -18,11 +18,15 @@ static const char *const user_columns[] = { "email", "firstName", "lastName", "p
                                             "customerId", "customerTitle", "additionalInfo", NULL };
 static const char *const device_columns[] = { "name", "type", "label", "customerId", "customerTitle",
                                               "additionalInfo", NULL };
+static const char *const edge_columns[] = { "name", "type", "label", "customerId", "customerTitle", "routingKey",
+                                            "secret", "additionalInfo", NULL };
 
 static const struct import_kind kinds[] = {
     { "CUSTOMER", "customer.create", customer_columns, false, false, true },
     { "USER", "user.create", user_columns, true, true, false },
     { "DEVICE", "device.create", device_columns, true, false, true },
+    { "ASSET", "asset.create", device_columns, true, false, true },
+    { "EDGE", "edge.create", edge_columns, true, false, true },
 };
 
 const struct import_kind *import_kind_find(const char *type)

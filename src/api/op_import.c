@@ -1,11 +1,12 @@
-/* op_import.c: import.run (protocol §5.6): customers, customer users or devices created from CSV
- * or JSON rows in one request, each row run as the single create of its kind would run alone
- * (run_op as a command, as a batch's commands are): its checks, messages, event, audit row and
- * activation mail are that create's. Each row stands in its own savepoint, so one failed row
- * fails alone and every row is answered. atomic keeps nothing when any row failed; dryRun keeps
- * nothing at all (rows are checked against the database and against the rows before them, which
- * are created for the check and rolled back). Up to import_chunk_rows rows (import_max_atomic_rows
- * for atomic and dry runs) run in the request; more go to an import job (op_import_job.c). */
+/* op_import.c: import.run (docs/protocol.md, Import): customers, customer users, devices, assets or
+ * edges created from CSV or JSON rows in one request, each row run as the single create of its kind
+ * would run alone (run_op as a command, as a batch's commands are): its checks, messages, event,
+ * audit row and activation mail are that create's. Each row stands in its own savepoint, so one
+ * failed row fails alone and every row is answered. atomic keeps nothing when any row failed; dryRun
+ * keeps nothing at all (rows are checked against the database and against the rows before them,
+ * which are created for the check and rolled back). Up to import_chunk_rows rows
+ * (import_max_atomic_rows for atomic and dry runs) run in the request; more go to an import job
+ * (op_import_job.c). */
 #include "import.h"
 
 #include "cmagent/audit.h"
@@ -124,7 +125,7 @@ static cJSON *read_options(struct call *c, const struct import_kind *k, bool dry
         if (v == NULL || cJSON_IsNull(v))
             continue;
         if (!k->conflict) {
-            error_set(&c->ctx->err, ERR_BAD_REQUEST, "'%s' is for a CUSTOMER or DEVICE import only", *key);
+            error_set(&c->ctx->err, ERR_BAD_REQUEST, "'%s' is not for a USER import", *key);
             cJSON_Delete(o);
             return NULL;
         }
@@ -269,7 +270,7 @@ static const struct import_kind *read_kind(struct call *c)
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(c->data, "entityType");
     const struct import_kind *k = cJSON_IsString(type) ? import_kind_find(type->valuestring) : NULL;
     if (k == NULL)
-        error_set(&c->ctx->err, ERR_BAD_REQUEST, "'entityType' must be one of CUSTOMER, USER, DEVICE");
+        error_set(&c->ctx->err, ERR_BAD_REQUEST, "'entityType' must be one of CUSTOMER, USER, DEVICE, ASSET, EDGE");
     return k;
 }
 
@@ -298,7 +299,7 @@ int op_import_run(struct call *c)
                        "An atomic import or a dry run holds at most %lld rows (import_max_atomic_rows), this one has "
                        "%zu: split it, or import without atomic", (long long)s->import_max_atomic_rows, n);
     else if (!dry_run && !atomic && n > (size_t)s->import_chunk_rows)
-        rc = import_start_job(c, k, rows, options);
+        rc = import_start_job(c, k, rows, lines, options);
     else
         rc = run_inline(c, k, rows, lines, options, dry_run, atomic);
     cJSON_Delete(rows);

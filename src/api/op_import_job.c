@@ -1,4 +1,4 @@
-/* op_import_job.c: the import jobs (protocol §5.6). import.run with more rows than
+/* op_import_job.c: the import jobs (docs/protocol.md, Import). import.run with more rows than
  * import_chunk_rows, neither atomic nor a dry run, stores its rows as a job (core/import_job.c)
  * and answers its jobId at once; the writer runs the job's rows import_chunk_rows at a time, each
  * chunk in a transaction of its own between requests (api_import_run_chunk, agent/jobs.c), each
@@ -18,10 +18,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-int import_start_job(struct call *c, const struct import_kind *k, cJSON *rows, const cJSON *options)
+/* The job's rows as store_import_job_add takes them: [{"l":<line, 0 for JSON>,"d":<row>}, ...]. */
+static char *job_rows_json(const cJSON *rows, const size_t *lines)
+{
+    cJSON *a = cJSON_CreateArray();
+    const cJSON *row;
+    size_t i = 0;
+    cJSON_ArrayForEach(row, rows) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "l", lines != NULL ? (double)lines[i] : 0);
+        cJSON_AddItemToObject(o, "d", cJSON_Duplicate(row, true));
+        cJSON_AddItemToArray(a, o);
+        i++;
+    }
+    char *text = cJSON_PrintUnformatted(a);
+    cJSON_Delete(a);
+    return text;
+}
+
+int import_start_job(struct call *c, const struct import_kind *k, const cJSON *rows, const size_t *lines,
+                     const cJSON *options)
 {
     char id[UUID_STR_LEN];
-    char *rows_json = cJSON_PrintUnformatted(rows), *options_json = cJSON_PrintUnformatted(options);
+    char *rows_json = job_rows_json(rows, lines), *options_json = cJSON_PrintUnformatted(options);
     int64_t total = cJSON_GetArraySize(rows);
     int rc = import_job_start(c->ctx, k->type, options_json, rows_json, total, id);
 
@@ -138,6 +157,8 @@ static int run_job_row(struct ctx *ctx, const struct import_kind *k, struct impo
     struct ctx_mark mark = ctx_item_begin(ctx);
     cJSON *res = import_run_row(ctx, k, data, (size_t)row->row, options, &ok, &failure);
     ctx_item_end(ctx, mark, ok);
+    if (row->line > 0)
+        cJSON_AddNumberToObject(res, "line", (double)row->line);
     cJSON_Delete(data);
     int rc = keep_failure_row(ctx, failure);
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(res, "id");

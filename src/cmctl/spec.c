@@ -103,7 +103,7 @@ const struct group_spec group_specs[] = {
     { "dashboard", "dashboards of the tenant" },
     { "audit", "the audit log" },
     { "batch", "many operations in one request" },
-    { "import", "customers, customer users and devices from CSV or JSON" },
+    { "import", "customers, customer users, devices, assets and edges from CSV or JSON" },
     { NULL, NULL },
 };
 
@@ -240,7 +240,7 @@ const struct cmd_spec cmd_specs[] = {
     { "batch", "run", "batch", NULL, "commands,atomic", NULL, "status,errorCode,message",
       "Run many operations in one request" },
     { "import", "run", "import.run", NULL, "entity-type,csv,rows,dry-run,atomic,send-mail,name-conflict", NULL,
-      "row,line,status,id,message", "Import rows (--entity-type CUSTOMER, USER or DEVICE)" },
+      "row,line,status,id,message", "Import rows (--entity-type CUSTOMER, USER, DEVICE, ASSET or EDGE)" },
     { "import", "status", "import.status", "jobId", "page-size,page,failed-only", NULL, "row,status,id,message",
       "The progress and row results of an import job" },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL },

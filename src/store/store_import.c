@@ -43,10 +43,12 @@ int store_import_job_add(struct store *s, const struct import_job *j, const char
     if (rc != STORE_OK)
         return rc;
     st = store_stmt_dialect(s,
-                            "INSERT INTO import_job_row(job_id, row_no, data)"
-                            " SELECT ?1, key + 1, value FROM json_each(?2)",
-                            "INSERT INTO import_job_row(job_id, row_no, data)"
-                            " SELECT ?1, ord, value::text FROM json_array_elements(?2::json) WITH ORDINALITY AS t(value, ord)");
+                            "INSERT INTO import_job_row(job_id, row_no, line, data)"
+                            " SELECT ?1, key + 1, json_extract(value, '$.l'), json_extract(value, '$.d')"
+                            " FROM json_each(?2)",
+                            "INSERT INTO import_job_row(job_id, row_no, line, data)"
+                            " SELECT ?1, ord, (value->>'l')::bigint, (value->'d')::text"
+                            " FROM json_array_elements(?2::json) WITH ORDINALITY AS t(value, ord)");
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, j->id);
@@ -102,13 +104,14 @@ static void read_row(sql_stmt *st, void *row, const void *arg)
     struct import_row *r = row;
     (void)arg;
     r->row = column_int64(st, 0);
-    r->data = column_text(st, 1);
+    r->line = column_int64(st, 1);
+    r->data = column_text(st, 2);
 }
 
 int store_import_rows_after(struct store *s, const char *job_id, int64_t after, int64_t limit,
                             struct import_row **rows, size_t *n)
 {
-    sql_stmt *st = store_stmt(s, "SELECT row_no, data FROM import_job_row WHERE job_id = ?1 AND row_no > ?2"
+    sql_stmt *st = store_stmt(s, "SELECT row_no, line, data FROM import_job_row WHERE job_id = ?1 AND row_no > ?2"
                                  " ORDER BY row_no LIMIT ?3");
     if (st == NULL)
         return STORE_ERROR;

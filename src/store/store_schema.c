@@ -320,9 +320,9 @@ static const char *const migrations[] = {
     "SELECT 1;",
 
     /* 14: import jobs (import.run with more rows than import_chunk_rows): the job with who started
-     * it, its options and counts, and its rows: each row's create data until it ran, then its
-     * status and result (the row's answer, JSON). finished_time 0: the writer still has rows of it
-     * to run. */
+     * it, its options and counts, and its rows: the CSV line each starts on (0: JSON rows), each
+     * row's create data until it ran, then its status and result (the row's answer, JSON).
+     * finished_time 0: the writer still has rows of it to run. */
     "CREATE TABLE import_job ("
     "  id TEXT PRIMARY KEY,"
     "  tenant_id TEXT NOT NULL,"
@@ -341,6 +341,7 @@ static const char *const migrations[] = {
     "CREATE TABLE import_job_row ("
     "  job_id TEXT NOT NULL,"
     "  row_no INTEGER NOT NULL,"
+    "  line INTEGER NOT NULL DEFAULT 0,"
     "  data TEXT,"
     "  status INTEGER,"
     "  result TEXT,"

@@ -228,6 +228,7 @@ static const char *const migrations[] = {
     "CREATE TABLE import_job_row ("
     "  job_id TEXT NOT NULL,"
     "  row_no BIGINT NOT NULL,"
+    "  line BIGINT NOT NULL DEFAULT 0,"
     "  data TEXT,"
     "  status BIGINT,"
     "  result TEXT,"

@@ -133,6 +133,21 @@ def test_devices_assigned_to_customers_by_title(env):
     check(r["created"] == 1, "UNIQUIFY applies to the rows", r)
 
 
+def test_assets_and_edges_too(env):
+    c = env.c
+    ta = make_tenant_admin(c, env.sys_token)
+    site = make_customer(c, ta.token, title=unique("Site"))
+    a1, e1 = unique("asset"), unique("edge")
+    r = c.ok("import.run", {"entityType": "ASSET", "csv": "name,type,customerTitle\n%s,building,%s\n"
+                            % (a1, site["title"])}, token=ta.token)
+    got = c.ok("asset.get", {"id": r["results"][0]["id"]}, token=ta.token)
+    check(got["name"] == a1 and eid(got["customerId"]) == eid(site["id"]), "asset assigned by title", got)
+    r = c.ok("import.run", {"entityType": "EDGE", "rows": [{"name": e1, "type": "gw", "routingKey": "rk-" + e1,
+                                                           "secret": "s-" + e1}]}, token=ta.token)
+    got = c.ok("edge.get", {"id": r["results"][0]["id"]}, token=ta.token)
+    check(got["name"] == e1 and got["routingKey"] == "rk-" + e1, "edge", got)
+
+
 def test_dry_run_writes_nothing(env):
     c = env.c
     ta = make_tenant_admin(c, env.sys_token)
@@ -203,6 +218,16 @@ def test_resend_with_the_same_id_returns_the_first_reply(env):
     check(j1["jobId"] == j2["jobId"] and j1["status"] == "RUNNING" and j1["total"] == CHUNK + 5, "one job", j1, j2)
     st = wait_job(c, ta.token, j1["jobId"])
     check(st["created"] == CHUNK + 5 and st["failed"] == 0, "the job created each row once", st)
+    # the job's events are published live on their topics, as a request's are
+    topic = "cm/v1/event/%s/DEVICE/ENTITY_CREATED" % ta.tenant_id
+    names = {r["name"] for r in rows}
+
+    def published():
+        return {b["metadata"]["entityName"] for t, b, _ in env.events.snapshot() if t == topic} & names
+    deadline = time.monotonic() + 30
+    while len(published()) < len(names) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    check(published() == names, "each row's ENTITY_CREATED published", len(published()))
 
 
 def test_activation_mails_of_imported_users(env):
@@ -284,6 +309,7 @@ def test_large_import_runs_in_chunks(env):
     fails = c.ok("import.status", {"jobId": j["jobId"], "failedOnly": True}, token=ta.token)
     check([x["row"] for x in fails["results"]] == [1234, 4000] and fails["hasNext"] is False, "the failed rows",
           fails)
+    check([x["line"] for x in fails["results"]] == [1235, 4001], "with their CSV lines", fails)
     check(row_error(fails["results"][0]) == single_error(c, ta.token, "device.create", {"type": "tracker"}),
           "row 1234's message", fails)
     page = c.ok("import.status", {"jobId": j["jobId"], "page": 2, "pageSize": 10}, token=ta.token)
@@ -357,9 +383,11 @@ def test_malformed_and_oversized_input(env):
     bad({"format": "csv", "rows": []}, 400, "'csv' is required")
     bad({"csv": 5}, 400, "'csv' must be a string")
     bad({"rows": [{"title": "x"}], "sendActivationMail": True}, 400, "for a USER import only")
+    expect(c.request("import.run", {"entityType": "USER", "rows": [{}], "nameConflictPolicy": "UNIQUIFY"},
+                     token=ta.token), 400, 31, "'nameConflictPolicy' is not for a USER import")
     bad({"rows": [{"title": "x"}], "dryRun": "yes"}, 400, "dryRun")
-    expect(c.request("import.run", {"entityType": "ASSET", "rows": [{}]}, token=ta.token), 400, 31,
-           "'entityType' must be one of CUSTOMER, USER, DEVICE")
+    expect(c.request("import.run", {"entityType": "DASHBOARD", "rows": [{}]}, token=ta.token), 400, 31,
+           "'entityType' must be one of CUSTOMER, USER, DEVICE, ASSET, EDGE")
     r = c.ok("import.run", {"entityType": "CUSTOMER", "rows": [5, {"title": unique("ok")}]}, token=ta.token)
     expect(r["results"][0], 400, 31, "A row must be a JSON object of customer.create members")
     check(r["results"][1]["status"] == 200, "the other row stands", r)

@@ -104,8 +104,8 @@ bool api_admits(const char *op_name);
 void api_admit(struct ctx *ctx, const struct api_request *req, const char *response_topic,
                struct api_admission *out);
 
-/* One chunk of the oldest running import job (import.run, protocol §5.6), run by the writer in a
- * transaction of its own: up to limit of its rows, and no more once budget_us microseconds went
+/* One chunk of the oldest running import job (import.run, docs/protocol.md, Import), run by the
+ * writer in a transaction of its own: up to limit of its rows, and no more once budget_us microseconds went
  * (at least one row), each as the single create it is, as the user who started the job, in ctx
  * (store, settings, renderers and now set, as for a request): their events, audit rows and (for
  * users) activation mails land in ctx like a request's. */

@@ -1,5 +1,5 @@
-/* import_job.h: the import jobs of import.run (protocol §5.6): an import with more rows than run in
- * one request is stored as a job, whose rows the writer runs in chunks between requests, each
+/* import_job.h: the import jobs of import.run (docs/protocol.md, Import): an import with more rows
+ * than run in one request is stored as a job, whose rows the writer runs in chunks between requests, each
  * chunk in a transaction of its own, as the user who started it. This is the job's bookkeeping;
  * running a row is the api's (op_import_job.c). */
 #ifndef CMAGENT_IMPORT_JOB_H

@@ -23,15 +23,16 @@ struct import_job {
 
 void import_job_release(struct import_job *j);
 
-/* One row waiting to run: its number (from 1) and its create data (JSON text, heap). */
+/* One row waiting to run: its number (from 1), the CSV line it starts on (0 for JSON) and its create
+ * data (JSON text, heap). */
 struct import_row {
-    int64_t row;
+    int64_t row, line;
     char *data;
 };
 
 void import_rows_free(void *rows, size_t n);
 
-/* The job j and its rows: rows_json, an array of the rows' data, numbered from 1. */
+/* The job j and its rows: rows_json, an array of {"l":<line>,"d":<the row's data>}, numbered from 1. */
 int store_import_job_add(struct store *s, const struct import_job *j, const char *rows_json);
 
 /* *any: whether a job is still running (one index probe). */
