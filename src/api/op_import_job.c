@@ -162,8 +162,13 @@ static int run_job_row(struct ctx *ctx, const struct import_kind *k, struct impo
     cJSON_Delete(data);
     int rc = keep_failure_row(ctx, failure);
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(res, "id");
-    if (rc == ERR_OK && ok && send_mail && cJSON_IsString(id))
-        rc = user_mail_activation_after_commit(ctx, id->valuestring);
+    if (rc == ERR_OK && ok && send_mail && cJSON_IsString(id) &&
+        user_mail_activation_after_commit(ctx, id->valuestring) != ERR_OK) {
+        /* only a database error fails the chunk (tried again); the row stands without its mail */
+        rc = ctx->err.kind == ERR_DATABASE ? ERR_DATABASE : ERR_OK;
+        if (rc == ERR_OK)
+            error_clear(&ctx->err);
+    }
     const cJSON *status = cJSON_GetObjectItemCaseSensitive(res, "status");
     char *text = cJSON_PrintUnformatted(res);
     if (rc == ERR_OK) {
