@@ -109,6 +109,8 @@ static const struct op op_table[] = {
     { "edge.unassign", op_edge_unassign, T, OP_IDEMPOTENT, "Unassign an edge (or many) from its customer", "EDGE", "UNASSIGNED_FROM_CUSTOMER", NULL },
     { "edge.update", op_edge_update, T, OP_IDEMPOTENT, "Save a whole edge", "EDGE", "UPDATED", NULL },
     { "event.replay", op_event_replay, T, OP_READ, "The tenant's events after a seq", NULL, NULL, NULL },
+    { "import.cancel", op_import_cancel, T, OP_IDEMPOTENT, "Stop a running import job where its last chunk ended",
+      NULL, NULL, NULL },
     { "import.run", op_import_run, T, OP_IDEMPOTENT,
       "Create customers, customer users, devices, assets or edges from CSV or JSON rows", NULL, NULL, NULL },
     { "import.status", op_import_status, T, OP_READ, "The progress and row results of an import job", NULL, NULL,

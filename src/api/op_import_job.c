@@ -5,7 +5,8 @@
  * row as the single create it is, as the user who started the job, exactly as an import in the
  * request runs it (import_run_row). The activation mails of a job's users are not awaited: they go
  * after their chunk commits, and a failed one is logged (user.sendActivationMail sends it again).
- * import.status reads a job's progress and the results of its rows that ran. */
+ * import.status reads a job's progress and the results of its rows that ran; import.cancel stops a
+ * running job where its last chunk ended. */
 #include "import.h"
 
 #include "cmagent/alloc.h"
@@ -133,6 +134,21 @@ int op_import_status(struct call *c)
     free(texts);
     import_job_release(&j);
     return ERR_OK;
+}
+
+int op_import_cancel(struct call *c)
+{
+    static const char *const keys[] = { "jobId", NULL };
+    char id[UUID_STR_LEN];
+    struct import_job j;
+
+    if (args_allow(c, keys) || arg_id(c, "jobId", true, id))
+        return call_failed(c);
+    int rc = import_job_cancel(c->ctx, id, &j);
+    if (rc == ERR_OK)
+        c->result = render_job(&j);
+    import_job_release(&j);
+    return rc;
 }
 
 /* A job that cannot go on (its user is gone, its rows unreadable): stopped with the reason. */

@@ -182,6 +182,7 @@ int op_customer_dashboards(struct call *c);
 /* import.* (op_import.c, op_import_job.c) */
 int op_import_run(struct call *c);
 int op_import_status(struct call *c);
+int op_import_cancel(struct call *c);
 /* batch */
 int op_batch(struct call *c);
 void op_batch_prepare(struct call *c);

@@ -243,6 +243,7 @@ const struct cmd_spec cmd_specs[] = {
       "row,line,status,id,message", "Import rows (--entity-type CUSTOMER, USER, DEVICE, ASSET or EDGE)" },
     { "import", "status", "import.status", "jobId", "page-size,page,failed-only", NULL, "row,status,id,message",
       "The progress and row results of an import job" },
+    { "import", "cancel", "import.cancel", "jobId", NULL, NULL, NULL, "Stop a running import job" },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 

@@ -3,6 +3,7 @@
 #include "cmagent/import_job.h"
 
 #include "auth_int.h"
+#include "cmagent/alloc.h"
 #include "cmagent/perm.h"
 #include "cmagent/store_user.h"
 #include "cmagent/uuid.h"
@@ -43,6 +44,21 @@ int import_job_load(struct ctx *ctx, const char *id, struct import_job *out)
     }
     if (rc == STORE_NOT_FOUND)
         return error_set(&ctx->err, ERR_NOT_FOUND, "Import job [%s] is not found", id);
+    return rc == STORE_OK ? ERR_OK : ctx_store_failed(ctx, rc);
+}
+
+int import_job_cancel(struct ctx *ctx, const char *id, struct import_job *out)
+{
+    char why[512];
+
+    if (import_job_load(ctx, id, out) != ERR_OK)
+        return ctx->err.kind;
+    if (out->finished_time > 0)
+        return error_set(&ctx->err, ERR_BAD_REQUEST, "Import job [%s] is not running", id);
+    snprintf(why, sizeof why, "Cancelled by %s", ctx->who.email);
+    out->error = xstrdup(why);
+    out->finished_time = ctx->now;
+    int rc = store_import_job_progress(ctx->store, out);
     return rc == STORE_OK ? ERR_OK : ctx_store_failed(ctx, rc);
 }
 

@@ -360,6 +360,24 @@ def test_a_job_survives_a_kill_and_goes_on_where_it_stopped(env):
     check(len(created) == n, "one event per device", len(created))
 
 
+def test_cancel_stops_a_running_job(env):
+    c = env.c
+    ta = make_tenant_admin(c, env.sys_token)
+    other = make_tenant_admin(c, env.sys_token)
+    n = 5000
+    j = c.ok("import.run", {"entityType": "DEVICE", "rows": [{"name": unique("cx"), "type": "c"} for _ in range(n)]},
+             token=ta.token)
+    expect(c.request("import.cancel", {"jobId": j["jobId"]}, token=other.token), 404, 32)
+    st = c.ok("import.cancel", {"jobId": j["jobId"]}, token=ta.token)
+    check(st["status"] == "STOPPED" and st["error"] == "Cancelled by %s" % ta.email and st["processed"] < n and
+          st["finishedTime"] is not None, "stopped", st)
+    time.sleep(0.5)
+    later = c.ok("import.status", {"jobId": j["jobId"]}, token=ta.token)
+    check(later["processed"] == st["processed"] and later["status"] == "STOPPED", "no row ran after", later, st)
+    expect(c.request("import.cancel", {"jobId": j["jobId"]}, token=ta.token), 400, 31,
+           "Import job [%s] is not running" % j["jobId"])
+
+
 def test_malformed_and_oversized_input(env):
     c = env.c
     ta = make_tenant_admin(c, env.sys_token)

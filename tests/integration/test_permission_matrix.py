@@ -73,6 +73,7 @@ MATRIX = [
     ("customer.update",          "403  200  403  403  403  401  401  401"),
     ("customer.users",           "403  200  403  403  403  401  401  401"),
     ("event.replay",             "403  200  200  403  403  401  401  401"),
+    ("import.cancel",            "403  200  404  403  403  401  401  401"),
     ("import.run",               "403  200  200  403  403  401  401  401"),
     ("import.status",            "403  200  404  403  403  401  401  401"),
     ("tenant.create",            "200  403  403  403  403  401  401  401"),
@@ -273,6 +274,7 @@ DATA = {
     "customer.update": lambda w, s, col: dict(without_version(s.cust), city="Updated"),
     "customer.users": lambda w, s, col: dict(PAGE, customerId=s.cust_id),
     "event.replay": lambda w, s, col: {"afterSeq": 0, "limit": 100},
+    "import.cancel": lambda w, s, col: {"jobId": running_import_job(w, s) if col == "TA" else import_job(w, s)},
     "import.run": lambda w, s, col: {"entityType": "CUSTOMER", "rows": [{"title": unique("Matrix import")}]},
     "import.status": lambda w, s, col: {"jobId": import_job(w, s)},
     "tenant.create": lambda w, s, col: {"title": unique("Matrix tenant")},
@@ -304,6 +306,13 @@ def import_job(w, s):
         s.import_job_id = w.env.c.ok("import.run", {"entityType": "CUSTOMER", "rows": rows},
                                      token=s.admin.token)["jobId"]
     return s.import_job_id
+
+
+def running_import_job(w, s):
+    """A fresh import job of the side's administrator, still running when cancelled at once: 5000 rows
+    (each failing fast, no title) take the writer some hundreds of milliseconds."""
+    return w.env.c.ok("import.run", {"entityType": "CUSTOMER", "rows": [{}] * 5000},
+                      token=s.admin.token)["jobId"]
 
 
 def peer(w, s):

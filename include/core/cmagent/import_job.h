@@ -16,6 +16,11 @@ int import_job_start(struct ctx *ctx, const char *entity_type, const char *optio
 /* The caller's job id: 404 "Import job [id] is not found" for another tenant's, as for none. */
 int import_job_load(struct ctx *ctx, const char *id, struct import_job *out);
 
+/* Stops the caller's running job id: the rows not run yet stay unrun, the job STOPPED with the error
+ * "Cancelled by <the caller's e-mail>"; out is the job as it is now. 400 "Import job [id] is not
+ * running" once it finished or stopped. */
+int import_job_cancel(struct ctx *ctx, const char *id, struct import_job *out);
+
 /* The results of a job's rows that ran (import_job_load first), see store_import_results. */
 int import_job_results(struct ctx *ctx, const char *id, bool failed_only, int64_t offset, int64_t limit,
                        char ***results, size_t *n);
