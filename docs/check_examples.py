@@ -31,7 +31,7 @@ UUID_IN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 NULL_UUID = "13814000-1dd2-11b2-8080-808080808080"
 # members whose values differ on every run: compared by type only
 VOLATILE = {"createdTime", "timestamp", "ts", "seq", "tenantSeq", "uptimeMs", "expiresIn", "ttlMs", "routingKey", "secret",
-            "lastLoginTs", "value", "nextPageToken", "startedAt", "authUrl", "codes"}
+            "lastLoginTs", "value", "nextPageToken", "startedAt", "authUrl", "codes", "finishedTime"}
 TOKEN_PREFIXES = ("cma_", "cmr_", "cmk_", "cmp_")
 MARK = "@@example"
 

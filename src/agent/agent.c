@@ -237,6 +237,9 @@ void agent_state_init(struct agent *a, const struct config *cfg, struct store *s
     api.reply.names.name_prefix = cfg->broker_name_prefix;
     api.max_reply = (size_t)cfg->max_reply;
     api.max_batch_rows = cfg->max_batch_rows;
+    api.import_max_rows = cfg->import_max_rows;
+    api.import_chunk_rows = cfg->import_chunk_rows;
+    api.import_max_atomic_rows = cfg->import_max_atomic_rows;
     api_init(&api);
     api_register_metrics();
     a->refusal_log.period_ms = 1000;

@@ -48,7 +48,7 @@ static const struct op *read_command(struct ctx *ctx, const cJSON *cmd, size_t i
         error_set(&ctx->err, ERR_BAD_REQUEST, "Unknown operation '%.128s'", name->valuestring);
         return NULL;
     }
-    if (strcmp(op->name, "batch") == 0 || (op->flags & OP_ANONYMOUS)) {
+    if (strcmp(op->name, "batch") == 0 || strcmp(op->name, "import.run") == 0 || (op->flags & OP_ANONYMOUS)) {
         error_set(&ctx->err, ERR_BAD_REQUEST, "Operation '%s' cannot run inside a batch", op->name);
         return NULL;
     }
@@ -90,8 +90,7 @@ static cJSON *run_command(struct call *c, const cJSON *cmd, size_t i, bool *ok, 
     return reply;
 }
 
-/* Writes a failed command's FAILURE row, after its writes were rolled back. */
-static int keep_failure(struct ctx *ctx, struct audit_row *row)
+int keep_failure_row(struct ctx *ctx, struct audit_row *row)
 {
     if (row == NULL)
         return ERR_OK;
@@ -260,7 +259,7 @@ int op_batch(struct call *c)
         ctx->command = 0;
         if (!atomic) {
             ctx_item_end(ctx, item_mark, ok);
-            if (keep_failure(ctx, failure) != ERR_OK) {
+            if (keep_failure_row(ctx, failure) != ERR_OK) {
                 cJSON_Delete(reply);
                 cJSON_Delete(responses);
                 return call_failed(c);
@@ -293,7 +292,7 @@ int op_batch(struct call *c)
             cJSON_AddItemToArray(responses, error_object(&e));
         }
         /* nothing of the batch was applied but the failed command's FAILURE row */
-        if (keep_failure(ctx, failed_row) != ERR_OK) {
+        if (keep_failure_row(ctx, failed_row) != ERR_OK) {
             cJSON_Delete(responses);
             return call_failed(c);
         }

@@ -180,6 +180,10 @@ int op_dashboard_make_public(struct call *c);
 int op_dashboard_make_private(struct call *c);
 int op_dashboard_home(struct call *c);
 int op_customer_dashboards(struct call *c);
+/* import.* (op_import.c, op_import_job.c) */
+int op_import_run(struct call *c);
+int op_import_status(struct call *c);
+int op_import_cancel(struct call *c);
 /* batch */
 int op_batch(struct call *c);
 void op_batch_prepare(struct call *c);
@@ -202,6 +206,11 @@ int run_one_or_many(struct call *c, const char *const *keys, item_fn *fn);
 size_t api_max_batch_commands(void);
 /* The most rows one batch's commands may touch together (config max_batch_rows; 0: no limit). */
 int64_t api_max_batch_rows(void);
+
+/* Writes a failed command's (or import row's) FAILURE audit row (NULL: none) after its writes were
+ * rolled back, and frees it; ctx->err stays the failure's. Returns ERR_OK or the write's error. */
+struct audit_row;
+int keep_failure_row(struct ctx *ctx, struct audit_row *row);
 
 /* The error object of one failed item or command: {status, errorCode, message[, entityType, limit]}. */
 cJSON *error_object(const struct error *e);

@@ -34,6 +34,43 @@ static cJSON *list_value(const char *text)
     return a;
 }
 
+/* The whole text of the file at path ("-": standard input) as a string, or NULL after saying why. */
+static cJSON *file_value(const char *flag, const char *path, int *exit_code)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    char *text = NULL;
+    size_t len = 0, cap = 0, n;
+    if (f == NULL) {
+        fprintf(stderr, "cmctl: --%s: cannot open '%s': %s\n", flag, path, strerror(errno));
+        *exit_code = EXIT_USAGE;
+        return NULL;
+    }
+    do {
+        if (len + 65536 + 1 > cap) {
+            cap = cap ? cap * 2 : 131072;
+            char *grown = realloc(text, cap);
+            if (grown == NULL)
+                break;
+            text = grown;
+        }
+        n = fread(text + len, 1, cap - len - 1, f);
+        len += n;
+    } while (n > 0);
+    bool failed = ferror(f) || text == NULL;
+    if (f != stdin)
+        fclose(f);
+    if (failed) {
+        fprintf(stderr, "cmctl: --%s: cannot read '%s'\n", flag, path);
+        free(text);
+        *exit_code = EXIT_USAGE;
+        return NULL;
+    }
+    text[len] = '\0';
+    cJSON *v = cJSON_CreateString(text);
+    free(text);
+    return v;
+}
+
 static cJSON *typed_value(const struct flag_def *f, const char *flag, const char *v, int *exit_code)
 {
     char *end;
@@ -58,6 +95,8 @@ static cJSON *typed_value(const struct flag_def *f, const char *flag, const char
         return parse_json_arg(flag, v, exit_code);
     case F_LIST:
         return list_value(v);
+    case F_FILE:
+        return file_value(flag, v, exit_code);
     default:
         return cJSON_CreateString(v);
     }

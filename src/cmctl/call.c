@@ -230,8 +230,8 @@ cJSON *client_call(struct client *c, const char *op, cJSON *data, bool anonymous
     return reply;
 }
 
-/* The failed parts of a 200 reply that answers many (a batch's responses, customer.delete's
- * results): each on stderr; returns how many failed. */
+/* The failed parts of a 200 reply that answers many (a batch's responses, customer.delete's and
+ * import.run's results): each on stderr; returns how many failed. */
 static int failed_parts(const char *op, const cJSON *reply)
 {
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(reply, "data");
@@ -242,10 +242,13 @@ static int failed_parts(const char *op, const cJSON *reply)
     for (const cJSON *p = cJSON_IsArray(parts) ? parts->child : NULL; p; p = p->next, i++) {
         const cJSON *msg = cJSON_GetObjectItemCaseSensitive(p, "message");
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(p, "id");
+        const cJSON *row = cJSON_GetObjectItemCaseSensitive(p, "row"); /* an import's row, from 1 */
         if (reply_status(p) == 200)
             continue;
         failed++;
-        if (cJSON_IsString(id))
+        if (cJSON_IsNumber(row))
+            fprintf(stderr, "cmctl: %s: row %.0f: ", op, row->valuedouble);
+        else if (cJSON_IsString(id))
             fprintf(stderr, "cmctl: %s: id %s: ", op, id->valuestring);
         else
             fprintf(stderr, "cmctl: %s: command %d: ", op, i);

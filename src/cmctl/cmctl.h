@@ -101,7 +101,7 @@ void render_event(const cJSON *ev);
 char *value_text(const cJSON *v); /* a cell: ids as their uuid, times as UTC; malloc'd */
 
 /* spec.c: the command table */
-enum ftype { F_STR, F_INT, F_BOOL, F_JSON, F_LIST };
+enum ftype { F_STR, F_INT, F_BOOL, F_JSON, F_LIST, F_FILE }; /* F_FILE: a file's text (- stdin) */
 struct flag_def {
     const char *name;   /* --name */
     const char *key;    /* member of data */

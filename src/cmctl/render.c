@@ -240,8 +240,15 @@ void render_reply(const cJSON *reply, const char *columns)
         printf("OK\n");
     } else if (cJSON_IsObject(d) && (rows = only_array(d)) != NULL) {
         const cJSON *committed = cJSON_GetObjectItemCaseSensitive(d, "committed");
+        const cJSON *created = cJSON_GetObjectItemCaseSensitive(d, "created");
+        const cJSON *failed = cJSON_GetObjectItemCaseSensitive(d, "failed");
+        const cJSON *status = cJSON_GetObjectItemCaseSensitive(d, "status");
+        if (cJSON_IsString(status))
+            printf("status     %s\n", status->valuestring);
         if (cJSON_IsBool(committed))
             printf("committed  %s\n", cJSON_IsTrue(committed) ? "true" : "false");
+        if (cJSON_IsNumber(created) && cJSON_IsNumber(failed)) /* an import */
+            printf("created    %.0f\nfailed     %.0f\n", created->valuedouble, failed->valuedouble);
         render_table(rows, columns);
         page_footer(d, cJSON_GetArraySize(rows));
     } else if (cJSON_IsObject(d)) {

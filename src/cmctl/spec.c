@@ -72,6 +72,11 @@ static const struct flag_def flags[] = {
     { "limit", "limit", F_INT, "at most this many (1 to 1000)" },
     { "commands", "commands", F_JSON, "the batch's commands, a JSON array of {\"op\",\"data\"}" },
     { "atomic", "atomic", F_BOOL, "all commands or none (true or false)" },
+    /* import */
+    { "csv", "csv", F_FILE, "the CSV file to import, its first line naming the columns (- reads stdin)" },
+    { "rows", "rows", F_JSON, "the rows to import, a JSON array of objects" },
+    { "dry-run", "dryRun", F_BOOL, "check every row, write nothing (true or false)" },
+    { "failed-only", "failedOnly", F_BOOL, "only the rows that failed (true or false)" },
     /* every command */
     { "data", NULL, F_JSON, "JSON object merged into the request's data (any member)" },
     { "set", NULL, F_STR, "KEY=VALUE: a string member of data (repeatable)" },
@@ -98,6 +103,7 @@ const struct group_spec group_specs[] = {
     { "dashboard", "dashboards of the tenant" },
     { "audit", "the audit log" },
     { "batch", "many operations in one request" },
+    { "import", "customers, customer users, devices, assets and edges from CSV or JSON" },
     { NULL, NULL },
 };
 
@@ -235,6 +241,11 @@ const struct cmd_spec cmd_specs[] = {
       "createdTime,entityType,entityName,actionType,userName,actionStatus", "The audit log of the caller's tenant" },
     { "batch", "run", "batch", NULL, "commands,atomic", NULL, "status,errorCode,message",
       "Run many operations in one request" },
+    { "import", "run", "import.run", NULL, "entity-type,csv,rows,dry-run,atomic,send-mail,name-conflict", NULL,
+      "row,line,status,id,message", "Import rows (--entity-type CUSTOMER, USER, DEVICE, ASSET or EDGE)" },
+    { "import", "status", "import.status", "jobId", "page-size,page,failed-only", NULL, "row,status,id,message",
+      "The progress and row results of an import job" },
+    { "import", "cancel", "import.cancel", "jobId", NULL, NULL, NULL, "Stop a running import job" },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 

@@ -48,9 +48,9 @@ static char *activation_link(const struct ctx *ctx, const char *token)
     return ctx_link(ctx, "/api/noauth/activate?activateToken=", token);
 }
 
-/* Queues the activation mail of user_id (email) with token; the reply waits for the outcome. */
-void user_want_activation_mail(struct ctx *ctx, const char *user_id, const char *email, const char *token,
-                                 int64_t ttl_ms)
+/* Composes the activation mail of user_id (email) with token; await: the reply waits for it. */
+static void compose_activation_mail(struct ctx *ctx, const char *user_id, const char *email, const char *token,
+                                    int64_t ttl_ms, bool await)
 {
     char body[2048];
     char *link = activation_link(ctx, token);
@@ -58,11 +58,18 @@ void user_want_activation_mail(struct ctx *ctx, const char *user_id, const char 
              "Hello,\r\n\r\nAn account was created for you (%s).\r\n"
              "Open this link to set your password and activate it (valid for %lld hours):\r\n\r\n%s\r\n",
              email, (long long)(ttl_ms / 3600000), link);
-    struct outgoing_mail *m = ctx_want_mail(ctx, email, "Your account activation", body, true);
+    struct outgoing_mail *m = ctx_want_mail(ctx, email, "Your account activation", body, await);
     snprintf(m->user_id, sizeof m->user_id, "%s", user_id);
     snprintf(m->token, sizeof m->token, "%s", token);
     free(link);
 }
+
+void user_want_activation_mail(struct ctx *ctx, const char *user_id, const char *email, const char *token,
+                               int64_t ttl_ms)
+{
+    compose_activation_mail(ctx, user_id, email, token, ttl_ms, true);
+}
+
 
 static int activation_mail_failed(struct ctx *ctx)
 {
@@ -122,6 +129,24 @@ int user_activation_link(struct ctx *ctx, const char *id, char **link, int64_t *
         *link = activation_link(ctx, c.activate_token);
         *ttl_ms = c.activate_token_exp - ctx->now;
     }
+    credentials_release(&c);
+    user_release(&u);
+    return rc;
+}
+
+int user_mail_activation_after_commit(struct ctx *ctx, const char *user_id)
+{
+    struct user u = { 0 };
+    struct credentials c = { 0 };
+    int rc = store_user_get(ctx->store, user_id, &u);
+
+    if (rc == STORE_NOT_FOUND)
+        return error_set(&ctx->err, ERR_NOT_FOUND, "User with id [%s] is not found", user_id);
+    if (rc != STORE_OK)
+        return ctx_store_failed(ctx, rc);
+    rc = pending_activation(ctx, &u, NULL, &c);
+    if (rc == ERR_OK)
+        compose_activation_mail(ctx, u.id, u.email, c.activate_token, c.activate_token_exp - ctx->now, false);
     credentials_release(&c);
     user_release(&u);
     return rc;

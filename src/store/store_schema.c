@@ -342,6 +342,34 @@ static const char *const migrations[] = {
     "ALTER TABLE audit_log ADD COLUMN acting_user_id TEXT;"
     "ALTER TABLE audit_log ADD COLUMN acting_user_name TEXT;"
     "ALTER TABLE twofa_account ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0;",
+
+    /* 15: import jobs (import.run with more rows than import_chunk_rows): the job with who started
+     * it, its options and counts, and its rows: the CSV line each starts on (0: JSON rows), each
+     * row's create data until it ran, then its status and result (the row's answer, JSON).
+     * finished_time 0: the writer still has rows of it to run. */
+    "CREATE TABLE import_job ("
+    "  id TEXT PRIMARY KEY,"
+    "  tenant_id TEXT NOT NULL,"
+    "  user_id TEXT NOT NULL,"
+    "  entity_type TEXT NOT NULL,"
+    "  options TEXT NOT NULL,"
+    "  total INTEGER NOT NULL,"
+    "  done INTEGER NOT NULL DEFAULT 0,"
+    "  created INTEGER NOT NULL DEFAULT 0,"
+    "  failed INTEGER NOT NULL DEFAULT 0,"
+    "  created_time INTEGER NOT NULL,"
+    "  finished_time INTEGER NOT NULL DEFAULT 0,"
+    "  error TEXT) WITHOUT ROWID;"
+    "CREATE INDEX import_job_running ON import_job(created_time, id) WHERE finished_time = 0;"
+    "CREATE INDEX import_job_finished ON import_job(finished_time) WHERE finished_time > 0;"
+    "CREATE TABLE import_job_row ("
+    "  job_id TEXT NOT NULL,"
+    "  row_no INTEGER NOT NULL,"
+    "  line INTEGER NOT NULL DEFAULT 0,"
+    "  data TEXT,"
+    "  status INTEGER,"
+    "  result TEXT,"
+    "  PRIMARY KEY (job_id, row_no)) WITHOUT ROWID;",
 };
 
 const char *const *store_schema_migrations(enum sql_dialect dialect, size_t *count)

@@ -219,6 +219,31 @@ static const char *const migrations[] = {
     "ALTER TABLE audit_log ADD COLUMN acting_user_id TEXT;"
     "ALTER TABLE audit_log ADD COLUMN acting_user_name TEXT;"
     "ALTER TABLE twofa_account ADD COLUMN totp_last_step BIGINT NOT NULL DEFAULT 0;",
+
+    /* 15: import jobs (store_schema.c says what each table holds) */
+    "CREATE TABLE import_job ("
+    "  id TEXT PRIMARY KEY,"
+    "  tenant_id TEXT NOT NULL,"
+    "  user_id TEXT NOT NULL,"
+    "  entity_type TEXT NOT NULL,"
+    "  options TEXT NOT NULL,"
+    "  total BIGINT NOT NULL,"
+    "  done BIGINT NOT NULL DEFAULT 0,"
+    "  created BIGINT NOT NULL DEFAULT 0,"
+    "  failed BIGINT NOT NULL DEFAULT 0,"
+    "  created_time BIGINT NOT NULL,"
+    "  finished_time BIGINT NOT NULL DEFAULT 0,"
+    "  error TEXT);"
+    "CREATE INDEX import_job_running ON import_job(created_time, id) WHERE finished_time = 0;"
+    "CREATE INDEX import_job_finished ON import_job(finished_time) WHERE finished_time > 0;"
+    "CREATE TABLE import_job_row ("
+    "  job_id TEXT NOT NULL,"
+    "  row_no BIGINT NOT NULL,"
+    "  line BIGINT NOT NULL DEFAULT 0,"
+    "  data TEXT,"
+    "  status BIGINT,"
+    "  result TEXT,"
+    "  PRIMARY KEY (job_id, row_no));",
 };
 
 const char *const *store_schema_pg_migrations(size_t *count)

@@ -77,6 +77,9 @@ static const struct api_settings api = {
     .reply_prefix = "cm/v1/reply/",
     .max_reply = 2097152,
     .max_batch_rows = 2000,
+    .import_max_rows = 100000,
+    .import_chunk_rows = 200,
+    .import_max_atomic_rows = 1000,
 };
 
 /* The placeholders a payload may use, and what they stand for (filled by fixture_build). */

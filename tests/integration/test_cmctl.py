@@ -327,6 +327,25 @@ def test_bash_completion(env):
     check("--follow" in complete("cmctl events --f"), "events flags")
 
 
+def test_import_from_a_csv_file_and_stdin(env):
+    cli = acme(env)
+    t1, t2 = unique("Imported, Ltd."), unique("Piped")
+    path = os.path.join(cli.home, "customers.csv")
+    with open(path, "w") as f:
+        f.write('title,city\n"%s","Kyiv, UA"\n,Lviv\n' % t1)
+    p = cli.run("-p", "acme", "--json", "import", "run", "--entity-type", "CUSTOMER", "--csv", path, ok=False)
+    r = json.loads(p.stdout)["data"]
+    check(r["created"] == 1 and r["failed"] == 1 and [x["row"] for x in r["results"]] == [1, 2], "import: %r" % r)
+    check(p.returncode == 1 and "import.run: row 2: 400 (errorCode 31): Customer title should be specified!"
+          in p.stderr, "a failed row exits 1 and is named: %r" % (p,))
+    p = cli.run("-p", "acme", "import", "run", "--entity-type", "CUSTOMER", "--csv", "-", "--dry-run",
+                input="title\n%s\n" % t2)
+    check(re.search(r"^created\s+0$", p.stdout, re.M) and re.search(r"^valid\s+1$", p.stdout, re.M),
+          "dry run: %r" % p.stdout)
+    p = cli.run("-p", "acme", "import", "run", "--entity-type", "CUSTOMER", "--csv", "/nonexistent.csv", ok=False)
+    check(p.returncode == 2 and "cannot open '/nonexistent.csv'" in p.stderr, "missing file: %r" % (p,))
+
+
 def test_logout_revokes_and_removes_the_session(env):
     cli = acme(env)
     email = unique_email("logout")

@@ -73,6 +73,9 @@ MATRIX = [
     ("customer.update",          "403  200  403  403  403  401  401  401"),
     ("customer.users",           "403  200  403  403  403  401  401  401"),
     ("event.replay",             "403  200  200  403  403  401  401  401"),
+    ("import.cancel",            "403  200  404  403  403  401  401  401"),
+    ("import.run",               "403  200  200  403  403  401  401  401"),
+    ("import.status",            "403  200  404  403  403  401  401  401"),
     ("tenant.create",            "200  403  403  403  403  401  401  401"),
     ("tenant.delete",            "200  403  403  403  403  401  401  401"),
     ("tenant.get",               "200  403  403  403  403  401  401  401"),
@@ -277,6 +280,9 @@ DATA = {
     "customer.update": lambda w, s, col: dict(without_version(s.cust), city="Updated"),
     "customer.users": lambda w, s, col: dict(PAGE, customerId=s.cust_id),
     "event.replay": lambda w, s, col: {"afterSeq": 0, "limit": 100},
+    "import.cancel": lambda w, s, col: {"jobId": running_import_job(w, s) if col == "TA" else import_job(w, s)},
+    "import.run": lambda w, s, col: {"entityType": "CUSTOMER", "rows": [{"title": unique("Matrix import")}]},
+    "import.status": lambda w, s, col: {"jobId": import_job(w, s)},
     "tenant.create": lambda w, s, col: {"title": unique("Matrix tenant")},
     "tenant.delete": lambda w, s, col: {"id": eid(w.env.c.ok("tenant.create", {"title": unique("Doomed tenant")},
                                                              token=w.env.sys_token)["id"])},
@@ -298,6 +304,22 @@ DATA = {
 }
 
 UNKNOWN = "00000000-0000-4000-8000-00000000abcd"
+
+
+def import_job(w, s):
+    """The id of an import job of the side's administrator (one per side): more rows than run in a request."""
+    if not hasattr(s, "import_job_id"):
+        rows = [{"title": unique("Matrix job " + s.marker)} for _ in range(51)]
+        s.import_job_id = w.env.c.ok("import.run", {"entityType": "CUSTOMER", "rows": rows},
+                                     token=s.admin.token)["jobId"]
+    return s.import_job_id
+
+
+def running_import_job(w, s):
+    """A fresh import job of the side's administrator, still running when cancelled at once: 5000 rows
+    (each failing fast, no title) take the writer some hundreds of milliseconds."""
+    return w.env.c.ok("import.run", {"entityType": "CUSTOMER", "rows": [{}] * 5000},
+                      token=s.admin.token)["jobId"]
 
 
 def peer(w, s):

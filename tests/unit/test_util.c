@@ -1,7 +1,8 @@
 /* test_util.c: the small utilities: e-mail pattern, NoXss, UUIDs, tokens, password hashes, queue,
- * the verifiers' fair queue and the token buckets of the rate limits. */
+ * the verifiers' fair queue, the token buckets of the rate limits and the CSV reader. */
 #include "test.h"
 
+#include "cmagent/csv.h"
 #include "cmagent/fairq.h"
 #include "cmagent/queue.h"
 #include "cmagent/secret.h"
@@ -201,6 +202,52 @@ static void database_buckets_hold_a_period_and_refill(void)
     store_close(s);
 }
 
+/* The records read, each "line:field|field|...", joined by "\n". */
+struct csv_seen {
+    char text[1024];
+    size_t used;
+};
+
+static bool csv_collect(void *arg, size_t index, size_t line, char **fields, size_t n)
+{
+    struct csv_seen *s = arg;
+    (void)index;
+    s->used += (size_t)snprintf(s->text + s->used, sizeof s->text - s->used, "%s%zu:", s->used ? "\n" : "", line);
+    for (size_t i = 0; i < n; i++)
+        s->used += (size_t)snprintf(s->text + s->used, sizeof s->text - s->used, "%s%s", i ? "|" : "", fields[i]);
+    return true;
+}
+
+static const char *csv_of(const char *text, struct csv_seen *s, char *err)
+{
+    memset(s, 0, sizeof *s);
+    err[0] = '\0';
+    return csv_read(text, strlen(text), csv_collect, s, err, 256) == CSV_OK ? s->text : err;
+}
+
+static void csv_reads_rfc_4180(void)
+{
+    struct csv_seen s;
+    char err[256];
+    CHECK_STR(csv_of("a,b\r\n1,2\r\n", &s, err), "1:a|b\n2:1|2");
+    CHECK_STR(csv_of("a,b\n1,2", &s, err), "1:a|b\n2:1|2");            /* no line break at the end */
+    CHECK_STR(csv_of("\xEF\xBB\xBF" "a\n\n\nx\n", &s, err), "1:a\n4:x"); /* BOM, empty lines skipped */
+    CHECK_STR(csv_of("a,b,c\n,,\n", &s, err), "1:a|b|c\n2:||");          /* empty fields */
+    CHECK_STR(csv_of("\"x, y\",\"l1\nl2\",\"say \"\"hi\"\"\"\nz,w,v\n", &s, err),
+              "1:x, y|l1\nl2|say \"hi\"\n3:z|w|v");                       /* quoted comma, newline, "" */
+    CHECK_STR(csv_of("\"\",\"\"\"\"\n", &s, err), "1:|\"");            /* "" and """" */
+    CHECK_STR(csv_of("a\r\nb\rc\n", &s, err), "1:a\n2:b\rc");          /* a lone CR is data */
+    CHECK_STR(csv_of("a\n\"open,x\n", &s, err),
+              "Malformed CSV on line 2: a quoted field is not closed (a '\"' is missing)");
+    CHECK(strstr(csv_of("a\nb\"c\n", &s, err), "line 2: a '\"' inside an unquoted field") != NULL);
+    CHECK(strstr(csv_of("a\n\"b\"c\n", &s, err), "line 2: text after the closing") != NULL);
+    CHECK(strstr(csv_of("a\n\"x\ny\"\n\"q\"z\n", &s, err), "line 4: text after") != NULL);
+    const char nul[] = "a\nb\0c\n";
+    memset(&s, 0, sizeof s);
+    CHECK_INT(csv_read(nul, sizeof nul - 1, csv_collect, &s, err, sizeof err), CSV_MALFORMED);
+    CHECK(strstr(err, "line 2: a NUL byte") != NULL);
+}
+
 int main(void)
 {
     RUN(email_pattern_matches_thingsboard);
@@ -211,5 +258,6 @@ int main(void)
     RUN(fair_queue_serves_quiet_buckets_first_and_hands_on_in_order);
     RUN(token_buckets_hold_a_period_and_refill);
     RUN(database_buckets_hold_a_period_and_refill);
+    RUN(csv_reads_rfc_4180);
     return test_report("test_util");
 }

@@ -22,6 +22,9 @@ struct api_settings {
     struct reply_rules reply; /* where replies may go (reply_topic.h) */
     size_t max_reply;         /* bytes of a reply, and of the rows one request may read; 0: no limit */
     int64_t max_batch_rows;   /* the sum of pageSize, limit and ids over a batch's commands; 0: none */
+    int64_t import_max_rows;  /* rows one import.run may hold */
+    int64_t import_chunk_rows; /* rows run in the request, and per chunk of an import job */
+    int64_t import_max_atomic_rows; /* rows of an atomic import or a dry run */
 };
 
 struct api_request {
@@ -110,6 +113,19 @@ bool api_admits(const char *op_name);
  * store is used by this thread alone. */
 void api_admit(struct ctx *ctx, const struct api_request *req, const char *response_topic,
                struct api_admission *out);
+
+/* One chunk of the oldest running import job (import.run, docs/protocol.md, Import), run by the
+ * writer in a transaction of its own: up to limit of its rows, and no more once budget_us microseconds went
+ * (at least one row), each as the single create it is, as the user who started the job, in ctx
+ * (store, settings, renderers and now set, as for a request): their events, audit rows and (for
+ * users) activation mails land in ctx like a request's. */
+struct api_import_chunk {
+    bool idle;                    /* no job is running */
+    bool finished;                /* this chunk ran the job's last row (or the job stopped) */
+    char job_id[UUID_STR_LEN];
+    int64_t rows, done, total, created, failed, created_time;
+};
+int api_import_run_chunk(struct ctx *ctx, int64_t limit, int64_t budget_us, struct api_import_chunk *out);
 
 /* The event renderer the core uses (protocol §6 body, without "seq" and "tenantSeq": events_store
  * puts them first when it numbers the event). */

@@ -33,6 +33,10 @@ struct config {
     long event_retention_days;
     long reader_threads;     /* threads that run reads on read-only connections beside the writer */
     long max_group_commit;   /* requests the writer commits in one transaction at most */
+    long import_max_rows;    /* rows one import.run may hold */
+    long import_chunk_rows;  /* rows an import runs in one request, and per transaction of its job */
+    long import_max_atomic_rows; /* rows of an atomic import or a dry run (run in the request) */
+    long import_chunk_ms;    /* an import job's chunk takes no more rows once this long went */
     long unassign_chunk_size; /* rows of a deleted customer (unassigned) or tenant (deleted) per transaction */
     long idempotency_window; /* seconds a write's first reply is kept for repeats of its request id */
     /* Identity */
