@@ -69,15 +69,7 @@ command -v mosquitto_sub >/dev/null || { echo "agents.sh: mosquitto_sub not foun
 
 LAST=""
 # load LABEL PREFIX OP COUNT WINDOW EXPECT DATA TOKEN: one cm-load run; its JSON line in $LAST
-load() {
-    load_args "$@"
-    cm_load "${LOAD_ARGS[@]}"
-    [ -z "$OUT" ] || [ -z "$LAST" ] || echo "$LAST" >>"$OUT"
-    if [ -z "$LAST" ] || [ "$LOAD_RC" -ne 0 ]; then
-        load_failed "$1"
-        [ -n "$LAST" ] || LAST='{"throughput_rps":0,"p50_ms":0,"cpu_ms":0}'
-    fi
-}
+load() { load_recorded "$@"; }
 
 AGENT_PIDS=()
 # agents_cpu_ms: the CPU of every agent of the setup so far, summed

@@ -162,6 +162,18 @@ load_failed() {
     FAILED=1
 }
 
+# load_recorded LABEL PREFIX OP COUNT WINDOW EXPECT DATA TOKEN: one cm-load run with the usual
+# arguments; its JSON line in LAST (also appended to $OUT when set), a line of zeros when it failed
+load_recorded() {
+    load_args "$@"
+    cm_load "${LOAD_ARGS[@]}"
+    [ -z "${OUT:-}" ] || [ -z "$LAST" ] || echo "$LAST" >>"$OUT"
+    if [ -z "$LAST" ] || [ "$LOAD_RC" -ne 0 ]; then
+        load_failed "$1"
+        [ -n "$LAST" ] || LAST='{"throughput_rps":0,"p50_ms":0,"cpu_ms":0}'
+    fi
+}
+
 # field NAME JSON: a scalar field of cm-load's flat --json line
 field() { sed -n -E "s/.*\"$1\":(\"[^\"]*\"|[^,}]*).*/\\1/p" <<<"$2" | tr -d '"'; }
 

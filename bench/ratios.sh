@@ -63,15 +63,7 @@ need_mosquitto rr
 
 LAST=""
 # load LABEL PREFIX OP COUNT WINDOW EXPECT DATA TOKEN: one cm-load run; its JSON line in $LAST
-load() {
-    load_args "$@"
-    cm_load "${LOAD_ARGS[@]}"
-    [ -z "$OUT" ] || [ -z "$LAST" ] || echo "$LAST" >>"$OUT"
-    if [ -z "$LAST" ] || [ "$LOAD_RC" -ne 0 ]; then
-        load_failed "$1"
-        [ -n "$LAST" ] || LAST='{"throughput_rps":0,"p50_ms":0}'
-    fi
-}
+load() { load_recorded "$@"; }
 
 # fsync_probe LABEL WRAP: cm-fsync in the database's directory; its JSON line in $LAST
 fsync_probe() {

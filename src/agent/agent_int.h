@@ -177,6 +177,9 @@ int agent_publisher_tick(struct agent *a);
 bool agent_process_batch(struct agent *a, struct queue_node *first, size_t n);
 void *agent_writer_main(void *arg);
 void agent_drain_after_stop(struct agent *a);
+/* A context for a write on the writer's connection (a request's, or a job chunk's): its store,
+ * settings, renderers and clock, events kept for the batch's outbox; the rest zero. */
+void agent_writer_ctx_init(struct agent *a, struct ctx *ctx);
 
 /* ---- jobs.c: the writer's work of its own ---- */
 void agent_purge_expired(struct agent *a);

@@ -103,13 +103,7 @@ static bool run_import_chunk(struct agent *a, bool *idle)
     struct api_import_chunk out;
     int64_t t0 = clock_mono_us();
 
-    memset(&ctx, 0, sizeof ctx);
-    ctx.store = a->store;
-    ctx.settings = &a->settings;
-    ctx.render_event = api_render_event;
-    ctx.render_audit = api_render_audit;
-    ctx.now = clock_now_ms();
-    ctx.keep_events = true;
+    agent_writer_ctx_init(a, &ctx);
     *idle = false;
     if (store_begin(a->store) != STORE_OK) {
         log_warn("An import job's chunk could not begin (%s); trying again later.", store_errmsg(a->store));

@@ -48,6 +48,17 @@ void work_free(struct work *w)
  * before its 500 is answered. */
 #define DEADLOCK_RUNS 4
 
+void agent_writer_ctx_init(struct agent *a, struct ctx *ctx)
+{
+    memset(ctx, 0, sizeof *ctx);
+    ctx->store = a->store;
+    ctx->settings = &a->settings;
+    ctx->render_event = api_render_event;
+    ctx->render_audit = api_render_audit;
+    ctx->now = clock_now_ms();
+    ctx->keep_events = true;
+}
+
 /* Runs one request in its own savepoint. Returns the number of events it committed to the outbox. */
 static int64_t handle_request(struct agent *a, struct work *w, struct pending_reply *out)
 {
@@ -56,13 +67,7 @@ static int64_t handle_request(struct agent *a, struct work *w, struct pending_re
     struct api_request req;
     struct api_reply reply;
 
-    memset(&ctx, 0, sizeof ctx);
-    ctx.store = a->store;
-    ctx.settings = &a->settings;
-    ctx.render_event = api_render_event;
-    ctx.render_audit = api_render_audit;
-    ctx.now = clock_now_ms();
-    ctx.keep_events = true;
+    agent_writer_ctx_init(a, &ctx);
     ctx.mailed = w->mailed.n > 0 ? &w->mailed : NULL;
     /* A request the verifiers did not see (a batch, or no verifier) records in the writer's own. */
     hash_work_clear(a->writer_hash_work);

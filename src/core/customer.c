@@ -177,14 +177,7 @@ int customer_get_for_write(struct ctx *ctx, const char *id, struct customer *out
 /* What a client can set of a customer, for ifEqual "skip". */
 static const struct field_spec customer_fields[] = {
     FIELD_TEXT_OF(struct customer, title),
-    FIELD_TEXT_OF(struct customer, contact.country),
-    FIELD_TEXT_OF(struct customer, contact.state),
-    FIELD_TEXT_OF(struct customer, contact.city),
-    FIELD_TEXT_OF(struct customer, contact.address),
-    FIELD_TEXT_OF(struct customer, contact.address2),
-    FIELD_TEXT_OF(struct customer, contact.zip),
-    FIELD_TEXT_OF(struct customer, contact.phone),
-    FIELD_TEXT_OF(struct customer, contact.email),
+    FIELD_CONTACT_OF(struct customer, contact),
     FIELD_TEXT_OF(struct customer, additional_info),
     FIELD_ID_OF(struct customer, external_id),
     FIELDS_END,

@@ -88,14 +88,7 @@ int tenant_create(struct ctx *ctx, struct tenant *t)
 /* What a client can set of a tenant, for ifEqual "skip". */
 static const struct field_spec tenant_fields[] = {
     FIELD_TEXT_OF(struct tenant, title),
-    FIELD_TEXT_OF(struct tenant, contact.country),
-    FIELD_TEXT_OF(struct tenant, contact.state),
-    FIELD_TEXT_OF(struct tenant, contact.city),
-    FIELD_TEXT_OF(struct tenant, contact.address),
-    FIELD_TEXT_OF(struct tenant, contact.address2),
-    FIELD_TEXT_OF(struct tenant, contact.zip),
-    FIELD_TEXT_OF(struct tenant, contact.phone),
-    FIELD_TEXT_OF(struct tenant, contact.email),
+    FIELD_CONTACT_OF(struct tenant, contact),
     FIELD_TEXT_OF(struct tenant, additional_info),
     FIELD_INT64_OF(struct tenant, limits.max_customers),
     FIELD_INT64_OF(struct tenant, limits.max_users),

@@ -32,6 +32,20 @@ int store_idem_get(struct store *s, const char *principal, const char *request_i
     return out;
 }
 
+/* The statement sql with a row's first four columns bound (principal, request id, op, time). */
+static sql_stmt *idem_row_stmt(struct store *s, const char *sql, const char *principal, const char *request_id,
+                               const char *op, int64_t created)
+{
+    sql_stmt *st = store_stmt(s, sql);
+    if (st == NULL)
+        return NULL;
+    bind_text(st, 1, principal);
+    bind_text(st, 2, request_id);
+    bind_text(st, 3, op);
+    bind_int64(st, 4, created);
+    return st;
+}
+
 int store_idem_claim(struct store *s, const char *principal, const char *request_id, const char *op, int64_t created,
                      int64_t since, int64_t pending_before, bool *claimed)
 {
@@ -40,14 +54,10 @@ int store_idem_claim(struct store *s, const char *principal, const char *request
         " ON CONFLICT(principal, request_id) DO UPDATE SET op = excluded.op, created_time = excluded.created_time,"
         " reply = '' WHERE idempotency.created_time < ?5"
         " OR (idempotency.reply = '' AND idempotency.created_time < ?6)";
-    sql_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = idem_row_stmt(s, sql, principal, request_id, op, created);
     *claimed = false;
     if (st == NULL)
         return STORE_ERROR;
-    bind_text(st, 1, principal);
-    bind_text(st, 2, request_id);
-    bind_text(st, 3, op);
-    bind_int64(st, 4, created);
     bind_int64(st, 5, since);
     bind_int64(st, 6, pending_before);
     int rc = store_exec_stmt(s, st);
@@ -74,13 +84,9 @@ int store_idem_put(struct store *s, const char *principal, const char *request_i
         "INSERT INTO idempotency(principal, request_id, op, created_time, reply) VALUES (?1, ?2, ?3, ?4, ?5)"
         " ON CONFLICT(principal, request_id) DO UPDATE SET op = excluded.op, created_time = excluded.created_time,"
         " reply = excluded.reply";
-    sql_stmt *st = store_stmt(s, sql);
+    sql_stmt *st = idem_row_stmt(s, sql, principal, request_id, op, created);
     if (st == NULL)
         return STORE_ERROR;
-    bind_text(st, 1, principal);
-    bind_text(st, 2, request_id);
-    bind_text(st, 3, op);
-    bind_int64(st, 4, created);
     bind_text(st, 5, reply);
     return store_exec_stmt(s, st);
 }

@@ -31,6 +31,13 @@ struct field_spec {
 #define FIELD_INT64_OF(type, member) { FIELD_INT64, offsetof(type, member) }
 #define FIELDS_END { FIELD_END, 0 }
 
+/* The eight fields of a struct contact that is member of type (customers and tenants have one). */
+#define FIELD_CONTACT_OF(type, member)                                                           \
+    FIELD_TEXT_OF(type, member.country), FIELD_TEXT_OF(type, member.state),                      \
+        FIELD_TEXT_OF(type, member.city), FIELD_TEXT_OF(type, member.address),                   \
+        FIELD_TEXT_OF(type, member.address2), FIELD_TEXT_OF(type, member.zip),                   \
+        FIELD_TEXT_OF(type, member.phone), FIELD_TEXT_OF(type, member.email)
+
 /* 409 errorCode 35 "<what> was already changed by someone else" when how checks the version and
  * given is not stored. */
 int update_check_version(struct ctx *ctx, unsigned how, int64_t given, int64_t stored, const char *what);
