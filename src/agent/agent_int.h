@@ -180,6 +180,10 @@ void agent_drain_after_stop(struct agent *a);
 /* A context for a write on the writer's connection (a request's, or a job chunk's): its store,
  * settings, renderers and clock, events kept for the batch's outbox; the rest zero. */
 void agent_writer_ctx_init(struct agent *a, struct ctx *ctx);
+/* Numbers the events kept for the transaction (agent_keep_request_events) and writes them to the
+ * outbox: the last thing before the commit, so that the counters' rows are locked from here to
+ * the commit only (events.c). STORE_OK when there are none. */
+int agent_store_batch_events(struct agent *a);
 
 /* ---- jobs.c: the writer's work of its own ---- */
 void agent_purge_expired(struct agent *a);

@@ -113,7 +113,7 @@ static bool run_import_chunk(struct agent *a, bool *idle)
     if (rc == ERR_OK)
         agent_keep_request_events(a, &ctx);
     int64_t t_commit = clock_mono_us();
-    if (rc != ERR_OK || store_commit(a->store) != STORE_OK) {
+    if (rc != ERR_OK || agent_store_batch_events(a) != STORE_OK || store_commit(a->store) != STORE_OK) {
         log_warn("A chunk of import job %s failed (%s); trying again later.", out.job_id,
                  rc != ERR_OK ? ctx.err.message : store_errmsg(a->store));
         store_rollback(a->store);

@@ -48,6 +48,11 @@ void work_free(struct work *w)
  * before its 500 is answered. */
 #define DEADLOCK_RUNS 4
 
+int agent_store_batch_events(struct agent *a)
+{
+    return a->nbatch_events > 0 ? events_store(a->store, a->batch_events, a->nbatch_events) : STORE_OK;
+}
+
 void agent_writer_ctx_init(struct agent *a, struct ctx *ctx)
 {
     memset(ctx, 0, sizeof *ctx);
@@ -181,8 +186,7 @@ bool agent_process_batch(struct agent *a, struct queue_node *first, size_t n)
     }
     /* The batch's events are numbered and stored last, so that the counter rows are locked from
      * here to the commit only (events.c). */
-    if (a->nbatch_events > 0 && !begin_failed && !lost &&
-        events_store(a->store, a->batch_events, a->nbatch_events) != STORE_OK) {
+    if (!begin_failed && !lost && agent_store_batch_events(a) != STORE_OK) {
         lost = true;
         snprintf(why, sizeof why, "writing the events to the outbox failed: %s", store_errmsg(a->store));
         log_error("The batch is rolled back: %s", why);
