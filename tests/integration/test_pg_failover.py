@@ -128,8 +128,11 @@ def kill_loop(agents, stop, kills, errors):
         publishers = [a for a in agents if a.running() and is_publisher(a)]
         victim = publishers[0] if n % 2 == 1 and publishers else rnd.choice(agents)
         was_publisher = victim in publishers
+        # the time the signal goes out: kill() also reaps the process and reads its log for
+        # sanitizer reports, which takes tens of ms under ASan, while the next publisher starts
+        at, wall = time.monotonic(), time.time()
         victim.kill()
-        kills.append((time.monotonic(), victim.agent_id, was_publisher, time.time()))
+        kills.append((at, victim.agent_id, was_publisher, wall))
         time.sleep(rnd.uniform(0.3, 1.0))
         try:
             victim.start()
