@@ -46,7 +46,7 @@ void work_free(struct work *w)
  * counts of two tenants taken in opposite orders); the server then fails one statement of one of
  * them. That request is rolled back alone and runs again in a later batch, up to this many times,
  * before its 500 is answered. */
-#define DEADLOCK_RUNS 4
+#define DEADLOCK_RUNS 8
 
 int agent_store_batch_events(struct agent *a)
 {
