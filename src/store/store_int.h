@@ -37,6 +37,8 @@ sql_stmt *store_stmt_dialect(struct store *s, const char *sqlite_sql, const char
  * another locking clause. */
 sql_stmt *store_stmt_for_update(struct store *s, const char *sql, const char *sql_for_update);
 #define STORE_FOR_UPDATE(sql) sql " FOR UPDATE"
+/* The two arguments sql, sql_for_update of a read that may lock (store_stmt_for_update's pair). */
+#define STORE_SQL_AND_FOR_UPDATE(sql) sql, STORE_FOR_UPDATE(sql)
 /* The variant for a row a write only refers to (the customer an entity or user is given to): it
  * cannot be deleted before the write's commit, and a write after the delete's commit finds it gone. */
 #define STORE_FOR_KEY_SHARE(sql) sql " FOR KEY SHARE"

@@ -40,10 +40,8 @@ static void read_account(sql_stmt *st, void *row, const void *arg)
 
 int store_twofa_get(struct store *s, const char *user_id, struct twofa_account *out)
 {
-#define SQL "SELECT " ACCOUNT_COLUMNS " FROM twofa_account WHERE user_id = ?"
-    static const char sql[] = SQL, sql_for_update[] = STORE_FOR_UPDATE(SQL);
-#undef SQL
-    sql_stmt *st = store_stmt_for_update(s, sql, sql_for_update);
+    sql_stmt *st =
+        store_stmt_for_update(s, STORE_SQL_AND_FOR_UPDATE("SELECT " ACCOUNT_COLUMNS " FROM twofa_account WHERE user_id = ?"));
     if (st == NULL)
         return STORE_ERROR;
     bind_text(st, 1, user_id);
@@ -157,10 +155,8 @@ int store_twofa_challenge_get(struct store *s, const char *digest, struct twofa_
 
 int store_twofa_challenge_get_for_update(struct store *s, const char *digest, struct twofa_challenge *out)
 {
-#define SQL "SELECT " CHALLENGE_COLUMNS " FROM twofa_challenge WHERE digest = ?"
-    static const char sql[] = SQL, sql_for_update[] = STORE_FOR_UPDATE(SQL);
-#undef SQL
-    return get_challenge(s, sql, sql_for_update, digest, out);
+    return get_challenge(s, STORE_SQL_AND_FOR_UPDATE("SELECT " CHALLENGE_COLUMNS " FROM twofa_challenge WHERE digest = ?"),
+                         digest, out);
 }
 
 int store_twofa_challenge_delete(struct store *s, const char *digest)

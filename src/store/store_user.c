@@ -371,26 +371,20 @@ int store_credentials_get(struct store *s, const char *user_id, struct credentia
 
 int store_credentials_get_for_update(struct store *s, const char *user_id, struct credentials *out)
 {
-#define SQL "SELECT " CREDENTIALS_COLUMNS " FROM user_credentials WHERE user_id = ?"
-    static const char sql[] = SQL, sql_for_update[] = STORE_FOR_UPDATE(SQL);
-#undef SQL
-    return get_credentials(s, sql, sql_for_update, user_id, out);
+    return get_credentials(s, STORE_SQL_AND_FOR_UPDATE("SELECT " CREDENTIALS_COLUMNS " FROM user_credentials WHERE user_id = ?"),
+                           user_id, out);
 }
 
 int store_credentials_get_by_activate_token(struct store *s, const char *token, struct credentials *out)
 {
-#define SQL "SELECT " CREDENTIALS_COLUMNS " FROM user_credentials WHERE activate_token = ?"
-    static const char sql[] = SQL, sql_for_update[] = STORE_FOR_UPDATE(SQL);
-#undef SQL
-    return get_credentials(s, sql, sql_for_update, token, out);
+    return get_credentials(s, STORE_SQL_AND_FOR_UPDATE("SELECT " CREDENTIALS_COLUMNS " FROM user_credentials WHERE activate_token = ?"),
+                           token, out);
 }
 
 int store_credentials_get_by_reset_token(struct store *s, const char *token, struct credentials *out)
 {
-#define SQL "SELECT " CREDENTIALS_COLUMNS " FROM user_credentials WHERE reset_token = ?"
-    static const char sql[] = SQL, sql_for_update[] = STORE_FOR_UPDATE(SQL);
-#undef SQL
-    return get_credentials(s, sql, sql_for_update, token, out);
+    return get_credentials(s, STORE_SQL_AND_FOR_UPDATE("SELECT " CREDENTIALS_COLUMNS " FROM user_credentials WHERE reset_token = ?"),
+                           token, out);
 }
 
 static void read_id(sql_stmt *st, void *row, const void *arg)
