@@ -197,9 +197,15 @@ void agent_fail_replies(struct agent *a, struct pending_reply *r, size_t n, cons
     }
 }
 
+/* An event is not handed to paho while the broker is away: paho would buffer it and send it
+ * after the connect past the broker's Receive Maximum, in bursts of 20 a second, with the
+ * replies behind it. It stays in the outbox, which the connect publishes again from the first
+ * unacknowledged event. */
 static int publish_event(struct agent *a, const struct outbox_event *ev)
 {
     char topic[1024];
+    if (a->transport != NULL && !transport_connected(a->transport))
+        return -1;
     snprintf(topic, sizeof topic, "%s%s/%s/%s", a->event_prefix, ev->tenant_id, ev->entity_type, ev->event_type);
     metrics_gauge_add(METRICS_EVENTS_UNACKED, 1); /* before: the acknowledgement may come first */
     int rc = agent_publish(a, topic, ev->payload, NULL, 0, (uint64_t)ev->seq);

@@ -126,13 +126,12 @@ static void on_connected(void *context, char *cause)
 
     (void)cause;
     set_nodelay_on_broker_socket(t->broker_port);
-    t->connected = true;
+    transport_flow_connected(t);
     t->connecting = false;
     t->ever_connected = true;
     t->backoff_ms = 1000;
     t->connected_ms = clock_mono_ms();
     log_info("Connected to %s as %s.", t->opt.broker, t->opt.client_id);
-    transport_flow_reset(t);
     transport_status_connected(t);
     subscribe_requests(t);
     if (t->cb.on_connected != NULL)

@@ -26,7 +26,9 @@ static void inflight_done(struct transport *t)
 }
 
 /* Counts one more QoS 1 publish; with may_wait (never on paho's own threads, which deliver the
- * PUBACKs) first waits, boundedly, until the broker has room for it. */
+ * PUBACKs) first waits, boundedly, until the broker has room for it. Paho holds what exceeds the
+ * room until its send thread wakes (a new publish, or a second later), so a publish that gave up
+ * waiting is sent with the next one. */
 static void inflight_take(struct transport *t, bool may_wait)
 {
     pthread_mutex_lock(&t->flow_lock);
@@ -46,11 +48,16 @@ static void inflight_take(struct transport *t, bool may_wait)
     pthread_mutex_unlock(&t->flow_lock);
 }
 
-/* What was in flight on the old connection completes, or is resent, on its own. */
-void transport_flow_reset(struct transport *t)
+/* The count is not reset at a connect: every publish handed to paho ends in exactly one of its
+ * callbacks, also across a reconnect (what was in flight is resent and acknowledged, or failed by
+ * a clean session) and after one (what was buffered while disconnected is sent then). Zeroing it
+ * here let the writer hand paho more than the broker's Receive Maximum, and paho, whose send
+ * thread a PUBACK does not wake, then sent the excess 20 a second: replies waited behind events
+ * for tens of seconds after a restart. */
+void transport_flow_connected(struct transport *t)
 {
     pthread_mutex_lock(&t->flow_lock);
-    t->inflight = 0;
+    t->connected = true;
     pthread_cond_broadcast(&t->flow_cond);
     pthread_mutex_unlock(&t->flow_lock);
 }

@@ -70,7 +70,7 @@ struct transport {
 /* mqtt_publish.c */
 int transport_publish_now(struct transport *t, const char *topic, const void *payload, size_t len,
                           const struct transport_publish_options *opt, bool may_wait);
-void transport_flow_reset(struct transport *t);
+void transport_flow_connected(struct transport *t);
 void transport_flow_disconnected(struct transport *t);
 
 /* mqtt_status.c */

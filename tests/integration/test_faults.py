@@ -282,6 +282,54 @@ def test_broker_restart_under_load():
             a.__exit__(None, None, None)
 
 
+def unpublished_events(db_path):
+    con = db_connect(db_path, readonly=True, timeout=10)
+    try:
+        return con.execute("SELECT count(*) FROM outbox WHERE published = 0").fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_broker_away_while_a_job_writes():
+    """Events a job commits while the broker is away stay in the outbox and go out after the
+    reconnect at the broker's pace: a request right after the reconnect is answered at once, and
+    every event is acknowledged within seconds. (Paho used to buffer them, and sent what exceeded
+    the broker's Receive Maximum 20 a second, with the replies behind them.)"""
+    n = 4000
+    with Broker(persistence=True) as b:
+        a = Agent(b.port, log_level="info", extra={"import_chunk_rows": 100}).start()
+        try:
+            ta = setup_admin(b.port)
+            c = RetryingClient(b.port)
+            try:
+                prefix = unique("Away")
+                rows = [{"name": "%s-%05d" % (prefix, i), "type": "away"} for i in range(n)]
+                j = expect(c.request("import.run", {"entityType": "DEVICE", "rows": rows}, token=ta.token), 200)
+                b.stop()
+                time.sleep(1.5)  # the job goes on committing
+                b.start()
+                wait_until(lambda: c.mqtt.is_connected(), timeout=15, what="client reconnected")
+                wait_until(lambda: a.log_text().count("Subscribed to ") >= 2, timeout=15, what="agent resubscribed")
+                time.sleep(0.3)  # the reply subscription is renewed
+                t0 = time.monotonic()
+                expect(c.request("agent.ping", timeout=5), 200, context="a ping right after the reconnect")
+                ping_s = time.monotonic() - t0
+                st = expect(c.request("import.status", {"jobId": j["jobId"]}, token=ta.token, timeout=5), 200)
+                wait_until(lambda: unpublished_events(a.db) == 0, timeout=15, what="every event acknowledged")
+                drained_s = time.monotonic() - t0
+                st = wait_until(lambda: (lambda r: r if r["status"] != "RUNNING" else None)(
+                    expect(c.request("import.status", {"jobId": j["jobId"]}, token=ta.token), 200)),
+                    timeout=60, what="the job ends")
+                check(st["status"] == "FINISHED" and st["created"] == n, "the job created every row", st)
+                check(a.running(), "the agent died:\n" + tail(a.log))
+                print("broker away 1.5 s under a job of %d rows: ping %.3f s after the reconnect, every event "
+                      "acknowledged %.2f s after it" % (n, ping_s, drained_s))
+            finally:
+                c.close()
+        finally:
+            a.__exit__(None, None, None)
+
+
 def test_database_cannot_grow():
     """RLIMIT_FSIZE of the running agent is lowered below the size of its files (every write that
     grows a file fails with EFBIG, as on a full disk), then raised again."""
