@@ -30,8 +30,11 @@
  * every command of a batch is applied once, no user exists whose mail failed, no link activates
  * another user than the one it was mailed to, nothing has to be undone, and a crash between the
  * runs leaves no trace but mails whose links lead nowhere. In an atomic batch the mails after a
- * failed one are not sent. Mails nobody waits for (password reset) are handed over after the
- * commit and only logged.
+ * failed one are not sent. Mails nobody waits for (password reset, two-factor code, an import
+ * job's activation mails) are queued in the database in the transaction of the write that composed
+ * them (ctx_queue_mail, store_mail.h) and handed to the mailer after the commit; the writer deletes
+ * a sent one's row, reschedules a failed one, and claims the due rows of a dead agent once their
+ * claim ran out (mail_queue.c): they are delivered at least once, whichever agent lives.
  *
  * Kept writes. A failed request's savepoint is rolled back, then kept_writes_apply() writes what must
  * survive the failure in a savepoint of its own: the failed-login count (and lockout) and the
@@ -200,6 +203,8 @@ void agent_settings_from_config(struct core_settings *s, const struct config *cf
     s->broker_acl = strcmp(cfg->broker_acl, "dynsec") == 0;
     s->broker_name_prefix = cfg->broker_name_prefix;
     s->topic_prefix = cfg->topic_prefix;
+    s->mail_claimer = cfg->agent_id;
+    s->mail_claim_ms = (cfg->mail_claim_s + cfg->smtp_timeout) * 1000; /* one mail's claim (mail_queue.c) */
 }
 
 /* What an open broker leaves unprotected, said once at start. */
@@ -247,6 +252,7 @@ void agent_state_init(struct agent *a, const struct config *cfg, struct store *s
     queue_init(&a->mail_queue);
     queue_init(&a->refusals);
     pthread_mutex_init(&a->acks_lock, NULL);
+    pthread_mutex_init(&a->mailq_lock, NULL);
     a->verify_queue = fairq_new((size_t)cfg->password_queue_per_tenant);
     pthread_mutex_init(&a->route_lock, NULL);
     a->mail_opts.url = cfg->smtp_url;
@@ -270,6 +276,8 @@ void agent_state_release(struct agent *a)
     hash_work_free(a->writer_hash_work);
     a->writer_hash_work = NULL;
     pthread_mutex_destroy(&a->acks_lock);
+    pthread_mutex_destroy(&a->mailq_lock);
+    mail_list_release(&a->mailq_done);
     free(a->acks);
     a->acks = NULL;
     free(a->batch_events);
@@ -400,6 +408,7 @@ int agent_run(const struct config *cfg)
         store_close(a.store);
         return 1;
     }
+    agent_mail_queue_start(&a);
     if (share_rate_limits(&a) != 0) {
         agent_state_release(&a);
         store_close(a.store);

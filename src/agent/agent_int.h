@@ -23,7 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum work_kind { WORK_REQUEST, WORK_CONNECTED, WORK_STOP, WORK_BROKER };
+/* WORK_MAIL only wakes the writer: the mailer has outcomes of queued mails for it (mail_queue.c). */
+enum work_kind { WORK_REQUEST, WORK_CONNECTED, WORK_STOP, WORK_BROKER, WORK_MAIL };
 
 struct work {
     struct queue_node node;       /* first member: a queue_node pointer is a work pointer */
@@ -95,6 +96,10 @@ struct agent {
     struct queue mail_queue;
     pthread_t mailer;
     bool mailer_stopped;           /* after shutdown mails are sent by the writer itself */
+    pthread_mutex_t mailq_lock;    /* guards mailq_done */
+    struct mail_list mailq_done;   /* queued mails the mailer tried, their outcomes for the writer */
+    int64_t mailq_next_poll_ms;    /* when the writer looks for due queued mails next (monotonic) */
+    bool mailq_failing;            /* the last look failed: logged once until one succeeds */
     struct queue refusals;         /* requests admission refused, for the replier thread to answer */
     pthread_t replier;
     /* Test hook (env CMAGENT_TEST_EXIT_AFTER_COMMIT=N): the process exits right after the N-th
@@ -190,6 +195,18 @@ void agent_purge_expired(struct agent *a);
 /* One chunk of the deferred work of customer.delete or tenant.delete when its turn came. Returns
  * how long the writer may wait for a request. */
 int agent_run_jobs(struct agent *a, bool queue_was_empty);
+
+/* ---- mail_queue.c: the writer's side of the mail queue (store_mail.h) ---- */
+/* At start on a database of one agent (SQLite): the claims of the process before are released, its
+ * unsent mails due again. */
+void agent_mail_queue_start(struct agent *a);
+/* Between batches: applies the outcomes the mailer gave back (sent: deleted; failed: due again
+ * later, or dropped past mail_max_attempts or its expiry) and, when claim is set and its time has
+ * come, claims due queued mails (other agents' whose claim ran out, retries) and hands them to the
+ * mailer, all in one transaction. Returns whether it applied any outcome. */
+bool agent_mail_queue_tick(struct agent *a, bool claim);
+/* The mailer's side: hands the outcomes of j's queued mails to the writer and wakes it. */
+void agent_mail_queue_outcomes(struct agent *a, struct mail_list *mails);
 
 /* ---- mail_worker.c ---- */
 /* A job with the mails ctx composed (a deferred request's awaited ones), or NULL when none. */

@@ -1,8 +1,13 @@
 /* mail_worker.c: the mailer thread. The writer never waits on SMTP: the mails the core asks for
- * (ctx->mails) are handed here after the transaction that made them committed. It sends each job's
- * mails in order through mailer.h and, for a request parked until its mails' outcomes are known,
- * records each outcome in the work item and puts it back on the writer's queue for its second run. */
+ * (ctx->mails) are handed here after the transaction that made them committed, and so are the
+ * queued mails the writer claimed (mail_queue.c). It sends each job's mails in order through
+ * mailer.h; a queued mail past its expiry is not sent. The outcomes of queued mails go back to the
+ * writer (agent_mail_queue_outcomes), which deletes or reschedules their rows; for a request parked
+ * until its mails' outcomes are known, it records each outcome in the work item and puts it back
+ * on the writer's queue for its second run. */
 #include "agent_int.h"
+
+#include "cmagent/clock.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +53,11 @@ static void run_mail_job(struct agent *a, struct mail_job *j)
             log_info("Mail \"%s\" to %s not sent: an earlier mail of its atomic batch failed.", m->subject, m->to);
             continue;
         }
+        if (m->queue_id[0] != '\0' && clock_now_ms() >= m->expires_at) {
+            m->outcome = MAIL_FAILED; /* the writer drops its row */
+            log_info("Mail \"%s\" to %s not sent: it expired before it could be.", m->subject, m->to);
+            continue;
+        }
         int rc = mailer_send(&a->mail_opts, m->to, m->subject, m->body, err, sizeof err);
         if (rc == 0)
             log_info("Mail \"%s\" sent to %s.", m->subject, m->to);
@@ -56,6 +66,7 @@ static void run_mail_job(struct agent *a, struct mail_job *j)
         m->outcome = rc == 0 ? MAIL_SENT : MAIL_FAILED;
         failed = failed || rc != 0;
     }
+    agent_mail_queue_outcomes(a, &j->mails);
     if (j->w != NULL) {
         mail_list_release(&j->w->mailed);
         j->w->mailed = j->mails;

@@ -163,6 +163,8 @@ bool agent_process_batch(struct agent *a, struct queue_node *first, size_t n)
             broker = true;
             continue;
         }
+        if (w->kind == WORK_MAIL)
+            continue; /* a wake-up: the outcomes are applied after the batch (mail_queue.c) */
         if (!began) {
             began = true;
             begin_failed = store_begin(a->store) != STORE_OK;
@@ -236,8 +238,12 @@ bool agent_process_batch(struct agent *a, struct queue_node *first, size_t n)
         _exit(70);
     }
     for (size_t i = 0; i < nreplies; i++) {
-        if (replies[i].job != NULL)
+        /* Mails of a batch that did not commit were rolled back with it, queue rows and all; only a
+         * parked request's awaited mails go (its second run decides). */
+        if (replies[i].job != NULL && (committed || replies[i].job->w != NULL))
             agent_submit_mail(a, replies[i].job);
+        else
+            agent_mail_job_free(replies[i].job);
         replies[i].job = NULL;
     }
     /* The broker hears of changed accounts on the agent's one connection, so it applies them in
@@ -289,6 +295,7 @@ void *agent_writer_main(void *arg)
             return NULL;
         if (a->broker != NULL)
             broker_sync_tick(a->broker);
+        agent_mail_queue_tick(a, true);
         wait_ms = agent_run_jobs(a, first == NULL);
         int poll_ms = agent_publisher_tick(a);
         if (poll_ms < wait_ms)
@@ -300,8 +307,10 @@ void agent_drain_after_stop(struct agent *a)
 {
     size_t n = 0;
     struct queue_node *rest;
-    while ((rest = queue_pop_many(&a->queue, (size_t)a->cfg->max_group_commit, 0, &n)) != NULL)
-        agent_process_batch(a, rest, n);
-    if (agent_have_acks(a))
-        agent_process_batch(a, NULL, 0);
+    do {
+        while ((rest = queue_pop_many(&a->queue, (size_t)a->cfg->max_group_commit, 0, &n)) != NULL)
+            agent_process_batch(a, rest, n);
+        if (agent_have_acks(a))
+            agent_process_batch(a, NULL, 0);
+    } while (agent_mail_queue_tick(a, false)); /* the sent mails' rows deleted, no new claim */
 }

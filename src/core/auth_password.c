@@ -309,7 +309,7 @@ int auth_request_password_reset(struct ctx *ctx, const char *email)
                      "Open this link to choose a new password (valid for %lld hours):\r\n\r\n%s\r\n\r\n"
                      "If you did not ask for it, ignore this message.\r\n",
                      u.email, (long long)(ctx->settings->reset_token_ttl_ms / 3600000), link);
-            ctx_want_mail(ctx, u.email, "Password reset request", body, false);
+            rc = ctx_queue_mail(ctx, u.email, "Password reset request", body, ctx->settings->reset_token_ttl_ms);
             free(link);
         }
     }

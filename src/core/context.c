@@ -1,13 +1,16 @@
 /* context.c: what a request's context owns: unexpected store results turned into reportable
- * errors, the mails it composed, the record of the writes kept after a failure (kept_writes.c
- * writes them), and the marks that let a rolled-back savepoint forget its events and mails. It
- * calls the store and util only, no feature file. */
+ * errors, the mails it composed (those nobody waits for also written to the mail queue in its
+ * transaction), the record of the writes kept after a failure (kept_writes.c writes them), and the
+ * marks that let a rolled-back savepoint forget its events and mails. It calls the store and util
+ * only, no feature file. */
 #include "cmagent/context.h"
 
 #include "cmagent/store_audit.h"
+#include "cmagent/store_mail.h"
 #include "cmagent/store_outbox.h"
 #include "cmagent/log.h"
 #include "cmagent/utf8.h"
+#include "cmagent/uuid.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +151,26 @@ struct outgoing_mail *ctx_want_mail(struct ctx *ctx, const char *to, const char 
     m->await = await;
     m->command = ctx->command;
     return m;
+}
+
+int ctx_queue_mail(struct ctx *ctx, const char *to, const char *subject, const char *body, int64_t lifetime_ms)
+{
+    struct outgoing_mail *m = ctx_want_mail(ctx, to, subject, body, false);
+    const struct core_settings *s = ctx->settings;
+
+    m->expires_at = ctx->now + (lifetime_ms > 0 ? lifetime_ms : 0);
+    if (!s->mail_configured)
+        return ERR_OK;
+    struct queued_mail q = { .to = m->to, .subject = m->subject, .body = m->body, .created_time = ctx->now,
+                             .expires_at = m->expires_at };
+    uuid_generate(q.id);
+    int rc = store_mail_add(ctx->store, &q, s->mail_claimer, ctx->now + s->mail_claim_ms);
+    if (rc != STORE_OK) {
+        mail_free(&ctx->mails.items[--ctx->mails.n]);
+        return ctx_store_failed(ctx, rc);
+    }
+    snprintf(m->queue_id, sizeof m->queue_id, "%s", q.id);
+    return ERR_OK;
 }
 
 bool ctx_awaits_mail(const struct ctx *ctx)

@@ -163,7 +163,7 @@ int auth_twofa_send_code(struct ctx *ctx, const char *token, enum twofa_provider
                  "Hello %s,\r\n\r\nYour verification code is %s (valid for %lld seconds).\r\n\r\n"
                  "If you did not try to log in, change your password.\r\n",
                  u.email, code, (long long)t.code_lifetime_s);
-        ctx_want_mail(ctx, u.email, "Your verification code", body, false);
+        rc = ctx_queue_mail(ctx, u.email, "Your verification code", body, t.code_lifetime_s * 1000);
     }
     release_login(&ch, &u, &cr, &a);
     return rc;

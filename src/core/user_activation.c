@@ -48,9 +48,10 @@ static char *activation_link(const struct ctx *ctx, const char *token)
     return ctx_link(ctx, "/api/noauth/activate?activateToken=", token);
 }
 
-/* Composes the activation mail of user_id (email) with token; await: the reply waits for it. */
-static void compose_activation_mail(struct ctx *ctx, const char *user_id, const char *email, const char *token,
-                                    int64_t ttl_ms, bool await)
+/* Composes the activation mail of user_id (email) with token; await: the reply waits for it, else
+ * it is queued (ctx_queue_mail: a database error is returned). */
+static int compose_activation_mail(struct ctx *ctx, const char *user_id, const char *email, const char *token,
+                                   int64_t ttl_ms, bool await)
 {
     char body[2048];
     char *link = activation_link(ctx, token);
@@ -58,16 +59,19 @@ static void compose_activation_mail(struct ctx *ctx, const char *user_id, const 
              "Hello,\r\n\r\nAn account was created for you (%s).\r\n"
              "Open this link to set your password and activate it (valid for %lld hours):\r\n\r\n%s\r\n",
              email, (long long)(ttl_ms / 3600000), link);
-    struct outgoing_mail *m = ctx_want_mail(ctx, email, "Your account activation", body, await);
+    free(link);
+    if (!await)
+        return ctx_queue_mail(ctx, email, "Your account activation", body, ttl_ms);
+    struct outgoing_mail *m = ctx_want_mail(ctx, email, "Your account activation", body, true);
     snprintf(m->user_id, sizeof m->user_id, "%s", user_id);
     snprintf(m->token, sizeof m->token, "%s", token);
-    free(link);
+    return ERR_OK;
 }
 
 void user_want_activation_mail(struct ctx *ctx, const char *user_id, const char *email, const char *token,
                                int64_t ttl_ms)
 {
-    compose_activation_mail(ctx, user_id, email, token, ttl_ms, true);
+    (void)compose_activation_mail(ctx, user_id, email, token, ttl_ms, true);
 }
 
 
@@ -146,7 +150,7 @@ int user_mail_activation_after_commit(struct ctx *ctx, const char *user_id)
         return ctx_store_failed(ctx, rc);
     rc = pending_activation(ctx, &u, NULL, &c);
     if (rc == ERR_OK)
-        compose_activation_mail(ctx, u.id, u.email, c.activate_token, c.activate_token_exp - ctx->now, false);
+        rc = compose_activation_mail(ctx, u.id, u.email, c.activate_token, c.activate_token_exp - ctx->now, false);
     credentials_release(&c);
     user_release(&u);
     return rc;

@@ -370,6 +370,25 @@ static const char *const migrations[] = {
     "  status INTEGER,"
     "  result TEXT,"
     "  PRIMARY KEY (job_id, row_no)) WITHOUT ROWID;",
+
+    /* 16: the mail queue: the mails no reply waits for (password reset, two-factor code, an import
+     * job's activation mails), written in the transaction of the write that composed them and
+     * deleted once sent (store_mail.h). expires_at: past it the mail is dropped, not sent (its link
+     * or code is no longer valid). next_attempt: when it is due (a failed one later, with backoff).
+     * claimed_by/claim_until: the agent sending it and until when; a claim past claim_until (its
+     * agent died) is taken by any agent. */
+    "CREATE TABLE mail_queue ("
+    "  id TEXT PRIMARY KEY,"
+    "  recipient TEXT NOT NULL,"
+    "  subject TEXT NOT NULL,"
+    "  body TEXT NOT NULL,"
+    "  created_time INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt INTEGER NOT NULL,"
+    "  claimed_by TEXT,"
+    "  claim_until INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "CREATE INDEX mail_queue_due ON mail_queue(next_attempt);",
 };
 
 const char *const *store_schema_migrations(enum sql_dialect dialect, size_t *count)

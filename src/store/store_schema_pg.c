@@ -244,6 +244,20 @@ static const char *const migrations[] = {
     "  status BIGINT,"
     "  result TEXT,"
     "  PRIMARY KEY (job_id, row_no));",
+
+    /* 16: the mail queue (store_schema.c says what each column holds) */
+    "CREATE TABLE mail_queue ("
+    "  id TEXT PRIMARY KEY,"
+    "  recipient TEXT NOT NULL,"
+    "  subject TEXT NOT NULL,"
+    "  body TEXT NOT NULL,"
+    "  created_time BIGINT NOT NULL,"
+    "  expires_at BIGINT NOT NULL,"
+    "  attempts BIGINT NOT NULL DEFAULT 0,"
+    "  next_attempt BIGINT NOT NULL,"
+    "  claimed_by TEXT,"
+    "  claim_until BIGINT NOT NULL DEFAULT 0);"
+    "CREATE INDEX mail_queue_due ON mail_queue(next_attempt);",
 };
 
 const char *const *store_schema_pg_migrations(size_t *count)

@@ -64,6 +64,10 @@ struct core_settings {
     bool broker_acl;
     const char *broker_name_prefix;
     const char *topic_prefix;
+    /* The mail queue (ctx_queue_mail): the agent that claims a mail its request queued (NULL:
+     * queued unclaimed, for any agent's writer) and for how long. */
+    const char *mail_claimer;
+    int64_t mail_claim_ms;
 };
 
 /* The outcome of an awaited mail, given to the second run of the request that asked for it. */
@@ -79,6 +83,11 @@ struct outgoing_mail {
     char user_id[UUID_STR_LEN];    /* the user the mail is for (user.create: the id it will get) */
     char token[128];               /* the activation token its link carries */
     enum mail_outcome outcome;     /* set by the mailer, read by the second run */
+    /* A mail of the queue (ctx_queue_mail, store_mail.h): its row's id ("" for an awaited mail or
+     * one that is not queued), when it expires and how many sends of it failed before. */
+    char queue_id[UUID_STR_LEN];
+    int64_t expires_at;
+    int64_t attempts;
 };
 
 /* A request's mails, in the order its commands composed them. */
@@ -138,6 +147,16 @@ struct ctx {
  * mail's outcome. Returns the entry, for the caller to name the user and token it carries. */
 struct outgoing_mail *ctx_want_mail(struct ctx *ctx, const char *to, const char *subject, const char *body,
                                     bool await);
+
+/* Queues a mail nobody waits for (a password reset, a two-factor code, an import job's activation
+ * mail): a row of the mail queue (store_mail.h) written in the request's transaction, so that a
+ * rolled-back write (or savepoint) queues nothing and a committed one always has its mail, which
+ * any agent delivers even when this one dies before sending it. The mail is also kept in
+ * ctx->mails, claimed for this agent (settings->mail_claimer), for the writer to hand to the
+ * mailer right after the commit. lifetime_ms: past it the mail is dropped, not sent (its link's or
+ * code's validity). Without smtp_url nothing is queued: the mailer logs the mail as not sent, as
+ * before. Returns ERR_OK or the database error. */
+int ctx_queue_mail(struct ctx *ctx, const char *to, const char *subject, const char *body, int64_t lifetime_ms);
 
 /* Whether the run composed a mail whose outcome the reply waits for. */
 bool ctx_awaits_mail(const struct ctx *ctx);

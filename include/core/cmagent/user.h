@@ -55,9 +55,10 @@ int user_activation_link(struct ctx *ctx, const char *id, char **link, int64_t *
  * its outcome (500 "Couldn't send user activation email" on failure) and stores the mailed token. */
 int user_send_activation_mail(struct ctx *ctx, const char *email);
 
-/* The activation mail of user_id, a user just created and not activated, composed for the mailer to
- * send after the transaction commits, without waiting for it (an import job's users: their rows are
- * answered before the mail goes; a failure is only logged, user.sendActivationMail sends it again). */
+/* The activation mail of user_id, a user just created and not activated, queued in the transaction
+ * (ctx_queue_mail) for the mailer to send after the commit, without waiting for it (an import job's
+ * users: their rows are answered before the mail goes; a failed send is tried again, then dropped
+ * and logged; user.sendActivationMail sends it again). */
 int user_mail_activation_after_commit(struct ctx *ctx, const char *user_id);
 
 /* Enables or disables the user's credentials. Disabling revokes its tokens and API keys at once;

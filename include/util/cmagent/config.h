@@ -73,6 +73,9 @@ struct config {
     /* Mail */
     char *smtp_url, *smtp_from, *smtp_username, *smtp_password;
     long smtp_timeout;              /* seconds per mail */
+    long mail_claim_s;              /* the lease of a queued mail an agent claimed for sending */
+    long mail_retry_s;              /* the first retry of a failed queued mail (then doubling) */
+    long mail_max_attempts;         /* failed sends of a queued mail before it is dropped */
     /* Logging */
     char *log_level;
     char *log_target;               /* "stderr", "syslog" or "journald" */
