@@ -4,8 +4,8 @@
  * before the queue existed (no latency is added). The mailer gives each queued mail's outcome back
  * here (agent_mail_queue_outcomes), and the writer, between batches, deletes the sent rows and
  * reschedules the failed ones (mail_retry_s, doubling up to an hour, mail_max_attempts at most,
- * never past the mail's expiry), in one unsynced transaction: an outcome lost with the process is
- * a mail sent again. About once a second it also claims due rows (at most MAIL_CLAIM_MAX): retries,
+ * never past the mail's expiry), in one durable transaction (an outcome lost with the process is
+ * a mail sent again; a sent mail's secret should not outlive it on disk). About once a second it also claims due rows (at most MAIL_CLAIM_MAX): retries,
  * and the mails of an agent that died with them claimed, once the claim ran out. Delivery is thus
  * at least once: a mail whose agent dies after sending it and before its row is deleted is sent
  * again by whichever agent claims it next. */
@@ -146,7 +146,7 @@ bool agent_mail_queue_tick(struct agent *a, bool claim)
     claim = claim && time_to_claim(a, mono);
     if (done.n == 0 && !claim)
         return false;
-    int rc = store_begin_unsynced(a->store);
+    int rc = store_begin(a->store);
     for (size_t i = 0; rc == STORE_OK && i < done.n; i++)
         rc = apply_outcome(a, &done.items[i], now);
     /* a claim's lease: its mails are sent one after the other, each within smtp_timeout */

@@ -876,17 +876,32 @@ def random_alnum(rng, n):
 class SmtpServer:
     """A real SMTP server (Debian's python3-aiosmtpd) on a free loopback port that keeps every mail.
     Recipients containing "reject" are refused with 550; for recipients containing "slow" the
-    server waits slow_seconds before accepting the data."""
+    server waits slow_seconds before accepting the data. While refusing is set every recipient is
+    refused with 451 (try again later); while stalling is set the server answers no RCPT until it
+    is cleared, then refuses those with 451. tries lists every recipient a client named."""
 
     def __init__(self, slow_seconds=3.0):
         from aiosmtpd.controller import Controller
         self.port = free_port()
         self.slow_seconds = slow_seconds
         self.mails = []
+        self.tries = []
+        self.refusing = False
+        self.stalling = False
         self._cond = threading.Condition()
         self.controller = Controller(self, hostname=HOST, port=self.port)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        import asyncio
+        with self._cond:
+            self.tries.append(address)
+            self._cond.notify_all()
+        if self.stalling:
+            while self.stalling:
+                await asyncio.sleep(0.05)
+            return "451 4.3.0 stalled, try again later"
+        if self.refusing:
+            return "451 4.3.0 try again later"
         if "reject" in address:
             return "550 5.1.1 mailbox unavailable"
         envelope.rcpt_tos.append(address)
@@ -916,6 +931,12 @@ class SmtpServer:
     def mails_to(self, address):
         with self._cond:
             return [m for m in self.mails if address in m["to"]]
+
+    def wait_try(self, address, count=1, timeout=10):
+        """Waits until a client named address as a recipient count times."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self.tries.count(address) >= count, timeout=timeout):
+                raise AssertionError("no try #%d to send to %s within %ss" % (count, address, timeout))
 
     def wait_mail(self, address, count=1, timeout=10):
         """Waits until address received count mails; returns the last."""
