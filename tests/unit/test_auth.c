@@ -7,6 +7,7 @@
 #include "cmagent/hash_work.h"
 #include "cmagent/secret.h"
 #include "cmagent/store_audit.h"
+#include "cmagent/store_mail.h"
 #include "cmagent/store_token.h"
 
 #include <stdlib.h>
@@ -351,6 +352,64 @@ static void lockout_should_disable_after_max_attempts_and_enable_should_reset(vo
     close_world();
 }
 
+/* How many queued mails are due at t for claimer (claimed by it until t + 1 ms); the claim is
+ * committed. */
+static size_t claim_at(const char *claimer, int64_t t, int64_t *expired)
+{
+    struct queued_mail *rows = NULL;
+    size_t n = 0;
+    CHECK(store_begin(ctx->store) == STORE_OK);
+    CHECK(store_mail_claim(ctx->store, claimer, t, t + 1, 8, &rows, &n, expired) == STORE_OK);
+    CHECK(store_commit(ctx->store) == STORE_OK);
+    for (size_t i = 0; i < n; i++)
+        CHECK_STR(rows[i].to, "cu@a.example.com");
+    store_mail_rows_free(rows, n);
+    return n;
+}
+
+static void queued_reset_mail_should_be_claimed_retried_and_expire(void)
+{
+    struct core_settings s = fixture_settings;
+    int64_t expired = 0;
+
+    open_with_customer_user();
+    s.mail_configured = true;
+    s.reset_token_ttl_ms = HOUR_MS;
+    s.mail_claimer = "agent-a";
+    s.mail_claim_ms = 1000;
+    ctx->settings = &s;
+    act_anonymous(ctx);
+    /* a request rolled back after composing its mail queues none */
+    CHECK(store_begin(ctx->store) == STORE_OK);
+    struct ctx_mark m = ctx_item_begin(ctx);
+    CHECK(auth_request_password_reset(ctx, "cu@a.example.com") == ERR_OK);
+    CHECK(ctx->mails.n == 1 && ctx->mails.items[0].queue_id[0] != '\0');
+    ctx_item_end(ctx, m, false);
+    CHECK(ctx->mails.n == 0);
+    CHECK(store_commit(ctx->store) == STORE_OK);
+    int64_t now = ctx->now;
+    CHECK(claim_at("agent-b", now + 5000, &expired) == 0 && expired == 0);
+    /* a committed one is queued, claimed by its agent for mail_claim_ms */
+    CHECK(TX(ctx, auth_request_password_reset(ctx, "cu@a.example.com")) == ERR_OK);
+    CHECK(ctx->mails.n == 1 && ctx->mails.items[0].expires_at == now + HOUR_MS);
+    char id[UUID_STR_LEN];
+    memcpy(id, ctx->mails.items[0].queue_id, sizeof id);
+    CHECK(claim_at("agent-b", now + 500, &expired) == 0);
+    CHECK(claim_at("agent-b", now + 1000, &expired) == 1); /* the claim ran out: another agent takes it */
+    CHECK(claim_at("agent-a", now + 1000, &expired) == 0);
+    /* a failure makes it due again later, unclaimed */
+    CHECK(store_begin(ctx->store) == STORE_OK);
+    CHECK(store_mail_retry(ctx->store, id, 1, now + 60000) == STORE_OK);
+    CHECK(store_commit(ctx->store) == STORE_OK);
+    CHECK(claim_at("agent-a", now + 59999, &expired) == 0);
+    CHECK(claim_at("agent-a", now + 60000, &expired) == 1);
+    /* past its expiry it is deleted, not claimed */
+    CHECK(claim_at("agent-a", now + HOUR_MS, &expired) == 0 && expired == 1);
+    CHECK(claim_at("agent-a", now + 2 * HOUR_MS, &expired) == 0 && expired == 0);
+    ctx->settings = &fixture_settings;
+    close_world();
+}
+
 static void reset_should_mail_a_link_and_set_a_new_password_once(void)
 {
     struct core_settings s = fixture_settings;
@@ -638,6 +697,7 @@ int main(void)
     RUN(password_policy_should_name_every_broken_rule);
     RUN(lockout_should_disable_after_max_attempts_and_enable_should_reset);
     RUN(reset_should_mail_a_link_and_set_a_new_password_once);
+    RUN(queued_reset_mail_should_be_claimed_retried_and_expire);
     RUN(activation_should_check_the_token_and_emit_user_activated);
     RUN(api_keys_should_act_as_owner_and_stay_private);
     RUN(expired_api_key_should_answer_token_expired);
