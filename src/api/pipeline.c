@@ -48,9 +48,12 @@ static int authenticate(struct ctx *ctx, const struct op_run *r)
         if (twofa_authenticate_config(ctx, token) != ERR_OK)
             return ctx->err.kind;
     }
-    /* The second run of a request that awaited its mails is not a new request, nor is a prepare. */
+    /* The second run of a request that awaited its mails is not a new request, nor is a prepare.
+     * A token of user.token spends the budget of the user who acts through it, not its target's:
+     * logging in as a user neither throttles that user's own sessions nor adds a budget. */
+    const char *budget = ctx->who.acting_user_id[0] != '\0' ? ctx->who.acting_user_id : ctx->who.user_id;
     if (!r->prepare && ctx->mailed == NULL &&
-        !ratelimit_take(per_principal, ctx->who.user_id, s->rate_limit_per_second, 1000, clock_mono_ms()))
+        !ratelimit_take(per_principal, budget, s->rate_limit_per_second, 1000, clock_mono_ms()))
         return error_set(&ctx->err, ERR_RATE_LIMITED, "Too many requests for current user!");
     return ERR_OK;
 }

@@ -5,8 +5,10 @@ every audit row of its requests names the acting user, as does the LOGIN row of 
 second factor of the target does not apply; every refusal (another tenant's user, a system
 administrator, a fellow tenant administrator, an account not active, a customer user asking, the
 setting user_token_access_enabled off) with its message and its FAILURE row; the tokens die with
-the acting user's sessions, and make no API key."""
+the acting user's sessions, and make no API key; their requests spend the acting user's rate
+limit."""
 
+import time
 import uuid
 
 from helpers import (
@@ -193,6 +195,22 @@ def test_setting_off_refuses_everyone(_shared_env):
                   if r["actionType"] == "LOGIN" and r["actionStatus"] == "FAILURE"]
         check(len(failed) == 1 and eid(failed[0]["userId"]) == ta.user_id
               and failed[0]["actionFailureDetails"] == FORBIDDEN, "the refusal's row", failed)
+
+
+def test_the_acting_user_spends_its_own_rate_limit(_shared_env):
+    """rate_limit_per_second is charged to the user who acts: a session of user.token spends its
+    asker's budget, so it neither throttles the target's own sessions nor adds a budget."""
+    with Env(agent_extra={"rate_limit_per_second": 3}) as env:
+        c = env.c
+        ta, cu = tenant_with_user(env)
+        time.sleep(1.1)  # the setup's requests spent the tenant administrator's second
+        pair = c.ok("user.token", {"userId": cu.user_id}, token=ta.token)
+        statuses = [c.request("user.get", {"id": cu.user_id}, token=pair["token"])["status"] for _ in range(8)]
+        check(429 in statuses, "the pair's budget runs out", statuses)
+        expect(c.request("user.get", {"id": cu.user_id}, token=cu.token), 200,
+               context="the target's own session keeps its budget")
+        own = [c.request("user.get", {"id": ta.user_id}, token=ta.token)["status"] for _ in range(2)]
+        check(429 in own, "the asker's own session shares the budget the pair spent", own)
 
 
 if __name__ == "__main__":
