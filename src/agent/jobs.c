@@ -35,11 +35,12 @@ void agent_purge_expired(struct agent *a)
         store_rate_purge(a->store, now - PURGE_BUCKETS_IDLE_MS, &buckets) == STORE_OK &&
         store_import_job_purge(a->store, now - a->settings.event_retention_ms, &imports) == STORE_OK &&
         store_commit(a->store) == STORE_OK) {
-        if (events > 0 || tokens > 0 || audits > 0 || replies > 0 || imports > 0)
+        if (events > 0 || tokens > 0 || audits > 0 || replies > 0 || imports > 0 || buckets > 0)
             log_info("Purged %lld published events past retention, %lld expired tokens, %lld audit rows past "
-                     "retention, %lld stored replies past the idempotency window and %lld import jobs finished "
-                     "before the event retention.", (long long)events, (long long)tokens, (long long)audits,
-                     (long long)replies, (long long)imports);
+                     "retention, %lld stored replies past the idempotency window, %lld import jobs finished "
+                     "before the event retention and %lld rate-limit buckets unused for %d minutes.",
+                     (long long)events, (long long)tokens, (long long)audits, (long long)replies, (long long)imports,
+                     (long long)buckets, PURGE_BUCKETS_IDLE_MS / 60000);
     } else {
         log_warn("Purging expired rows failed (%s); trying again in an hour.", store_errmsg(a->store));
         store_rollback(a->store);

@@ -157,6 +157,31 @@ def test_the_per_user_limit_is_one_budget_for_both_agents():
               "would answer 3 and more)" % (ok, elapsed))
 
 
+def test_buckets_unused_for_an_hour_are_purged_and_counted_in_the_log():
+    with Pair({"rate_limit_per_second": 3}) as p:
+        ta = make_tenant_admin(p.ca, p.sys_token)
+        expect(p.ca.request("customer.list", {"pageSize": 1, "page": 0}, token=ta.token), 200)
+        con = pg_helpers.db_connect(p.a.db)
+        try:
+            con.execute("INSERT INTO rate_bucket (name, tokens, last_ms, granted) VALUES (?, 1, ?, 1)",
+                        ("test-idle-bucket", int(time.time() * 1000) - 2 * 3600 * 1000))
+            con.commit()
+            live = con.execute("SELECT count(*) FROM rate_bucket WHERE name <> 'test-idle-bucket'").fetchone()[0]
+        finally:
+            con.close()
+        check(live > 0, "the requests made buckets")
+        p.b.stop()
+        p.b.start()  # the writer purges at start, then every hour
+        wait_until(lambda: "and 1 rate-limit buckets unused for 60 minutes." in p.b.log_text(), timeout=10,
+                   what="the purge's log line")
+        con = pg_helpers.db_connect(p.a.db, readonly=True)
+        try:
+            names = [r[0] for r in con.execute("SELECT name FROM rate_bucket")]
+        finally:
+            con.close()
+        check("test-idle-bucket" not in names and len(names) == live, "only the idle bucket went", names, live)
+
+
 def test_one_envelope_id_sent_to_both_agents_is_applied_once():
     with Pair() as p:
         ta = make_tenant_admin(p.ca, p.sys_token)
