@@ -94,15 +94,21 @@ def test_refused_mail_is_sent_once_smtp_takes_it_again(env):
     wait_until(lambda: not queued(env.agent.db, u.email), timeout=5, what="the sent mail's row deleted")
 
 
-def test_refused_mail_survives_kill9_and_restart(env):
-    u = user_of(env, "killed")
-    env.smtp.refusing = True
+def reset_then_kill(env, u, smtp_mode):
+    """A reset mail that the SMTP server refuses or stalls (smtp_mode), and kill -9 of the agent
+    once its send was tried."""
+    setattr(env.smtp, smtp_mode, True)
     try:
         env.c.ok("auth.resetPasswordByEmail", {"email": u.email})
         env.smtp.wait_try(u.email)
         env.agent.kill()
     finally:
-        env.smtp.refusing = False
+        setattr(env.smtp, smtp_mode, False)
+
+
+def test_refused_mail_survives_kill9_and_restart(env):
+    u = user_of(env, "killed")
+    reset_then_kill(env, u, "refusing")
     no_mail_for(env, u.email, 1.5)  # nobody sends it while the agent is down
     env.agent.start()
     env.smtp.wait_mail(u.email, timeout=10)
@@ -112,13 +118,7 @@ def test_refused_mail_survives_kill9_and_restart(env):
 def test_mail_stalled_in_smtp_survives_kill9_and_restart(env):
     """The agent dies while its send is in progress: the row is still claimed by the dead process."""
     u = user_of(env, "stalled")
-    env.smtp.stalling = True
-    try:
-        env.c.ok("auth.resetPasswordByEmail", {"email": u.email})
-        env.smtp.wait_try(u.email)
-        env.agent.kill()
-    finally:
-        env.smtp.stalling = False
+    reset_then_kill(env, u, "stalling")
     env.agent.start()
     env.smtp.wait_mail(u.email, timeout=15)
     check(len(env.smtp.mails_to(u.email)) == 1, "one mail", env.smtp.mails_to(u.email))
