@@ -220,6 +220,11 @@ bool agent_process_batch(struct agent *a, struct queue_node *first, size_t n)
                 snprintf(why, sizeof why, "%s", store_errmsg(a->store));
             bool down = store_unavailable(a->store);
             store_rollback(a->store);
+            if (!down && store_unavailable(a->store)) {
+                /* the transaction vanished with the connection, found out by the ROLLBACK */
+                down = true;
+                snprintf(why, sizeof why, "%s", store_errmsg(a->store));
+            }
             agent_forget_batch_events(a);
             committed = false;
             if (nreplies > 0) {

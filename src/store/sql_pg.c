@@ -453,7 +453,12 @@ static int pg_commit(struct store *s)
 
 static int pg_rollback(struct store *s)
 {
-    conn_of(s)->in_txn = false;
+    struct pg_conn *c = conn_of(s);
+    bool was_in_txn = c->in_txn;
+    c->in_txn = false;
+    /* A transaction that vanished with its connection, which no statement has noticed yet */
+    if (was_in_txn && PQstatus(c->pg) == CONNECTION_BAD)
+        return pg_conn_lost(s, "the connection to the PostgreSQL server was lost during the transaction");
     if (!pg_in_transaction(s))
         return STORE_OK;
     return exec_cached(s, rollback_sql);
