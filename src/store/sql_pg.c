@@ -216,6 +216,89 @@ static bool is_write(const char *sql)
     return strncmp(sql, "INSERT", 6) == 0 || strncmp(sql, "UPDATE", 6) == 0 || strncmp(sql, "DELETE", 6) == 0;
 }
 
+static int send_statement(struct pg_conn *c, const struct pg_stmt *st)
+{
+    const char *const *values = (const char *const *)st->values;
+    return st->persistent ? PQsendQueryPrepared(c->pg, st->name, st->nparams, values, NULL, NULL, 0)
+                          : PQsendQueryParams(c->pg, st->sql, st->nparams, st->types, values, NULL, NULL, 0);
+}
+
+static int send_simple(struct pg_conn *c, const char *sql)
+{
+    return PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0);
+}
+
+#define GUARDED_QUERIES 3 /* SAVEPOINT, the statement, RELEASE */
+
+/* Reads a pipeline's results up to its sync point: each query's results end with a NULL, the
+ * sync gives PGRES_PIPELINE_SYNC. Keeps the first result of each of the n queries in res (NULL
+ * for one that gave none). Returns false when the connection failed before the sync (two NULLs
+ * in a row: nothing more will come). */
+static bool read_pipeline(struct pg_conn *c, PGresult **res, int n)
+{
+    int query = 0;
+    bool after_null = false;
+    for (int i = 0; i < n; i++)
+        res[i] = NULL;
+    for (;;) {
+        PGresult *r = PQgetResult(c->pg);
+        if (r == NULL) {
+            if (after_null || PQstatus(c->pg) == CONNECTION_BAD)
+                return false;
+            after_null = true;
+            query++;
+            continue;
+        }
+        after_null = false;
+        if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            return true;
+        }
+        if (query < n && res[query] == NULL)
+            res[query] = r;
+        else
+            PQclear(r);
+    }
+}
+
+static bool command_ok(const PGresult *r) { return PQresultStatus(r) == PGRES_COMMAND_OK; }
+
+/* A write in a transaction: SAVEPOINT, the statement and RELEASE go out together in libpq's
+ * pipeline mode and cost one round trip, not three (PostgreSQL skips the RELEASE when the
+ * statement fails; ROLLBACK TO then costs a second). Returns the statement's result, or NULL
+ * with *rc set when anything failed. */
+static PGresult *execute_guarded(struct store *s, struct pg_stmt *st, int *rc)
+{
+    struct pg_conn *c = conn_of(s);
+    PGresult *res[GUARDED_QUERIES] = { NULL };
+    bool sent = PQenterPipelineMode(c->pg) == 1 && send_simple(c, "SAVEPOINT cm_statement") == 1 &&
+                send_statement(c, st) == 1 && send_simple(c, "RELEASE cm_statement") == 1 && PQpipelineSync(c->pg) == 1;
+    bool synced = sent && read_pipeline(c, res, GUARDED_QUERIES);
+    PGresult *kept = res[1];
+    ExecStatusType status = PQresultStatus(kept);
+    bool ran = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+    if (PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF && (!synced || PQexitPipelineMode(c->pg) != 1)) {
+        /* the transaction is lost with the session; the next connect (PQreset) leaves pipeline mode */
+        *rc = pg_conn_lost(s, "the connection to the PostgreSQL server was lost during the transaction");
+        kept = NULL;
+    } else if (!command_ok(res[0])) {
+        *rc = result_error(s, res[0]); /* no savepoint: nothing to roll back to */
+        kept = NULL;
+    } else if (!ran) {
+        *rc = result_error(s, kept);
+        if (*rc != STORE_UNAVAILABLE)
+            simple(c, "ROLLBACK TO cm_statement; RELEASE cm_statement");
+        kept = NULL;
+    } else if (!command_ok(res[2])) {
+        *rc = result_error(s, res[2]); /* the transaction is in error: its COMMIT fails */
+        kept = NULL;
+    }
+    for (int i = 0; i < GUARDED_QUERIES; i++)
+        if (res[i] != kept)
+            PQclear(res[i]);
+    return kept;
+}
+
 /* Runs the statement once on the connection as it is: SQL_ROW, SQL_DONE or the error. */
 static int execute(struct store *s, struct pg_stmt *st)
 {
@@ -225,22 +308,22 @@ static int execute(struct store *s, struct pg_stmt *st)
         if (rc != STORE_OK)
             return rc;
     }
-    bool guard = st->guarded && PQtransactionStatus(c->pg) == PQTRANS_INTRANS;
-    if (guard && simple(c, "SAVEPOINT cm_statement") != STORE_OK)
-        return result_error(s, NULL);
-    const char *const *values = (const char *const *)st->values;
-    PGresult *res = st->persistent ? PQexecPrepared(c->pg, st->name, st->nparams, values, NULL, NULL, 0)
-                                   : PQexecParams(c->pg, st->sql, st->nparams, st->types, values, NULL, NULL, 0);
-    ExecStatusType status = PQresultStatus(res);
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-        int rc = result_error(s, res);
-        PQclear(res);
-        if (guard && rc != STORE_UNAVAILABLE)
-            simple(c, "ROLLBACK TO cm_statement; RELEASE cm_statement");
-        return rc;
+    PGresult *res;
+    if (st->guarded && PQtransactionStatus(c->pg) == PQTRANS_INTRANS) {
+        int rc = STORE_ERROR;
+        if ((res = execute_guarded(s, st, &rc)) == NULL)
+            return rc;
+    } else {
+        const char *const *values = (const char *const *)st->values;
+        res = st->persistent ? PQexecPrepared(c->pg, st->name, st->nparams, values, NULL, NULL, 0)
+                             : PQexecParams(c->pg, st->sql, st->nparams, st->types, values, NULL, NULL, 0);
+        ExecStatusType status = PQresultStatus(res);
+        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+            int rc = result_error(s, res);
+            PQclear(res);
+            return rc;
+        }
     }
-    if (guard)
-        simple(c, "RELEASE cm_statement");
     note_changes(c, res);
     st->res = res;
     st->row = 0;
