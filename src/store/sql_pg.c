@@ -24,6 +24,7 @@ struct pg_stmt {
     char **values;
     bool persistent;
     bool guarded; /* a write: in a transaction it runs in a savepoint of its own */
+    const char *deferrable; /* one of the request's savepoint commands: queued in a transaction */
     char name[24];
     unsigned generation; /* of the connection it was prepared on; 0: not prepared */
     PGresult *res;
@@ -228,7 +229,18 @@ static int send_simple(struct pg_conn *c, const char *sql)
     return PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0);
 }
 
-#define GUARDED_QUERIES 3 /* SAVEPOINT, the statement, RELEASE */
+/* The request's savepoint commands (store.c's SAVEPOINT / RELEASE / ROLLBACK TO request) wait in
+ * the connection's queue and go out in front of the next statement, in its round trip. A
+ * SAVEPOINT released before any statement ran is dropped from the queue with its RELEASE. */
+static const char *const request_savepoint_ops[] = { "SAVEPOINT request", "RELEASE request", "ROLLBACK TO request" };
+
+static const char *deferrable_op(const char *sql)
+{
+    for (size_t i = 0; i < sizeof request_savepoint_ops / sizeof *request_savepoint_ops; i++)
+        if (strcmp(sql, request_savepoint_ops[i]) == 0)
+            return request_savepoint_ops[i];
+    return NULL;
+}
 
 /* Reads a pipeline's results up to its sync point: each query's results end with a NULL, the
  * sync gives PGRES_PIPELINE_SYNC. Keeps the first result of each of the n queries in res (NULL
@@ -263,40 +275,107 @@ static bool read_pipeline(struct pg_conn *c, PGresult **res, int n)
 
 static bool command_ok(const PGresult *r) { return PQresultStatus(r) == PGRES_COMMAND_OK; }
 
-/* A write in a transaction: SAVEPOINT, the statement and RELEASE go out together in libpq's
- * pipeline mode and cost one round trip, not three (PostgreSQL skips the RELEASE when the
- * statement fails; ROLLBACK TO then costs a second). Returns the statement's result, or NULL
- * with *rc set when anything failed. */
-static PGresult *execute_guarded(struct store *s, struct pg_stmt *st, int *rc)
+static bool statement_ok(const PGresult *r)
+{
+    ExecStatusType status = PQresultStatus(r);
+    return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+}
+
+/* Which query of a pipeline is which (-1: not sent). */
+struct pipeline {
+    int n, savepoint, statement, release;
+};
+
+/* Sends the queued savepoint commands, then st (NULL: none), inside a SAVEPOINT / RELEASE
+ * cm_statement pair of its own when guard, and a sync. Returns whether all of it was sent. */
+static bool send_pipeline(struct pg_conn *c, struct pg_stmt *st, bool guard, struct pipeline *p)
+{
+    *p = (struct pipeline){ 0, -1, -1, -1 };
+    bool sent = PQenterPipelineMode(c->pg) == 1;
+    for (int i = 0; sent && i < c->nqueued; i++, p->n++)
+        sent = send_simple(c, c->queued[i]) == 1;
+    if (sent && guard) {
+        sent = send_simple(c, "SAVEPOINT cm_statement") == 1;
+        p->savepoint = p->n++;
+    }
+    if (sent && st != NULL) {
+        sent = send_statement(c, st) == 1;
+        p->statement = p->n++;
+    }
+    if (sent && guard) {
+        sent = send_simple(c, "RELEASE cm_statement") == 1;
+        p->release = p->n++;
+    }
+    return sent && PQpipelineSync(c->pg) == 1;
+}
+
+/* The first failure of a pipeline's results, in the order they ran (STORE_OK: none). A failed
+ * guarded statement is rolled back to its savepoint (a second round trip); PostgreSQL skipped
+ * the rest. */
+static int pipeline_error(struct store *s, PGresult **res, const struct pipeline *p, int queued)
+{
+    for (int i = 0; i < queued; i++)
+        if (!command_ok(res[i]))
+            return result_error(s, res[i]);
+    if (p->savepoint >= 0 && !command_ok(res[p->savepoint]))
+        return result_error(s, res[p->savepoint]); /* no savepoint: nothing to roll back to */
+    if (p->statement >= 0 && !statement_ok(res[p->statement])) {
+        int rc = result_error(s, res[p->statement]);
+        if (p->savepoint >= 0 && rc != STORE_UNAVAILABLE)
+            simple(conn_of(s), "ROLLBACK TO cm_statement; RELEASE cm_statement");
+        return rc;
+    }
+    if (p->release >= 0 && !command_ok(res[p->release]))
+        return result_error(s, res[p->release]); /* the transaction is in error: its COMMIT fails */
+    return STORE_OK;
+}
+
+#define MAX_QUEUED ((int)(sizeof ((struct pg_conn *)0)->queued / sizeof *((struct pg_conn *)0)->queued))
+#define MAX_PIPELINE (MAX_QUEUED + 3)
+
+/* The queued commands and st (NULL: the queue alone) in one round trip of libpq's pipeline mode,
+ * st in a savepoint of its own when guard: a write in a transaction costs one round trip, not
+ * three, and the request's savepoint commands cost none of their own. Sets *out to st's result
+ * when it succeeded. Returns STORE_OK or the first failure. */
+static int run_pipeline(struct store *s, struct pg_stmt *st, bool guard, PGresult **out)
 {
     struct pg_conn *c = conn_of(s);
-    PGresult *res[GUARDED_QUERIES] = { NULL };
-    bool sent = PQenterPipelineMode(c->pg) == 1 && send_simple(c, "SAVEPOINT cm_statement") == 1 &&
-                send_statement(c, st) == 1 && send_simple(c, "RELEASE cm_statement") == 1 && PQpipelineSync(c->pg) == 1;
-    bool synced = sent && read_pipeline(c, res, GUARDED_QUERIES);
-    PGresult *kept = res[1];
-    ExecStatusType status = PQresultStatus(kept);
-    bool ran = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
-    if (PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF && (!synced || PQexitPipelineMode(c->pg) != 1)) {
+    PGresult *res[MAX_PIPELINE] = { NULL };
+    struct pipeline p;
+    int queued = c->nqueued;
+    bool synced = send_pipeline(c, st, guard, &p) && read_pipeline(c, res, p.n);
+    c->nqueued = 0;
+    int rc;
+    if (PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF && (!synced || PQexitPipelineMode(c->pg) != 1))
         /* the transaction is lost with the session; the next connect (PQreset) leaves pipeline mode */
-        *rc = pg_conn_lost(s, "the connection to the PostgreSQL server was lost during the transaction");
-        kept = NULL;
-    } else if (!command_ok(res[0])) {
-        *rc = result_error(s, res[0]); /* no savepoint: nothing to roll back to */
-        kept = NULL;
-    } else if (!ran) {
-        *rc = result_error(s, kept);
-        if (*rc != STORE_UNAVAILABLE)
-            simple(c, "ROLLBACK TO cm_statement; RELEASE cm_statement");
-        kept = NULL;
-    } else if (!command_ok(res[2])) {
-        *rc = result_error(s, res[2]); /* the transaction is in error: its COMMIT fails */
-        kept = NULL;
-    }
-    for (int i = 0; i < GUARDED_QUERIES; i++)
+        rc = pg_conn_lost(s, "the connection to the PostgreSQL server was lost during the transaction");
+    else
+        rc = synced ? pipeline_error(s, res, &p, queued) : result_error(s, NULL);
+    PGresult *kept = rc == STORE_OK && p.statement >= 0 ? res[p.statement] : NULL;
+    for (int i = 0; i < MAX_PIPELINE; i++)
         if (res[i] != kept)
             PQclear(res[i]);
-    return kept;
+    *out = kept;
+    return rc;
+}
+
+/* Queues one of the request's savepoint commands (see request_savepoint_ops). */
+static int queue_command(struct store *s, const char *op)
+{
+    struct pg_conn *c = conn_of(s);
+    PGresult *none = NULL;
+    c->changes = 0;
+    if (c->nqueued > 0 && op == request_savepoint_ops[1] && c->queued[c->nqueued - 1] == request_savepoint_ops[0]) {
+        c->nqueued--; /* a savepoint nothing ran in */
+        return SQL_DONE;
+    }
+    if (c->nqueued == MAX_QUEUED) {
+        int rc = run_pipeline(s, NULL, false, &none);
+        if (rc != STORE_OK)
+            return rc;
+    }
+    c->queued[c->nqueued++] = op;
+    return SQL_DONE;
 }
 
 /* Runs the statement once on the connection as it is: SQL_ROW, SQL_DONE or the error. */
@@ -308,17 +387,19 @@ static int execute(struct store *s, struct pg_stmt *st)
         if (rc != STORE_OK)
             return rc;
     }
+    PGTransactionStatusType t = PQtransactionStatus(c->pg);
+    /* in error, the queue may hold the ROLLBACK TO that ends it */
+    bool guard = st->guarded && (t == PQTRANS_INTRANS || (t == PQTRANS_INERROR && c->nqueued > 0));
     PGresult *res;
-    if (st->guarded && PQtransactionStatus(c->pg) == PQTRANS_INTRANS) {
-        int rc = STORE_ERROR;
-        if ((res = execute_guarded(s, st, &rc)) == NULL)
+    if (guard || c->nqueued > 0) {
+        int rc = run_pipeline(s, st, guard, &res);
+        if (rc != STORE_OK)
             return rc;
     } else {
         const char *const *values = (const char *const *)st->values;
         res = st->persistent ? PQexecPrepared(c->pg, st->name, st->nparams, values, NULL, NULL, 0)
                              : PQexecParams(c->pg, st->sql, st->nparams, st->types, values, NULL, NULL, 0);
-        ExecStatusType status = PQresultStatus(res);
-        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+        if (!statement_ok(res)) {
             int rc = result_error(s, res);
             PQclear(res);
             return rc;
@@ -328,6 +409,13 @@ static int execute(struct store *s, struct pg_stmt *st)
     st->res = res;
     st->row = 0;
     return PQntuples(res) > 0 ? SQL_ROW : SQL_DONE;
+}
+
+/* Sends what the queue holds (before a COMMIT decides on the transaction's state). */
+static int flush_queue(struct store *s)
+{
+    PGresult *none = NULL;
+    return conn_of(s)->nqueued > 0 ? run_pipeline(s, NULL, false, &none) : STORE_OK;
 }
 
 static int pg_step(sql_stmt *base)
@@ -344,6 +432,8 @@ static int pg_step(sql_stmt *base)
     int rc = pg_conn_ensure(s, false);
     if (rc != STORE_OK)
         return rc;
+    if (st->deferrable != NULL && c->in_txn)
+        return queue_command(s, st->deferrable);
     rc = execute(s, st);
     /* The first statement after the server restarted finds the old connection closed. Outside a
      * transaction one that writes nothing (a BEGIN among them) runs again on a new connection; a
@@ -460,6 +550,7 @@ static sql_stmt *pg_prepare(struct store *s, const char *sql, bool persistent)
     free(used);
     st->persistent = persistent;
     st->guarded = is_write(st->sql);
+    st->deferrable = deferrable_op(sql);
     st->row = -1;
     if (persistent) {
         snprintf(st->name, sizeof st->name, "s%u", ++c->next_name);
@@ -506,6 +597,7 @@ static const char rollback_sql[] = "ROLLBACK";
 static int pg_begin(struct store *s, enum sql_begin kind)
 {
     struct pg_conn *c = conn_of(s);
+    c->nqueued = 0;
     int rc = exec_cached(s, kind == SQL_BEGIN_READ ? begin_read_sql : begin_sql);
     if (rc != STORE_OK)
         return rc;
@@ -518,6 +610,11 @@ static int pg_begin(struct store *s, enum sql_begin kind)
 static int pg_commit(struct store *s)
 {
     struct pg_conn *c = conn_of(s);
+    /* in error, the queue may hold the ROLLBACK TO that ends the error */
+    if (PQtransactionStatus(c->pg) == PQTRANS_INERROR && flush_queue(s) == STORE_UNAVAILABLE) {
+        c->in_txn = false;
+        return STORE_UNAVAILABLE;
+    }
     /* COMMIT of a transaction in error is a ROLLBACK that reports success: not one here. */
     if (PQtransactionStatus(c->pg) == PQTRANS_INERROR) {
         exec_cached(s, rollback_sql);
@@ -539,6 +636,7 @@ static int pg_rollback(struct store *s)
     struct pg_conn *c = conn_of(s);
     bool was_in_txn = c->in_txn;
     c->in_txn = false;
+    c->nqueued = 0; /* what they would have done, the ROLLBACK undoes */
     /* A transaction that vanished with its connection, which no statement has noticed yet */
     if (was_in_txn && PQstatus(c->pg) == CONNECTION_BAD)
         return pg_conn_lost(s, "the connection to the PostgreSQL server was lost during the transaction");

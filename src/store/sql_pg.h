@@ -26,6 +26,8 @@ struct pg_conn {
     int64_t lost_at_ms;  /* monotonic, when it was found lost */
     int64_t retry_at_ms; /* monotonic, the next reconnection attempt */
     char reason[384];    /* libpq's account of the loss or of the last failed attempt, on one line */
+    const char *queued[16]; /* the request's savepoint commands waiting for the next statement (sql_pg.c) */
+    int nqueued;
 };
 
 /* Opens a connection to uri with the engine's defaults for what the URI does not set (a connect

@@ -122,6 +122,7 @@ int pg_conn_ensure(struct store *s, bool now)
         return unavailable(s, "the PostgreSQL server is unreachable");
     }
     c->generation++;
+    c->nqueued = 0;
     c->lost = false;
     c->reason[0] = '\0';
     s->unavailable = false;
