@@ -1,7 +1,9 @@
 /* sql_pg.c: the PostgreSQL engine of the store's SQL layer (sql.h), through libpq: statements
  * prepared once per connection (named server-side statements) or run once (dynamic SQL), text
  * parameters and results, SQLSTATE mapped to STORE_* codes, transactions and the schema version
- * kept in a one-row table. The connection's life (opening, a loss, reopening: STORE_UNAVAILABLE
+ * kept in a one-row table. In a transaction, a write runs in a savepoint of its own, and the
+ * request's savepoint commands wait for the next statement: both go out with it in one round trip
+ * (libpq's pipeline mode). The connection's life (opening, a loss, reopening: STORE_UNAVAILABLE
  * meanwhile) is sql_pg_conn.c's; a statement prepared on an older connection is prepared again. */
 #include "sql_pg.h"
 #include "store_int.h"
